@@ -1,0 +1,4 @@
+//! The Sekoia Notifier engine. No GUI dependency: the daemon and the desktop
+//! shell both drive this crate and nothing else does engine work.
+
+pub mod settings;

@@ -1,4 +1,8 @@
 //! The Sekoia Notifier engine. No GUI dependency: the daemon and the desktop
 //! shell both drive this crate and nothing else does engine work.
 
+pub mod engine;
+pub mod event;
+pub mod intake;
 pub mod settings;
+pub mod store;

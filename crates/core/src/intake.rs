@@ -1,0 +1,454 @@
+//! The webhook listener: `POST /hooks/<secret>` -> parse -> durable store ->
+//! 202. Everything else is a bare 404.
+//!
+//! The secret is compared in constant time. Limits and timeouts come from
+//! tower-http (body size, body read, whole request) and hyper (header read).
+//! The handler never logs the request path: it holds the secret.
+
+use crate::event::{Event, ParseError};
+use crate::settings::HookSecret;
+use crate::store::{StoreError, Stored, Writer};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+
+/// Largest accepted body. Sekoia's notifications are well under 2 KiB.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// A client must send its headers within this time.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// ... and each chunk of its body within this time.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Whole-request deadline, including the wait for the durable commit.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a graceful shutdown waits for requests in flight.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+struct Intake {
+    secret: Arc<HookSecret>,
+    writer: Writer,
+}
+
+/// The router, without a socket: tests drive it with `oneshot`.
+pub fn router(secret: HookSecret, writer: Writer) -> Router {
+    let state = Intake {
+        secret: Arc::new(secret),
+        writer,
+    };
+    Router::new()
+        .route("/hooks/{secret}", any(hook))
+        .route_layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state)
+}
+
+/// Why a request was refused. Internal details are logged, never sent.
+#[derive(Debug, thiserror::Error)]
+enum IntakeError {
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("the content type must be application/json")]
+    UnsupportedMediaType,
+    #[error("the body is larger than 1 MiB")]
+    TooLarge,
+    #[error("the body was not received in time")]
+    BodyTimeout,
+    #[error("{0}")]
+    Malformed(#[from] ParseError),
+    #[error("busy, retry later")]
+    Busy,
+    #[error("internal error")]
+    Internal,
+}
+
+impl IntoResponse for IntakeError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            // No body, no hint: an unknown path looks like nothing at all.
+            IntakeError::NotFound => return StatusCode::NOT_FOUND.into_response(),
+            IntakeError::MethodNotAllowed => {
+                let allow = [(header::ALLOW, HeaderValue::from_static("POST"))];
+                return (StatusCode::METHOD_NOT_ALLOWED, allow).into_response();
+            }
+            IntakeError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IntakeError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            IntakeError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            IntakeError::Malformed(_) => StatusCode::BAD_REQUEST,
+            IntakeError::Busy => {
+                let body = Json(serde_json::json!({ "error": self.to_string() }));
+                let retry = [(header::RETRY_AFTER, HeaderValue::from_static("1"))];
+                return (StatusCode::SERVICE_UNAVAILABLE, retry, body).into_response();
+            }
+            IntakeError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
+    }
+}
+
+async fn hook(State(intake): State<Intake>, request: Request) -> Result<StatusCode, IntakeError> {
+    // The route matched `/hooks/{secret}`; compare the raw segment so that
+    // percent-encoding tricks cannot produce a match.
+    let candidate = request
+        .uri()
+        .path()
+        .strip_prefix("/hooks/")
+        .unwrap_or_default();
+    let matches: bool = candidate
+        .as_bytes()
+        .ct_eq(intake.secret.as_str().as_bytes())
+        .into();
+    if !matches {
+        return Err(IntakeError::NotFound);
+    }
+    if request.method() != Method::POST {
+        return Err(IntakeError::MethodNotAllowed);
+    }
+    if !is_json(request.headers()) {
+        return Err(IntakeError::UnsupportedMediaType);
+    }
+    let body = Bytes::from_request(request, &())
+        .await
+        .map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                IntakeError::TooLarge
+            }
+            _ => IntakeError::BodyTimeout,
+        })?;
+    let event = Event::parse(&body).inspect_err(|e| {
+        tracing::warn!(error = %e, bytes = body.len(), "refused a malformed webhook body");
+    })?;
+    match intake.writer.insert(event.clone()).await {
+        Ok(stored) => {
+            let redelivery = matches!(stored, Stored::Duplicate { .. });
+            tracing::info!(
+                id = stored.id(),
+                topic = %event.topic(),
+                uuid = %event.uuid,
+                short_id = event.short_id.as_deref().unwrap_or(""),
+                redelivery,
+                "event stored"
+            );
+            Ok(StatusCode::ACCEPTED)
+        }
+        Err(StoreError::Busy) => {
+            tracing::warn!("store queue full; answered 503");
+            Err(IntakeError::Busy)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not store an event");
+            Err(IntakeError::Internal)
+        }
+    }
+}
+
+/// `application/json` or any `application/*+json`, parameters allowed.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops
+/// accepting and waits up to [`DRAIN_TIMEOUT`] for requests in flight.
+pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::debug!("all connections drained"),
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("gave up waiting for open connections"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    const SECRET: &str = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-abcd";
+    const EVENT: &str = r#"{"type":"alert","action":"created","attributes":{"uuid":"u-1","short_id":"AL1"},"metadata":{"version":2,"created_at":1}}"#;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Store,
+        app: Router,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let secret: HookSecret = toml::Value::String(SECRET.into()).try_into().unwrap();
+        let app = router(secret, store.writer());
+        Fixture {
+            _dir: dir,
+            store,
+            app,
+        }
+    }
+
+    async fn send(
+        app: &Router,
+        method: &str,
+        path: &str,
+        ctype: Option<&str>,
+        body: impl Into<Body>,
+    ) -> (StatusCode, String) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(ctype) = ctype {
+            req = req.header(header::CONTENT_TYPE, ctype);
+        }
+        let resp = app
+            .clone()
+            .oneshot(req.body(body.into()).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn hook_path() -> String {
+        format!("/hooks/{SECRET}")
+    }
+
+    #[tokio::test]
+    async fn valid_event_is_accepted_after_it_is_stored() {
+        let f = fixture();
+        let (status, _) = send(
+            &f.app,
+            "POST",
+            &hook_path(),
+            Some("application/json"),
+            EVENT,
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        let feed = f
+            .store
+            .reader()
+            .unwrap()
+            .feed(10, &Default::default())
+            .unwrap();
+        assert_eq!(feed.len(), 1);
+        assert_eq!(feed[0].uuid, "u-1");
+    }
+
+    #[tokio::test]
+    async fn redelivery_is_accepted_and_stored_once() {
+        let f = fixture();
+        for _ in 0..3 {
+            let (status, _) = send(
+                &f.app,
+                "POST",
+                &hook_path(),
+                Some("application/json; charset=utf-8"),
+                EVENT,
+            )
+            .await;
+            assert_eq!(status, StatusCode::ACCEPTED);
+        }
+        let feed = f
+            .store
+            .reader()
+            .unwrap()
+            .feed(10, &Default::default())
+            .unwrap();
+        assert_eq!(feed.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn wrong_secret_and_other_paths_are_bare_404s() {
+        let f = fixture();
+        let near_miss = format!("/hooks/{}", &SECRET[..SECRET.len() - 1]);
+        let longer = format!("/hooks/{SECRET}x");
+        let encoded = format!("/hooks/{}", SECRET.replace('s', "%73"));
+        let nested = format!("/hooks/{SECRET}/more");
+        for path in [
+            "/",
+            "/hooks",
+            "/hooks/",
+            "/hooks/wrong",
+            &near_miss,
+            &longer,
+            &encoded,
+            &nested,
+            "/health",
+            "/HOOKS/x",
+        ] {
+            let (status, body) = send(&f.app, "POST", path, Some("application/json"), EVENT).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+            assert!(body.is_empty(), "{path}: {body}");
+        }
+        let (status, _) = send(&f.app, "GET", "/hooks/wrong", None, Body::empty()).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "a wrong method on a wrong secret reveals nothing"
+        );
+        assert!(f
+            .store
+            .reader()
+            .unwrap()
+            .feed(10, &Default::default())
+            .unwrap()
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn wrong_method_on_the_hook_is_405() {
+        let f = fixture();
+        for method in ["GET", "PUT", "DELETE", "PATCH"] {
+            let (status, body) = send(&f.app, method, &hook_path(), None, Body::empty()).await;
+            assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
+            assert!(body.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn non_json_content_types_are_415() {
+        let f = fixture();
+        for ctype in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data"),
+            Some("application/jsonx"),
+        ] {
+            let (status, body) = send(&f.app, "POST", &hook_path(), ctype, EVENT).await;
+            assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ctype:?}");
+            assert!(body.contains("\"error\""));
+        }
+        let (status, _) = send(
+            &f.app,
+            "POST",
+            &hook_path(),
+            Some("Application/Vnd.Api+JSON"),
+            EVENT,
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+
+    #[tokio::test]
+    async fn malformed_bodies_are_400_with_an_error_message() {
+        let f = fixture();
+        for body in ["", "{", "[]", "null", r#"{"type":"alert"}"#, "{\"type\":1}"] {
+            let (status, text) =
+                send(&f.app, "POST", &hook_path(), Some("application/json"), body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert!(
+                json["error"].as_str().is_some_and(|m| !m.is_empty()),
+                "{text}"
+            );
+        }
+        assert!(f
+            .store
+            .reader()
+            .unwrap()
+            .feed(10, &Default::default())
+            .unwrap()
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn bodies_over_one_mib_are_413() {
+        let f = fixture();
+        let padding = "x".repeat(MAX_BODY);
+        let big = format!(
+            r#"{{"type":"alert","action":"created","attributes":{{"uuid":"u"}},"pad":"{padding}"}}"#
+        );
+        let (status, _) = send(
+            &f.app,
+            "POST",
+            &hook_path(),
+            Some("application/json"),
+            big.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        // The test request carries no Content-Length: the limit applied while
+        // reading answered. With the header, tower-http refuses up front.
+        let req = Request::builder()
+            .method("POST")
+            .uri(hook_path())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_LENGTH, big.len())
+            .body(Body::from(big))
+            .unwrap();
+        let resp = f.app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn unknown_types_and_versions_are_accepted() {
+        let f = fixture();
+        let body = r#"{"type":"case","action":"merged","attributes":{"uuid":"c"},"metadata":{"version":7},"new":true}"#;
+        let (status, _) = send(&f.app, "POST", &hook_path(), Some("application/json"), body).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+}

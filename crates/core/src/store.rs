@@ -1,0 +1,501 @@
+//! Durable state in one SQLite file (WAL): received events, their read state
+//! and, later, enrichment and pipeline cursors.
+//!
+//! All writes go through one writer thread that commits in groups: callers
+//! hand an event to [`Writer::insert`] and get the answer only after the
+//! transaction holding it is committed with `synchronous = FULL`. Reads use
+//! their own connections ([`Reader`]). The schema is migrated with
+//! `PRAGMA user_version`. This module knows nothing about HTTP.
+
+use crate::event::Event;
+use crate::settings::Settings;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "notifier.sqlite3";
+
+/// Events waiting for the writer before intake answers "busy" (503).
+const QUEUE_CAPACITY: usize = 4096;
+/// Most events committed in one transaction.
+const MAX_GROUP: usize = 512;
+
+/// Schema migrations, applied in order; `user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: received events. `dedup_key` makes redelivery idempotent; `raw` is
+    // the body as received, so later versions can re-read what we ignored.
+    "CREATE TABLE events (
+        id          INTEGER PRIMARY KEY,
+        dedup_key   TEXT    NOT NULL UNIQUE,
+        received_at TEXT    NOT NULL,
+        kind        TEXT    NOT NULL,
+        action      TEXT    NOT NULL,
+        uuid        TEXT    NOT NULL,
+        short_id    TEXT,
+        version     INTEGER,
+        created_at  TEXT,
+        raw         TEXT    NOT NULL,
+        deliveries  INTEGER NOT NULL DEFAULT 1,
+        read        INTEGER NOT NULL DEFAULT 0
+    ) STRICT;",
+];
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {}: {source}; check that the data directory is writable (--data-dir)", path.display())]
+    Open {
+        path: PathBuf,
+        source: Arc<rusqlite::Error>,
+    },
+    #[error("the database {} was written by a newer version (schema {found}, this build knows {known}); upgrade Sekoia Notifier", path.display())]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("cannot start the store writer thread: {0}")]
+    Thread(Arc<std::io::Error>),
+    #[error("database error: {0}")]
+    Sql(Arc<rusqlite::Error>),
+    #[error("the store is busy: too many events are waiting to be written")]
+    Busy,
+    #[error("the store is shut down")]
+    Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sql(Arc::new(e))
+    }
+}
+
+/// What happened to an inserted event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// First delivery: a new row.
+    New { id: i64 },
+    /// Identical redelivery of an event already stored as `id`.
+    Duplicate { id: i64 },
+}
+
+impl Stored {
+    pub fn id(self) -> i64 {
+        match self {
+            Stored::New { id } | Stored::Duplicate { id } => id,
+        }
+    }
+}
+
+/// One feed entry, the shape `sekoia-notifierd feed --json` prints and the
+/// desktop UI renders. Fields not known yet are `None` (JSON null).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeedEntry {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub action: String,
+    pub uuid: String,
+    pub short_id: Option<String>,
+    pub received_at: String,
+    pub title: Option<String>,
+    pub urgency: Option<u8>,
+    pub urgency_display: Option<String>,
+    pub status: Option<String>,
+    pub rule: Option<String>,
+    pub entity: Option<String>,
+    pub url: Option<String>,
+    pub enriched: bool,
+    pub read: bool,
+}
+
+enum Msg {
+    Insert(Job),
+    /// Commit what is queued, refuse anything later, stop.
+    Stop,
+}
+
+struct Job {
+    event: Event,
+    reply: oneshot::Sender<Result<Stored, StoreError>>,
+}
+
+/// The store: owns the writer thread. Dropping it without [`Store::close`]
+/// still lets the thread finish the queue, but nobody waits for it.
+pub struct Store {
+    path: PathBuf,
+    tx: mpsc::Sender<Msg>,
+    thread: JoinHandle<()>,
+}
+
+/// A cheap, cloneable handle that submits events to the writer.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the database in `data_dir`
+    /// and starts the writer thread.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        let path = data_dir.join(DB_FILE);
+        let conn = connect(&path)?;
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let thread = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || write_loop(conn, rx))
+            .map_err(|e| StoreError::Thread(Arc::new(e)))?;
+        Ok(Store { path, tx, thread })
+    }
+
+    pub fn writer(&self) -> Writer {
+        Writer {
+            tx: self.tx.clone(),
+        }
+    }
+
+    /// A new read connection to the same database.
+    pub fn reader(&self) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            conn: connect(&self.path)?,
+        })
+    }
+
+    /// Stops the writer after it has committed everything already queued.
+    /// Inserts through writers still held elsewhere then fail with
+    /// [`StoreError::Closed`].
+    pub async fn close(self) {
+        let Store { tx, thread, .. } = self;
+        // An error means the thread is already gone; joining tells.
+        let _ = tx.send(Msg::Stop).await;
+        drop(tx);
+        match tokio::task::spawn_blocking(move || thread.join()).await {
+            Ok(Ok(())) => {}
+            _ => tracing::error!("the store writer thread panicked"),
+        }
+    }
+}
+
+impl Writer {
+    /// Stores an event and returns once the transaction holding it is
+    /// committed. Fails fast with [`StoreError::Busy`] when the queue is full.
+    pub async fn insert(&self, event: Event) -> Result<Stored, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .try_send(Msg::Insert(Job { event, reply }))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => StoreError::Busy,
+                mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
+            })?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = rx.blocking_recv() {
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Insert(job) => group.push(job),
+                // Senders now fail; what is queued is still drained.
+                Msg::Stop => rx.close(),
+            }
+            if group.len() < MAX_GROUP {
+                next = rx.try_recv().ok();
+            }
+        }
+        if group.is_empty() {
+            continue;
+        }
+        match write_group(&mut conn, &group) {
+            Ok(results) => {
+                for (job, stored) in group.drain(..).zip(results) {
+                    // The caller may have gone (client hung up); the event is
+                    // stored all the same.
+                    let _ = job.reply.send(Ok(stored));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = group.len(), "group commit failed");
+                for job in group.drain(..) {
+                    let _ = job.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn write_group(conn: &mut Connection, group: &[Job]) -> Result<Vec<Stored>, StoreError> {
+    let received_at = now_rfc3339();
+    let tx = conn.transaction()?;
+    let mut results = Vec::with_capacity(group.len());
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO events (dedup_key, received_at, kind, action, uuid, short_id, version, created_at, raw)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (dedup_key) DO UPDATE SET deliveries = deliveries + 1
+             RETURNING id, deliveries",
+        )?;
+        for job in group {
+            let e = &job.event;
+            let (id, deliveries): (i64, i64) = stmt.query_row(
+                params![
+                    e.dedup_key(),
+                    received_at,
+                    e.kind,
+                    e.action,
+                    e.uuid,
+                    e.short_id,
+                    e.version,
+                    e.created_at,
+                    e.raw
+                ],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            results.push(if deliveries == 1 {
+                Stored::New { id }
+            } else {
+                Stored::Duplicate { id }
+            });
+        }
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+fn now_rfc3339() -> String {
+    // Formatting a current UTC time as RFC 3339 cannot fail; keep a fallback
+    // rather than a panic all the same.
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// Read access: the feed and the queries the shells need.
+pub struct Reader {
+    conn: Connection,
+}
+
+impl Reader {
+    /// Opens a reader on the database in `data_dir`, creating it if absent.
+    pub fn open(data_dir: &Path) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            conn: connect(&data_dir.join(DB_FILE))?,
+        })
+    }
+
+    /// The newest `limit` entries, newest first.
+    pub fn feed(&self, limit: usize, settings: &Settings) -> Result<Vec<FeedEntry>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, kind, action, uuid, short_id, received_at, read
+             FROM events ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |row| {
+            let short_id: Option<String> = row.get(4)?;
+            Ok(FeedEntry {
+                id: row.get(0)?,
+                kind: row.get(1)?,
+                action: row.get(2)?,
+                uuid: row.get(3)?,
+                url: short_id
+                    .as_deref()
+                    .and_then(|s| settings.alert_url(s))
+                    .map(String::from),
+                short_id,
+                received_at: row.get(5)?,
+                title: None,
+                urgency: None,
+                urgency_display: None,
+                status: None,
+                rule: None,
+                entity: None,
+                enriched: false,
+                read: row.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many times the event `id` was delivered (1 for no redelivery).
+    pub fn deliveries(&self, id: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT deliveries FROM events WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+}
+
+/// Opens a connection with our pragmas and brings the schema up to date.
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let open_err = |e: rusqlite::Error| StoreError::Open {
+        path: path.to_owned(),
+        source: Arc::new(e),
+    };
+    let mut conn = Connection::open(path).map_err(open_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(open_err)?;
+    // WAL lets readers run beside the writer; FULL makes every commit
+    // survive power loss, not only a crash of this process.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(open_err)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(open_err)?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let known = MIGRATIONS.len() as i64;
+    // IMMEDIATE takes the write lock first, so two processes opening a new
+    // database at once do not both try to create it.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > known {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found: current,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(uuid: &str, created_at: &str) -> Event {
+        let body = format!(
+            r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{uuid}","short_id":"AL{uuid}"}},"metadata":{{"version":2,"created_at":"{created_at}"}}}}"#
+        );
+        Event::parse(body.as_bytes()).unwrap()
+    }
+
+    fn settings() -> Settings {
+        Settings::default()
+    }
+
+    #[tokio::test]
+    async fn redelivered_event_is_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let w = store.writer();
+        let first = w.insert(event("a1", "t1")).await.unwrap();
+        let again = w.insert(event("a1", "t1")).await.unwrap();
+        let other = w.insert(event("a1", "t2")).await.unwrap();
+        assert!(matches!(first, Stored::New { .. }));
+        assert_eq!(again, Stored::Duplicate { id: first.id() });
+        assert!(matches!(other, Stored::New { .. }));
+        let reader = store.reader().unwrap();
+        assert_eq!(reader.feed(10, &settings()).unwrap().len(), 2);
+        assert_eq!(reader.deliveries(first.id()).unwrap(), Some(2));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn events_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.writer().insert(event("a1", "t1")).await.unwrap();
+        store.writer().insert(event("a2", "t1")).await.unwrap();
+        store.close().await;
+
+        let store = Store::open(dir.path()).unwrap();
+        let feed = store.reader().unwrap().feed(10, &settings()).unwrap();
+        let uuids: Vec<_> = feed.iter().map(|e| e.uuid.as_str()).collect();
+        assert_eq!(uuids, ["a2", "a1"], "newest first");
+        // A redelivery after the restart is still recognised.
+        let again = store.writer().insert(event("a1", "t1")).await.unwrap();
+        assert!(matches!(again, Stored::Duplicate { .. }));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_inserts_are_grouped_and_all_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..300 {
+            let w = store.writer();
+            tasks.push(tokio::spawn(async move {
+                w.insert(event(&format!("u{i}"), "t")).await
+            }));
+        }
+        for t in tasks {
+            assert!(matches!(t.await.unwrap().unwrap(), Stored::New { .. }));
+        }
+        let feed = store.reader().unwrap().feed(1000, &settings()).unwrap();
+        assert_eq!(feed.len(), 300);
+        store.close().await;
+    }
+
+    #[test]
+    fn empty_file_is_migrated_to_the_current_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(DB_FILE), b"").unwrap();
+        let reader = Reader::open(dir.path()).unwrap();
+        let version: i64 = reader
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let mode: String = reader
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert!(reader.feed(10, &settings()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = Reader::open(dir.path()).err().unwrap();
+        assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+        assert!(err.to_string().contains("newer version"));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_an_open_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(DB_FILE), vec![0x42; 8192]).unwrap();
+        let err = Reader::open(dir.path()).err().unwrap();
+        assert!(err.to_string().contains(DB_FILE), "{err}");
+    }
+
+    #[tokio::test]
+    async fn feed_entries_carry_the_alert_url_only_for_safe_short_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let hostile = Event::parse(
+            br#"{"type":"alert","action":"created","attributes":{"uuid":"u","short_id":"../../evil"}}"#,
+        )
+        .unwrap();
+        store.writer().insert(event("ok", "t")).await.unwrap();
+        store.writer().insert(hostile).await.unwrap();
+        let feed = store.reader().unwrap().feed(10, &settings()).unwrap();
+        assert_eq!(feed[0].url, None);
+        assert_eq!(
+            feed[1].url.as_deref(),
+            Some("https://app.sekoia.io/operations/alerts/ALok")
+        );
+        store.close().await;
+    }
+}

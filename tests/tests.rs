@@ -1,1 +1,12 @@
+//! End-to-end tests: each drives the real `sekoia-notifierd` binary in its
+//! own temporary directory, on a port the system picks.
+//!
+//! Modules:
+//! - `util`: spawning the daemon, a minimal HTTP client, failure reports
+//!   that show the command, its directory, stdout and stderr.
+//! - `intake`: every status code of the webhook endpoint over a real socket.
+//! - `lifecycle`: configuration errors, graceful shutdown, `feed`, `webhook-url`.
 
+mod intake;
+mod lifecycle;
+mod util;

@@ -23,17 +23,12 @@ const INSTANCE_FILE: &str = "instance.json";
 pub enum EngineError {
     #[error("no listener.hook_secret is configured; run the command once without --config pointing to a read-only file so one is generated")]
     NoSecret,
-    #[error("cannot create the data directory {}: {source}; choose another with --data-dir", path.display())]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot listen on {addr}: {source}; another program (or another sekoia-notifierd) may use it: change listener.bind in the config")]
+    #[error("cannot listen on {addr}: {cause}; another program (or another sekoia-notifierd) may use it: change listener.bind in the config")]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -63,15 +58,14 @@ impl Engine {
             .hook_secret
             .clone()
             .ok_or(EngineError::NoSecret)?;
-        create_private_dir(data_dir)?;
         let store = Store::open(data_dir)?;
         let addr = settings.listener.bind;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|source| EngineError::Bind { addr, source })?;
+            .map_err(|cause| EngineError::Bind { addr, cause })?;
         let local_addr = listener
             .local_addr()
-            .map_err(|source| EngineError::Bind { addr, source })?;
+            .map_err(|cause| EngineError::Bind { addr, cause })?;
         let local_hook = settings
             .local_hook_url(local_addr)
             .ok_or(EngineError::NoSecret)?;
@@ -142,18 +136,6 @@ pub async fn webhook_url(settings: &Settings, data_dir: &Path) -> Option<Url> {
         .await
         .unwrap_or(settings.listener.bind);
     settings.local_hook_url(addr)
-}
-
-fn create_private_dir(path: &Path) -> Result<(), EngineError> {
-    let err = |source| EngineError::DataDir {
-        path: path.to_owned(),
-        source,
-    };
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path).map_err(err)
 }
 
 fn write_instance(data_dir: &Path, listen: SocketAddr) {

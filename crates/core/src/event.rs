@@ -57,7 +57,7 @@ pub enum ParseError {
     NotUtf8 { offset: usize },
     #[error("the body is not valid JSON: {detail}")]
     Syntax { detail: String },
-    #[error("the body is JSON {found}; expected a JSON object")]
+    #[error("the body is {found}, not a JSON object")]
     NotObject { found: &'static str },
     #[error("missing field `{field}`")]
     Missing { field: &'static str },
@@ -332,8 +332,10 @@ mod tests {
         )
     }
 
-    /// Malformed bodies, each with the kind of error it must produce.
-    fn malformed() -> Vec<(&'static str, Vec<u8>, fn(&ParseError) -> bool)> {
+    /// A malformed body: its name, its bytes, and the error it must produce.
+    type Case = (&'static str, Vec<u8>, fn(&ParseError) -> bool);
+
+    fn malformed() -> Vec<Case> {
         fn v(s: &str) -> Vec<u8> {
             s.as_bytes().to_vec()
         }

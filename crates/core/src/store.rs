@@ -48,10 +48,15 @@ const MIGRATIONS: &[&str] = &[
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the database {}: {source}; check that the data directory is writable (--data-dir)", path.display())]
+    #[error("cannot open the database {}: {cause}; check that the data directory is writable (--data-dir)", path.display())]
     Open {
         path: PathBuf,
-        source: Arc<rusqlite::Error>,
+        cause: Arc<rusqlite::Error>,
+    },
+    #[error("cannot create the data directory {}: {cause}; choose another with --data-dir", path.display())]
+    DataDir {
+        path: PathBuf,
+        cause: Arc<std::io::Error>,
     },
     #[error("the database {} was written by a newer version (schema {found}, this build knows {known}); upgrade Sekoia Notifier", path.display())]
     TooNew {
@@ -334,11 +339,26 @@ impl Reader {
     }
 }
 
+/// Creates the data directory (private to the user) if it is missing.
+fn create_data_dir(path: &Path) -> Result<(), StoreError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path).map_err(|e| StoreError::DataDir {
+        path: path.to_owned(),
+        cause: Arc::new(e),
+    })
+}
+
 /// Opens a connection with our pragmas and brings the schema up to date.
 fn connect(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent() {
+        create_data_dir(dir)?;
+    }
     let open_err = |e: rusqlite::Error| StoreError::Open {
         path: path.to_owned(),
-        source: Arc::new(e),
+        cause: Arc::new(e),
     };
     let mut conn = Connection::open(path).map_err(open_err)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))

@@ -1,0 +1,46 @@
+# Sekoia Notifier: every entry point a person or CI needs.
+# `make run` and `make test` install what is missing first (see `deps`).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+
+# Debian/Ubuntu packages. gcc builds the bundled SQLite; pkg-config serves
+# the -sys crates the desktop app adds later.
+APT_BUILD := build-essential pkg-config
+APT_BENCH := wrk curl bc
+
+
+.PHONY: deps bench-deps toolchain run test lint bench clean
+
+## deps: install the system packages the build and the tests need (no-op when present)
+deps: toolchain
+	@./scripts/apt-install $(APT_BUILD)
+
+bench-deps: deps
+	@./scripts/apt-install $(APT_BENCH)
+
+toolchain:
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 2; }
+	@if command -v rustup >/dev/null; then \
+	  for c in rustfmt clippy; do rustup component list --installed 2>/dev/null | grep -q "^$$c" || rustup component add $$c; done; \
+	fi
+
+## run: build and run the engine on its embedded defaults
+run: deps
+	$(CARGO) run -p notifier-daemon -- serve
+
+## test: formatting, lints, unit and end-to-end tests
+test: deps lint
+	$(CARGO) build -p notifier-daemon
+	$(CARGO) test --workspace
+
+lint: toolchain
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## bench: intake throughput and latency against a bare axum handler (release build)
+bench: bench-deps
+	./bench/intake.sh
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,51 @@
+//! The command line: flags and subcommands, nothing else.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Receive Sekoia.io alert webhooks, store them durably and show them.
+#[derive(Debug, Parser)]
+#[command(name = "sekoia-notifierd", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub locations: Locations,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Locations {
+    /// Configuration file [default: <config dir>/sekoia-notifier/config.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory for the database and logs [default: <data dir>/sekoia-notifier]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the engine in the foreground until SIGINT or SIGTERM.
+    Serve {
+        /// Log line format on stderr.
+        #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+        log_format: LogFormat,
+    },
+    /// Print the feed, newest first.
+    Feed {
+        /// Print one JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: usize,
+    },
+    /// Print the URL to paste into Sekoia.io's webhook notification.
+    WebhookUrl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}

@@ -141,17 +141,12 @@ async fn hook(State(intake): State<Intake>, request: Request) -> Result<StatusCo
     let event = Event::parse(&body).inspect_err(|e| {
         tracing::warn!(error = %e, bytes = body.len(), "refused a malformed webhook body");
     })?;
-    match intake.writer.insert(event.clone()).await {
+    let topic = event.topic();
+    let uuid = event.uuid.clone();
+    match intake.writer.insert(event).await {
         Ok(stored) => {
             let redelivery = matches!(stored, Stored::Duplicate { .. });
-            tracing::info!(
-                id = stored.id(),
-                topic = %event.topic(),
-                uuid = %event.uuid,
-                short_id = event.short_id.as_deref().unwrap_or(""),
-                redelivery,
-                "event stored"
-            );
+            tracing::info!(id = stored.id(), %topic, %uuid, redelivery, "event stored");
             Ok(StatusCode::ACCEPTED)
         }
         Err(StoreError::Busy) => {

@@ -200,3 +200,38 @@ fn the_secret_never_appears_in_the_log() {
         "the secret leaked into the log:\n{log}"
     );
 }
+
+#[test]
+fn stalled_clients_are_cut_off_by_the_timeouts() {
+    use std::io::{Read, Write};
+    let dir = Dir::new("");
+    let d = Daemon::start(&dir);
+    let started = std::time::Instant::now();
+    // Half a request line, then silence: the header-read timeout closes it.
+    let mut headers = std::net::TcpStream::connect(d.addr).expect("connect");
+    headers.write_all(b"POST /hooks/").expect("write");
+    // Full headers, a promised body that never comes: the body timeout.
+    let mut body = std::net::TcpStream::connect(d.addr).expect("connect");
+    let head = format!("POST {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"type\"", d.hook());
+    body.write_all(head.as_bytes()).expect("write");
+    for s in [&headers, &body] {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .expect("timeout");
+    }
+    let mut buf = Vec::new();
+    let _ = headers.read_to_end(&mut buf);
+    assert!(
+        buf.is_empty() || String::from_utf8_lossy(&buf).contains("408"),
+        "{:?}",
+        String::from_utf8_lossy(&buf)
+    );
+    let (status, _) = crate::util::read_response(&mut body);
+    assert_eq!(status, 408);
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(25),
+        "cut off after {waited:?}"
+    );
+    // The listener still serves others.
+    assert_eq!(d.post(&alert("after-stall")), 202);
+}

@@ -6,7 +6,7 @@ CARGO ?= cargo
 
 # Debian/Ubuntu packages. gcc builds the bundled SQLite; pkg-config serves
 # the -sys crates the desktop app adds later.
-APT_BUILD := build-essential pkg-config
+APT_BUILD := build-essential pkg-config libdbus-1-dev
 APT_BENCH := wrk curl bc
 
 

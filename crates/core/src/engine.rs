@@ -7,11 +7,14 @@
 //! (`webhook-url`, `send-test`) find the running instance.
 
 use crate::intake;
+use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
+use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use crate::settings::{HookSecret, Settings};
 use crate::store::{Reader, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -25,6 +28,8 @@ pub enum EngineError {
     NoSecret,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Sekoia(#[from] SekoiaError),
     #[error("cannot listen on {addr}: {cause}; another program (or another sekoia-notifierd) may use it: change listener.bind in the config")]
     Bind {
         addr: SocketAddr,
@@ -39,6 +44,19 @@ struct Instance {
     listen: SocketAddr,
 }
 
+/// What the shell hands the engine besides the settings.
+#[derive(Default)]
+pub struct Options {
+    /// Without a key events are stored and shown, but not enriched.
+    pub api_key: Option<ApiKey>,
+    /// Where pop-ups go (the desktop, forwarders).
+    pub sinks: Vec<Arc<dyn Sink>>,
+    pub pipeline: PipelineConfig,
+}
+
+/// How long a stop waits for the pipeline to handle what is waiting.
+const PIPELINE_DRAIN: Duration = Duration::from_secs(5);
+
 /// A running engine. Call [`Engine::stop`] to shut it down cleanly.
 pub struct Engine {
     local_addr: SocketAddr,
@@ -48,17 +66,35 @@ pub struct Engine {
     store: Store,
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<()>,
+    stop_pipeline: oneshot::Sender<()>,
+    pipeline: JoinHandle<()>,
 }
 
 impl Engine {
     /// Opens the store in `data_dir`, binds the listener and starts serving.
-    pub async fn start(settings: &Settings, data_dir: &Path) -> Result<Engine, EngineError> {
+    pub async fn start(
+        settings: &Settings,
+        data_dir: &Path,
+        options: Options,
+    ) -> Result<Engine, EngineError> {
         let secret: HookSecret = settings
             .listener
             .hook_secret
             .clone()
             .ok_or(EngineError::NoSecret)?;
+        let client = match options.api_key {
+            Some(key) => Some(Client::new(ClientConfig::new(settings.api_url()), key)?),
+            None => None,
+        };
         let store = Store::open(data_dir)?;
+        let pipeline = Pipeline::new(Parts {
+            ledger: store.ledger()?,
+            client,
+            settings: settings.clone(),
+            sinks: options.sinks,
+            wake: store.new_events(),
+            config: options.pipeline,
+        });
         let addr = settings.listener.bind;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -74,6 +110,13 @@ impl Engine {
         let server = tokio::spawn(intake::serve(listener, app, async {
             let _ = stop.await;
         }));
+        let (stop_pipeline, pipeline_stop) = oneshot::channel::<()>();
+        let pipeline = tokio::spawn(pipeline.run(
+            async {
+                let _ = pipeline_stop.await;
+            },
+            PIPELINE_DRAIN,
+        ));
         write_instance(data_dir, local_addr);
         tracing::info!(listen = %local_addr, "webhook listener ready (run `sekoia-notifierd webhook-url` for the URL)");
         Ok(Engine {
@@ -84,6 +127,8 @@ impl Engine {
             store,
             shutdown,
             server,
+            stop_pipeline,
+            pipeline,
         })
     }
 
@@ -109,6 +154,10 @@ impl Engine {
             tracing::error!(error = %e, "listener task failed");
         }
         remove_instance(&self.data_dir);
+        let _ = self.stop_pipeline.send(());
+        if let Err(e) = self.pipeline.await {
+            tracing::error!(error = %e, "pipeline task failed");
+        }
         self.store.close().await;
         tracing::info!("engine stopped");
     }

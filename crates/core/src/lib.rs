@@ -4,5 +4,10 @@
 pub mod engine;
 pub mod event;
 pub mod intake;
+pub mod notify;
+pub mod pipeline;
+pub mod policy;
+pub mod secrets;
+pub mod sekoia;
 pub mod settings;
 pub mod store;

@@ -187,6 +187,10 @@ pub struct SekoiaSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub app_url: Option<Url>,
+    /// Headless only: a file holding the API key (e.g. a systemd credential),
+    /// read when neither the keyring nor `SEKOIA_API_KEY` has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_file: Option<PathBuf>,
 }
 
 /// A Sekoia.io region (DESIGN.md section 4).

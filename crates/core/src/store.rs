@@ -8,6 +8,8 @@
 //! `PRAGMA user_version`. This module knows nothing about HTTP.
 
 use crate::event::Event;
+use crate::policy::{urgency_word, EventView};
+use crate::sekoia::Alert;
 use crate::settings::Settings;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "notifier.sqlite3";
@@ -44,6 +46,24 @@ const MIGRATIONS: &[&str] = &[
         deliveries  INTEGER NOT NULL DEFAULT 1,
         read        INTEGER NOT NULL DEFAULT 0
     ) STRICT;",
+    // 2: pipeline state and enrichment. `handled` is set (before any pop-up
+    // is shown) once the policy ran; `alerts` caches what the Alert API said.
+    "ALTER TABLE events ADD COLUMN handled INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE events ADD COLUMN enrich_error TEXT;
+     CREATE INDEX events_unhandled ON events (id) WHERE handled = 0;
+     CREATE INDEX events_uuid ON events (uuid);
+     CREATE TABLE alerts (
+        uuid            TEXT PRIMARY KEY,
+        short_id        TEXT,
+        title           TEXT,
+        urgency         INTEGER,
+        urgency_display TEXT,
+        status          TEXT,
+        rule            TEXT,
+        entity          TEXT,
+        fetched_at      TEXT NOT NULL,
+        raw             TEXT NOT NULL
+     ) STRICT;",
 ];
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -116,6 +136,8 @@ pub struct FeedEntry {
     pub entity: Option<String>,
     pub url: Option<String>,
     pub enriched: bool,
+    /// Why enrichment failed for good (unknown alert, key rejected), if it did.
+    pub enrich_error: Option<String>,
     pub read: bool,
 }
 
@@ -136,6 +158,7 @@ pub struct Store {
     path: PathBuf,
     tx: mpsc::Sender<Msg>,
     thread: JoinHandle<()>,
+    new_events: Arc<Notify>,
 }
 
 /// A cheap, cloneable handle that submits events to the writer.
@@ -151,11 +174,30 @@ impl Store {
         let path = data_dir.join(DB_FILE);
         let conn = connect(&path)?;
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let new_events = Arc::new(Notify::new());
+        let notify = Arc::clone(&new_events);
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || write_loop(conn, rx))
+            .spawn(move || write_loop(conn, rx, &notify))
             .map_err(|e| StoreError::Thread(Arc::new(e)))?;
-        Ok(Store { path, tx, thread })
+        Ok(Store {
+            path,
+            tx,
+            thread,
+            new_events,
+        })
+    }
+
+    /// Signalled after every commit that stored a new event.
+    pub fn new_events(&self) -> Arc<Notify> {
+        Arc::clone(&self.new_events)
+    }
+
+    /// A read-write connection for the pipeline.
+    pub fn ledger(&self) -> Result<Ledger, StoreError> {
+        Ok(Ledger {
+            conn: connect(&self.path)?,
+        })
     }
 
     pub fn writer(&self) -> Writer {
@@ -201,7 +243,7 @@ impl Writer {
     }
 }
 
-fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>) {
+fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, new_events: &Notify) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
@@ -220,6 +262,9 @@ fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>) {
         }
         match write_group(&mut conn, &group) {
             Ok(results) => {
+                if results.iter().any(|r| matches!(r, Stored::New { .. })) {
+                    new_events.notify_one();
+                }
                 for (job, stored) in group.drain(..).zip(results) {
                     // The caller may have gone (client hung up); the event is
                     // stored all the same.
@@ -304,11 +349,18 @@ impl Reader {
     pub fn feed(&self, limit: usize, settings: &Settings) -> Result<Vec<FeedEntry>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, kind, action, uuid, short_id, received_at, read
-             FROM events ORDER BY id DESC LIMIT ?1",
+            "SELECT e.id, e.kind, e.action, e.uuid, e.short_id, e.received_at, e.read,
+                    a.uuid IS NOT NULL, a.short_id, a.title, a.urgency, a.urgency_display,
+                    a.status, a.rule, a.entity, e.enrich_error
+             FROM events e LEFT JOIN alerts a ON e.kind = 'alert' AND a.uuid = e.uuid
+             ORDER BY e.id DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit], |row| {
-            let short_id: Option<String> = row.get(4)?;
+            let short_id: Option<String> = row.get::<_, Option<String>>(8)?.or(row.get(4)?);
+            let urgency: Option<u8> = row
+                .get::<_, Option<i64>>(10)?
+                .and_then(|u| u8::try_from(u).ok());
+            let display: Option<String> = row.get(11)?;
             Ok(FeedEntry {
                 id: row.get(0)?,
                 kind: row.get(1)?,
@@ -320,13 +372,14 @@ impl Reader {
                     .map(String::from),
                 short_id,
                 received_at: row.get(5)?,
-                title: None,
-                urgency: None,
-                urgency_display: None,
-                status: None,
-                rule: None,
-                entity: None,
-                enriched: false,
+                title: row.get(9)?,
+                urgency,
+                urgency_display: display.or_else(|| urgency.map(|u| urgency_word(u).to_owned())),
+                status: row.get(12)?,
+                rule: row.get(13)?,
+                entity: row.get(14)?,
+                enriched: row.get(7)?,
+                enrich_error: row.get(15)?,
                 read: row.get(6)?,
             })
         })?;
@@ -354,6 +407,108 @@ fn create_data_dir(path: &Path) -> Result<(), StoreError> {
         path: path.to_owned(),
         cause: Arc::new(e),
     })
+}
+
+/// The pipeline's read-write view: events not yet handled, the alert cache,
+/// outcomes. Each method is one short statement or transaction.
+pub struct Ledger {
+    conn: Connection,
+}
+
+impl Ledger {
+    /// Events the pipeline has not handled yet, oldest first.
+    pub fn unhandled(&self, limit: usize) -> Result<Vec<EventView>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, kind, action, uuid, short_id FROM events
+             WHERE handled = 0 ORDER BY id LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |row| {
+            Ok(EventView {
+                id: row.get(0)?,
+                kind: row.get(1)?,
+                action: row.get(2)?,
+                uuid: row.get(3)?,
+                short_id: row.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Alert uuids whose events were handled without enrichment and without
+    /// a final error: enrichment is still owed.
+    pub fn unenriched(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT e.uuid FROM events e LEFT JOIN alerts a ON a.uuid = e.uuid
+             WHERE e.kind = 'alert' AND e.handled = 1 AND e.enrich_error IS NULL AND a.uuid IS NULL
+             ORDER BY e.id LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The cached alert, if enrichment got it.
+    pub fn alert(&self, uuid: &str) -> Result<Option<Alert>, StoreError> {
+        let raw: Option<String> = self
+            .conn
+            .query_row("SELECT raw FROM alerts WHERE uuid = ?1", [uuid], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        // The cache holds our own serialization; an unreadable row is
+        // treated as absent and fetched again.
+        Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
+    }
+
+    /// Caches alerts from the API (keyed by their uuid) in one transaction.
+    pub fn save_alerts(&mut self, alerts: &[Alert]) -> Result<(), StoreError> {
+        let fetched_at = now_rfc3339();
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO alerts (uuid, short_id, title, urgency, urgency_display, status, rule, entity, fetched_at, raw)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (uuid) DO UPDATE SET short_id = ?2, title = ?3, urgency = ?4,
+                   urgency_display = ?5, status = ?6, rule = ?7, entity = ?8, fetched_at = ?9, raw = ?10",
+            )?;
+            for a in alerts {
+                let Some(uuid) = &a.uuid else { continue };
+                let raw = serde_json::to_string(a).unwrap_or_else(|_| "{}".to_owned());
+                stmt.execute(params![
+                    uuid,
+                    a.short_id,
+                    a.title,
+                    a.urgency_value(),
+                    a.urgency.as_ref().and_then(|u| u.display.clone()),
+                    a.status.as_ref().and_then(|n| n.name.clone()),
+                    a.rule.as_ref().and_then(|n| n.name.clone()),
+                    a.entity.as_ref().and_then(|n| n.name.clone()),
+                    fetched_at,
+                    raw
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records that enrichment of every event about `uuid` failed for good.
+    pub fn set_enrich_error(&self, uuid: &str, reason: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE events SET enrich_error = ?2 WHERE uuid = ?1 AND kind = 'alert'",
+            params![uuid, reason],
+        )?;
+        Ok(())
+    }
+
+    /// Marks an event handled. Done before its pop-up is shown, so a crash
+    /// can cost a pop-up but never repeat one.
+    pub fn mark_handled(&self, id: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute("UPDATE events SET handled = 1 WHERE id = ?1", [id])?;
+        Ok(())
+    }
 }
 
 /// Opens a connection with our pragmas and brings the schema up to date.

@@ -42,6 +42,10 @@ pub enum Command {
     },
     /// Print the URL to paste into Sekoia.io's webhook notification.
     WebhookUrl,
+    /// Check the configuration, the API key, the listener port and the tunnel.
+    Check,
+    /// Read the API key from stdin and store it in the OS keyring.
+    SetApiKey,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

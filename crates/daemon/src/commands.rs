@@ -4,7 +4,10 @@
 
 use crate::cli::{Cli, Command, LogFormat};
 use anyhow::Context;
-use notifier_core::engine::{self, Engine};
+use notifier_core::engine::{self, Engine, Options};
+use notifier_core::secrets;
+use notifier_core::sekoia::{ApiKey, Client, ClientConfig};
+use notifier_core::settings::TunnelKind;
 use notifier_core::settings::{self, Paths, Settings, SettingsError};
 use notifier_core::store::{FeedEntry, Reader};
 use std::io::{IsTerminal, Write};
@@ -44,6 +47,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => runtime.block_on(serve(&settings, &paths)),
         Command::Feed { json, limit } => feed(&settings, &paths, json, limit),
+        Command::Check => runtime.block_on(check(&settings, &paths)),
+        Command::SetApiKey => set_api_key(),
         Command::WebhookUrl => {
             let url = runtime
                 .block_on(engine::webhook_url(&settings, &paths.data_dir))
@@ -55,7 +60,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
-    let engine = Engine::start(settings, &paths.data_dir).await?;
+    let api_key = match secrets::resolve(settings) {
+        Ok((key, source)) => {
+            tracing::info!(%source, "API key found; alerts will be enriched");
+            Some(key)
+        }
+        Err(e) => {
+            tracing::warn!("{e}; events are stored and shown without enrichment");
+            None
+        }
+    };
+    let options = Options {
+        api_key,
+        ..Options::default()
+    };
+    let engine = Engine::start(settings, &paths.data_dir, options).await?;
     shutdown_signal().await?;
     tracing::info!("shutting down: no new requests, finishing those in flight");
     engine.stop().await;
@@ -77,6 +96,88 @@ async fn shutdown_signal() -> anyhow::Result<()> {
 #[cfg(not(unix))]
 async fn shutdown_signal() -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C")
+}
+
+/// One line per check; an error when any failed (exit 1).
+async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
+    let mut failed = 0;
+    let mut line = |ok: bool, what: &str, detail: String| {
+        if !ok {
+            failed += 1;
+        }
+        println!("{:<5} {what:<9} {detail}", if ok { "ok" } else { "FAIL" });
+    };
+    line(
+        true,
+        "config",
+        format!("{} is valid", paths.config_file.display()),
+    );
+
+    match secrets::resolve(settings) {
+        Err(e) => line(false, "api key", e.to_string()),
+        Ok((key, source)) => {
+            let client = Client::new(ClientConfig::new(settings.api_url()), key)?;
+            match client.me().await {
+                Ok(_) => line(
+                    true,
+                    "api key",
+                    format!("from {source}, accepted by {}", settings.api_url()),
+                ),
+                Err(e) => line(false, "api key", format!("from {source}: {e}")),
+            }
+        }
+    }
+
+    let bind = settings.listener.bind;
+    match std::net::TcpListener::bind(bind) {
+        Ok(_) => line(true, "listener", format!("{bind} is free")),
+        Err(e) => match engine::running_instance(&paths.data_dir).await {
+            Some(addr) if addr == bind || bind.port() == 0 => line(
+                true,
+                "listener",
+                format!("{addr} is served by the running sekoia-notifierd"),
+            ),
+            _ => line(
+                false,
+                "listener",
+                format!("{bind} is not available: {e}; change listener.bind"),
+            ),
+        },
+    }
+
+    let tunnel = match (&settings.tunnel.public_url, settings.tunnel.kind) {
+        (Some(url), _) => format!("public URL {url} (reachability is tested by send-test)"),
+        (None, TunnelKind::None) => {
+            "none: the webhook URL is local only; Sekoia.io needs a public HTTPS URL".to_owned()
+        }
+        (None, kind) => format!("{kind} (the tunnel supervisor comes in a later version)"),
+    };
+    line(true, "tunnel", tunnel);
+
+    if failed > 0 {
+        anyhow::bail!("{failed} check(s) failed");
+    }
+    Ok(())
+}
+
+/// Reads one line from stdin and stores it in the OS keyring.
+fn set_api_key() -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("Paste the Sekoia.io API key and press Enter:");
+    }
+    let mut text = String::new();
+    stdin
+        .read_line(&mut text)
+        .context("cannot read the API key from stdin")?;
+    let key = ApiKey::new(text).map_err(|e| anyhow::anyhow!("{e}; nothing was stored"))?;
+    secrets::store_in_keyring(&key)?;
+    println!(
+        "Stored the API key in the OS keyring (service {}, user {}).",
+        secrets::SERVICE,
+        secrets::USER
+    );
+    Ok(())
 }
 
 fn feed(settings: &Settings, paths: &Paths, json: bool, limit: usize) -> anyhow::Result<()> {

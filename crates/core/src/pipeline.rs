@@ -1,0 +1,260 @@
+//! The worker between the store and the sinks: takes stored, unhandled
+//! events in arrival order, enriches alert events through the Alert API
+//! (one list call per batch), applies the policy, marks each event handled
+//! and hands its pop-up to the sinks.
+//!
+//! An event never waits on enrichment for more than `deadline`: the pop-up
+//! then goes out with what is known, and the feed entry is completed when a
+//! later retry succeeds. A final answer (unknown alert, rejected key) is
+//! recorded as the reason the entry is not enriched. The pipeline owns no
+//! HTTP listener and no delivery mechanism.
+
+use crate::notify::{NotifyError, Popup};
+use crate::policy::{popup, EventView, Policy};
+use crate::sekoia::{Alert, Client, SekoiaError};
+use crate::settings::Settings;
+use crate::store::{Ledger, StoreError};
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Most events handled per batch, and most uuids per list call.
+pub const BATCH: usize = 100;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where pop-ups go: the desktop, later the forwarders.
+pub trait Sink: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>>;
+}
+
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Longest wait for enrichment before a pop-up goes out without it.
+    pub deadline: Duration,
+    /// Pause between retries of enrichment still owed.
+    pub retry_every: Duration,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            deadline: Duration::from_secs(3),
+            retry_every: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The parts a pipeline runs with.
+pub struct Parts {
+    pub ledger: Ledger,
+    /// None without an API key: pop-ups then say what the webhook said.
+    pub client: Option<Client>,
+    pub settings: Settings,
+    pub sinks: Vec<Arc<dyn Sink>>,
+    /// Signalled when new events are stored.
+    pub wake: Arc<Notify>,
+    pub config: PipelineConfig,
+}
+
+pub struct Pipeline {
+    // A Mutex only to make the pipeline Sync; one task uses it and never
+    // holds the lock across an await.
+    ledger: Mutex<Ledger>,
+    client: Option<Client>,
+    settings: Settings,
+    policy: Policy,
+    sinks: Vec<Arc<dyn Sink>>,
+    wake: Arc<Notify>,
+    config: PipelineConfig,
+}
+
+/// How an enrichment attempt ended, for the events that asked for it.
+enum Fetched {
+    /// The API answered: these alerts exist (the others do not).
+    Answer(Vec<Alert>),
+    /// A final error: record it as the reason.
+    Final(String),
+    /// Try again later (deadline passed, rate limited, server down).
+    Later,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Pipeline {
+    pub fn new(parts: Parts) -> Pipeline {
+        Pipeline {
+            ledger: Mutex::new(parts.ledger),
+            client: parts.client,
+            policy: Policy::new(&parts.settings.notify),
+            settings: parts.settings,
+            sinks: parts.sinks,
+            wake: parts.wake,
+            config: parts.config,
+        }
+    }
+
+    fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        // A panic elsewhere cannot leave a Ledger half-updated: every method
+        // is one statement or transaction.
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs until `shutdown` resolves, then drains what is waiting for at
+    /// most `drain` (the rest is resumed at the next start).
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>, drain: Duration) {
+        tokio::pin!(shutdown);
+        let mut retry = tokio::time::interval(self.config.retry_every);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            match self.step().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "pipeline step failed; retrying shortly"),
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                _ = retry.tick() => {
+                    if let Err(e) = self.retry_owed().await {
+                        tracing::error!(error = %e, "enrichment retry failed");
+                    }
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        let drained =
+            tokio::time::timeout(drain, async { while let Ok(true) = self.step().await {} });
+        if drained.await.is_err() {
+            tracing::warn!("pipeline not drained in time; the rest resumes at the next start");
+        }
+    }
+
+    /// Handles one batch of unhandled events; `Ok(false)` when none waited.
+    pub async fn step(&mut self) -> Result<bool, PipelineError> {
+        let events = self.ledger().unhandled(BATCH)?;
+        if events.is_empty() {
+            return Ok(false);
+        }
+        let mut wanted = Vec::new();
+        let mut seen = HashSet::new();
+        for e in events.iter().filter(|e| e.is_alert()) {
+            if seen.insert(e.uuid.as_str()) && self.ledger().alert(&e.uuid)?.is_none() {
+                wanted.push(e.uuid.clone());
+            }
+        }
+        if !wanted.is_empty() {
+            let fetched =
+                match tokio::time::timeout(self.config.deadline, self.fetch(&wanted)).await {
+                    Ok(f) => f,
+                    Err(_) => {
+                        tracing::warn!(
+                            alerts = wanted.len(),
+                            "enrichment is slow; showing pop-ups without it"
+                        );
+                        Fetched::Later
+                    }
+                };
+            self.record(&wanted, fetched)?;
+        }
+        for event in &events {
+            self.handle(event).await?;
+        }
+        Ok(true)
+    }
+
+    async fn handle(&self, event: &EventView) -> Result<(), PipelineError> {
+        let alert = if event.is_alert() {
+            self.ledger().alert(&event.uuid)?
+        } else {
+            None
+        };
+        let show = self.policy.wants_popup(event, alert.as_ref());
+        // Handled first: a crash between here and the sinks costs a pop-up
+        // but never shows one twice.
+        self.ledger().mark_handled(event.id)?;
+        if !show {
+            return Ok(());
+        }
+        let short_id = alert
+            .as_ref()
+            .and_then(|a| a.short_id.clone())
+            .or_else(|| event.short_id.clone());
+        let link = short_id.as_deref().and_then(|s| self.settings.alert_url(s));
+        let p = popup(event, alert.as_ref(), link);
+        for sink in &self.sinks {
+            if let Err(e) = sink.show(&p).await {
+                tracing::warn!(sink = sink.name(), error = %e, "pop-up not delivered");
+            }
+        }
+        Ok(())
+    }
+
+    /// Enrichment still owed after a deadline or a transient failure.
+    async fn retry_owed(&mut self) -> Result<(), PipelineError> {
+        let owed = self.ledger().unenriched(BATCH)?;
+        if owed.is_empty() || self.client.is_none() {
+            return Ok(());
+        }
+        let fetched = self.fetch(&owed).await;
+        self.record(&owed, fetched)
+    }
+
+    async fn fetch(&self, uuids: &[String]) -> Fetched {
+        let Some(client) = &self.client else {
+            return Fetched::Final("no API key configured".to_owned());
+        };
+        let result = match uuids {
+            [one] => match client.get_alert(one).await {
+                Ok(alert) => Ok(vec![alert]),
+                Err(SekoiaError::NotFound) => Ok(Vec::new()),
+                Err(e) => Err(e),
+            },
+            many => {
+                let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+                client.list_alerts(&refs).await
+            }
+        };
+        match result {
+            Ok(alerts) => Fetched::Answer(alerts),
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, "enrichment failed for now; will retry");
+                Fetched::Later
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "enrichment failed");
+                Fetched::Final(e.to_string())
+            }
+        }
+    }
+
+    fn record(&mut self, wanted: &[String], fetched: Fetched) -> Result<(), PipelineError> {
+        match fetched {
+            Fetched::Answer(mut alerts) => {
+                // Trust only alerts we asked for, and key them by our uuid.
+                alerts.retain(|a| a.uuid.as_ref().is_some_and(|u| wanted.contains(u)));
+                self.ledger().save_alerts(&alerts)?;
+                for uuid in wanted {
+                    if !alerts.iter().any(|a| a.uuid.as_ref() == Some(uuid)) {
+                        self.ledger()
+                            .set_enrich_error(uuid, "Sekoia.io does not know this alert (404)")?;
+                    }
+                }
+            }
+            Fetched::Final(reason) => {
+                for uuid in wanted {
+                    self.ledger().set_enrich_error(uuid, &reason)?;
+                }
+            }
+            Fetched::Later => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,242 @@
+//! What an event raises and what the pop-up says: `[notify]` filters,
+//! minimum urgency, urgency words and levels. Pure functions: no I/O, no
+//! clock, no knowledge of how pop-ups are delivered.
+
+use crate::notify::{urgency_for, Popup};
+use crate::sekoia::Alert;
+use crate::settings::{EventFilter, NotifySettings};
+use url::Url;
+
+/// The fields of a stored event the policy looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventView {
+    pub id: i64,
+    pub kind: String,
+    pub action: String,
+    pub uuid: String,
+    pub short_id: Option<String>,
+}
+
+impl EventView {
+    pub fn is_alert(&self) -> bool {
+        self.kind == "alert"
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    events: Vec<EventFilter>,
+    min_urgency: u8,
+}
+
+impl Policy {
+    pub fn new(notify: &NotifySettings) -> Policy {
+        Policy {
+            events: notify.events.clone(),
+            min_urgency: notify.min_urgency,
+        }
+    }
+
+    /// Whether the event raises a pop-up. Every event enters the feed
+    /// regardless. An unknown urgency (not enriched) never hides an alert:
+    /// a missed alert costs more than an extra pop-up.
+    pub fn wants_popup(&self, event: &EventView, alert: Option<&Alert>) -> bool {
+        let topic_ok = self
+            .events
+            .iter()
+            .any(|f| f.matches(&event.kind, &event.action));
+        let urgency_ok = match alert.and_then(Alert::urgency_value) {
+            Some(u) => u >= self.min_urgency,
+            None => true,
+        };
+        topic_ok && urgency_ok
+    }
+}
+
+/// Sekoia's word for an urgency value, when the API did not give one.
+pub fn urgency_word(value: u8) -> &'static str {
+    match value {
+        80.. => "Urgent",
+        60..=79 => "Major",
+        40..=59 => "High",
+        20..=39 => "Moderate",
+        _ => "Low",
+    }
+}
+
+/// The pop-up for an event, with what is known of its alert. `link` is the
+/// alert page built from the configured app URL (never from the payload).
+pub fn popup(event: &EventView, alert: Option<&Alert>, link: Option<Url>) -> Popup {
+    let short_id = alert
+        .and_then(|a| a.short_id.clone())
+        .or_else(|| event.short_id.clone());
+    let name = short_id.clone().unwrap_or_else(|| event.uuid.clone());
+    let title = alert.and_then(|a| a.title.clone());
+    let summary = match (&title, event.action.as_str()) {
+        (Some(t), "created") => t.clone(),
+        (Some(t), action) => format!("{t} ({action})"),
+        (None, action) if event.is_alert() => format!("Alert {name} {action}"),
+        (None, action) => format!("{} {name} {action}", event.kind),
+    };
+    let mut lines = Vec::new();
+    let value = alert.and_then(Alert::urgency_value);
+    match value {
+        Some(v) => {
+            let word = alert
+                .and_then(|a| a.urgency.as_ref())
+                .and_then(|u| u.display.clone())
+                .unwrap_or_else(|| urgency_word(v).to_owned());
+            lines.push(format!("Urgency {v} ({word})"));
+        }
+        None if alert.is_none() && event.is_alert() => {
+            lines.push("Details not loaded yet; open the alert in Sekoia.io".to_owned());
+        }
+        None => {}
+    }
+    if let Some(status) = alert.and_then(|a| a.status.as_ref()?.name.clone()) {
+        lines.push(format!("Status: {status}"));
+    }
+    let rule = alert.and_then(|a| a.rule.as_ref()?.name.clone());
+    let entity = alert.and_then(|a| a.entity.as_ref()?.name.clone());
+    match (rule, entity) {
+        (Some(r), Some(e)) => lines.push(format!("Rule: {r} · Entity: {e}")),
+        (Some(r), None) => lines.push(format!("Rule: {r}")),
+        (None, Some(e)) => lines.push(format!("Entity: {e}")),
+        (None, None) => {}
+    }
+    if title.is_some() {
+        if let Some(id) = &short_id {
+            lines.push(id.clone());
+        }
+    }
+    Popup {
+        key: event.uuid.clone(),
+        summary,
+        lines,
+        urgency: urgency_for(value),
+        link,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::Urgency;
+    use crate::sekoia::{Named, Urgency as AlertUrgency};
+
+    fn event(kind: &str, action: &str) -> EventView {
+        EventView {
+            id: 1,
+            kind: kind.into(),
+            action: action.into(),
+            uuid: "0b5c4a3e-1111-4222-8333-944455556666".into(),
+            short_id: Some("ALfoo".into()),
+        }
+    }
+
+    fn alert(urgency: u8) -> Alert {
+        Alert {
+            short_id: Some("ALfoo".into()),
+            title: Some("Suspicious PowerShell".into()),
+            urgency: Some(AlertUrgency {
+                value: Some(urgency),
+                current_value: Some(urgency),
+                display: None,
+            }),
+            status: Some(Named {
+                name: Some("Pending".into()),
+            }),
+            rule: Some(Named {
+                name: Some("PS encoded".into()),
+            }),
+            entity: Some(Named {
+                name: Some("HQ".into()),
+            }),
+            ..Alert::default()
+        }
+    }
+
+    fn policy(events: &[&str], min_urgency: u8) -> Policy {
+        let text = format!(
+            "[notify]\nmin_urgency = {min_urgency}\nevents = [{}]\n",
+            events
+                .iter()
+                .map(|e| format!("\"{e}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let (settings, _) = crate::settings::parse(&text, std::path::Path::new("t.toml")).unwrap();
+        Policy::new(&settings.notify)
+    }
+
+    #[test]
+    fn only_configured_topics_raise_a_popup() {
+        let p = policy(&["alert:created"], 0);
+        assert!(p.wants_popup(&event("alert", "created"), None));
+        assert!(!p.wants_popup(&event("alert", "updated"), None));
+        assert!(!p.wants_popup(&event("case", "created"), None));
+        let all = policy(&["alert:*", "case:created"], 0);
+        assert!(all.wants_popup(&event("alert", "updated"), None));
+        assert!(all.wants_popup(&event("case", "created"), None));
+    }
+
+    #[test]
+    fn min_urgency_hides_low_alerts_but_never_unknown_ones() {
+        let p = policy(&["alert:created"], 50);
+        assert!(!p.wants_popup(&event("alert", "created"), Some(&alert(49))));
+        assert!(p.wants_popup(&event("alert", "created"), Some(&alert(50))));
+        assert!(p.wants_popup(&event("alert", "created"), None));
+    }
+
+    #[test]
+    fn enriched_popup_carries_title_urgency_status_rule_and_entity() {
+        let link = Url::parse("https://app.sekoia.io/operations/alerts/ALfoo").ok();
+        let p = popup(&event("alert", "created"), Some(&alert(85)), link.clone());
+        assert_eq!(p.summary, "Suspicious PowerShell");
+        assert_eq!(
+            p.lines,
+            [
+                "Urgency 85 (Urgent)",
+                "Status: Pending",
+                "Rule: PS encoded · Entity: HQ",
+                "ALfoo"
+            ]
+        );
+        assert!(matches!(p.urgency, Urgency::Critical));
+        assert_eq!(p.link, link);
+        assert_eq!(p.key, "0b5c4a3e-1111-4222-8333-944455556666");
+    }
+
+    #[test]
+    fn popup_before_enrichment_names_the_short_id() {
+        let p = popup(&event("alert", "created"), None, None);
+        assert_eq!(p.summary, "Alert ALfoo created");
+        assert!(p.lines[0].contains("not loaded"));
+        assert!(matches!(p.urgency, Urgency::Low));
+    }
+
+    #[test]
+    fn urgency_levels_follow_the_sekoia_bands() {
+        assert!(matches!(
+            popup(&event("alert", "updated"), Some(&alert(80)), None).urgency,
+            Urgency::Critical
+        ));
+        assert!(matches!(
+            popup(&event("alert", "updated"), Some(&alert(79)), None).urgency,
+            Urgency::Normal
+        ));
+        assert!(matches!(
+            popup(&event("alert", "updated"), Some(&alert(40)), None).urgency,
+            Urgency::Normal
+        ));
+        assert!(matches!(
+            popup(&event("alert", "updated"), Some(&alert(39)), None).urgency,
+            Urgency::Low
+        ));
+        assert_eq!(urgency_word(65), "Major");
+        assert_eq!(
+            popup(&event("alert", "updated"), Some(&alert(50)), None).summary,
+            "Suspicious PowerShell (updated)"
+        );
+    }
+}

@@ -8,13 +8,15 @@ CARGO ?= cargo
 # the -sys crates the desktop app adds later.
 APT_BUILD := build-essential pkg-config libdbus-1-dev
 APT_BENCH := wrk curl bc
+# dbus: the notification tests run a private dbus-daemon.
+APT_TEST := dbus
 
 
 .PHONY: deps bench-deps toolchain run test lint bench clean
 
 ## deps: install the system packages the build and the tests need (no-op when present)
 deps: toolchain
-	@./scripts/apt-install $(APT_BUILD)
+	@./scripts/apt-install $(APT_BUILD) $(APT_TEST)
 
 bench-deps: deps
 	@./scripts/apt-install $(APT_BENCH)

@@ -1,9 +1,38 @@
-//! STUB replaced by the real module (helper).
+//! Notifications: what a pop-up says (`Popup`, `Urgency`), how untrusted
+//! alert text is made safe to show (control characters stripped, length
+//! capped, markup escaped), and the error type of every notification
+//! backend. The desktop backend lives in `desktop`.
+//!
+//! Must not: fetch or enrich alerts, build alert URLs (the caller builds
+//! `Popup::link` from the configured app URL), or depend on a GUI toolkit.
+
+pub mod desktop;
+
+#[cfg(test)]
+mod testserver;
+
+/// How loudly a pop-up asks for attention; maps to the freedesktop
+/// `urgency` hint (0, 1, 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Urgency {
     Low,
     Normal,
     Critical,
 }
+
+impl Urgency {
+    /// The byte of the freedesktop `urgency` hint.
+    pub fn hint_byte(self) -> u8 {
+        match self {
+            Urgency::Low => 0,
+            Urgency::Normal => 1,
+            Urgency::Critical => 2,
+        }
+    }
+}
+
+/// Maps a Sekoia alert urgency value (0-100) to a pop-up urgency:
+/// 80 and above is Critical, 40 to 79 is Normal, below 40 or unknown is Low.
 pub fn urgency_for(value: Option<u8>) -> Urgency {
     match value {
         Some(v) if v >= 80 => Urgency::Critical,
@@ -11,15 +40,188 @@ pub fn urgency_for(value: Option<u8>) -> Urgency {
         _ => Urgency::Low,
     }
 }
+
+/// What to show. Every text field is untrusted (it comes from the alert).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Popup {
+    /// The alert uuid: a later pop-up with the same key replaces the earlier one.
     pub key: String,
+    /// The alert title, or the short_id before enrichment.
     pub summary: String,
+    /// Body lines, e.g. "Urgency 85 (Urgent)", "Status: Pending".
     pub lines: Vec<String>,
     pub urgency: Urgency,
+    /// The alert page, built by the caller from the configured app URL.
+    /// A click opens it, and only if it is under the allowed prefix.
     pub link: Option<url::Url>,
 }
+
+/// Why a pop-up could not be shown. Each message says what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
-    #[error("server")]
-    Server { detail: String },
+    /// No session bus to talk to (headless machine, service, SSH session).
+    #[error(
+        "no D-Bus session bus ({reason}); desktop pop-ups are off — use sekoia-notifierd \
+         forwarding or run inside a desktop session"
+    )]
+    NoSession { reason: String },
+    /// The bus is there but the notification server failed or is missing.
+    #[error(
+        "the desktop notification server failed while {action}: {source}; check that a \
+         notification service (GNOME Shell, KDE Plasma, dunst, mako...) runs in this session"
+    )]
+    Server {
+        action: &'static str,
+        #[source]
+        source: zbus::Error,
+    },
+}
+
+/// Longest summary shown, in characters.
+pub const SUMMARY_MAX_CHARS: usize = 200;
+/// Longest body shown, in characters (before markup escaping).
+pub const BODY_MAX_CHARS: usize = 1000;
+
+/// Removes control characters and bidirectional overrides, so untrusted text
+/// cannot break lines, ring bells or reorder what the user reads.
+pub(crate) fn strip_controls(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
+        .collect()
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+}
+
+/// Cuts `text` to at most `max` characters, ending with "…" when cut.
+pub(crate) fn cap(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Escapes text for the freedesktop body markup (a small XML subset).
+pub(crate) fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The summary as sent: plain text per the spec, controls stripped, capped.
+pub(crate) fn summary_text(popup: &Popup) -> String {
+    cap(strip_controls(&popup.summary).trim(), SUMMARY_MAX_CHARS)
+}
+
+/// The body as sent: one line per entry, controls stripped, capped, and
+/// escaped when the server interprets markup.
+pub(crate) fn body_text(popup: &Popup, markup: bool) -> String {
+    let joined = popup
+        .lines
+        .iter()
+        .map(|line| strip_controls(line))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let capped = cap(&joined, BODY_MAX_CHARS);
+    if markup {
+        escape_markup(&capped)
+    } else {
+        capped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn popup(summary: &str, lines: &[&str]) -> Popup {
+        Popup {
+            key: "k".into(),
+            summary: summary.into(),
+            lines: lines.iter().map(|l| l.to_string()).collect(),
+            urgency: Urgency::Low,
+            link: None,
+        }
+    }
+
+    #[test]
+    fn urgency_thresholds_are_80_and_40() {
+        assert_eq!(urgency_for(Some(100)), Urgency::Critical);
+        assert_eq!(urgency_for(Some(80)), Urgency::Critical);
+        assert_eq!(urgency_for(Some(79)), Urgency::Normal);
+        assert_eq!(urgency_for(Some(40)), Urgency::Normal);
+        assert_eq!(urgency_for(Some(39)), Urgency::Low);
+        assert_eq!(urgency_for(Some(0)), Urgency::Low);
+        assert_eq!(urgency_for(None), Urgency::Low);
+    }
+
+    #[test]
+    fn urgency_hint_bytes_follow_the_spec() {
+        assert_eq!(Urgency::Low.hint_byte(), 0);
+        assert_eq!(Urgency::Normal.hint_byte(), 1);
+        assert_eq!(Urgency::Critical.hint_byte(), 2);
+    }
+
+    #[test]
+    fn markup_escaping_covers_the_five_xml_characters() {
+        assert_eq!(
+            escape_markup(r#"<b>&"x'</b>"#),
+            "&lt;b&gt;&amp;&quot;x&apos;&lt;/b&gt;"
+        );
+    }
+
+    #[test]
+    fn summary_loses_control_and_bidi_characters_but_keeps_markup_characters() {
+        let p = popup("Bad\u{7}\u{1b}[31m\n<b>title</b>\u{202E}gpj.exe", &[]);
+        assert_eq!(summary_text(&p), "Bad[31m<b>title</b>gpj.exe");
+    }
+
+    #[test]
+    fn long_summary_and_body_are_capped_with_an_ellipsis() {
+        let long = "x".repeat(5000);
+        let p = popup(&long, &[&long]);
+        let summary = summary_text(&p);
+        assert_eq!(summary.chars().count(), SUMMARY_MAX_CHARS);
+        assert!(summary.ends_with('…'));
+        let body = body_text(&p, true);
+        assert_eq!(body.chars().count(), BODY_MAX_CHARS);
+        assert!(body.ends_with('…'));
+    }
+
+    #[test]
+    fn body_is_escaped_only_for_markup_servers() {
+        let p = popup("s", &["a < b", "c & d\u{0}"]);
+        assert_eq!(body_text(&p, true), "a &lt; b\nc &amp; d");
+        assert_eq!(body_text(&p, false), "a < b\nc & d");
+    }
+
+    #[test]
+    fn capping_happens_before_escaping_so_no_entity_is_cut() {
+        let text = "&".repeat(BODY_MAX_CHARS + 10);
+        let body = body_text(&popup("s", &[&text]), true);
+        assert!(body.ends_with("&amp;…"), "{}", &body[body.len() - 20..]);
+    }
+
+    #[test]
+    fn no_session_message_says_how_to_fix_it() {
+        let err = NotifyError::NoSession {
+            reason: "DBUS_SESSION_BUS_ADDRESS unset".into(),
+        };
+        let msg = err.to_string();
+        assert!(msg.contains("DBUS_SESSION_BUS_ADDRESS unset"), "{msg}");
+        assert!(msg.contains("sekoia-notifierd forwarding"), "{msg}");
+        assert!(msg.contains("desktop session"), "{msg}");
+    }
 }

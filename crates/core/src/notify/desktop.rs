@@ -1,0 +1,428 @@
+//! Native desktop pop-ups on Linux through `org.freedesktop.Notifications`
+//! on the session bus, and the click that opens the alert page. Owns the one
+//! bus connection, the key -> notification id map (replacement) and the
+//! notification id -> link map (clicks). Must not: open any URL outside the
+//! allowed `{app_url}/operations/alerts/` prefix, act on a notification id it
+//! did not create, or block a thread per notification.
+//!
+//! Why zbus directly and not notify-rust: notify-rust (4.x) always connects
+//! through `DBUS_SESSION_BUS_ADDRESS` (its `NotificationBus` only changes the
+//! destination *name*, so tests could not use a private bus without mutating
+//! the process environment), opens a new connection per `show`, waits for
+//! clicks with one blocking `wait_for_action` per notification, and accepts
+//! `ActionInvoked` from any bus peer. The spec also lets a server send its
+//! signals to the calling connection only, so clicks need the same
+//! long-lived connection for sending and listening. Here one connection sends
+//! every `Notify`, and one background task receives `ActionInvoked` and
+//! `NotificationClosed`, in bus order, as one proxy signal stream whose match
+//! rule only accepts signals from the current owner of
+//! `org.freedesktop.Notifications` (a signal from another peer is ignored).
+//! The connection is made on the first `show` (inside a tokio runtime), so a
+//! missing session bus is a `NotifyError` there (retried on the next
+//! `show`), never a panic.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures_util::StreamExt;
+use tokio::sync::OnceCell;
+use tokio::task::JoinHandle;
+use url::Url;
+use zbus::proxy::CacheProperties;
+use zbus::zvariant::Value;
+
+use super::{body_text, summary_text, NotifyError, Popup, Urgency};
+
+/// The application name every pop-up carries.
+pub const APP_NAME: &str = "Sekoia Notifier";
+/// The label of the default action (the click).
+pub const OPEN_LABEL: &str = "Open in Sekoia.io";
+/// How many notifications are remembered for replacement and clicks; the
+/// oldest is forgotten first.
+pub const TRACKED_MAX: usize = 1000;
+
+const ALERTS_PATH: &str = "operations/alerts/";
+
+#[zbus::proxy(
+    interface = "org.freedesktop.Notifications",
+    default_service = "org.freedesktop.Notifications",
+    default_path = "/org/freedesktop/Notifications",
+    gen_blocking = false
+)]
+trait Notifications {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        app_name: &str,
+        replaces_id: u32,
+        app_icon: &str,
+        summary: &str,
+        body: &str,
+        actions: &[&str],
+        hints: HashMap<&str, Value<'_>>,
+        expire_timeout: i32,
+    ) -> zbus::Result<u32>;
+
+    fn get_capabilities(&self) -> zbus::Result<Vec<String>>;
+
+    #[zbus(signal)]
+    fn action_invoked(&self, id: u32, action_key: &str) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    fn notification_closed(&self, id: u32, reason: u32) -> zbus::Result<()>;
+}
+
+/// How a click opens the alert page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opener {
+    /// The user's default browser (through the `open` crate).
+    System,
+    /// Runs this program with the URL as its only argument (tests, or a
+    /// user-chosen browser).
+    Command(PathBuf),
+}
+
+impl Opener {
+    fn open(&self, link: &Url) {
+        match self {
+            Opener::System => {
+                if let Err(error) = open::that_detached(link.as_str()) {
+                    tracing::warn!(%error, "could not open the alert page in the browser");
+                }
+            }
+            Opener::Command(program) => {
+                let spawned = std::process::Command::new(program)
+                    .arg(link.as_str())
+                    .stdin(std::process::Stdio::null())
+                    .spawn();
+                match spawned {
+                    // Reap the child off the async threads.
+                    Ok(mut child) => {
+                        tokio::task::spawn_blocking(move || child.wait());
+                    }
+                    Err(error) => tracing::warn!(
+                        %error,
+                        program = %program.display(),
+                        "could not run the configured opener"
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// True when `link` is an alert page under `allowed` (same scheme, host and
+/// port, path under `{allowed path}/operations/alerts/`, no credentials).
+pub fn link_allowed(allowed: &Url, link: &Url) -> bool {
+    if !matches!(link.scheme(), "https" | "http")
+        || link.scheme() != allowed.scheme()
+        || link.host_str().is_none()
+        || link.host_str() != allowed.host_str()
+        || link.port_or_known_default() != allowed.port_or_known_default()
+        || !link.username().is_empty()
+        || link.password().is_some()
+    {
+        return false;
+    }
+    let base = allowed.path().trim_end_matches('/');
+    let prefix = format!("{base}/{ALERTS_PATH}");
+    match link.path().strip_prefix(&prefix) {
+        Some(rest) => !rest.is_empty() && !rest.contains('/'),
+        None => false,
+    }
+}
+
+/// Where the session bus is.
+#[derive(Debug, Clone)]
+enum Bus {
+    /// `DBUS_SESSION_BUS_ADDRESS` (or `$XDG_RUNTIME_DIR/bus`).
+    Session,
+    /// An explicit D-Bus address.
+    Address(String),
+}
+
+/// A small map that forgets its oldest entry beyond `TRACKED_MAX`.
+#[derive(Debug)]
+struct Bounded<K, V> {
+    entries: HashMap<K, (u64, V)>,
+    next: u64,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V> Bounded<K, V> {
+    fn new() -> Self {
+        Bounded {
+            entries: HashMap::new(),
+            next: 0,
+        }
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        self.next += 1;
+        self.entries.insert(key, (self.next, value));
+        if self.entries.len() > TRACKED_MAX {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (seq, _))| *seq)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.entries.remove(&oldest);
+            }
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.entries.get(key).map(|(_, v)| v)
+    }
+
+    fn remove(&mut self, key: &K) -> Option<V> {
+        self.entries.remove(key).map(|(_, v)| v)
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
+        self.entries.retain(|_, (_, v)| keep(v));
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// What the desktop backend remembers about its own notifications.
+#[derive(Debug)]
+struct Tracked {
+    /// Popup key (alert uuid) -> notification id, for `replaces_id`.
+    by_key: Bounded<String, u32>,
+    /// Notification id -> alert page, for clicks.
+    links: Bounded<u32, Url>,
+}
+
+impl Tracked {
+    fn closed(&mut self, id: u32) {
+        self.links.remove(&id);
+        self.by_key.retain(|v| *v != id);
+    }
+}
+
+fn lock(tracked: &Mutex<Tracked>) -> std::sync::MutexGuard<'_, Tracked> {
+    tracked.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A live connection to the notification server.
+struct Inner {
+    proxy: NotificationsProxy<'static>,
+    markup: bool,
+    tracked: Arc<Mutex<Tracked>>,
+    listener: JoinHandle<()>,
+}
+
+/// Desktop pop-ups through the freedesktop notification server.
+pub struct Desktop {
+    allowed: Url,
+    opener: Opener,
+    bus: Bus,
+    inner: OnceCell<Inner>,
+}
+
+impl std::fmt::Debug for Desktop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desktop")
+            .field("allowed", &self.allowed.as_str())
+            .field("opener", &self.opener)
+            .field("bus", &self.bus)
+            .field("connected", &self.inner.initialized())
+            .finish()
+    }
+}
+
+impl Desktop {
+    /// `allowed`: the configured app_url; a click opens the link only when it
+    /// is under `{allowed}/operations/alerts/` — everything else is refused
+    /// and logged. Connects to the session bus on the first `show`.
+    pub fn new(allowed: Url, opener: Opener) -> Desktop {
+        Desktop {
+            allowed,
+            opener,
+            bus: Bus::Session,
+            inner: OnceCell::new(),
+        }
+    }
+
+    /// Like `new`, on the bus at this D-Bus address instead of the session
+    /// bus from the environment.
+    pub fn at_address(allowed: Url, opener: Opener, address: impl Into<String>) -> Desktop {
+        Desktop {
+            bus: Bus::Address(address.into()),
+            ..Desktop::new(allowed, opener)
+        }
+    }
+
+    /// Shows `popup`, replacing the pop-up shown earlier with the same key.
+    /// Returns once the server has accepted it; clicks are handled in the
+    /// background for as long as this `Desktop` lives.
+    pub async fn show(&self, popup: &Popup) -> Result<(), NotifyError> {
+        let inner = self.inner.get_or_try_init(|| self.connect()).await?;
+
+        let summary = summary_text(popup);
+        let body = body_text(popup, inner.markup);
+        let link = match &popup.link {
+            Some(link) if link_allowed(&self.allowed, link) => Some(link.clone()),
+            Some(link) => {
+                tracing::warn!(%link, "refusing an alert link outside the configured app URL");
+                None
+            }
+            None => None,
+        };
+        let actions: &[&str] = if link.is_some() {
+            &["default", OPEN_LABEL]
+        } else {
+            &[]
+        };
+        let icon = match popup.urgency {
+            Urgency::Critical => "dialog-warning",
+            Urgency::Normal | Urgency::Low => "dialog-information",
+        };
+        let mut hints = HashMap::new();
+        hints.insert("urgency", Value::U8(popup.urgency.hint_byte()));
+        let replaces = lock(&inner.tracked)
+            .by_key
+            .get(&popup.key)
+            .copied()
+            .unwrap_or(0);
+
+        let id = inner
+            .proxy
+            .notify(
+                APP_NAME, replaces, icon, &summary, &body, actions, hints, -1,
+            )
+            .await
+            .map_err(|source| NotifyError::Server {
+                action: "showing a pop-up",
+                source,
+            })?;
+
+        let mut tracked = lock(&inner.tracked);
+        if replaces != 0 && replaces != id {
+            tracked.links.remove(&replaces);
+        }
+        tracked.by_key.insert(popup.key.clone(), id);
+        match link {
+            Some(link) => tracked.links.insert(id, link),
+            None => {
+                tracked.links.remove(&id);
+            }
+        }
+        Ok(())
+    }
+
+    async fn connect(&self) -> Result<Inner, NotifyError> {
+        let connection = match &self.bus {
+            Bus::Session => zbus::Connection::session().await.map_err(|e| {
+                let reason = if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+                    "DBUS_SESSION_BUS_ADDRESS unset".to_owned()
+                } else {
+                    format!("cannot connect to it: {e}")
+                };
+                NotifyError::NoSession { reason }
+            })?,
+            Bus::Address(address) => {
+                let no_session = |e: zbus::Error| NotifyError::NoSession {
+                    reason: format!("cannot connect to {address}: {e}"),
+                };
+                zbus::connection::Builder::address(address.as_str())
+                    .map_err(no_session)?
+                    .build()
+                    .await
+                    .map_err(no_session)?
+            }
+        };
+        let server = |action: &'static str| move |source| NotifyError::Server { action, source };
+        let proxy = NotificationsProxy::builder(&connection)
+            .cache_properties(CacheProperties::No)
+            .build()
+            .await
+            .map_err(server("connecting"))?;
+        // Asking first also starts a D-Bus-activatable server, which must own
+        // its name before we can subscribe to its signals.
+        let capabilities = proxy
+            .get_capabilities()
+            .await
+            .map_err(server("asking its capabilities"))?;
+        // One stream for both signals keeps their order (a click is often
+        // followed at once by the close). Subscribed before the first Notify,
+        // so no click can be missed.
+        let signals = proxy
+            .inner()
+            .receive_all_signals()
+            .await
+            .map_err(server("subscribing to clicks"))?;
+        let markup = capabilities.iter().any(|c| c == "body-markup");
+
+        let tracked = Arc::new(Mutex::new(Tracked {
+            by_key: Bounded::new(),
+            links: Bounded::new(),
+        }));
+        let listener = tokio::spawn(listen(
+            signals,
+            Arc::clone(&tracked),
+            self.allowed.clone(),
+            self.opener.clone(),
+        ));
+        Ok(Inner {
+            proxy,
+            markup,
+            tracked,
+            listener,
+        })
+    }
+}
+
+impl Drop for Inner {
+    /// The listener stops with the `Desktop` that owns it.
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// The one background task: clicks open links, closes forget them.
+async fn listen(
+    mut signals: zbus::proxy::SignalStream<'static>,
+    tracked: Arc<Mutex<Tracked>>,
+    allowed: Url,
+    opener: Opener,
+) {
+    while let Some(message) = signals.next().await {
+        if let Some(closed) = NotificationClosed::from_message(message.clone()) {
+            if let Ok(args) = closed.args() {
+                lock(&tracked).closed(args.id);
+            }
+            continue;
+        }
+        let Some(action) = ActionInvoked::from_message(message) else {
+            continue;
+        };
+        let Ok(args) = action.args() else { continue };
+        if args.action_key != "default" {
+            continue;
+        }
+        let id = args.id;
+        let link = lock(&tracked).links.remove(&id);
+        match link {
+            Some(link) if link_allowed(&allowed, &link) => opener.open(&link),
+            Some(link) => {
+                tracing::warn!(%link, "refusing to open an alert link outside the configured app URL")
+            }
+            None => {
+                tracing::debug!(
+                    id,
+                    "click on a notification we did not create or no longer track"
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

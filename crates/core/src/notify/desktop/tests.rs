@@ -1,0 +1,419 @@
+//! Desktop pop-ups against a fake notification server on a private bus.
+//! Each test starts its own `dbus-daemon`; the code under test reaches it
+//! through `Desktop::at_address`, so no test reads or changes the process
+//! environment. The one test about a missing session bus re-runs itself in
+//! a child process without `DBUS_SESSION_BUS_ADDRESS`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::notify::testserver::{Bus, Server};
+use crate::notify::{NotifyError, Popup, Urgency};
+
+const APP: &str = "https://app.sekoia.io";
+
+fn app() -> Url {
+    Url::parse(APP).expect("app url")
+}
+
+fn alert(short_id: &str) -> Url {
+    Url::parse(&format!("{APP}/operations/alerts/{short_id}")).expect("alert url")
+}
+
+fn popup(key: &str, link: Option<Url>) -> Popup {
+    Popup {
+        key: key.into(),
+        summary: format!("Alert {key}"),
+        lines: vec!["Urgency 85 (Urgent)".into(), "Status: Pending".into()],
+        urgency: Urgency::Critical,
+        link,
+    }
+}
+
+/// A private bus, the fake server on it, a `Desktop` on it whose opener
+/// appends its argument to `opened`.
+struct Fixture {
+    _bus: Bus,
+    server: Server,
+    desktop: Desktop,
+    opened: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn start() -> Fixture {
+        Fixture::with_capabilities(&["actions", "body", "body-markup"]).await
+    }
+
+    async fn with_capabilities(capabilities: &[&str]) -> Fixture {
+        let bus = Bus::start();
+        let server = Server::with_capabilities(&bus.address, capabilities).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let opened = dir.path().join("opened");
+        let script = dir.path().join("open.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+                opened.display()
+            ),
+        )
+        .expect("write opener");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod opener");
+        let desktop = Desktop::at_address(app(), Opener::Command(script), bus.address.clone());
+        Fixture {
+            _bus: bus,
+            server,
+            desktop,
+            opened,
+            _dir: dir,
+        }
+    }
+
+    async fn show(&self, popup: &Popup) -> u32 {
+        self.desktop.show(popup).await.expect("show");
+        self.server.last().returned_id
+    }
+
+    fn opened_lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.opened)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Waits until the opener has run `count` times, then returns its arguments.
+    async fn wait_opened(&self, count: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let lines = self.opened_lines();
+            if lines.len() >= count || Instant::now() > deadline {
+                return lines;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Clicks a fresh, allowed pop-up and waits for it to open: every click
+    /// emitted before it has then been handled by the (ordered) listener.
+    /// Returns everything the opener received.
+    async fn settle(&self) -> Vec<String> {
+        let sentinel = alert("SENTINEL");
+        let id = self.show(&popup("sentinel", Some(sentinel.clone()))).await;
+        self.server.invoke(id, "default").await;
+        let before = self.opened_lines().len();
+        let lines = self.wait_opened(before + 1).await;
+        assert!(
+            lines.iter().any(|l| l == sentinel.as_str()),
+            "the sentinel click never opened: {lines:?}"
+        );
+        // Openers spawned before the sentinel's had as long to finish.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.opened_lines()
+    }
+}
+
+#[tokio::test]
+async fn popup_reaches_the_server_with_app_name_icon_summary_and_body() {
+    let fx = Fixture::start().await;
+    fx.show(&popup("a1", None)).await;
+    let call = fx.server.last();
+    assert_eq!(call.app_name, "Sekoia Notifier");
+    assert_eq!(call.app_icon, "dialog-warning");
+    assert_eq!(call.summary, "Alert a1");
+    assert_eq!(call.body, "Urgency 85 (Urgent)\nStatus: Pending");
+    assert_eq!(call.replaces_id, 0);
+    assert_eq!(call.hint_names, vec!["urgency".to_string()]);
+}
+
+#[tokio::test]
+async fn body_markup_is_escaped_for_a_markup_server_but_the_summary_stays_plain() {
+    let fx = Fixture::start().await;
+    let mut p = popup("a1", None);
+    p.summary = "Title <b>x</b> & \u{7}co".into();
+    p.lines = vec![
+        "<b>bold</b>".into(),
+        r#"<a href="x">link</a>"#.into(),
+        "<img src=x>".into(),
+        "Rule: R&D 'quoted'".into(),
+    ];
+    fx.show(&p).await;
+    let call = fx.server.last();
+    assert_eq!(
+        call.body,
+        "&lt;b&gt;bold&lt;/b&gt;\n\
+         &lt;a href=&quot;x&quot;&gt;link&lt;/a&gt;\n\
+         &lt;img src=x&gt;\n\
+         Rule: R&amp;D &apos;quoted&apos;"
+    );
+    assert!(!call.body.contains('<'));
+    assert_eq!(call.summary, "Title <b>x</b> & co");
+}
+
+#[tokio::test]
+async fn body_is_sent_unescaped_to_a_server_without_markup() {
+    let fx = Fixture::with_capabilities(&["actions", "body"]).await;
+    let mut p = popup("a1", None);
+    p.lines = vec!["<b>R&D</b>".into()];
+    fx.show(&p).await;
+    assert_eq!(fx.server.last().body, "<b>R&D</b>");
+}
+
+#[tokio::test]
+async fn urgency_hint_and_icon_follow_each_level() {
+    let fx = Fixture::start().await;
+    let cases = [
+        (Urgency::Low, 0u8, "dialog-information"),
+        (Urgency::Normal, 1, "dialog-information"),
+        (Urgency::Critical, 2, "dialog-warning"),
+    ];
+    for (i, (urgency, byte, icon)) in cases.into_iter().enumerate() {
+        let mut p = popup(&format!("k{i}"), None);
+        p.urgency = urgency;
+        fx.show(&p).await;
+        let call = fx.server.last();
+        assert_eq!(call.urgency, Some(byte), "{urgency:?}");
+        assert_eq!(call.app_icon, icon, "{urgency:?}");
+    }
+}
+
+#[tokio::test]
+async fn default_action_is_offered_only_with_an_allowed_link() {
+    let fx = Fixture::start().await;
+    fx.show(&popup("none", None)).await;
+    assert!(fx.server.last().actions.is_empty());
+
+    fx.show(&popup("ok", Some(alert("ALx1")))).await;
+    assert_eq!(
+        fx.server.last().actions,
+        vec!["default", "Open in Sekoia.io"]
+    );
+
+    let evil = Url::parse("https://evil.example/operations/alerts/ALx1").expect("url");
+    fx.show(&popup("evil", Some(evil))).await;
+    assert!(fx.server.last().actions.is_empty());
+}
+
+#[tokio::test]
+async fn same_key_replaces_the_first_notification() {
+    let fx = Fixture::start().await;
+    let first = fx.show(&popup("uuid-1", None)).await;
+    let other = fx.show(&popup("uuid-2", None)).await;
+    assert_ne!(first, other);
+    let mut update = popup("uuid-1", Some(alert("ALx1")));
+    update.summary = "Enriched title".into();
+    fx.show(&update).await;
+    let calls = fx.server.calls();
+    assert_eq!(calls[0].replaces_id, 0);
+    assert_eq!(calls[1].replaces_id, 0);
+    assert_eq!(calls[2].replaces_id, first);
+    assert_eq!(calls[2].summary, "Enriched title");
+}
+
+#[tokio::test]
+async fn click_runs_the_opener_with_exactly_the_alert_url() {
+    let fx = Fixture::start().await;
+    let link = alert("ALuJxuZ8RMaX");
+    let id = fx.show(&popup("a1", Some(link.clone()))).await;
+    fx.server.invoke(id, "default").await;
+    assert_eq!(fx.wait_opened(1).await, vec![link.to_string()]);
+}
+
+#[tokio::test]
+async fn click_on_a_replaced_popup_opens_the_latest_link() {
+    let fx = Fixture::start().await;
+    let id = fx.show(&popup("a1", Some(alert("OLD")))).await;
+    let again = fx.show(&popup("a1", Some(alert("NEW")))).await;
+    assert_eq!(id, again);
+    fx.server.invoke(id, "default").await;
+    assert_eq!(fx.wait_opened(1).await, vec![alert("NEW").to_string()]);
+}
+
+#[tokio::test]
+async fn links_outside_the_allowed_prefix_are_never_opened() {
+    let fx = Fixture::start().await;
+    let refused = [
+        "https://evil.example/operations/alerts/ALx1",
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "https://app.sekoia.io/settings/api-keys",
+        "http://app.sekoia.io/operations/alerts/ALx1",
+        "https://app.sekoia.io:8443/operations/alerts/ALx1",
+        "https://user:pw@app.sekoia.io/operations/alerts/ALx1",
+        "https://app.sekoia.io/operations/alerts/../../settings",
+    ];
+    for (i, link) in refused.iter().enumerate() {
+        let link = Url::parse(link).expect("url");
+        let id = fx.show(&popup(&format!("k{i}"), Some(link))).await;
+        fx.server.invoke(id, "default").await;
+    }
+    assert_eq!(fx.settle().await, vec![alert("SENTINEL").to_string()]);
+}
+
+#[tokio::test]
+async fn clicks_on_unknown_ids_and_other_actions_open_nothing() {
+    let fx = Fixture::start().await;
+    let id = fx.show(&popup("a1", Some(alert("ALx1")))).await;
+    fx.server.invoke(id + 1000, "default").await;
+    fx.server.invoke(0, "default").await;
+    fx.server.invoke(id, "other-action").await;
+    let opened = fx.settle().await;
+    assert_eq!(opened, vec![alert("SENTINEL").to_string()]);
+}
+
+#[tokio::test]
+async fn a_click_forged_by_another_bus_peer_is_ignored() {
+    let fx = Fixture::start().await;
+    let id = fx.show(&popup("a1", Some(alert("ALx1")))).await;
+    let intruder = zbus::connection::Builder::address(fx._bus.address.as_str())
+        .expect("address")
+        .build()
+        .await
+        .expect("intruder connects");
+    intruder
+        .emit_signal(
+            None::<&str>,
+            crate::notify::testserver::PATH,
+            crate::notify::testserver::NAME,
+            "ActionInvoked",
+            &(id, "default"),
+        )
+        .await
+        .expect("emit");
+    assert_eq!(fx.settle().await, vec![alert("SENTINEL").to_string()]);
+    // The real server's click on that same id still works afterwards.
+    fx.server.invoke(id, "default").await;
+    assert_eq!(fx.wait_opened(2).await[1], alert("ALx1").to_string());
+}
+
+#[tokio::test]
+async fn a_link_opens_once_and_a_closed_popup_is_forgotten() {
+    let fx = Fixture::start().await;
+    let clicked = fx.show(&popup("a1", Some(alert("ONCE")))).await;
+    fx.server.invoke(clicked, "default").await;
+    fx.server.invoke(clicked, "default").await;
+
+    let closed = fx.show(&popup("a2", Some(alert("CLOSED")))).await;
+    fx.server.close(closed).await;
+    fx.server.invoke(closed, "default").await;
+
+    let opened = fx.settle().await;
+    assert_eq!(
+        opened,
+        vec![alert("ONCE").to_string(), alert("SENTINEL").to_string()]
+    );
+    // A closed pop-up is not replaced: the next one for its key is new.
+    fx.show(&popup("a2", None)).await;
+    assert_eq!(fx.server.last().replaces_id, 0);
+}
+
+#[tokio::test]
+async fn a_bus_without_a_notification_server_is_a_server_error() {
+    let bus = Bus::start();
+    let desktop = Desktop::at_address(app(), Opener::System, bus.address.clone());
+    let err = desktop
+        .show(&popup("a1", None))
+        .await
+        .expect_err("no server on the bus");
+    assert!(matches!(err, NotifyError::Server { .. }), "{err:?}");
+    assert!(err.to_string().contains("notification service"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_bus_address_is_a_no_session_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let address = format!("unix:path={}", dir.path().join("nothing").display());
+    let desktop = Desktop::at_address(app(), Opener::System, address);
+    let err = desktop
+        .show(&popup("a1", None))
+        .await
+        .expect_err("nothing listens there");
+    assert!(matches!(err, NotifyError::NoSession { .. }), "{err:?}");
+    assert!(err.to_string().contains("desktop pop-ups are off"), "{err}");
+}
+
+const CHILD_MARKER: &str = "SEKOIA_NOTIFY_TEST_CHILD";
+
+#[test]
+fn without_a_session_bus_show_fails_with_a_helpful_message() {
+    if std::env::var_os(CHILD_MARKER).is_some() {
+        // In the child: no DBUS_SESSION_BUS_ADDRESS, an empty XDG_RUNTIME_DIR.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let desktop = Desktop::new(app(), Opener::System);
+        let err = runtime
+            .block_on(desktop.show(&popup("a1", None)))
+            .expect_err("no session bus");
+        assert!(matches!(err, NotifyError::NoSession { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains("DBUS_SESSION_BUS_ADDRESS unset"), "{msg}");
+        assert!(msg.contains("sekoia-notifierd forwarding"), "{msg}");
+        return;
+    }
+    let name = format!(
+        "{}::without_a_session_bus_show_fails_with_a_helpful_message",
+        module_path!()
+            .split_once("::")
+            .map(|(_, rest)| rest)
+            .unwrap_or_default()
+    );
+    let runtime_dir = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([name.as_str(), "--exact", "--test-threads=1", "--nocapture"])
+        .env(CHILD_MARKER, "1")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("XDG_RUNTIME_DIR", runtime_dir.path())
+        .output()
+        .expect("re-run the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+}
+
+#[test]
+fn only_alert_pages_under_the_app_url_are_allowed() {
+    let app = app();
+    let ok = |s: &str| link_allowed(&app, &Url::parse(s).expect("url"));
+    assert!(ok("https://app.sekoia.io/operations/alerts/ALx1"));
+    assert!(ok("https://app.sekoia.io:443/operations/alerts/ALx1?tab=1"));
+    assert!(!ok("https://app.sekoia.io/operations/alerts/"));
+    assert!(!ok("https://app.sekoia.io/operations/alerts/a/b"));
+    assert!(!ok("https://app.sekoia.io/operations/alertsX/a"));
+    assert!(!ok(
+        "https://app.sekoia.io/operations/alerts/%2e%2e/%2e%2e/x"
+    ));
+    assert!(!ok(
+        "https://app.sekoia.io.evil.example/operations/alerts/a"
+    ));
+    assert!(!ok("https://evil.example/operations/alerts/a"));
+    assert!(!ok("javascript:alert(1)"));
+    assert!(!ok("file:///operations/alerts/a"));
+    assert!(!ok("data:text/html,<script>"));
+
+    let prefixed = Url::parse("https://sekoia.corp.example/soc/").expect("url");
+    let ok = |s: &str| link_allowed(&prefixed, &Url::parse(s).expect("url"));
+    assert!(ok("https://sekoia.corp.example/soc/operations/alerts/ALx1"));
+    assert!(!ok("https://sekoia.corp.example/operations/alerts/ALx1"));
+}
+
+#[test]
+fn tracked_maps_forget_the_oldest_entry_beyond_the_bound() {
+    let mut map = Bounded::new();
+    for id in 0..(TRACKED_MAX as u32 + 5) {
+        map.insert(id, id);
+    }
+    assert_eq!(map.len(), TRACKED_MAX);
+    assert!(map.get(&0).is_none());
+    assert!(map.get(&4).is_none());
+    assert!(map.get(&5).is_some());
+    assert!(map.get(&(TRACKED_MAX as u32 + 4)).is_some());
+}

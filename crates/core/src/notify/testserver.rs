@@ -1,0 +1,225 @@
+//! Test-only: a private D-Bus bus (a child `dbus-daemon`) and a fake
+//! `org.freedesktop.Notifications` server on it that records every `Notify`
+//! call and emits `ActionInvoked` / `NotificationClosed` on request.
+//! Must not: be compiled outside tests, or touch the user's session bus.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use zbus::object_server::SignalEmitter;
+use zbus::zvariant::OwnedValue;
+
+pub const NAME: &str = "org.freedesktop.Notifications";
+pub const PATH: &str = "/org/freedesktop/Notifications";
+
+/// A private bus: `dbus-daemon` with a config that listens in a temp dir
+/// and has no service activation (so no real notification daemon installed
+/// on the machine can be started by our calls). Killed on drop.
+pub struct Bus {
+    child: Child,
+    pub address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Bus {
+    pub fn start() -> Bus {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+                dir.path().display()
+            ),
+        )
+        .expect("write bus config");
+        let mut child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon must be installed (apt-get install -y dbus)");
+        let mut address = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        BufReader::new(stdout)
+            .read_line(&mut address)
+            .expect("read the bus address");
+        let address = address.trim().to_owned();
+        assert!(address.starts_with("unix:"), "bad address {address:?}");
+        Bus {
+            child,
+            address,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One recorded `Notify` call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub app_name: String,
+    pub replaces_id: u32,
+    pub app_icon: String,
+    pub summary: String,
+    pub body: String,
+    pub actions: Vec<String>,
+    pub urgency: Option<u8>,
+    pub hint_names: Vec<String>,
+    pub returned_id: u32,
+}
+
+struct FakeServer {
+    calls: Arc<Mutex<Vec<Call>>>,
+    capabilities: Vec<String>,
+    next_id: u32,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl FakeServer {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &mut self,
+        app_name: String,
+        replaces_id: u32,
+        app_icon: String,
+        summary: String,
+        body: String,
+        actions: Vec<String>,
+        hints: HashMap<String, OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let id = if replaces_id != 0 {
+            replaces_id
+        } else {
+            self.next_id += 1;
+            self.next_id
+        };
+        let mut hint_names: Vec<String> = hints.keys().cloned().collect();
+        hint_names.sort();
+        self.calls.lock().expect("calls").push(Call {
+            app_name,
+            replaces_id,
+            app_icon,
+            summary,
+            body,
+            actions,
+            urgency: hints.get("urgency").and_then(|v| u8::try_from(v).ok()),
+            hint_names,
+            returned_id: id,
+        });
+        id
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        self.capabilities.clone()
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "fake".into(),
+            "sekoia-notifier tests".into(),
+            "0".into(),
+            "1.2".into(),
+        )
+    }
+
+    async fn close_notification(
+        &self,
+        id: u32,
+        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+    ) -> zbus::fdo::Result<()> {
+        Self::notification_closed(&emitter, id, 3).await?;
+        Ok(())
+    }
+
+    #[zbus(signal)]
+    async fn action_invoked(
+        emitter: &SignalEmitter<'_>,
+        id: u32,
+        action_key: &str,
+    ) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    async fn notification_closed(
+        emitter: &SignalEmitter<'_>,
+        id: u32,
+        reason: u32,
+    ) -> zbus::Result<()>;
+}
+
+/// The fake server, connected to a private bus and owning the name.
+pub struct Server {
+    connection: zbus::Connection,
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+impl Server {
+    pub async fn with_capabilities(address: &str, capabilities: &[&str]) -> Server {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let server = FakeServer {
+            calls: Arc::clone(&calls),
+            capabilities: capabilities.iter().map(|c| c.to_string()).collect(),
+            next_id: 0,
+        };
+        let connection = zbus::connection::Builder::address(address)
+            .expect("address")
+            .name(NAME)
+            .expect("name")
+            .serve_at(PATH, server)
+            .expect("serve")
+            .build()
+            .await
+            .expect("fake server connects");
+        Server { connection, calls }
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().expect("calls").clone()
+    }
+
+    pub fn last(&self) -> Call {
+        self.calls()
+            .last()
+            .cloned()
+            .expect("at least one Notify call")
+    }
+
+    /// Emits `ActionInvoked(id, key)` as the server does on a click.
+    pub async fn invoke(&self, id: u32, key: &str) {
+        self.connection
+            .emit_signal(None::<&str>, PATH, NAME, "ActionInvoked", &(id, key))
+            .await
+            .expect("emit ActionInvoked");
+    }
+
+    /// Emits `NotificationClosed(id, 2)` (dismissed by the user).
+    pub async fn close(&self, id: u32) {
+        self.connection
+            .emit_signal(None::<&str>, PATH, NAME, "NotificationClosed", &(id, 2u32))
+            .await
+            .expect("emit NotificationClosed");
+    }
+}

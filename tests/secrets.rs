@@ -1,0 +1,77 @@
+//! The API key: stored in the keyring by `set-api-key`, read back by the
+//! daemon, never written to a file or a log.
+
+use crate::util::{report, Dir};
+use std::io::Write;
+use std::process::Stdio;
+
+const KEY: &str = "sk-e2e-Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5";
+
+fn set_api_key(dir: &Dir, input: &str) -> std::process::Output {
+    let mut cmd = dir.command(&["set-api-key"]);
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn set-api-key");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write key");
+    child.wait_with_output().expect("set-api-key output")
+}
+
+/// Every file under `root` that contains `needle`.
+pub fn files_containing(root: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())) {
+                hits.push(path);
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn set_api_key_stores_the_key_in_the_keyring_and_nowhere_else() {
+    let dir = Dir::with_session("");
+    let out = set_api_key(&dir, &format!("{KEY}\n"));
+    assert!(out.status.success(), "{}", report(&dir.command(&["set-api-key"]), &out));
+    let check = dir.run(&["check"]);
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(text.contains("from the OS keyring"), "check finds the key in the keyring:\n{text}");
+    // The keyring's own encrypted file is the one place that may hold it;
+    // it lives under the session's data dir, encrypted, so a plain-text
+    // search of the config and data dirs must find nothing.
+    assert!(files_containing(&dir.data(), KEY).is_empty());
+    assert!(files_containing(&dir.config(), KEY).is_empty());
+    assert!(!String::from_utf8_lossy(&check.stderr).contains(KEY));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(KEY));
+}
+
+#[test]
+fn set_api_key_refuses_an_empty_key() {
+    let dir = Dir::with_session("");
+    let out = set_api_key(&dir, "\n");
+    assert_eq!(out.status.code(), Some(1), "{}", report(&dir.command(&["set-api-key"]), &out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was stored"));
+}
+
+#[test]
+fn without_a_keyring_check_says_how_to_provide_the_key() {
+    let dir = Dir::new("");
+    let out = dir.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FAIL") && text.contains("set-api-key") && text.contains("SEKOIA_API_KEY"), "{text}");
+}

@@ -1,0 +1,105 @@
+//! A private desktop session for one test: its own D-Bus session bus
+//! (`dbus-daemon`) and its own unlocked Secret Service keyring
+//! (`gnome-keyring-daemon`), with XDG directories in a temp dir. Commands
+//! started with [`Session::apply`] talk to these, never to the user's.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Session {
+    pub bus: String,
+    root: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Session {
+    /// Starts a bus and an unlocked keyring under `root`.
+    pub fn start(root: &Path) -> Session {
+        let root = root.join("session");
+        for dir in ["data", "config", "cache", "run"] {
+            std::fs::create_dir_all(root.join(dir)).expect("session dirs");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(root.join("run"), std::fs::Permissions::from_mode(0o700));
+        }
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon (package dbus) must be installed: make deps installs it");
+        let mut address = String::new();
+        let stdout = bus.stdout.take().expect("piped stdout");
+        BufReader::new(stdout).read_line(&mut address).expect("bus address");
+        let mut session = Session {
+            bus: address.trim().to_owned(),
+            root,
+            children: vec![bus],
+        };
+        let mut keyring = Command::new("gnome-keyring-daemon");
+        keyring
+            .args(["--unlock", "--components=secrets", "--foreground"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        session.apply(&mut keyring);
+        let mut keyring = keyring
+            .spawn()
+            .expect("gnome-keyring-daemon (package gnome-keyring) must be installed");
+        {
+            use std::io::Write;
+            let mut stdin = keyring.stdin.take().expect("piped stdin");
+            stdin.write_all(b"test-keyring-password").expect("unlock password");
+        }
+        session.children.push(keyring);
+        session.wait_for_name("org.freedesktop.secrets");
+        session
+    }
+
+    /// Points a command at this session (bus and XDG directories).
+    pub fn apply(&self, cmd: &mut Command) {
+        cmd.env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .env("XDG_DATA_HOME", self.root.join("data"))
+            .env("XDG_CONFIG_HOME", self.root.join("config"))
+            .env("XDG_CACHE_HOME", self.root.join("cache"))
+            .env("XDG_RUNTIME_DIR", self.root.join("run"))
+            .env_remove("DISPLAY")
+            .env_remove("SEKOIA_API_KEY");
+    }
+
+    fn wait_for_name(&self, name: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let mut cmd = Command::new("dbus-send");
+            cmd.args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                &format!("string:{name}"),
+            ]);
+            self.apply(&mut cmd);
+            if let Ok(out) = cmd.output() {
+                if String::from_utf8_lossy(&out.stdout).contains("boolean true") {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{name} did not appear on the test session bus within 10 s");
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().rev() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -8,15 +8,18 @@ CARGO ?= cargo
 # the -sys crates the desktop app adds later.
 APT_BUILD := build-essential pkg-config libdbus-1-dev
 APT_BENCH := wrk curl bc
-# dbus: the notification tests run a private dbus-daemon.
-APT_TEST := dbus
+# The tests start a private D-Bus session bus and Secret Service keyring each.
+APT_TEST := dbus gnome-keyring
 
 
-.PHONY: deps bench-deps toolchain run test lint bench clean
+.PHONY: deps test-deps bench-deps toolchain run test lint bench clean
 
 ## deps: install the system packages the build and the tests need (no-op when present)
 deps: toolchain
-	@./scripts/apt-install $(APT_BUILD) $(APT_TEST)
+	@./scripts/apt-install $(APT_BUILD)
+
+test-deps:
+	@./scripts/apt-install $(APT_TEST)
 
 bench-deps: deps
 	@./scripts/apt-install $(APT_BENCH)
@@ -32,7 +35,7 @@ run: deps
 	$(CARGO) run -p notifier-daemon -- serve
 
 ## test: formatting, lints, unit and end-to-end tests
-test: deps lint
+test: deps test-deps lint
 	$(CARGO) build -p notifier-daemon
 	$(CARGO) test --workspace
 

@@ -6,7 +6,11 @@
 //!   that show the command, its directory, stdout and stderr.
 //! - `intake`: every status code of the webhook endpoint over a real socket.
 //! - `lifecycle`: configuration errors, graceful shutdown, `feed`, `webhook-url`.
+//! - `session`: a private D-Bus session bus and Secret Service keyring per test.
+//! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
 
 mod intake;
 mod lifecycle;
+mod secrets;
+mod session;
 mod util;

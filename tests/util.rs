@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub use crate::session::Session;
+
 pub const SECRET: &str = "e2e-secret-0123456789abcdefghijklmnop";
 
 /// An alert event with the given uuid.
@@ -33,8 +35,10 @@ pub fn bin() -> PathBuf {
     bin
 }
 
-/// A scratch directory holding a config file and a data directory.
+/// A scratch directory holding a config file and a data directory, and
+/// optionally a private D-Bus session with a keyring.
 pub struct Dir {
+    pub session: Option<Session>,
     pub tmp: tempfile::TempDir,
 }
 
@@ -45,7 +49,14 @@ impl Dir {
         let config =
             format!("[listener]\nbind = \"127.0.0.1:0\"\nhook_secret = \"{SECRET}\"\n{extra}");
         std::fs::write(tmp.path().join("config.toml"), config).expect("write config");
-        Dir { tmp }
+        Dir { session: None, tmp }
+    }
+
+    /// Like [`Dir::new`], with a private session bus and unlocked keyring.
+    pub fn with_session(extra: &str) -> Dir {
+        let mut dir = Dir::new(extra);
+        dir.session = Some(Session::start(dir.tmp.path()));
+        dir
     }
 
     pub fn config(&self) -> PathBuf {
@@ -65,6 +76,20 @@ impl Dir {
             .args(args)
             .current_dir(self.tmp.path())
             .env_remove("SEKOIA_NOTIFIER_LOG");
+        match &self.session {
+            Some(session) => session.apply(&mut cmd),
+            // No session: make sure the user's own bus and keyring are
+            // out of reach.
+            None => {
+                let home = self.tmp.path().join("home");
+                cmd.env_remove("DBUS_SESSION_BUS_ADDRESS")
+                    .env_remove("DISPLAY")
+                    .env_remove("SEKOIA_API_KEY")
+                    .env("XDG_DATA_HOME", home.join("data"))
+                    .env("XDG_CONFIG_HOME", home.join("config"))
+                    .env("XDG_RUNTIME_DIR", home.join("run"));
+            }
+        }
         cmd
     }
 

@@ -258,3 +258,4 @@ impl Pipeline {
         Ok(())
     }
 }
+

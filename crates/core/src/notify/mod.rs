@@ -8,9 +8,6 @@
 
 pub mod desktop;
 
-#[cfg(test)]
-mod testserver;
-
 /// How loudly a pop-up asks for attention; maps to the freedesktop
 /// `urgency` hint (0, 1, 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::notify::testserver::{Bus, Server};
+use fake_notifications::{Bus, Server};
 use crate::notify::{NotifyError, Popup, Urgency};
 
 const APP: &str = "https://app.sekoia.io";
@@ -277,8 +277,8 @@ async fn a_click_forged_by_another_bus_peer_is_ignored() {
     intruder
         .emit_signal(
             None::<&str>,
-            crate::notify::testserver::PATH,
-            crate::notify::testserver::NAME,
+            fake_notifications::PATH,
+            fake_notifications::NAME,
             "ActionInvoked",
             &(id, "default"),
         )

@@ -1,7 +1,9 @@
-//! Test-only: a private D-Bus bus (a child `dbus-daemon`) and a fake
-//! `org.freedesktop.Notifications` server on it that records every `Notify`
-//! call and emits `ActionInvoked` / `NotificationClosed` on request.
-//! Must not: be compiled outside tests, or touch the user's session bus.
+//! For tests only: a private D-Bus bus (a child `dbus-daemon`) and a fake
+//! `org.freedesktop.Notifications` server on it that speaks the real
+//! protocol, records every `Notify` call and emits `ActionInvoked` /
+//! `NotificationClosed` on request. Used by core's unit tests and by the
+//! end-to-end tests against the real daemon. Must not touch the user's
+//! session bus.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -78,7 +80,7 @@ impl Drop for Bus {
 }
 
 /// One recorded `Notify` call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Call {
     pub app_name: String,
     pub replaces_id: u32,

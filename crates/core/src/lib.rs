@@ -4,5 +4,6 @@
 pub mod engine;
 pub mod event;
 pub mod intake;
+pub mod sekoia;
 pub mod settings;
 pub mod store;

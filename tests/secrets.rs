@@ -29,12 +29,16 @@ pub fn files_containing(root: &std::path::Path, needle: &str) -> Vec<std::path::
     let mut hits = Vec::new();
     let mut stack = vec![root.to_owned()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if std::fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())) {
+            } else if std::fs::read(&path)
+                .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            {
                 hits.push(path);
             }
         }
@@ -46,10 +50,17 @@ pub fn files_containing(root: &std::path::Path, needle: &str) -> Vec<std::path::
 fn set_api_key_stores_the_key_in_the_keyring_and_nowhere_else() {
     let dir = Dir::with_session("");
     let out = set_api_key(&dir, &format!("{KEY}\n"));
-    assert!(out.status.success(), "{}", report(&dir.command(&["set-api-key"]), &out));
+    assert!(
+        out.status.success(),
+        "{}",
+        report(&dir.command(&["set-api-key"]), &out)
+    );
     let check = dir.run(&["check"]);
     let text = String::from_utf8_lossy(&check.stdout);
-    assert!(text.contains("from the OS keyring"), "check finds the key in the keyring:\n{text}");
+    assert!(
+        text.contains("from the OS keyring"),
+        "check finds the key in the keyring:\n{text}"
+    );
     // The keyring's own encrypted file is the one place that may hold it;
     // it lives under the session's data dir, encrypted, so a plain-text
     // search of the config and data dirs must find nothing.
@@ -63,7 +74,12 @@ fn set_api_key_stores_the_key_in_the_keyring_and_nowhere_else() {
 fn set_api_key_refuses_an_empty_key() {
     let dir = Dir::with_session("");
     let out = set_api_key(&dir, "\n");
-    assert_eq!(out.status.code(), Some(1), "{}", report(&dir.command(&["set-api-key"]), &out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        report(&dir.command(&["set-api-key"]), &out)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was stored"));
 }
 
@@ -73,5 +89,8 @@ fn without_a_keyring_check_says_how_to_provide_the_key() {
     let out = dir.run(&["check"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("FAIL") && text.contains("set-api-key") && text.contains("SEKOIA_API_KEY"), "{text}");
+    assert!(
+        text.contains("FAIL") && text.contains("set-api-key") && text.contains("SEKOIA_API_KEY"),
+        "{text}"
+    );
 }

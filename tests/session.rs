@@ -1,17 +1,22 @@
 //! A private desktop session for one test: its own D-Bus session bus
-//! (`dbus-daemon`) and its own unlocked Secret Service keyring
-//! (`gnome-keyring-daemon`), with XDG directories in a temp dir. Commands
-//! started with [`Session::apply`] talk to these, never to the user's.
+//! (`dbus-daemon`, without service activation), its own unlocked Secret
+//! Service keyring (`gnome-keyring-daemon`), a fake notification server
+//! speaking the real `org.freedesktop.Notifications` protocol, and XDG
+//! directories in a temp dir. Commands started with [`Session::apply`] talk
+//! to these, never to the user's.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Session {
     pub bus: String,
+    pub notifications: fake_notifications::Server,
+    // Drives the fake server's D-Bus connection.
+    runtime: tokio::runtime::Runtime,
     root: PathBuf,
     children: Vec<Child>,
+    _bus: fake_notifications::Bus,
 }
 
 impl Session {
@@ -24,21 +29,26 @@ impl Session {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(root.join("run"), std::fs::Permissions::from_mode(0o700));
+            let _ =
+                std::fs::set_permissions(root.join("run"), std::fs::Permissions::from_mode(0o700));
         }
-        let mut bus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon (package dbus) must be installed: make deps installs it");
-        let mut address = String::new();
-        let stdout = bus.stdout.take().expect("piped stdout");
-        BufReader::new(stdout).read_line(&mut address).expect("bus address");
+        let bus = fake_notifications::Bus::start();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let notifications = runtime.block_on(fake_notifications::Server::with_capabilities(
+            &bus.address,
+            &["actions", "body", "body-markup"],
+        ));
         let mut session = Session {
-            bus: address.trim().to_owned(),
+            bus: bus.address.clone(),
+            notifications,
+            runtime,
             root,
-            children: vec![bus],
+            children: Vec::new(),
+            _bus: bus,
         };
         let mut keyring = Command::new("gnome-keyring-daemon");
         keyring
@@ -53,7 +63,9 @@ impl Session {
         {
             use std::io::Write;
             let mut stdin = keyring.stdin.take().expect("piped stdin");
-            stdin.write_all(b"test-keyring-password").expect("unlock password");
+            stdin
+                .write_all(b"test-keyring-password")
+                .expect("unlock password");
         }
         session.children.push(keyring);
         session.wait_for_name("org.freedesktop.secrets");
@@ -69,6 +81,24 @@ impl Session {
             .env("XDG_RUNTIME_DIR", self.root.join("run"))
             .env_remove("DISPLAY")
             .env_remove("SEKOIA_API_KEY");
+    }
+
+    /// Waits for `n` pop-ups and returns them all.
+    pub fn popups(&self, n: usize) -> Vec<fake_notifications::Call> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let calls = self.notifications.calls();
+            if calls.len() >= n || Instant::now() > deadline {
+                return calls;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Simulates a click on pop-up `id`, as the notification server does.
+    pub fn click(&self, id: u32) {
+        self.runtime
+            .block_on(self.notifications.invoke(id, "default"));
     }
 
     fn wait_for_name(&self, name: &str) {

@@ -5,10 +5,12 @@
 //! - `util`: spawning the daemon, a minimal HTTP client, failure reports
 //!   that show the command, its directory, stdout and stderr.
 //! - `intake`: every status code of the webhook endpoint over a real socket.
+//! - `enrich`: webhook -> Alert API -> pop-up -> click, with keyring and D-Bus.
 //! - `lifecycle`: configuration errors, graceful shutdown, `feed`, `webhook-url`.
 //! - `session`: a private D-Bus session bus and Secret Service keyring per test.
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
 
+mod enrich;
 mod intake;
 mod lifecycle;
 mod secrets;

@@ -39,6 +39,8 @@ pub fn bin() -> PathBuf {
 /// optionally a private D-Bus session with a keyring.
 pub struct Dir {
     pub session: Option<Session>,
+    /// Extra environment for every command run in this directory.
+    pub env: Vec<(String, String)>,
     pub tmp: tempfile::TempDir,
 }
 
@@ -49,7 +51,11 @@ impl Dir {
         let config =
             format!("[listener]\nbind = \"127.0.0.1:0\"\nhook_secret = \"{SECRET}\"\n{extra}");
         std::fs::write(tmp.path().join("config.toml"), config).expect("write config");
-        Dir { session: None, tmp }
+        Dir {
+            session: None,
+            env: Vec::new(),
+            tmp,
+        }
     }
 
     /// Like [`Dir::new`], with a private session bus and unlocked keyring.
@@ -89,6 +95,9 @@ impl Dir {
                     .env("XDG_CONFIG_HOME", home.join("config"))
                     .env("XDG_RUNTIME_DIR", home.join("run"));
             }
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
         }
         cmd
     }

@@ -7,6 +7,8 @@
 //! (`webhook-url`, `send-test`) find the running instance.
 
 use crate::intake;
+#[cfg(target_os = "linux")]
+use crate::notify::desktop::{Desktop, Opener};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
 use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use crate::settings::{HookSecret, Settings};
@@ -160,6 +162,29 @@ impl Engine {
         }
         self.store.close().await;
         tracing::info!("engine stopped");
+    }
+}
+
+/// The desktop pop-up sink, when this process has a desktop session to show
+/// pop-ups in (a D-Bus session bus on Linux). Headless servers get `None`
+/// and a log line saying so; events are still stored and forwarded.
+pub fn desktop_sink(settings: &Settings) -> Option<Arc<dyn Sink>> {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
+        && std::env::var_os("XDG_RUNTIME_DIR")
+            .is_none_or(|dir| !Path::new(&dir).join("bus").exists())
+    {
+        tracing::info!("no D-Bus session bus: desktop pop-ups are off");
+        return None;
+    }
+    #[cfg(target_os = "linux")]
+    return Some(Arc::new(Desktop::new(settings.app_url(), Opener::System)));
+    // macOS and Windows pop-ups come with the desktop app's native backends.
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = settings;
+        tracing::info!("desktop pop-ups from sekoia-notifierd are Linux-only; use the desktop app");
+        None
     }
 }
 

@@ -9,6 +9,7 @@
 //! recorded as the reason the entry is not enriched. The pipeline owns no
 //! HTTP listener and no delivery mechanism.
 
+use crate::notify::desktop::Desktop;
 use crate::notify::{NotifyError, Popup};
 use crate::policy::{popup, EventView, Policy};
 use crate::sekoia::{Alert, Client, SekoiaError};
@@ -30,6 +31,15 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Sink: Send + Sync {
     fn name(&self) -> &'static str;
     fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>>;
+}
+
+impl Sink for Desktop {
+    fn name(&self) -> &'static str {
+        "desktop"
+    }
+    fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(Desktop::show(self, popup))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -259,3 +269,5 @@ impl Pipeline {
     }
 }
 
+#[cfg(test)]
+mod tests;

@@ -72,6 +72,7 @@ async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     };
     let options = Options {
         api_key,
+        sinks: engine::desktop_sink(settings).into_iter().collect(),
         ..Options::default()
     };
     let engine = Engine::start(settings, &paths.data_dir, options).await?;

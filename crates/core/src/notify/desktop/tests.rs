@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::*;
-use fake_notifications::{Bus, Server};
 use crate::notify::{NotifyError, Popup, Urgency};
+use fake_notifications::{Bus, Server};
 
 const APP: &str = "https://app.sekoia.io";
 

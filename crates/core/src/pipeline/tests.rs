@@ -1,0 +1,268 @@
+//! Pipeline tests against the fake Sekoia API (a real HTTP server following
+//! DESIGN.md §4) with the real client; pop-ups go to a recording sink.
+
+use super::*;
+use crate::event::Event;
+use crate::notify::Popup;
+use crate::sekoia::{ApiKey, ClientConfig};
+use crate::store::Store;
+use fake_sekoia::{alert_json, FakeSekoia, Fault};
+use std::sync::Mutex as StdMutex;
+
+#[derive(Default)]
+struct Recorder {
+    shown: StdMutex<Vec<(String, String, Vec<String>)>>,
+}
+
+impl Sink for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+    fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(async move {
+            self.shown.lock().unwrap().push((
+                popup.key.clone(),
+                popup.summary.clone(),
+                popup.lines.clone(),
+            ));
+            Ok(())
+        })
+    }
+}
+
+impl Recorder {
+    fn summaries(&self) -> Vec<String> {
+        self.shown
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.1.clone())
+            .collect()
+    }
+}
+
+fn uuid(n: usize) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
+
+fn webhook(n: usize, action: &str) -> Event {
+    let body = format!(
+        r#"{{"type":"alert","action":"{action}","attributes":{{"uuid":"{}","short_id":"AL{n}"}},"metadata":{{"version":2,"created_at":{n}}}}}"#,
+        uuid(n)
+    );
+    Event::parse(body.as_bytes()).unwrap()
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    store: Store,
+    api: FakeSekoia,
+    sink: Arc<Recorder>,
+    pipeline: Pipeline,
+}
+
+async fn rig(config: PipelineConfig, key: Option<&str>) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let api = FakeSekoia::start().await;
+    let client_config = ClientConfig {
+        max_retry_wait: Duration::from_secs(2),
+        ..ClientConfig::new(api.url())
+    };
+    let key = key.unwrap_or(api.api_key()).to_owned();
+    let client = crate::sekoia::Client::new(client_config, ApiKey::new(key).unwrap()).unwrap();
+    let sink = Arc::new(Recorder::default());
+    let pipeline = Pipeline::new(Parts {
+        ledger: store.ledger().unwrap(),
+        client: Some(client),
+        settings: Settings::default(),
+        sinks: vec![sink.clone() as Arc<dyn Sink>],
+        wake: store.new_events(),
+        config,
+    });
+    Rig {
+        _dir: dir,
+        store,
+        api,
+        sink,
+        pipeline,
+    }
+}
+
+impl Rig {
+    async fn receive(&self, event: Event) {
+        self.store.writer().insert(event).await.unwrap();
+    }
+
+    fn feed(&self) -> Vec<crate::store::FeedEntry> {
+        self.store
+            .reader()
+            .unwrap()
+            .feed(10_000, &Settings::default())
+            .unwrap()
+    }
+
+    fn api_calls(&self, path_prefix: &str) -> usize {
+        self.api
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with(path_prefix))
+            .count()
+    }
+}
+
+#[tokio::test]
+async fn a_single_event_is_enriched_and_shown_with_its_title() {
+    let mut r = rig(PipelineConfig::default(), None).await;
+    r.api
+        .add_alert(alert_json(&uuid(1), "AL1", "Mimikatz on DC01", 90));
+    r.receive(webhook(1, "created")).await;
+    assert!(r.pipeline.step().await.unwrap());
+    assert!(!r.pipeline.step().await.unwrap(), "nothing left");
+    assert_eq!(r.sink.summaries(), ["Mimikatz on DC01"]);
+    let feed = r.feed();
+    assert!(feed[0].enriched);
+    assert_eq!(feed[0].title.as_deref(), Some("Mimikatz on DC01"));
+    assert_eq!(feed[0].urgency, Some(90));
+    assert_eq!(r.api_calls("/v1/sic/alerts/"), 1, "one GET for one event");
+}
+
+#[tokio::test]
+async fn waiting_events_are_enriched_with_one_list_call_per_hundred() {
+    let mut r = rig(PipelineConfig::default(), None).await;
+    for n in 0..250 {
+        r.api.add_alert(alert_json(
+            &uuid(n),
+            &format!("AL{n}"),
+            &format!("alert {n}"),
+            50,
+        ));
+        r.receive(webhook(n, "created")).await;
+    }
+    while r.pipeline.step().await.unwrap() {}
+    assert_eq!(r.sink.summaries().len(), 250);
+    let lists = r
+        .api
+        .requests()
+        .iter()
+        .filter(|req| req.path == "/v1/sic/alerts")
+        .count();
+    assert_eq!(lists, 3, "ceil(250 / 100) list calls");
+    assert!(r.feed().iter().all(|e| e.enriched));
+    // Arrival order is kept.
+    assert_eq!(r.sink.summaries()[0], "alert 0");
+    assert_eq!(r.sink.summaries()[249], "alert 249");
+}
+
+#[tokio::test]
+async fn an_unknown_alert_still_pops_up_and_stays_in_the_feed_with_the_reason() {
+    let mut r = rig(PipelineConfig::default(), None).await;
+    r.receive(webhook(7, "created")).await;
+    r.pipeline.step().await.unwrap();
+    assert_eq!(r.sink.summaries(), ["Alert AL7 created"]);
+    let feed = r.feed();
+    assert!(!feed[0].enriched);
+    assert!(
+        feed[0]
+            .enrich_error
+            .as_deref()
+            .is_some_and(|e| e.contains("404")),
+        "{:?}",
+        feed[0].enrich_error
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_key_still_pops_up_and_records_why() {
+    let mut r = rig(PipelineConfig::default(), None).await;
+    r.api.add_alert(alert_json(&uuid(3), "AL3", "t", 50));
+    r.api.set_key_status(Some("T301"));
+    r.receive(webhook(3, "created")).await;
+    r.pipeline.step().await.unwrap();
+    assert_eq!(r.sink.summaries(), ["Alert AL3 created"]);
+    let reason = r.feed()[0].enrich_error.clone().unwrap_or_default();
+    assert!(reason.contains("expired"), "{reason}");
+}
+
+#[tokio::test]
+async fn rate_limited_then_ok_is_enriched() {
+    let mut r = rig(PipelineConfig::default(), None).await;
+    r.api
+        .add_alert(alert_json(&uuid(4), "AL4", "after 429", 50));
+    r.api.fail_next(
+        1,
+        Fault::TooMany {
+            retry_after_secs: Some(1),
+        },
+    );
+    r.receive(webhook(4, "created")).await;
+    r.pipeline.step().await.unwrap();
+    assert_eq!(r.sink.summaries(), ["after 429"]);
+    assert!(r.feed()[0].enriched);
+}
+
+#[tokio::test]
+async fn a_slow_api_does_not_hold_the_popup_and_the_feed_is_completed_later() {
+    let config = PipelineConfig {
+        deadline: Duration::from_millis(300),
+        ..PipelineConfig::default()
+    };
+    let mut r = rig(config, None).await;
+    r.api
+        .add_alert(alert_json(&uuid(5), "AL5", "slow but sure", 70));
+    r.api.fail_next(1, Fault::Slow(Duration::from_secs(2)));
+    r.receive(webhook(5, "created")).await;
+    r.pipeline.step().await.unwrap();
+    assert_eq!(
+        r.sink.summaries(),
+        ["Alert AL5 created"],
+        "shown without waiting"
+    );
+    assert!(!r.feed()[0].enriched);
+    assert_eq!(r.feed()[0].enrich_error, None, "not a final failure");
+    r.pipeline.retry_owed().await.unwrap();
+    assert!(r.feed()[0].enriched, "completed by the retry");
+    assert_eq!(r.sink.summaries().len(), 1, "no second pop-up");
+}
+
+#[tokio::test]
+async fn updates_enter_the_feed_without_a_popup_by_default() {
+    let mut r = rig(PipelineConfig::default(), None).await;
+    r.api.add_alert(alert_json(&uuid(6), "AL6", "t", 50));
+    r.receive(webhook(6, "created")).await;
+    r.receive(webhook(6, "updated")).await;
+    while r.pipeline.step().await.unwrap() {}
+    assert_eq!(r.sink.summaries().len(), 1);
+    assert_eq!(r.feed().len(), 2);
+    assert_eq!(
+        r.api_calls("/v1/sic/alerts"),
+        1,
+        "the cached alert serves the update"
+    );
+}
+
+#[tokio::test]
+async fn unhandled_events_are_resumed_by_a_new_pipeline() {
+    let mut r = rig(PipelineConfig::default(), None).await;
+    r.api
+        .add_alert(alert_json(&uuid(8), "AL8", "before restart", 50));
+    r.receive(webhook(8, "created")).await;
+    // A second pipeline on the same store (as after a restart) does the work.
+    let sink = Arc::new(Recorder::default());
+    let client = crate::sekoia::Client::new(
+        ClientConfig::new(r.api.url()),
+        ApiKey::new(r.api.api_key().to_owned()).unwrap(),
+    )
+    .unwrap();
+    let mut second = Pipeline::new(Parts {
+        ledger: r.store.ledger().unwrap(),
+        client: Some(client),
+        settings: Settings::default(),
+        sinks: vec![sink.clone() as Arc<dyn Sink>],
+        wake: r.store.new_events(),
+        config: PipelineConfig::default(),
+    });
+    assert!(second.step().await.unwrap());
+    assert_eq!(sink.summaries(), ["before restart"]);
+    assert!(!r.pipeline.step().await.unwrap(), "handled once only");
+}

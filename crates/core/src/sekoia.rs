@@ -1,0 +1,723 @@
+//! The Sekoia.io Alert API client (DESIGN.md §4): the API key type, the alert
+//! model, and HTTP calls with rate limiting (≤ 5 req/s), retries with backoff and
+//! a circuit breaker. It owns talking to Sekoia.io; it must not store, log or
+//! display the key, and it never builds a path or query from unvalidated input.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, RETRY_AFTER, USER_AGENT};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// The most UUIDs sent in one list call (Sekoia.io's page limit).
+pub const LIST_CHUNK: usize = 100;
+
+const MAX_KEY_LEN: usize = 4096;
+
+/// Where to manage API keys in Sekoia.io, for error messages.
+const KEYS_PAGE: &str = "Settings > API keys";
+
+// ---------------------------------------------------------------------------
+// API key
+// ---------------------------------------------------------------------------
+
+/// A Sekoia.io API key. Redacted in `Debug` and `Display`.
+#[derive(Clone)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Trims surrounding whitespace; rejects an empty key, control characters
+    /// and keys longer than 4096 bytes.
+    pub fn new(key: String) -> Result<ApiKey, SekoiaError> {
+        let trimmed = key.trim();
+        if trimmed.is_empty() {
+            return Err(SekoiaError::InvalidKey {
+                reason: "it is empty".into(),
+            });
+        }
+        if trimmed.len() > MAX_KEY_LEN {
+            return Err(SekoiaError::InvalidKey {
+                reason: format!("it is longer than {MAX_KEY_LEN} bytes"),
+            });
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(SekoiaError::InvalidKey {
+                reason: "it contains control characters".into(),
+            });
+        }
+        Ok(ApiKey(trimmed.to_owned()))
+    }
+
+    /// The secret itself; only used to build the `Authorization` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// Why Sekoia.io refused the key (401), from the error body's `code`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyProblem {
+    /// T300.
+    Invalid,
+    /// T301.
+    Expired,
+    /// T302.
+    Revoked,
+    /// Any other code, or none (sanitized, at most 16 characters).
+    Rejected { code: Option<String> },
+}
+
+impl KeyProblem {
+    fn from_code(code: Option<&str>) -> KeyProblem {
+        match code {
+            Some("T300") => KeyProblem::Invalid,
+            Some("T301") => KeyProblem::Expired,
+            Some("T302") => KeyProblem::Revoked,
+            other => KeyProblem::Rejected {
+                code: other
+                    .map(|c| {
+                        c.chars()
+                            .filter(|ch| ch.is_ascii_alphanumeric() || *ch == '-' || *ch == '_')
+                            .take(16)
+                            .collect::<String>()
+                    })
+                    .filter(|c| !c.is_empty()),
+            },
+        }
+    }
+}
+
+impl fmt::Display for KeyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyProblem::Invalid => write!(
+                f,
+                "it is not a valid key (T300); paste the whole key again, check the region, or create a new key in {KEYS_PAGE}"
+            ),
+            KeyProblem::Expired => {
+                write!(f, "it has expired (T301); create a new key in {KEYS_PAGE}")
+            }
+            KeyProblem::Revoked => {
+                write!(f, "it has been revoked (T302); create a new key in {KEYS_PAGE}")
+            }
+            KeyProblem::Rejected { code: Some(code) } => write!(
+                f,
+                "it was refused ({code}); check the key and the region, or create a new key in {KEYS_PAGE}"
+            ),
+            KeyProblem::Rejected { code: None } => write!(
+                f,
+                "it was refused; check the key and the region, or create a new key in {KEYS_PAGE}"
+            ),
+        }
+    }
+}
+
+/// What went wrong talking to Sekoia.io. Messages never contain the key.
+#[derive(Debug, thiserror::Error)]
+pub enum SekoiaError {
+    #[error("Sekoia.io rejected the API key: {problem}")]
+    KeyRejected { problem: KeyProblem },
+    #[error("Sekoia.io refused access (403): the API key lacks the SIC_READ_ALERTS permission; give it a role that includes SIC_READ_ALERTS in {KEYS_PAGE}")]
+    Forbidden,
+    #[error("Sekoia.io has no such alert (404); it may have been deleted or belong to another community or region")]
+    NotFound,
+    #[error("Sekoia.io is rate limiting this client (429){}; wait before trying again and check no other tool uses the same key heavily", retry_hint(.retry_after))]
+    RateLimited { retry_after: Option<Duration> },
+    #[error("Sekoia.io answered with a server error ({status}) on every attempt; try again later")]
+    Server { status: u16 },
+    #[error("Sekoia.io answered with an unexpected status ({status}); check the API URL points at the Sekoia.io API of your region")]
+    UnexpectedStatus { status: u16 },
+    #[error("Sekoia.io did not answer in time; check the network and the API URL, then try again")]
+    Timeout,
+    #[error("Sekoia.io's answer could not be read ({detail}); check the API URL points at the Sekoia.io API of your region")]
+    Unreadable { detail: String },
+    #[error("could not reach Sekoia.io ({detail}); check the network, any proxy and the API URL")]
+    Network { detail: String },
+    #[error("calls to Sekoia.io are paused for {}s after repeated failures; they resume on their own", .remaining.as_secs().max(1))]
+    CircuitOpen { remaining: Duration },
+    #[error("the alert identifier is not a UUID, so it was not looked up; the webhook may be malformed or forged")]
+    InvalidUuid,
+    #[error("the API key is unusable: {reason}; paste it again from {KEYS_PAGE}")]
+    InvalidKey { reason: String },
+    #[error("the Sekoia.io API URL is unusable: {reason}; fix sekoia.api_url in config.toml")]
+    InvalidApiUrl { reason: String },
+}
+
+fn retry_hint(retry_after: &Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!(", asking to wait {}s", d.as_secs()),
+        None => String::new(),
+    }
+}
+
+impl SekoiaError {
+    /// Worth retrying later: 429, 5xx, timeouts and network failures.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SekoiaError::RateLimited { .. }
+                | SekoiaError::Server { .. }
+                | SekoiaError::Timeout
+                | SekoiaError::Network { .. }
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------
+
+/// Deserializes a field as `Some` when it has the expected type, else `None`,
+/// so one odd field never loses the whole alert.
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let value = Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
+/// Like [`lenient`] for urgency numbers, which must lie in 0..=100.
+fn lenient_urgency<'de, D>(deserializer: D) -> Result<Option<u8>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(lenient::<D, u8>(deserializer)?.filter(|n| *n <= 100))
+}
+
+/// An alert's urgency; numbers outside 0..=100 are dropped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Urgency {
+    #[serde(default, deserialize_with = "lenient_urgency")]
+    pub value: Option<u8>,
+    #[serde(default, deserialize_with = "lenient_urgency")]
+    pub current_value: Option<u8>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub display: Option<String>,
+}
+
+/// An object of which only the name is used (status, rule, entity).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Named {
+    #[serde(default, deserialize_with = "lenient")]
+    pub name: Option<String>,
+}
+
+/// An alert's type, e.g. `intrusions` / `system-compromise`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertType {
+    #[serde(default, deserialize_with = "lenient")]
+    pub category: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub value: Option<String>,
+}
+
+/// The alert fields the notifier uses. Every field is optional, unknown fields
+/// are ignored and a field of the wrong type reads as `None`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    #[serde(default, deserialize_with = "lenient")]
+    pub uuid: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub short_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub urgency: Option<Urgency>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub status: Option<Named>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub rule: Option<Named>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub entity: Option<Named>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub alert_type: Option<AlertType>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub source: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub target: Option<String>,
+    /// Epoch seconds.
+    #[serde(default, deserialize_with = "lenient")]
+    pub created_at: Option<i64>,
+    /// RFC 3339, as sent.
+    #[serde(default, deserialize_with = "lenient")]
+    pub first_seen_at: Option<String>,
+}
+
+impl Alert {
+    /// The current urgency, else the initial one.
+    pub fn urgency_value(&self) -> Option<u8> {
+        let urgency = self.urgency.as_ref()?;
+        urgency.current_value.or(urgency.value)
+    }
+}
+
+/// The key's owner, from `GET /v1/me`. Every field optional; `raw` keeps the body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Me {
+    pub uuid: Option<String>,
+    pub email: Option<String>,
+    pub firstname: Option<String>,
+    pub lastname: Option<String>,
+    pub community_uuid: Option<String>,
+    pub raw: Value,
+}
+
+#[derive(Deserialize)]
+struct MeFields {
+    #[serde(default, deserialize_with = "lenient")]
+    uuid: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    firstname: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    lastname: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    community_uuid: Option<String>,
+}
+
+/// True when `s` has the 8-4-4-4-12 hexadecimal UUID shape.
+pub fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+// ---------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------
+
+/// How the client talks to Sekoia.io. `ClientConfig::new` gives the defaults.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The API base, e.g. `https://api.sekoia.io` or `https://app.fra2.sekoia.io/api`.
+    pub api_url: url::Url,
+    /// Per attempt, connection to last body byte. Default 10 s.
+    pub timeout: Duration,
+    /// Minimum spacing between requests (burst 1), plus a 5% margin against
+    /// jitter. Default 200 ms: never more than 5 requests in any second.
+    pub min_interval: Duration,
+    /// Attempts per call, the first included. Default 4.
+    pub max_attempts: usize,
+    /// Upper bound on a 429's `Retry-After` wait. Default 60 s.
+    pub max_retry_wait: Duration,
+    /// First backoff delay, doubled each retry, with jitter. Default 1 s.
+    pub retry_base_delay: Duration,
+    /// Consecutive transient failures (per attempt) that open the circuit. Default 5.
+    pub circuit_failures: u32,
+    /// How long an open circuit fails fast. Default 60 s.
+    pub circuit_pause: Duration,
+}
+
+impl ClientConfig {
+    /// The defaults for this API base.
+    pub fn new(api_url: url::Url) -> Self {
+        ClientConfig {
+            api_url,
+            timeout: Duration::from_secs(10),
+            min_interval: Duration::from_millis(200),
+            max_attempts: 4,
+            max_retry_wait: Duration::from_secs(60),
+            retry_base_delay: Duration::from_secs(1),
+            circuit_failures: 5,
+            circuit_pause: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Circuit {
+    consecutive_failures: u32,
+    open_until: Option<Instant>,
+    /// A half-open probe call is in flight.
+    probing: bool,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    /// The API base without query, fragment or trailing '/'.
+    base: String,
+    config: ClientConfig,
+    limiter: Option<DefaultDirectRateLimiter>,
+    circuit: Mutex<Circuit>,
+}
+
+/// The Sekoia.io API client. Clones share the rate limiter and circuit state.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("api_url", &self.inner.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Builds the client; fails on an API URL that is not http(s) or a key
+    /// that cannot be a header value.
+    pub fn new(config: ClientConfig, key: ApiKey) -> Result<Client, SekoiaError> {
+        let mut api_url = config.api_url.clone();
+        if !matches!(api_url.scheme(), "http" | "https") || api_url.cannot_be_a_base() {
+            return Err(SekoiaError::InvalidApiUrl {
+                reason: "it must be an http(s) URL".into(),
+            });
+        }
+        api_url.set_query(None);
+        api_url.set_fragment(None);
+        let base = api_url.as_str().trim_end_matches('/').to_owned();
+
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
+                SekoiaError::InvalidKey {
+                    reason: "it contains characters not allowed in an HTTP header".into(),
+                }
+            })?;
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("sekoia-notifier/", env!("CARGO_PKG_VERSION"))),
+        );
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| SekoiaError::Network {
+                detail: error_detail(&e),
+            })?;
+
+        // Requests spaced exactly `min_interval` apart on our side can arrive
+        // bunched by scheduling and network jitter, and Sekoia.io counts what
+        // arrives: a 5% margin keeps every server-side window within the limit.
+        let period = config.min_interval + config.min_interval / 20;
+        let limiter =
+            Quota::with_period(period).map(|q| RateLimiter::direct(q.allow_burst(NonZeroU32::MIN)));
+
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                config,
+                limiter,
+                circuit: Mutex::new(Circuit::default()),
+            }),
+        })
+    }
+
+    /// `GET /v1/me`: checks the key and says whose it is.
+    pub async fn me(&self) -> Result<Me, SekoiaError> {
+        let raw = self.get_json("/v1/me", &[]).await?;
+        let fields: MeFields =
+            serde_json::from_value(raw.clone()).map_err(|_| SekoiaError::Unreadable {
+                detail: "the answer to /v1/me is not a JSON object".into(),
+            })?;
+        Ok(Me {
+            uuid: fields.uuid,
+            email: fields.email,
+            firstname: fields.firstname,
+            lastname: fields.lastname,
+            community_uuid: fields.community_uuid,
+            raw,
+        })
+    }
+
+    /// `GET /v1/sic/alerts/{uuid}` without STIX, comments, history or countermeasures.
+    pub async fn get_alert(&self, uuid: &str) -> Result<Alert, SekoiaError> {
+        if !is_uuid(uuid) {
+            return Err(SekoiaError::InvalidUuid);
+        }
+        let path = format!("/v1/sic/alerts/{uuid}");
+        let body = self
+            .get_json(
+                &path,
+                &[
+                    ("stix", "false"),
+                    ("comments", "false"),
+                    ("history", "false"),
+                    ("countermeasures", "false"),
+                ],
+            )
+            .await?;
+        parse_alert(body)
+    }
+
+    /// `GET /v1/sic/alerts?match[uuid]=...`, 100 UUIDs per request; the
+    /// results are concatenated. Unknown UUIDs are simply absent.
+    pub async fn list_alerts(&self, uuids: &[&str]) -> Result<Vec<Alert>, SekoiaError> {
+        if !uuids.iter().all(|u| is_uuid(u)) {
+            return Err(SekoiaError::InvalidUuid);
+        }
+        let mut alerts = Vec::with_capacity(uuids.len());
+        for chunk in uuids.chunks(LIST_CHUNK) {
+            let joined = chunk.join(",");
+            let limit = LIST_CHUNK.to_string();
+            let body = self
+                .get_json(
+                    "/v1/sic/alerts",
+                    &[("match[uuid]", joined.as_str()), ("limit", limit.as_str())],
+                )
+                .await?;
+            let items = match body {
+                Value::Object(mut map) => match map.remove("items") {
+                    Some(Value::Array(items)) => items,
+                    _ => {
+                        return Err(SekoiaError::Unreadable {
+                            detail: "the alert list has no \"items\" array".into(),
+                        })
+                    }
+                },
+                _ => {
+                    return Err(SekoiaError::Unreadable {
+                        detail: "the alert list is not a JSON object".into(),
+                    })
+                }
+            };
+            for item in items {
+                alerts.push(parse_alert(item)?);
+            }
+        }
+        Ok(alerts)
+    }
+
+    /// One GET with retries. `path` is built from constants and validated UUIDs only.
+    async fn get_json(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, SekoiaError> {
+        let url = format!("{}{}", self.inner.base, path);
+        let config = &self.inner.config;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(config.retry_base_delay)
+            .with_max_delay(config.max_retry_wait)
+            .with_max_times(config.max_attempts.saturating_sub(1))
+            .with_jitter();
+        let max_wait = config.max_retry_wait;
+        (|| self.attempt(&url, query))
+            .retry(backoff)
+            .when(SekoiaError::is_transient)
+            .adjust(move |err, delay| {
+                // `None` means the attempts are used up: keep it so.
+                delay.map(|d| match err {
+                    SekoiaError::RateLimited {
+                        retry_after: Some(wait),
+                    } => (*wait).min(max_wait),
+                    _ => d,
+                })
+            })
+            .notify(|err, delay| {
+                tracing::warn!(
+                    path,
+                    error = %err,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "Sekoia.io call failed; retrying"
+                );
+            })
+            .await
+    }
+
+    /// One attempt: circuit check, rate limiter, request, classification.
+    async fn attempt(&self, url: &str, query: &[(&str, &str)]) -> Result<Value, SekoiaError> {
+        let mut probe = ProbeGuard {
+            client: self,
+            armed: self.circuit_admit()?,
+        };
+        if let Some(limiter) = &self.inner.limiter {
+            limiter.until_ready().await;
+        }
+        let result = self.send(url, query).await;
+        self.circuit_record(&result);
+        probe.armed = false;
+        result
+    }
+
+    async fn send(&self, url: &str, query: &[(&str, &str)]) -> Result<Value, SekoiaError> {
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .query(query)
+            .send()
+            .await
+            .map_err(map_reqwest)?;
+        let status = response.status();
+        let retry_after = parse_retry_after(response.headers());
+        let body = response.bytes().await.map_err(map_reqwest)?;
+        if status.is_success() {
+            return serde_json::from_slice(&body).map_err(|e| SekoiaError::Unreadable {
+                detail: format!("invalid JSON at line {} column {}", e.line(), e.column()),
+            });
+        }
+        Err(match status {
+            StatusCode::UNAUTHORIZED => {
+                let code = serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("code").and_then(Value::as_str).map(str::to_owned));
+                SekoiaError::KeyRejected {
+                    problem: KeyProblem::from_code(code.as_deref()),
+                }
+            }
+            StatusCode::FORBIDDEN => SekoiaError::Forbidden,
+            StatusCode::NOT_FOUND => SekoiaError::NotFound,
+            StatusCode::TOO_MANY_REQUESTS => SekoiaError::RateLimited { retry_after },
+            s if s.is_server_error() => SekoiaError::Server { status: s.as_u16() },
+            s => SekoiaError::UnexpectedStatus { status: s.as_u16() },
+        })
+    }
+
+    fn circuit(&self) -> MutexGuard<'_, Circuit> {
+        // The state stays consistent under panic: every update is a plain store.
+        self.inner
+            .circuit
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Fails fast while the circuit is open; after the pause lets one probe
+    /// through. `Ok(true)` means this attempt is that probe.
+    fn circuit_admit(&self) -> Result<bool, SekoiaError> {
+        let mut circuit = self.circuit();
+        let Some(until) = circuit.open_until else {
+            return Ok(false);
+        };
+        let now = Instant::now();
+        if now < until {
+            return Err(SekoiaError::CircuitOpen {
+                remaining: until - now,
+            });
+        }
+        if circuit.probing {
+            return Err(SekoiaError::CircuitOpen {
+                remaining: Duration::ZERO,
+            });
+        }
+        circuit.probing = true;
+        tracing::info!("Sekoia.io circuit half-open; trying one call");
+        Ok(true)
+    }
+
+    fn circuit_record(&self, result: &Result<Value, SekoiaError>) {
+        let config = &self.inner.config;
+        let mut circuit = self.circuit();
+        match result {
+            Err(err) if err.is_transient() => {
+                circuit.consecutive_failures = circuit.consecutive_failures.saturating_add(1);
+                if circuit.probing || circuit.consecutive_failures >= config.circuit_failures {
+                    circuit.open_until = Some(Instant::now() + config.circuit_pause);
+                    circuit.probing = false;
+                    tracing::warn!(
+                        failures = circuit.consecutive_failures,
+                        pause_s = config.circuit_pause.as_secs(),
+                        "Sekoia.io keeps failing; pausing calls"
+                    );
+                }
+            }
+            _ => {
+                if circuit.open_until.is_some() {
+                    tracing::info!("Sekoia.io answers again; circuit closed");
+                }
+                *circuit = Circuit::default();
+            }
+        }
+    }
+}
+
+/// Frees the half-open slot when a probe is dropped before its outcome is
+/// recorded (the caller gave up on the future), so the circuit cannot stick.
+struct ProbeGuard<'a> {
+    client: &'a Client,
+    armed: bool,
+}
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.client.circuit().probing = false;
+        }
+    }
+}
+
+fn parse_alert(value: Value) -> Result<Alert, SekoiaError> {
+    if !value.is_object() {
+        return Err(SekoiaError::Unreadable {
+            detail: "an alert is not a JSON object".into(),
+        });
+    }
+    serde_json::from_value(value).map_err(|_| SekoiaError::Unreadable {
+        detail: "an alert has an unreadable shape".into(),
+    })
+}
+
+fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    text.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn map_reqwest(err: reqwest::Error) -> SekoiaError {
+    if err.is_timeout() {
+        SekoiaError::Timeout
+    } else if err.is_decode() {
+        SekoiaError::Unreadable {
+            detail: error_detail(&err),
+        }
+    } else {
+        SekoiaError::Network {
+            detail: error_detail(&err),
+        }
+    }
+}
+
+/// The error and its causes, without the URL (it may carry a query).
+fn error_detail(err: &reqwest::Error) -> String {
+    let mut detail = String::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(err);
+    let head = if err.is_connect() {
+        "connection failed"
+    } else if err.is_request() {
+        "request failed"
+    } else if err.is_body() {
+        "reading the answer failed"
+    } else {
+        "HTTP error"
+    };
+    detail.push_str(head);
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    detail
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,482 @@
+//! A fake of the Sekoia.io Alert API (DESIGN.md §4) for tests: an axum server on
+//! `127.0.0.1:0` with programmable faults and a request log. It owns nothing of
+//! the engine and must never be a dependency of shipped code (dev-dependency only).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, Response, StatusCode};
+use axum::Router;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+/// The most items the list endpoint returns in one page, like Sekoia.io.
+pub const MAX_LIMIT: usize = 100;
+
+/// What the next request(s) get instead of the normal answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status and a `{"message","code"}` body.
+    Status(u16),
+    /// Answer 429, with `Retry-After: <secs>` when `Some`.
+    TooMany { retry_after_secs: Option<u64> },
+    /// Wait this long before answering normally.
+    Slow(Duration),
+    /// Answer 200 with a body that is not JSON.
+    Malformed,
+    /// Answer 200 with this JSON body (a wrong shape, for instance).
+    Json(Value),
+}
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    /// The raw (still percent-encoded) query string, when there was one.
+    pub query: Option<String>,
+    pub authorization: Option<String>,
+    /// When the handler received it.
+    pub at: Instant,
+}
+
+impl LoggedRequest {
+    /// The decoded query parameters, in order.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(self.query.as_deref().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    api_key: String,
+    alerts: BTreeMap<String, Value>,
+    key_status: Option<String>,
+    faults: VecDeque<Fault>,
+    forbidden: bool,
+    log: Vec<LoggedRequest>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Shared(Arc<Mutex<Inner>>);
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A test that panicked while holding the lock must not hide the real failure.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A running fake Sekoia.io API. Stops when dropped.
+#[derive(Debug)]
+pub struct FakeSekoia {
+    url: url::Url,
+    api_key: String,
+    shared: Shared,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl FakeSekoia {
+    /// Starts the fake on the current tokio runtime.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound: a test cannot go on without it.
+    pub async fn start() -> FakeSekoia {
+        match Self::try_start().await {
+            Ok(fake) => fake,
+            Err(e) => panic!("fake-sekoia could not bind 127.0.0.1:0: {e}"),
+        }
+    }
+
+    /// Starts the fake on the current tokio runtime, reporting bind failures.
+    pub async fn try_start() -> io::Result<FakeSekoia> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let (fake, app, rx) = Self::prepare(listener.local_addr()?)?;
+        tokio::spawn(serve(listener, app, rx));
+        Ok(fake)
+    }
+
+    /// Starts the fake on its own runtime thread, for tests that are not async.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound or the runtime cannot start.
+    pub fn start_blocking() -> FakeSekoia {
+        match Self::try_start_blocking() {
+            Ok(fake) => fake,
+            Err(e) => panic!("fake-sekoia could not start: {e}"),
+        }
+    }
+
+    /// Like [`FakeSekoia::start_blocking`], reporting failures.
+    pub fn try_start_blocking() -> io::Result<FakeSekoia> {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        std_listener.set_nonblocking(true)?;
+        let (fake, app, rx) = Self::prepare(std_listener.local_addr()?)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("fake-sekoia".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    if let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) {
+                        serve(listener, app, rx).await;
+                    }
+                });
+            })?;
+        Ok(fake)
+    }
+
+    fn prepare(
+        addr: std::net::SocketAddr,
+    ) -> io::Result<(FakeSekoia, Router, oneshot::Receiver<()>)> {
+        let url = url::Url::parse(&format!("http://{addr}"))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let api_key = format!("fake-sekoia-key-{}", addr.port());
+        let shared = Shared::default();
+        shared.lock().api_key = api_key.clone();
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let (tx, rx) = oneshot::channel();
+        let fake = FakeSekoia {
+            url,
+            api_key,
+            shared,
+            shutdown: Some(tx),
+        };
+        Ok((fake, app, rx))
+    }
+
+    /// The API base, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> url::Url {
+        self.url.clone()
+    }
+
+    /// The one key the fake accepts; any other gets 401 T300.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// Adds (or replaces) an alert, keyed by its `"uuid"` string.
+    pub fn add_alert(&self, alert: Value) {
+        let uuid = alert
+            .get("uuid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        self.shared.lock().alerts.insert(uuid, alert);
+    }
+
+    /// `Some(code)`: every request is answered 401 with that code (T301 expired, ...).
+    pub fn set_key_status(&self, code: Option<&str>) {
+        self.shared.lock().key_status = code.map(str::to_owned);
+    }
+
+    /// The next `n` requests get `response` instead of the normal answer.
+    pub fn fail_next(&self, n: usize, response: Fault) {
+        let mut inner = self.shared.lock();
+        inner.faults.extend(std::iter::repeat_n(response, n));
+    }
+
+    /// `true`: every request with a valid key is answered 403.
+    pub fn forbid(&self, yes: bool) {
+        self.shared.lock().forbidden = yes;
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.lock().log.clone()
+    }
+}
+
+impl Drop for FakeSekoia {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn serve(listener: tokio::net::TcpListener, app: Router, rx: oneshot::Receiver<()>) {
+    let _ = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = rx.await;
+        })
+        .await;
+}
+
+/// A realistic alert object carrying every field DESIGN.md §4 lists.
+pub fn alert_json(uuid: &str, short_id: &str, title: &str, urgency: u8) -> Value {
+    let display = match urgency {
+        0..=19 => "Low",
+        20..=39 => "Moderate",
+        40..=59 => "Major",
+        60..=79 => "High",
+        _ => "Urgent",
+    };
+    json!({
+        "uuid": uuid,
+        "short_id": short_id,
+        "title": title,
+        "urgency": {
+            "value": urgency,
+            "current_value": urgency,
+            "display": display,
+            "severity": urgency,
+            "criticity": 0
+        },
+        "status": {"uuid": "2efc4930-1442-4abb-acf2-58ba219a4fd0", "name": "Pending", "description": "Alert is waiting for action"},
+        "rule": {"uuid": "8d6c1a4e-2f4b-4c1e-9d2a-0f3b5c7e9a11", "name": "Suspicious PowerShell", "type": "sigma", "severity": 60},
+        "entity": {"uuid": "3c5b5f0e-6a0b-4f2e-8b7d-1e2f3a4b5c6d", "name": "Headquarters"},
+        "alert_type": {"category": "intrusions", "value": "system-compromise"},
+        "source": "10.0.0.12",
+        "target": "srv-files-01",
+        "created_at": 1_764_380_000,
+        "updated_at": 1_764_380_100,
+        "first_seen_at": "2025-11-29T01:33:20.000000Z",
+        "last_seen_at": "2025-11-29T01:35:00.000000Z",
+        "community_uuid": "5c7e9a11-2f4b-4c1e-9d2a-0f3b8d6c1a4e",
+        "occurrences": 3,
+        "details": "",
+        "kill_chain_short_id": "KC7"
+    })
+}
+
+fn error(status: StatusCode, message: &str, code: &str) -> Response<Body> {
+    json_response(status, &json!({"message": message, "code": code}))
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+async fn handle(State(shared): State<Shared>, request: Request) -> Response<Body> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().map(str::to_owned);
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let fault = {
+        let mut inner = shared.lock();
+        inner.log.push(LoggedRequest {
+            method: method.to_string(),
+            path: path.clone(),
+            query: query.clone(),
+            authorization: authorization.clone(),
+            at: Instant::now(),
+        });
+        inner.faults.pop_front()
+    };
+    match fault {
+        Some(Fault::Status(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return error(status, "Injected failure", "FAKE");
+        }
+        Some(Fault::TooMany { retry_after_secs }) => {
+            let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Too many requests", "T429");
+            if let Some(secs) = retry_after_secs {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            return response;
+        }
+        Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
+        Some(Fault::Malformed) => {
+            let mut response = Response::new(Body::from("{\"items\": [ this is not json"));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return response;
+        }
+        Some(Fault::Json(body)) => return json_response(StatusCode::OK, &body),
+        None => {}
+    }
+    respond(
+        &shared,
+        &method,
+        &path,
+        query.as_deref(),
+        authorization.as_deref(),
+    )
+}
+
+fn respond(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    authorization: Option<&str>,
+) -> Response<Body> {
+    let inner = shared.lock();
+    let expected = format!("Bearer {}", inner.api_key);
+    if authorization != Some(expected.as_str()) {
+        return error(StatusCode::UNAUTHORIZED, "Invalid API key", "T300");
+    }
+    if let Some(code) = &inner.key_status {
+        let message = match code.as_str() {
+            "T301" => "API key expired",
+            "T302" => "API key revoked",
+            _ => "API key rejected",
+        };
+        return error(StatusCode::UNAUTHORIZED, message, code);
+    }
+    if inner.forbidden {
+        return error(StatusCode::FORBIDDEN, "Missing permission", "T403");
+    }
+    if method != Method::GET {
+        return error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "405");
+    }
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["v1", "me"] => json_response(
+            StatusCode::OK,
+            &json!({
+                "uuid": "0b6e2a8c-4a4e-4f7c-9b7e-2d1c3b4a5e6f",
+                "email": "analyst@example.com",
+                "firstname": "Ada",
+                "lastname": "Analyst",
+                "community_uuid": "5c7e9a11-2f4b-4c1e-9d2a-0f3b8d6c1a4e"
+            }),
+        ),
+        ["v1", "sic", "alerts", uuid] => match inner.alerts.get(*uuid) {
+            Some(alert) => json_response(StatusCode::OK, alert),
+            None => error(StatusCode::NOT_FOUND, "Alert not found", "T404"),
+        },
+        ["v1", "sic", "alerts"] => list(&inner.alerts, query),
+        _ => error(StatusCode::NOT_FOUND, "Not found", "T404"),
+    }
+}
+
+fn list(alerts: &BTreeMap<String, Value>, query: Option<&str>) -> Response<Body> {
+    let mut wanted: Option<Vec<String>> = None;
+    let mut limit = MAX_LIMIT;
+    let mut offset = 0usize;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "match[uuid]" => {
+                wanted = Some(value.split(',').map(str::to_owned).collect());
+            }
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => limit = n,
+                _ => return error(StatusCode::BAD_REQUEST, "Invalid limit", "T400"),
+            },
+            "offset" => match value.parse::<usize>() {
+                Ok(n) => offset = n,
+                Err(_) => return error(StatusCode::BAD_REQUEST, "Invalid offset", "T400"),
+            },
+            _ => {}
+        }
+    }
+    let matching: Vec<&Value> = match &wanted {
+        Some(uuids) => alerts
+            .iter()
+            .filter(|(uuid, _)| uuids.contains(uuid))
+            .map(|(_, alert)| alert)
+            .collect(),
+        None => alerts.values().collect(),
+    };
+    let total = matching.len();
+    let items: Vec<&Value> = matching.into_iter().skip(offset).take(limit).collect();
+    let has_more = offset + items.len() < total;
+    json_response(
+        StatusCode::OK,
+        &json!({"items": items, "total": total, "has_more": has_more}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A bare HTTP/1.1 GET over a std socket, returning the whole answer.
+    fn raw_get(url: &url::Url, path: &str, key: Option<&str>) -> String {
+        let addr = format!(
+            "{}:{}",
+            url.host_str().expect("host"),
+            url.port().expect("port")
+        );
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        let auth = key
+            .map(|k| format!("Authorization: Bearer {k}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: fake\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("read");
+        answer
+    }
+
+    #[test]
+    fn blocking_fake_serves_alerts_to_the_right_key_and_logs_requests() {
+        let fake = FakeSekoia::start_blocking();
+        let uuid = "5f1c2b3a-0d4e-4f6a-8b9c-0123456789ab";
+        fake.add_alert(alert_json(uuid, "ALx", "Title", 40));
+        let url = fake.url();
+
+        let ok = raw_get(
+            &url,
+            &format!("/v1/sic/alerts/{uuid}"),
+            Some(fake.api_key()),
+        );
+        assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+        assert!(ok.contains("\"short_id\":\"ALx\""), "{ok}");
+
+        let refused = raw_get(&url, "/v1/me", Some("wrong"));
+        assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+        assert!(refused.contains("T300"), "{refused}");
+
+        let listed = raw_get(
+            &url,
+            &format!("/v1/sic/alerts?match%5Buuid%5D={uuid},00000000-0000-4000-8000-000000000000&limit=100"),
+            Some(fake.api_key()),
+        );
+        assert!(listed.contains("\"total\":1"), "{listed}");
+
+        let log = fake.requests();
+        assert_eq!(log.len(), 3);
+        assert_eq!(log[1].authorization.as_deref(), Some("Bearer wrong"));
+        assert_eq!(log[2].query_pairs()[1], ("limit".into(), "100".into()));
+    }
+
+    #[test]
+    fn faults_apply_to_the_next_requests_only() {
+        let fake = FakeSekoia::start_blocking();
+        fake.fail_next(
+            1,
+            Fault::TooMany {
+                retry_after_secs: Some(7),
+            },
+        );
+        let url = fake.url();
+        let first = raw_get(&url, "/v1/me", Some(fake.api_key()));
+        assert!(first.starts_with("HTTP/1.1 429"), "{first}");
+        assert!(
+            first.to_ascii_lowercase().contains("retry-after: 7"),
+            "{first}"
+        );
+        let second = raw_get(&url, "/v1/me", Some(fake.api_key()));
+        assert!(second.starts_with("HTTP/1.1 200"), "{second}");
+    }
+}

@@ -46,6 +46,8 @@ lint: toolchain
 ## bench: intake throughput and latency against a bare axum handler (release build)
 bench: bench-deps
 	./bench/intake.sh
+	cargo build --release -q -p notifier-daemon -p bench
+	./target/release/enrich-bench
 
 clean:
 	$(CARGO) clean

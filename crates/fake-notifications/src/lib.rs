@@ -91,6 +91,9 @@ pub struct Call {
     pub urgency: Option<u8>,
     pub hint_names: Vec<String>,
     pub returned_id: u32,
+    /// When the call arrived (benchmarks measure latency with it).
+    #[serde(skip)]
+    pub at: std::time::Instant,
 }
 
 struct FakeServer {
@@ -131,6 +134,7 @@ impl FakeServer {
             urgency: hints.get("urgency").and_then(|v| u8::try_from(v).ok()),
             hint_names,
             returned_id: id,
+            at: std::time::Instant::now(),
         });
         id
     }

@@ -1,0 +1,210 @@
+//! End-to-end benchmark of enrichment and pop-ups with the release
+//! `sekoia-notifierd`: the fake Sekoia API on loopback, a private D-Bus bus
+//! with a notification server that speaks the real protocol.
+//!
+//! 1. Queued: QUEUED alert events are stored before the daemon starts;
+//!    measures the time until all are shown and how many API calls it took.
+//! 2. Latency: SAMPLES webhook POSTs, one at a time and spaced to stay
+//!    under the 5 requests/s API budget; time from POST to the Notify call.
+//!
+//! Usage: enrich-bench [QUEUED] [SAMPLES]   (defaults 1000 and 60)
+
+use notifier_core::event::Event;
+use notifier_core::store::Store;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "benchsecret-0123456789abcdefghijkl";
+
+fn uuid(n: usize) -> String {
+    format!("6b1e0c2a-0d3f-4a5b-8c7d-{n:012}")
+}
+
+fn body(n: usize) -> String {
+    format!(
+        r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{}","short_id":"AL{n}"}},"metadata":{{"version":2,"created_at":{n}}}}}"#,
+        uuid(n)
+    )
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let queued: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let samples: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(60);
+    let daemon = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("sekoia-notifierd")))
+        .filter(|p| p.exists())
+        .expect("build sekoia-notifierd first (make bench does)");
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let bus = fake_notifications::Bus::start();
+    let server = runtime.block_on(fake_notifications::Server::with_capabilities(
+        &bus.address,
+        &["actions", "body", "body-markup"],
+    ));
+    let api = runtime.block_on(fake_sekoia::FakeSekoia::start());
+    for n in 0..queued + samples {
+        api.add_alert(fake_sekoia::alert_json(
+            &uuid(n),
+            &format!("AL{n}"),
+            &format!("alert {n}"),
+            70,
+        ));
+    }
+
+    let work = tempfile::tempdir().expect("tempdir");
+    let config = work.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[sekoia]\napi_url = \"{}\"\n[listener]\nbind = \"127.0.0.1:0\"\nhook_secret = \"{SECRET}\"\n", api.url()),
+    )
+    .expect("config");
+    let data = work.path().join("data");
+
+    // 1. Queued alerts.
+    runtime.block_on(async {
+        let store = Store::open(&data).expect("store");
+        for n in 0..queued {
+            let event = Event::parse(body(n).as_bytes()).expect("event");
+            store.writer().insert(event).await.expect("insert");
+        }
+        store.close().await;
+    });
+    let started = Instant::now();
+    let mut child = spawn(
+        &daemon,
+        &config,
+        &data,
+        &bus.address,
+        api.api_key(),
+        work.path(),
+    );
+    let addr = wait_ready(&data, &mut child);
+    wait_for(|| server.calls().len() >= queued, Duration::from_secs(600));
+    let drained = started.elapsed();
+    let calls = api.requests().len();
+    let rss_kb = rss_kb(child.id());
+
+    // 2. Latency, one event at a time.
+    let mut latencies = Vec::with_capacity(samples);
+    for n in queued..queued + samples {
+        let before = server.calls().len();
+        let t0 = Instant::now();
+        let status = post(addr, &body(n));
+        assert_eq!(status, 202, "webhook refused");
+        wait_for(|| server.calls().len() > before, Duration::from_secs(30));
+        let at = server.calls()[before].at;
+        latencies.push(at.duration_since(t0));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+
+    let mut out = String::new();
+    out.push_str(&format!("queued alerts:              {queued}\n"));
+    out.push_str(&format!(
+        "time until all shown:       {:.2} s\n",
+        drained.as_secs_f64()
+    ));
+    out.push_str(&format!(
+        "Alert API calls:            {calls} ({:.1} per 1,000 alerts)\n",
+        calls as f64 * 1000.0 / queued as f64
+    ));
+    out.push_str(&format!("pop-ups shown:              {}\n", queued));
+    out.push_str(&format!(
+        "daemon RSS after the queue: {} KiB\n",
+        rss_kb.map_or("?".into(), |k| k.to_string())
+    ));
+    out.push_str(&format!(
+        "POST -> Notify on D-Bus:    p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples, one GET each)\n",
+        ms(pct(0.50)),
+        ms(pct(0.99)),
+        ms(pct(1.0)),
+        samples
+    ));
+    print!("{out}");
+    let _ = std::fs::create_dir_all("target/bench");
+    let _ = std::fs::write("target/bench/enrich.txt", out);
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn spawn(daemon: &Path, config: &Path, data: &Path, bus: &str, key: &str, root: &Path) -> Child {
+    Command::new(daemon)
+        .arg("--config")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("serve")
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .env("SEKOIA_API_KEY", key)
+        .env("SEKOIA_NOTIFIER_LOG", "error")
+        .env("XDG_RUNTIME_DIR", root)
+        .env("XDG_DATA_HOME", root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sekoia-notifierd")
+}
+
+fn wait_ready(data: &Path, child: &mut Child) -> SocketAddr {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("daemon exited: {status}");
+        }
+        let text = std::fs::read_to_string(data.join("instance.json")).unwrap_or_default();
+        if let Some(addr) = text
+            .split("\"listen\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|a| a.parse().ok())
+        {
+            return addr;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("daemon not ready");
+}
+
+fn wait_for(mut done: impl FnMut() -> bool, within: Duration) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+fn post(addr: SocketAddr, body: &str) -> u16 {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let req = format!(
+        "POST /hooks/{SECRET} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    resp.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}

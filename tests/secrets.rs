@@ -100,10 +100,14 @@ fn without_a_keyring_the_environment_then_the_key_file_provide_the_key() {
     let api = fake_sekoia::FakeSekoia::start_blocking();
     let extra = format!("[sekoia]\napi_url = \"{}\"\n", api.url());
     let mut dir = Dir::new(&extra);
-    dir.env.push(("SEKOIA_API_KEY".into(), api.api_key().into()));
+    dir.env
+        .push(("SEKOIA_API_KEY".into(), api.api_key().into()));
     let out = dir.run(&["check"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("ok    api key   from SEKOIA_API_KEY"), "{text}");
+    assert!(
+        text.contains("ok    api key   from SEKOIA_API_KEY"),
+        "{text}"
+    );
 
     let key_file = dir.tmp.path().join("api-key");
     std::fs::write(&key_file, format!("{}\n", api.api_key())).unwrap();
@@ -111,6 +115,13 @@ fn without_a_keyring_the_environment_then_the_key_file_provide_the_key() {
     let dir = Dir::new(&with_file);
     let out = dir.run(&["check"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(&format!("from {}", key_file.display())), "{text}");
-    assert!(out.status.success(), "{}", report(&dir.command(&["check"]), &out));
+    assert!(
+        text.contains(&format!("from {}", key_file.display())),
+        "{text}"
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        report(&dir.command(&["check"]), &out)
+    );
 }

@@ -156,7 +156,10 @@ impl Pipeline {
         let mut wanted = Vec::new();
         let mut seen = HashSet::new();
         for e in events.iter().filter(|e| e.is_alert()) {
-            if seen.insert(e.uuid.as_str()) && self.ledger().alert(&e.uuid)?.is_none() {
+            // Anything but a creation may have changed the alert (status,
+            // urgency): fetch it again rather than trust the cache.
+            let stale = e.action != "created" || self.ledger().alert(&e.uuid)?.is_none();
+            if stale && seen.insert(e.uuid.as_str()) {
                 wanted.push(e.uuid.clone());
             }
         }

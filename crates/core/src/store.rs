@@ -645,6 +645,31 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_database_is_migrated_keeping_its_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO events (dedup_key, received_at, kind, action, uuid, raw)
+             VALUES ('k', '2026-01-01T00:00:00Z', 'alert', 'created', 'u-old', '{}')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let store = Store::open(dir.path()).unwrap();
+        let pending = store.ledger().unwrap().unhandled(10).unwrap();
+        assert_eq!(
+            pending.len(),
+            1,
+            "the old event is waiting for the pipeline"
+        );
+        assert_eq!(pending[0].uuid, "u-old");
+        let feed = store.reader().unwrap().feed(10, &settings()).unwrap();
+        assert!(!feed[0].enriched);
+    }
+
+    #[test]
     fn a_newer_schema_is_refused_with_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();

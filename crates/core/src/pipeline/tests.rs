@@ -226,19 +226,25 @@ async fn a_slow_api_does_not_hold_the_popup_and_the_feed_is_completed_later() {
 }
 
 #[tokio::test]
-async fn updates_enter_the_feed_without_a_popup_by_default() {
+async fn updates_enter_the_feed_without_a_popup_and_refresh_the_alert() {
     let mut r = rig(PipelineConfig::default(), None).await;
     r.api.add_alert(alert_json(&uuid(6), "AL6", "t", 50));
     r.receive(webhook(6, "created")).await;
+    while r.pipeline.step().await.unwrap() {}
+    assert_eq!(r.feed()[0].urgency, Some(50));
+    // The analyst raised the urgency in Sekoia.io; Sekoia sends "updated".
+    r.api.add_alert(alert_json(&uuid(6), "AL6", "t", 90));
     r.receive(webhook(6, "updated")).await;
     while r.pipeline.step().await.unwrap() {}
-    assert_eq!(r.sink.summaries().len(), 1);
-    assert_eq!(r.feed().len(), 2);
     assert_eq!(
-        r.api_calls("/v1/sic/alerts"),
+        r.sink.summaries().len(),
         1,
-        "the cached alert serves the update"
+        "no pop-up for an update by default"
     );
+    let feed = r.feed();
+    assert_eq!(feed.len(), 2);
+    assert_eq!(feed[0].urgency, Some(90), "the update refreshed the alert");
+    assert_eq!(r.api_calls("/v1/sic/alerts"), 2);
 }
 
 #[tokio::test]

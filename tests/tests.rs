@@ -7,6 +7,7 @@
 //! - `intake`: every status code of the webhook endpoint over a real socket.
 //! - `enrich`: webhook -> Alert API -> pop-up -> click, with keyring and D-Bus.
 //! - `lifecycle`: configuration errors, graceful shutdown, `feed`, `webhook-url`.
+//! - `selftest`: `send-test` through the webhook URL, and its failure legs.
 //! - `session`: a private D-Bus session bus and Secret Service keyring per test.
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
 
@@ -14,5 +15,6 @@ mod enrich;
 mod intake;
 mod lifecycle;
 mod secrets;
+mod selftest;
 mod session;
 mod util;

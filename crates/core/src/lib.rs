@@ -9,5 +9,6 @@ pub mod pipeline;
 pub mod policy;
 pub mod secrets;
 pub mod sekoia;
+pub mod selftest;
 pub mod settings;
 pub mod store;

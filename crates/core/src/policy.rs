@@ -4,6 +4,7 @@
 
 use crate::notify::{urgency_for, Popup};
 use crate::sekoia::Alert;
+use crate::selftest::TEST_TYPE;
 use crate::settings::{EventFilter, NotifySettings};
 use url::Url;
 
@@ -41,6 +42,10 @@ impl Policy {
     /// regardless. An unknown urgency (not enriched) never hides an alert:
     /// a missed alert costs more than an extra pop-up.
     pub fn wants_popup(&self, event: &EventView, alert: Option<&Alert>) -> bool {
+        // The user asked for a test alert: it must be seen.
+        if event.kind == TEST_TYPE {
+            return true;
+        }
         let topic_ok = self
             .events
             .iter()
@@ -67,6 +72,17 @@ pub fn urgency_word(value: u8) -> &'static str {
 /// The pop-up for an event, with what is known of its alert. `link` is the
 /// alert page built from the configured app URL (never from the payload).
 pub fn popup(event: &EventView, alert: Option<&Alert>, link: Option<Url>) -> Popup {
+    if event.kind == TEST_TYPE {
+        return Popup {
+            key: event.uuid.clone(),
+            summary: "Sekoia Notifier test alert".to_owned(),
+            lines: vec![
+                "Webhook delivery works: this event came through the webhook URL.".to_owned(),
+            ],
+            urgency: urgency_for(None),
+            link: None,
+        };
+    }
     let short_id = alert
         .and_then(|a| a.short_id.clone())
         .or_else(|| event.short_id.clone());
@@ -178,6 +194,14 @@ mod tests {
         let all = policy(&["alert:*", "case:created"], 0);
         assert!(all.wants_popup(&event("alert", "updated"), None));
         assert!(all.wants_popup(&event("case", "created"), None));
+    }
+
+    #[test]
+    fn test_events_always_pop_up() {
+        let p = policy(&["alert:created"], 90);
+        let e = event(TEST_TYPE, "created");
+        assert!(p.wants_popup(&e, None));
+        assert_eq!(popup(&e, None, None).summary, "Sekoia Notifier test alert");
     }
 
     #[test]

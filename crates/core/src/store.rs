@@ -386,6 +386,19 @@ impl Reader {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Whether an event about `uuid` is stored.
+    pub fn has_event(&self, uuid: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM events WHERE uuid = ?1 LIMIT 1",
+                [uuid],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// How many times the event `id` was delivered (1 for no redelivery).
     pub fn deliveries(&self, id: i64) -> Result<Option<i64>, StoreError> {
         Ok(self

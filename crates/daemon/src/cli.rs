@@ -46,6 +46,9 @@ pub enum Command {
     Check,
     /// Read the API key from stdin and store it in the OS keyring.
     SetApiKey,
+    /// Post a test event to the running instance's webhook URL (through the
+    /// public URL when there is one) and wait until it is in the feed.
+    SendTest,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

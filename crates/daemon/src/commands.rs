@@ -5,13 +5,14 @@
 use crate::cli::{Cli, Command, LogFormat};
 use anyhow::Context;
 use notifier_core::engine::{self, Engine, Options};
-use notifier_core::secrets;
 use notifier_core::sekoia::{ApiKey, Client, ClientConfig};
 use notifier_core::settings::TunnelKind;
 use notifier_core::settings::{self, Paths, Settings, SettingsError};
 use notifier_core::store::{FeedEntry, Reader};
+use notifier_core::{secrets, selftest};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -49,6 +50,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Feed { json, limit } => feed(&settings, &paths, json, limit),
         Command::Check => runtime.block_on(check(&settings, &paths)),
         Command::SetApiKey => set_api_key(),
+        Command::SendTest => runtime.block_on(send_test(&settings, &paths)),
         Command::WebhookUrl => {
             let url = runtime
                 .block_on(engine::webhook_url(&settings, &paths.data_dir))
@@ -158,6 +160,26 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     if failed > 0 {
         anyhow::bail!("{failed} check(s) failed");
     }
+    Ok(())
+}
+
+async fn send_test(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
+    if engine::running_instance(&paths.data_dir).await.is_none() {
+        anyhow::bail!(
+            "no running sekoia-notifierd uses {}: start `sekoia-notifierd serve` first",
+            paths.data_dir.display()
+        );
+    }
+    let url = engine::webhook_url(settings, &paths.data_dir)
+        .await
+        .context("no webhook URL: the configuration has no listener.hook_secret")?;
+    let delivered = selftest::send_test(&url, &paths.data_dir, Duration::from_secs(15)).await?;
+    println!(
+        "Test event {} went through {} and reached the feed in {} ms.",
+        delivered.nonce,
+        url.host_str().unwrap_or("the webhook URL"),
+        delivered.round_trip.as_millis()
+    );
     Ok(())
 }
 

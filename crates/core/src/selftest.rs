@@ -1,0 +1,129 @@
+//! The delivery self-test behind `send-test` and the tray's "Send test
+//! alert": post a synthetic event (type `notifier-test`, with a nonce) to
+//! the webhook URL Sekoia.io uses, through the tunnel when there is one,
+//! and wait until the running instance has stored that nonce. Success proves
+//! DNS, TLS, tunnel and listener end to end; a failure names the leg.
+//! This module only probes: it starts nothing and changes no state but the
+//! one test event.
+
+use crate::store::Reader;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// The event type of test events; the policy always shows them.
+pub const TEST_TYPE: &str = "notifier-test";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SelfTestError {
+    #[error("cannot reach {url_host}: {detail}; the tunnel is down or the public URL is wrong (run `sekoia-notifierd check`)")]
+    Unreachable { url_host: String, detail: String },
+    #[error("{url_host} answered 404: the URL reaches a listener, but not with this instance's secret (was the secret regenerated, or another program answers there?)")]
+    WrongPath { url_host: String },
+    #[error("{url_host} answered HTTP {status} instead of 202: {hint}")]
+    Refused {
+        url_host: String,
+        status: u16,
+        hint: &'static str,
+    },
+    #[error("the test event was accepted by {url_host} but did not reach this instance within {waited:?}: the URL leads to another instance or machine")]
+    NotReceived { url_host: String, waited: Duration },
+    #[error("cannot read the feed to confirm delivery: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// What a successful probe measured.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub nonce: String,
+    pub round_trip: Duration,
+}
+
+/// Posts a test event to `webhook` and waits up to `wait` until it shows up
+/// in the store in `data_dir`.
+pub async fn send_test(
+    webhook: &Url,
+    data_dir: &Path,
+    wait: Duration,
+) -> Result<Delivered, SelfTestError> {
+    let url_host = webhook.host_str().unwrap_or("the webhook URL").to_owned();
+    let nonce = nonce();
+    let uuid = format!("test-{nonce}");
+    let body = serde_json::json!({
+        "type": TEST_TYPE,
+        "action": "created",
+        "attributes": { "uuid": uuid, "short_id": null },
+        "metadata": { "version": 2, "created_at": time::OffsetDateTime::now_utc().unix_timestamp() },
+    });
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| SelfTestError::Client(e.to_string()))?;
+    let started = Instant::now();
+    let response = client
+        .post(webhook.clone())
+        .json(&body)
+        .send()
+        .await
+        // reqwest's error text includes the URL, hence the secret: keep only
+        // the kind of failure.
+        .map_err(|e| SelfTestError::Unreachable {
+            url_host: url_host.clone(),
+            detail: failure_kind(&e).to_owned(),
+        })?;
+    match response.status().as_u16() {
+        202 => {}
+        404 => return Err(SelfTestError::WrongPath { url_host }),
+        status => {
+            let hint = match status {
+                503 => "the listener is overloaded, or the tunnel cannot reach it",
+                502 | 504 => "the tunnel is up but cannot reach the local listener",
+                _ => "something between Sekoia.io and the listener rewrites requests",
+            };
+            return Err(SelfTestError::Refused {
+                url_host,
+                status,
+                hint,
+            });
+        }
+    }
+    let reader = Reader::open(data_dir)?;
+    loop {
+        if reader.has_event(&uuid)? {
+            return Ok(Delivered {
+                nonce,
+                round_trip: started.elapsed(),
+            });
+        }
+        if started.elapsed() > wait {
+            return Err(SelfTestError::NotReceived {
+                url_host,
+                waited: wait,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn failure_kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    }
+}
+
+fn nonce() -> String {
+    let mut bytes = [0u8; 12];
+    // A predictable nonce only weakens the test's own uniqueness; fall back
+    // to the clock rather than fail the probe.
+    if getrandom::fill(&mut bytes).is_err() {
+        let t = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+        bytes.copy_from_slice(&t.to_le_bytes()[..12]);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,79 @@
+//! `send-test`: a synthetic event through the webhook URL, confirmed in the
+//! feed, or a message naming the leg that failed.
+
+use crate::util::{report, Daemon, Dir};
+use std::io::{Read, Write};
+
+#[test]
+fn send_test_goes_through_the_webhook_and_pops_up() {
+    let dir = Dir::with_session("");
+    let _d = Daemon::start(&dir);
+    let out = dir.run(&["send-test"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        report(&dir.command(&["send-test"]), &out)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reached the feed"));
+    let feed = dir.feed();
+    assert_eq!(feed[0]["type"], "notifier-test");
+    let popups = dir.session.as_ref().expect("session").popups(1);
+    assert_eq!(popups[0].summary, "Sekoia Notifier test alert");
+}
+
+#[test]
+fn send_test_without_a_running_instance_says_to_start_one() {
+    let dir = Dir::new("");
+    let out = dir.run(&["send-test"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sekoia-notifierd serve"));
+}
+
+#[test]
+fn send_test_names_an_unreachable_public_url() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dir = Dir::new(&format!(
+        "[tunnel]\npublic_url = \"http://127.0.0.1:{port}\"\n"
+    ));
+    let _d = Daemon::start(&dir);
+    let out = dir.run(&["send-test"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach") && stderr.contains("tunnel"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(crate::util::SECRET),
+        "the secret stays out of messages: {stderr}"
+    );
+}
+
+#[test]
+fn send_test_names_a_url_that_reaches_the_wrong_listener() {
+    // Something else answers the public URL: a server that says 404.
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = other.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in other.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let dir = Dir::new(&format!(
+        "[tunnel]\npublic_url = \"http://127.0.0.1:{port}\"\n"
+    ));
+    let _d = Daemon::start(&dir);
+    let out = dir.run(&["send-test"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("404") && stderr.contains("secret"),
+        "{stderr}"
+    );
+}

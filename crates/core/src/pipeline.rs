@@ -11,7 +11,7 @@
 
 use crate::notify::desktop::Desktop;
 use crate::notify::{NotifyError, Popup};
-use crate::policy::{popup, EventView, Policy};
+use crate::policy::{popup, Policy};
 use crate::sekoia::{Alert, Client, SekoiaError};
 use crate::settings::Settings;
 use crate::store::{Ledger, StoreError};
@@ -177,37 +177,34 @@ impl Pipeline {
                 };
             self.record(&wanted, fetched)?;
         }
+        let mut popups = Vec::new();
         for event in &events {
-            self.handle(event).await?;
-        }
-        Ok(true)
-    }
-
-    async fn handle(&self, event: &EventView) -> Result<(), PipelineError> {
-        let alert = if event.is_alert() {
-            self.ledger().alert(&event.uuid)?
-        } else {
-            None
-        };
-        let show = self.policy.wants_popup(event, alert.as_ref());
-        // Handled first: a crash between here and the sinks costs a pop-up
-        // but never shows one twice.
-        self.ledger().mark_handled(event.id)?;
-        if !show {
-            return Ok(());
-        }
-        let short_id = alert
-            .as_ref()
-            .and_then(|a| a.short_id.clone())
-            .or_else(|| event.short_id.clone());
-        let link = short_id.as_deref().and_then(|s| self.settings.alert_url(s));
-        let p = popup(event, alert.as_ref(), link);
-        for sink in &self.sinks {
-            if let Err(e) = sink.show(&p).await {
-                tracing::warn!(sink = sink.name(), error = %e, "pop-up not delivered");
+            let alert = if event.is_alert() {
+                self.ledger().alert(&event.uuid)?
+            } else {
+                None
+            };
+            if self.policy.wants_popup(event, alert.as_ref()) {
+                let short_id = alert
+                    .as_ref()
+                    .and_then(|a| a.short_id.clone())
+                    .or_else(|| event.short_id.clone());
+                let link = short_id.as_deref().and_then(|s| self.settings.alert_url(s));
+                popups.push(popup(event, alert.as_ref(), link));
             }
         }
-        Ok(())
+        // Handled first: a crash between here and the sinks costs pop-ups
+        // but never shows one twice.
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        self.ledger().mark_handled(&ids)?;
+        for p in &popups {
+            for sink in &self.sinks {
+                if let Err(e) = sink.show(p).await {
+                    tracing::warn!(sink = sink.name(), error = %e, "pop-up not delivered");
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Enrichment still owed after a deadline or a transient failure.
@@ -249,22 +246,24 @@ impl Pipeline {
     }
 
     fn record(&mut self, wanted: &[String], fetched: Fetched) -> Result<(), PipelineError> {
+        const UNKNOWN: &str = "Sekoia.io does not know this alert (404)";
         match fetched {
             Fetched::Answer(mut alerts) => {
                 // Trust only alerts we asked for, and key them by our uuid.
                 alerts.retain(|a| a.uuid.as_ref().is_some_and(|u| wanted.contains(u)));
-                self.ledger().save_alerts(&alerts)?;
-                for uuid in wanted {
-                    if !alerts.iter().any(|a| a.uuid.as_ref() == Some(uuid)) {
-                        self.ledger()
-                            .set_enrich_error(uuid, "Sekoia.io does not know this alert (404)")?;
-                    }
-                }
+                let unknown: Vec<(&str, &str)> = wanted
+                    .iter()
+                    .filter(|w| !alerts.iter().any(|a| a.uuid.as_ref() == Some(*w)))
+                    .map(|w| (w.as_str(), UNKNOWN))
+                    .collect();
+                self.ledger().record(&alerts, &unknown)?;
             }
             Fetched::Final(reason) => {
-                for uuid in wanted {
-                    self.ledger().set_enrich_error(uuid, &reason)?;
-                }
+                let failed: Vec<(&str, &str)> = wanted
+                    .iter()
+                    .map(|w| (w.as_str(), reason.as_str()))
+                    .collect();
+                self.ledger().record(&[], &failed)?;
             }
             Fetched::Later => {}
         }

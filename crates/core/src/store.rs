@@ -474,12 +474,15 @@ impl Ledger {
         Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
     }
 
-    /// Caches alerts from the API (keyed by their uuid) in one transaction.
-    pub fn save_alerts(&mut self, alerts: &[Alert]) -> Result<(), StoreError> {
+    /// Records an enrichment outcome in one transaction: alerts from the
+    /// API (keyed by their uuid) and, for uuids that failed for good, why.
+    pub fn record(&mut self, alerts: &[Alert], failed: &[(&str, &str)]) -> Result<(), StoreError> {
         let fetched_at = now_rfc3339();
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
-            let mut stmt = tx.prepare_cached(
+            let mut save = tx.prepare_cached(
                 "INSERT INTO alerts (uuid, short_id, title, urgency, urgency_display, status, rule, entity, fetched_at, raw)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (uuid) DO UPDATE SET short_id = ?2, title = ?3, urgency = ?4,
@@ -488,7 +491,7 @@ impl Ledger {
             for a in alerts {
                 let Some(uuid) = &a.uuid else { continue };
                 let raw = serde_json::to_string(a).unwrap_or_else(|_| "{}".to_owned());
-                stmt.execute(params![
+                save.execute(params![
                     uuid,
                     a.short_id,
                     a.title,
@@ -501,25 +504,30 @@ impl Ledger {
                     raw
                 ])?;
             }
+            let mut fail = tx.prepare_cached(
+                "UPDATE events SET enrich_error = ?2 WHERE uuid = ?1 AND kind = 'alert'",
+            )?;
+            for (uuid, reason) in failed {
+                fail.execute(params![uuid, reason])?;
+            }
         }
         tx.commit()?;
         Ok(())
     }
 
-    /// Records that enrichment of every event about `uuid` failed for good.
-    pub fn set_enrich_error(&self, uuid: &str, reason: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE events SET enrich_error = ?2 WHERE uuid = ?1 AND kind = 'alert'",
-            params![uuid, reason],
-        )?;
-        Ok(())
-    }
-
-    /// Marks an event handled. Done before its pop-up is shown, so a crash
-    /// can cost a pop-up but never repeat one.
-    pub fn mark_handled(&self, id: i64) -> Result<(), StoreError> {
-        self.conn
-            .execute("UPDATE events SET handled = 1 WHERE id = ?1", [id])?;
+    /// Marks events handled, in one transaction. Done before their pop-ups
+    /// are shown, so a crash can cost pop-ups but never repeat one.
+    pub fn mark_handled(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached("UPDATE events SET handled = 1 WHERE id = ?1")?;
+            for id in ids {
+                stmt.execute([id])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 }
@@ -534,8 +542,15 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
         cause: Arc::new(e),
     };
     let mut conn = Connection::open(path).map_err(open_err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(open_err)?;
+    // The writer thread and the pipeline write to the same file. SQLite's
+    // default busy handler sleeps up to 100 ms between tries, which stalls
+    // intake behind a short pipeline commit; poll every 250 µs instead, for
+    // at most 5 s.
+    conn.busy_handler(Some(|tries| {
+        std::thread::sleep(std::time::Duration::from_micros(250));
+        tries < 20_000
+    }))
+    .map_err(open_err)?;
     // WAL lets readers run beside the writer; FULL makes every commit
     // survive power loss, not only a crash of this process.
     conn.pragma_update(None, "journal_mode", "WAL")

@@ -15,7 +15,7 @@ use crate::policy::{popup, Policy};
 use crate::sekoia::{Alert, Client, SekoiaError};
 use crate::settings::Settings;
 use crate::store::{Ledger, StoreError};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -153,50 +153,57 @@ impl Pipeline {
         if events.is_empty() {
             return Ok(false);
         }
+        let mut known: HashMap<String, Alert> = HashMap::new();
         let mut wanted = Vec::new();
-        let mut seen = HashSet::new();
         for e in events.iter().filter(|e| e.is_alert()) {
+            if known.contains_key(&e.uuid) || wanted.contains(&e.uuid) {
+                continue;
+            }
             // Anything but a creation may have changed the alert (status,
             // urgency): fetch it again rather than trust the cache.
-            let stale = e.action != "created" || self.ledger().alert(&e.uuid)?.is_none();
-            if stale && seen.insert(e.uuid.as_str()) {
-                wanted.push(e.uuid.clone());
+            match self.ledger().alert(&e.uuid)? {
+                Some(cached) if e.action == "created" => {
+                    known.insert(e.uuid.clone(), cached);
+                }
+                _ => wanted.push(e.uuid.clone()),
             }
         }
-        if !wanted.is_empty() {
-            let fetched =
-                match tokio::time::timeout(self.config.deadline, self.fetch(&wanted)).await {
-                    Ok(f) => f,
-                    Err(_) => {
-                        tracing::warn!(
-                            alerts = wanted.len(),
-                            "enrichment is slow; showing pop-ups without it"
-                        );
-                        Fetched::Later
-                    }
-                };
-            self.record(&wanted, fetched)?;
-        }
+        let fetched = if wanted.is_empty() {
+            Fetched::Later
+        } else {
+            match tokio::time::timeout(self.config.deadline, self.fetch(&wanted)).await {
+                Ok(f) => f,
+                Err(_) => {
+                    tracing::warn!(
+                        alerts = wanted.len(),
+                        "enrichment is slow; showing pop-ups without it"
+                    );
+                    Fetched::Later
+                }
+            }
+        };
+        let (fresh, failed) = outcome(&wanted, fetched);
         let mut popups = Vec::new();
         for event in &events {
-            let alert = if event.is_alert() {
-                self.ledger().alert(&event.uuid)?
-            } else {
-                None
-            };
-            if self.policy.wants_popup(event, alert.as_ref()) {
+            let alert = fresh
+                .iter()
+                .find(|a| a.uuid.as_deref() == Some(event.uuid.as_str()))
+                .or_else(|| known.get(&event.uuid))
+                .filter(|_| event.is_alert());
+            if self.policy.wants_popup(event, alert) {
                 let short_id = alert
-                    .as_ref()
                     .and_then(|a| a.short_id.clone())
                     .or_else(|| event.short_id.clone());
                 let link = short_id.as_deref().and_then(|s| self.settings.alert_url(s));
-                popups.push(popup(event, alert.as_ref(), link));
+                popups.push(popup(event, alert, link));
             }
         }
-        // Handled first: a crash between here and the sinks costs pop-ups
-        // but never shows one twice.
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-        self.ledger().mark_handled(&ids)?;
+        let failed: Vec<(&str, &str)> = failed
+            .iter()
+            .map(|(u, r)| (u.as_str(), r.as_str()))
+            .collect();
+        self.ledger().record(&fresh, &failed, &ids)?;
         for p in &popups {
             for sink in &self.sinks {
                 if let Err(e) = sink.show(p).await {
@@ -213,13 +220,19 @@ impl Pipeline {
         if owed.is_empty() || self.client.is_none() {
             return Ok(());
         }
-        let fetched = self.fetch(&owed).await;
-        self.record(&owed, fetched)
+        let (fresh, failed) = outcome(&owed, self.fetch(&owed).await);
+        let failed: Vec<(&str, &str)> = failed
+            .iter()
+            .map(|(u, r)| (u.as_str(), r.as_str()))
+            .collect();
+        self.ledger().record(&fresh, &failed, &[])?;
+        Ok(())
     }
 
     async fn fetch(&self, uuids: &[String]) -> Fetched {
+        // Without a key there is nothing to try; `check` says why.
         let Some(client) = &self.client else {
-            return Fetched::Final("no API key configured".to_owned());
+            return Fetched::Later;
         };
         let result = match uuids {
             [one] => match client.get_alert(one).await {
@@ -244,30 +257,31 @@ impl Pipeline {
             }
         }
     }
+}
 
-    fn record(&mut self, wanted: &[String], fetched: Fetched) -> Result<(), PipelineError> {
-        const UNKNOWN: &str = "Sekoia.io does not know this alert (404)";
-        match fetched {
-            Fetched::Answer(mut alerts) => {
-                // Trust only alerts we asked for, and key them by our uuid.
-                alerts.retain(|a| a.uuid.as_ref().is_some_and(|u| wanted.contains(u)));
-                let unknown: Vec<(&str, &str)> = wanted
-                    .iter()
-                    .filter(|w| !alerts.iter().any(|a| a.uuid.as_ref() == Some(*w)))
-                    .map(|w| (w.as_str(), UNKNOWN))
-                    .collect();
-                self.ledger().record(&alerts, &unknown)?;
-            }
-            Fetched::Final(reason) => {
-                let failed: Vec<(&str, &str)> = wanted
-                    .iter()
-                    .map(|w| (w.as_str(), reason.as_str()))
-                    .collect();
-                self.ledger().record(&[], &failed)?;
-            }
-            Fetched::Later => {}
+/// Splits an enrichment result into the alerts to cache and the uuids that
+/// failed for good, with the reason. Only alerts that were asked for count.
+fn outcome(wanted: &[String], fetched: Fetched) -> (Vec<Alert>, Vec<(String, String)>) {
+    match fetched {
+        Fetched::Answer(mut alerts) => {
+            alerts.retain(|a| a.uuid.as_ref().is_some_and(|u| wanted.contains(u)));
+            let unknown = wanted
+                .iter()
+                .filter(|w| !alerts.iter().any(|a| a.uuid.as_ref() == Some(*w)))
+                .map(|w| {
+                    (
+                        w.clone(),
+                        "Sekoia.io does not know this alert (404)".to_owned(),
+                    )
+                })
+                .collect();
+            (alerts, unknown)
         }
-        Ok(())
+        Fetched::Final(reason) => (
+            Vec::new(),
+            wanted.iter().map(|w| (w.clone(), reason.clone())).collect(),
+        ),
+        Fetched::Later => (Vec::new(), Vec::new()),
     }
 }
 

@@ -474,9 +474,16 @@ impl Ledger {
         Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
     }
 
-    /// Records an enrichment outcome in one transaction: alerts from the
-    /// API (keyed by their uuid) and, for uuids that failed for good, why.
-    pub fn record(&mut self, alerts: &[Alert], failed: &[(&str, &str)]) -> Result<(), StoreError> {
+    /// Records a batch's outcome in one transaction: alerts from the API
+    /// (keyed by their uuid); for uuids that failed for good, why; and the
+    /// events now handled. Handled events are marked before their pop-ups
+    /// are shown, so a crash can cost pop-ups but never repeat one.
+    pub fn record(
+        &mut self,
+        alerts: &[Alert],
+        failed: &[(&str, &str)],
+        handled: &[i64],
+    ) -> Result<(), StoreError> {
         let fetched_at = now_rfc3339();
         let tx = self
             .conn
@@ -510,21 +517,9 @@ impl Ledger {
             for (uuid, reason) in failed {
                 fail.execute(params![uuid, reason])?;
             }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Marks events handled, in one transaction. Done before their pop-ups
-    /// are shown, so a crash can cost pop-ups but never repeat one.
-    pub fn mark_handled(&mut self, ids: &[i64]) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            let mut stmt = tx.prepare_cached("UPDATE events SET handled = 1 WHERE id = ?1")?;
-            for id in ids {
-                stmt.execute([id])?;
+            let mut mark = tx.prepare_cached("UPDATE events SET handled = 1 WHERE id = ?1")?;
+            for id in handled {
+                mark.execute([id])?;
             }
         }
         tx.commit()?;

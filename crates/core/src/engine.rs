@@ -91,6 +91,7 @@ impl Engine {
         let store = Store::open(data_dir)?;
         let pipeline = Pipeline::new(Parts {
             ledger: store.ledger()?,
+            writer: store.writer(),
             client,
             settings: settings.clone(),
             sinks: options.sinks,

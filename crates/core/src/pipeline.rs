@@ -14,7 +14,7 @@ use crate::notify::{NotifyError, Popup};
 use crate::policy::{popup, Policy};
 use crate::sekoia::{Alert, Client, SekoiaError};
 use crate::settings::Settings;
-use crate::store::{Ledger, StoreError};
+use crate::store::{Ledger, StoreError, Writer};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -62,6 +62,7 @@ impl Default for PipelineConfig {
 /// The parts a pipeline runs with.
 pub struct Parts {
     pub ledger: Ledger,
+    pub writer: Writer,
     /// None without an API key: pop-ups then say what the webhook said.
     pub client: Option<Client>,
     pub settings: Settings,
@@ -75,6 +76,7 @@ pub struct Pipeline {
     // A Mutex only to make the pipeline Sync; one task uses it and never
     // holds the lock across an await.
     ledger: Mutex<Ledger>,
+    writer: Writer,
     client: Option<Client>,
     settings: Settings,
     policy: Policy,
@@ -103,6 +105,7 @@ impl Pipeline {
     pub fn new(parts: Parts) -> Pipeline {
         Pipeline {
             ledger: Mutex::new(parts.ledger),
+            writer: parts.writer,
             client: parts.client,
             policy: Policy::new(&parts.settings.notify),
             settings: parts.settings,
@@ -199,11 +202,7 @@ impl Pipeline {
             }
         }
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-        let failed: Vec<(&str, &str)> = failed
-            .iter()
-            .map(|(u, r)| (u.as_str(), r.as_str()))
-            .collect();
-        self.ledger().record(&fresh, &failed, &ids)?;
+        self.writer.record(fresh, failed, ids).await?;
         for p in &popups {
             for sink in &self.sinks {
                 if let Err(e) = sink.show(p).await {
@@ -221,11 +220,7 @@ impl Pipeline {
             return Ok(());
         }
         let (fresh, failed) = outcome(&owed, self.fetch(&owed).await);
-        let failed: Vec<(&str, &str)> = failed
-            .iter()
-            .map(|(u, r)| (u.as_str(), r.as_str()))
-            .collect();
-        self.ledger().record(&fresh, &failed, &[])?;
+        self.writer.record(fresh, failed, Vec::new()).await?;
         Ok(())
     }
 

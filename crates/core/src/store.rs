@@ -143,8 +143,17 @@ pub struct FeedEntry {
 
 enum Msg {
     Insert(Job),
+    Record(Record),
     /// Commit what is queued, refuse anything later, stop.
     Stop,
+}
+
+/// A pipeline batch's outcome (see [`Writer::record`]).
+struct Record {
+    alerts: Vec<Alert>,
+    failed: Vec<(String, String)>,
+    handled: Vec<i64>,
+    reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
 struct Job {
@@ -241,20 +250,57 @@ impl Writer {
             })?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
+
+    /// Records a pipeline batch's outcome in one transaction: alerts from
+    /// the API (keyed by their uuid); for uuids that failed for good, why;
+    /// and the events now handled. The pipeline calls it before showing the
+    /// batch's pop-ups, so a crash can cost pop-ups but never repeat one.
+    /// It goes through the writer thread like every other write, so intake
+    /// never waits on a lock held by the pipeline.
+    pub async fn record(
+        &self,
+        alerts: Vec<Alert>,
+        failed: Vec<(String, String)>,
+        handled: Vec<i64>,
+    ) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let record = Record {
+            alerts,
+            failed,
+            handled,
+            reply,
+        };
+        self.tx
+            .send(Msg::Record(record))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
 }
 
 fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, new_events: &Notify) {
     let mut group = Vec::with_capacity(MAX_GROUP);
+    let mut records = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Insert(job) => group.push(job),
+                Msg::Record(record) => records.push(record),
                 // Senders now fail; what is queued is still drained.
                 Msg::Stop => rx.close(),
             }
             if group.len() < MAX_GROUP {
                 next = rx.try_recv().ok();
+            }
+        }
+        if !records.is_empty() {
+            let result = write_records(&mut conn, &records);
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "recording pipeline outcomes failed");
+            }
+            for record in records.drain(..) {
+                let _ = record.reply.send(result.clone());
             }
         }
         if group.is_empty() {
@@ -279,6 +325,49 @@ fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, new_events: &No
             }
         }
     }
+}
+
+fn write_records(conn: &mut Connection, records: &[Record]) -> Result<(), StoreError> {
+    let fetched_at = now_rfc3339();
+    let tx = conn.transaction()?;
+    {
+        let mut save = tx.prepare_cached(
+            "INSERT INTO alerts (uuid, short_id, title, urgency, urgency_display, status, rule, entity, fetched_at, raw)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (uuid) DO UPDATE SET short_id = ?2, title = ?3, urgency = ?4,
+               urgency_display = ?5, status = ?6, rule = ?7, entity = ?8, fetched_at = ?9, raw = ?10",
+        )?;
+        let mut fail = tx.prepare_cached(
+            "UPDATE events SET enrich_error = ?2 WHERE uuid = ?1 AND kind = 'alert'",
+        )?;
+        let mut mark = tx.prepare_cached("UPDATE events SET handled = 1 WHERE id = ?1")?;
+        for record in records {
+            for a in &record.alerts {
+                let Some(uuid) = &a.uuid else { continue };
+                let raw = serde_json::to_string(a).unwrap_or_else(|_| "{}".to_owned());
+                save.execute(params![
+                    uuid,
+                    a.short_id,
+                    a.title,
+                    a.urgency_value(),
+                    a.urgency.as_ref().and_then(|u| u.display.clone()),
+                    a.status.as_ref().and_then(|n| n.name.clone()),
+                    a.rule.as_ref().and_then(|n| n.name.clone()),
+                    a.entity.as_ref().and_then(|n| n.name.clone()),
+                    fetched_at,
+                    raw
+                ])?;
+            }
+            for (uuid, reason) in &record.failed {
+                fail.execute(params![uuid, reason])?;
+            }
+            for id in &record.handled {
+                mark.execute([id])?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 fn write_group(conn: &mut Connection, group: &[Job]) -> Result<Vec<Stored>, StoreError> {
@@ -422,8 +511,8 @@ fn create_data_dir(path: &Path) -> Result<(), StoreError> {
     })
 }
 
-/// The pipeline's read-write view: events not yet handled, the alert cache,
-/// outcomes. Each method is one short statement or transaction.
+/// The pipeline's read view: events not yet handled, enrichment owed, the
+/// alert cache. (Its writes go through [`Writer::record`].)
 pub struct Ledger {
     conn: Connection,
 }
@@ -472,58 +561,6 @@ impl Ledger {
         // The cache holds our own serialization; an unreadable row is
         // treated as absent and fetched again.
         Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
-    }
-
-    /// Records a batch's outcome in one transaction: alerts from the API
-    /// (keyed by their uuid); for uuids that failed for good, why; and the
-    /// events now handled. Handled events are marked before their pop-ups
-    /// are shown, so a crash can cost pop-ups but never repeat one.
-    pub fn record(
-        &mut self,
-        alerts: &[Alert],
-        failed: &[(&str, &str)],
-        handled: &[i64],
-    ) -> Result<(), StoreError> {
-        let fetched_at = now_rfc3339();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            let mut save = tx.prepare_cached(
-                "INSERT INTO alerts (uuid, short_id, title, urgency, urgency_display, status, rule, entity, fetched_at, raw)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT (uuid) DO UPDATE SET short_id = ?2, title = ?3, urgency = ?4,
-                   urgency_display = ?5, status = ?6, rule = ?7, entity = ?8, fetched_at = ?9, raw = ?10",
-            )?;
-            for a in alerts {
-                let Some(uuid) = &a.uuid else { continue };
-                let raw = serde_json::to_string(a).unwrap_or_else(|_| "{}".to_owned());
-                save.execute(params![
-                    uuid,
-                    a.short_id,
-                    a.title,
-                    a.urgency_value(),
-                    a.urgency.as_ref().and_then(|u| u.display.clone()),
-                    a.status.as_ref().and_then(|n| n.name.clone()),
-                    a.rule.as_ref().and_then(|n| n.name.clone()),
-                    a.entity.as_ref().and_then(|n| n.name.clone()),
-                    fetched_at,
-                    raw
-                ])?;
-            }
-            let mut fail = tx.prepare_cached(
-                "UPDATE events SET enrich_error = ?2 WHERE uuid = ?1 AND kind = 'alert'",
-            )?;
-            for (uuid, reason) in failed {
-                fail.execute(params![uuid, reason])?;
-            }
-            let mut mark = tx.prepare_cached("UPDATE events SET handled = 1 WHERE id = ?1")?;
-            for id in handled {
-                mark.execute([id])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
     }
 }
 

@@ -74,6 +74,7 @@ async fn rig(config: PipelineConfig, key: Option<&str>) -> Rig {
     let sink = Arc::new(Recorder::default());
     let pipeline = Pipeline::new(Parts {
         ledger: store.ledger().unwrap(),
+        writer: store.writer(),
         client: Some(client),
         settings: Settings::default(),
         sinks: vec![sink.clone() as Arc<dyn Sink>],
@@ -262,6 +263,7 @@ async fn unhandled_events_are_resumed_by_a_new_pipeline() {
     .unwrap();
     let mut second = Pipeline::new(Parts {
         ledger: r.store.ledger().unwrap(),
+        writer: r.store.writer(),
         client: Some(client),
         settings: Settings::default(),
         sinks: vec![sink.clone() as Arc<dyn Sink>],

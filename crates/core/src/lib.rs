@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod event;
+pub mod forward;
 pub mod intake;
 pub mod notify;
 pub mod pipeline;

@@ -1,0 +1,557 @@
+//! Forwarders: the JSON body each team-chat destination gets for an alert
+//! event (`payload`), and one delivery of such a body with retries
+//! (`Poster::deliver`). Untrusted alert text is data here: every kind escapes
+//! it for its own markup, breaks mentions and caps its length.
+//!
+//! Must not: read config, keep state between deliveries (the durable outbox
+//! belongs to the store), decide which events are forwarded (policy), or put
+//! a destination URL in a log line or an error (URLs grant posting rights;
+//! only the host is ever shown).
+
+mod mattermost;
+mod slack;
+mod teams;
+mod webhook;
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use hmac::{Hmac, Mac};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::notify::{cap, strip_controls};
+use crate::sekoia::Alert;
+
+/// The header carrying the generic webhook's body signature.
+pub const SIGNATURE_HEADER: &str = "X-Sekoia-Notifier-Signature";
+
+/// Longest title shown (Slack's header block allows 150).
+const TITLE_MAX_CHARS: usize = 150;
+/// Longest single field value.
+const VALUE_MAX_CHARS: usize = 300;
+
+// ---------------------------------------------------------------------------
+// What is forwarded
+// ---------------------------------------------------------------------------
+
+/// The kind of destination, as written in config (`kind = "teams"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Teams Workflows (Power Automate) webhook: an Adaptive Card message.
+    Teams,
+    /// The retired Office 365 connector form: `{"text": markdown}`.
+    TeamsLegacy,
+    /// Slack incoming webhook, Block Kit.
+    Slack,
+    /// Mattermost incoming webhook, attachments with colour.
+    Mattermost,
+    /// Generic JSON POST of the enriched alert, optionally signed.
+    Webhook,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Teams => "teams",
+            Kind::TeamsLegacy => "teams-legacy",
+            Kind::Slack => "slack",
+            Kind::Mattermost => "mattermost",
+            Kind::Webhook => "webhook",
+        })
+    }
+}
+
+/// One event to forward. `kind` and `action` are the webhook event's `type`
+/// and `action`; `alert` is the enriched alert when enrichment succeeded;
+/// `link` is the alert page, built by the caller from the configured app URL.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    pub kind: &'a str,
+    pub action: &'a str,
+    pub alert: Option<&'a Alert>,
+    pub uuid: &'a str,
+    pub short_id: Option<&'a str>,
+    pub link: Option<&'a url::Url>,
+}
+
+/// The exact JSON body `kind` gets for `msg`.
+pub fn payload(kind: Kind, msg: &Message) -> Value {
+    match kind {
+        Kind::Teams => teams::card(msg),
+        Kind::TeamsLegacy => teams::legacy(msg),
+        Kind::Slack => slack::blocks(msg),
+        Kind::Mattermost => mattermost::attachment(msg),
+        Kind::Webhook => webhook::body(msg),
+    }
+}
+
+/// The cleaned, untrusted facts every kind shows, in display order.
+/// Values are controls-stripped and capped but not yet escaped.
+struct Facts {
+    title: String,
+    urgency: Option<u8>,
+    urgency_text: String,
+    /// (label, value), only the known ones.
+    rows: Vec<(&'static str, String)>,
+}
+
+impl Facts {
+    fn of(msg: &Message) -> Facts {
+        let alert = msg.alert;
+        let short_id = alert
+            .and_then(|a| a.short_id.as_deref())
+            .or(msg.short_id)
+            .map(|s| clean(s, VALUE_MAX_CHARS))
+            .filter(|s| !s.is_empty());
+        let title = alert
+            .and_then(|a| a.title.as_deref())
+            .map(|t| clean(t, TITLE_MAX_CHARS))
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| {
+                let event = clean(&format!("{} {}", msg.kind, msg.action), 60);
+                match &short_id {
+                    Some(id) => cap(&format!("Sekoia.io {event}: {id}"), TITLE_MAX_CHARS),
+                    None => format!("Sekoia.io {event}"),
+                }
+            });
+        let urgency = alert.and_then(Alert::urgency_value);
+        let display = alert
+            .and_then(|a| a.urgency.as_ref())
+            .and_then(|u| u.display.as_deref())
+            .map(|d| clean(d, 40))
+            .filter(|d| !d.is_empty());
+        let urgency_text = match (urgency, display) {
+            (Some(v), Some(d)) => format!("{v} ({d})"),
+            (Some(v), None) => format!("{v} ({})", urgency_word(v)),
+            (None, Some(d)) => d,
+            (None, None) => "unknown".to_owned(),
+        };
+        let mut rows = Vec::new();
+        let mut push = |label: &'static str, value: Option<&str>| {
+            if let Some(v) = value.map(|v| clean(v, VALUE_MAX_CHARS)) {
+                if !v.is_empty() {
+                    rows.push((label, v));
+                }
+            }
+        };
+        push(
+            "Status",
+            alert.and_then(|a| a.status.as_ref()?.name.as_deref()),
+        );
+        push("Rule", alert.and_then(|a| a.rule.as_ref()?.name.as_deref()));
+        push(
+            "Entity",
+            alert.and_then(|a| a.entity.as_ref()?.name.as_deref()),
+        );
+        push("Source", alert.and_then(|a| a.source.as_deref()));
+        push("Target", alert.and_then(|a| a.target.as_deref()));
+        let alert_type = alert.and_then(|a| a.alert_type.as_ref()).and_then(|t| {
+            match (t.category.as_deref(), t.value.as_deref()) {
+                (Some(c), Some(v)) => Some(format!("{c} / {v}")),
+                (Some(one), None) | (None, Some(one)) => Some(one.to_owned()),
+                (None, None) => None,
+            }
+        });
+        push("Type", alert_type.as_deref());
+        push("Short ID", short_id.as_deref());
+        Facts {
+            title,
+            urgency,
+            urgency_text,
+            rows,
+        }
+    }
+}
+
+/// Urgent (80+), High (40-79), Low (below 40), as in pop-ups.
+fn urgency_word(value: u8) -> &'static str {
+    match value {
+        80.. => "Urgent",
+        40.. => "High",
+        _ => "Low",
+    }
+}
+
+/// Controls and bidi overrides stripped, whitespace trimmed, capped.
+fn clean(text: &str, max: usize) -> String {
+    cap(strip_controls(text).trim(), max)
+}
+
+/// Puts a zero-width space after every '@' so `@here`, `@channel`, `@all`
+/// and `@user` never notify anyone; the text reads the same.
+fn break_mentions(text: &str) -> String {
+    text.replace('@', "@\u{200B}")
+}
+
+/// Backslash-escapes every character CommonMark (Teams, Mattermost) could
+/// read as markup, and breaks mentions.
+fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '`'
+                | '*'
+                | '_'
+                | '{'
+                | '}'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '#'
+                | '+'
+                | '-'
+                | '.'
+                | '!'
+                | '<'
+                | '>'
+                | '|'
+                | '~'
+                | '&'
+                | ':'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    break_mentions(&out)
+}
+
+// ---------------------------------------------------------------------------
+// Where it goes
+// ---------------------------------------------------------------------------
+
+/// A value that must never be shown: `Debug` and `Display` print
+/// `<redacted>`. Deserializes transparently, so config can hold one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Secret<T> {
+        Secret(value)
+    }
+
+    /// The secret itself; only for building the request.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(Secret)
+    }
+}
+
+/// One forwarding destination. `secret` is the generic webhook's HMAC key
+/// and is ignored by the other kinds.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub kind: Kind,
+    pub url: Secret<url::Url>,
+    pub secret: Option<Secret<String>>,
+}
+
+impl Destination {
+    /// The URL's host, the only part of it fit for logs and errors.
+    pub fn host(&self) -> String {
+        self.url
+            .expose()
+            .host_str()
+            .unwrap_or("(no host)")
+            .to_owned()
+    }
+}
+
+/// `sha256=<lowercase hex HMAC-SHA256 of body under key>`, the value of
+/// [`SIGNATURE_HEADER`].
+pub fn signature(key: &[u8], body: &[u8]) -> Result<String, ForwardError> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| ForwardError::Body {
+        detail: "the webhook secret cannot be an HMAC key".into(),
+    })?;
+    mac.update(body);
+    Ok(format!(
+        "sha256={}",
+        hex::encode(mac.finalize().into_bytes())
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// Delivery
+// ---------------------------------------------------------------------------
+
+/// How hard `Poster::deliver` tries. `Default` gives the production values.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts per delivery, the first included. Default 5.
+    pub max_attempts: usize,
+    /// First backoff delay, doubled each retry, with jitter. Default 1 s.
+    pub base_delay: Duration,
+    /// Upper bound on any wait, `Retry-After` included. Default 60 s.
+    pub max_wait: Duration,
+    /// Per attempt, connection to last answer byte. Default 10 s.
+    pub timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_secs(1),
+            max_wait: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a delivery failed. Messages name the destination by host only.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    #[error("{host} refused the forwarded alert ({status}); check the destination URL is a current incoming webhook of the right kind (it may have been deleted or rotated) and, for a signed webhook, that the receiver has the same secret")]
+    Rejected { host: String, status: u16 },
+    #[error("{host} is rate limiting forwarded alerts (429){}; forward fewer events (events, min_urgency) or wait", wait_hint(.retry_after))]
+    RateLimited {
+        host: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("{host} answered with a server error ({status}); the destination is having trouble, try again later")]
+    Server { host: String, status: u16 },
+    #[error("{host} did not answer in time; check the network and any proxy between this machine and it")]
+    Timeout { host: String },
+    #[error("could not reach {host} ({detail}); check the network, DNS and any proxy")]
+    Network { host: String, detail: String },
+    #[error("gave up forwarding to {host} after {attempts} attempt(s): {last}")]
+    GaveUp {
+        host: String,
+        attempts: usize,
+        last: Box<ForwardError>,
+    },
+    #[error(
+        "the forward destination is unusable: {reason}; fix its url in the [[forward]] config"
+    )]
+    InvalidDestination { reason: String },
+    #[error(
+        "the forwarded message could not be prepared ({detail}); this is a bug, please report it"
+    )]
+    Body { detail: String },
+    #[error("the HTTP client could not start ({detail}); check the system's TLS setup")]
+    Client { detail: String },
+}
+
+fn wait_hint(retry_after: &Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!(", asking to wait {}s", d.as_secs()),
+        None => String::new(),
+    }
+}
+
+impl ForwardError {
+    /// Worth another attempt: 429, 5xx, timeouts and network failures.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ForwardError::RateLimited { .. }
+                | ForwardError::Server { .. }
+                | ForwardError::Timeout { .. }
+                | ForwardError::Network { .. }
+        )
+    }
+}
+
+/// Posts forward bodies. One per process is enough: clones of the inner
+/// client share connections.
+#[derive(Debug, Clone)]
+pub struct Poster {
+    http: reqwest::Client,
+    policy: RetryPolicy,
+}
+
+impl Poster {
+    /// A poster with the default [`RetryPolicy`] (5 attempts, 10 s timeout).
+    pub fn new() -> Result<Poster, ForwardError> {
+        Poster::with_policy(RetryPolicy::default())
+    }
+
+    pub fn with_policy(policy: RetryPolicy) -> Result<Poster, ForwardError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("sekoia-notifier/", env!("CARGO_PKG_VERSION"))),
+        );
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(policy.timeout)
+            // A redirect could carry the body (and its signature) elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ForwardError::Client {
+                detail: error_detail(&e),
+            })?;
+        Ok(Poster { http, policy })
+    }
+
+    /// POSTs `body` as JSON to `dest`, signing it for a webhook with a
+    /// secret, retrying transient failures (honouring `Retry-After` up to
+    /// `max_wait`). A 4xx other than 429 fails at once with `Rejected`;
+    /// transient failures on every attempt end in `GaveUp`.
+    pub async fn deliver(&self, dest: &Destination, body: &Value) -> Result<(), ForwardError> {
+        let url = dest.url.expose();
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(ForwardError::InvalidDestination {
+                reason: "it must be an http(s) URL with a host".into(),
+            });
+        }
+        let raw = bytes::Bytes::from(serde_json::to_vec(body).map_err(|e| ForwardError::Body {
+            detail: e.to_string(),
+        })?);
+        let signature = match (&dest.kind, &dest.secret) {
+            (Kind::Webhook, Some(secret)) => {
+                let text = signature(secret.expose().as_bytes(), &raw)?;
+                let mut value = HeaderValue::from_str(&text).map_err(|_| ForwardError::Body {
+                    detail: "the signature is not a header value".into(),
+                })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            _ => None,
+        };
+        let host = dest.host();
+        let policy = &self.policy;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(policy.base_delay)
+            .with_max_delay(policy.max_wait)
+            .with_max_times(policy.max_attempts.saturating_sub(1))
+            .with_jitter();
+        let max_wait = policy.max_wait;
+        let attempts = AtomicUsize::new(0);
+        let result = (|| {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            self.attempt(url, &host, raw.clone(), signature.clone())
+        })
+        .retry(backoff)
+        .when(ForwardError::is_transient)
+        .adjust(move |err, delay| {
+            // `None` means the attempts are used up: keep it so.
+            delay.map(|d| match err {
+                ForwardError::RateLimited {
+                    retry_after: Some(wait),
+                    ..
+                } => (*wait).min(max_wait),
+                _ => d,
+            })
+        })
+        .notify(|err, delay| {
+            tracing::warn!(
+                kind = %dest.kind,
+                host = %host,
+                error = %err,
+                retry_in_ms = delay.as_millis() as u64,
+                "forwarding failed; retrying"
+            );
+        })
+        .await;
+        match result {
+            Ok(()) => Ok(()),
+            Err(last) if last.is_transient() => Err(ForwardError::GaveUp {
+                host,
+                attempts: attempts.load(Ordering::Relaxed),
+                last: Box::new(last),
+            }),
+            Err(permanent) => Err(permanent),
+        }
+    }
+
+    async fn attempt(
+        &self,
+        url: &url::Url,
+        host: &str,
+        raw: bytes::Bytes,
+        signature: Option<HeaderValue>,
+    ) -> Result<(), ForwardError> {
+        let mut request = self
+            .http
+            .post(url.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(raw);
+        if let Some(value) = signature {
+            request = request.header(SIGNATURE_HEADER, value);
+        }
+        let response = request.send().await.map_err(|e| map_reqwest(e, host))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        // Read the answer so the connection can be reused; its content is not used.
+        let _ = response.bytes().await;
+        let host = host.to_owned();
+        match status.as_u16() {
+            200..=299 => Ok(()),
+            429 => Err(ForwardError::RateLimited { host, retry_after }),
+            500..=599 => Err(ForwardError::Server {
+                host,
+                status: status.as_u16(),
+            }),
+            other => Err(ForwardError::Rejected {
+                host,
+                status: other,
+            }),
+        }
+    }
+}
+
+fn map_reqwest(err: reqwest::Error, host: &str) -> ForwardError {
+    let host = host.to_owned();
+    if err.is_timeout() {
+        ForwardError::Timeout { host }
+    } else {
+        ForwardError::Network {
+            host,
+            detail: error_detail(&err),
+        }
+    }
+}
+
+/// The error's causes without the error itself, whose Display has the URL.
+fn error_detail(err: &reqwest::Error) -> String {
+    let mut detail = String::from(if err.is_connect() {
+        "connection failed"
+    } else if err.is_request() {
+        "request failed"
+    } else if err.is_body() {
+        "reading the answer failed"
+    } else {
+        "HTTP error"
+    });
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(err);
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    detail
+}
+
+#[cfg(test)]
+mod tests;

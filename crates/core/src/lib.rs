@@ -11,3 +11,4 @@ pub mod secrets;
 pub mod sekoia;
 pub mod settings;
 pub mod store;
+pub mod tunnel;

@@ -37,7 +37,8 @@ pub enum TunnelState {
     Starting,
     /// Reachable from the internet at `url` (the base, without `/hooks/...`).
     Up { url: Url },
-    /// The program exited; it is started again after a backoff delay.
+    /// The program exited; it is started again after a backoff delay. The
+    /// state stays here until the new run's URL is known (then `Up`).
     Restarting { reason: String, attempt: u32 },
     /// The program could not be started; retried after a backoff delay.
     Failed { reason: String },

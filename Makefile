@@ -20,6 +20,8 @@ deps: toolchain
 
 test-deps:
 	@./scripts/apt-install $(APT_TEST)
+	@# The tunnel tests run a real bore server and client on loopback.
+	@command -v bore >/dev/null || test -x "$${CARGO_HOME:-$$HOME/.cargo}/bin/bore" || $(CARGO) install bore-cli --locked
 
 bench-deps: deps
 	@./scripts/apt-install $(APT_BENCH)

@@ -13,3 +13,4 @@ pub mod sekoia;
 pub mod selftest;
 pub mod settings;
 pub mod store;
+pub mod tunnel;

@@ -416,6 +416,74 @@ pub struct TunnelSettings {
     /// listener port.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// The tunnel program's path, when it is not on PATH (any kind but
+    /// `none` and `command`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary: Option<PathBuf>,
+    /// With `kind = "bore"`: the bore server's host, such as `bore.pub`.
+    #[serde(deserialize_with = "de_host", skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// With `kind = "bore"`: the server's secret, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<TunnelSecret>,
+    /// With `kind = "cloudflared"`: a named tunnel's token (then
+    /// `public_url` is the tunnel's fixed hostname).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<TunnelSecret>,
+    /// With `kind = "ngrok"`: a static domain reserved on ngrok.
+    #[serde(deserialize_with = "de_host", skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+}
+
+/// A tunnel credential (`tunnel.secret`, `tunnel.token`). `Debug` never shows
+/// it; use [`TunnelSecret::as_str`] where the value is needed.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct TunnelSecret(String);
+
+impl TunnelSecret {
+    pub fn new(s: &str) -> Result<TunnelSecret, String> {
+        if s.trim().is_empty() {
+            return Err("got an empty string (delete the line if there is none)".to_owned());
+        }
+        if s.chars().any(char::is_control) {
+            return Err("got a value with control characters".to_owned());
+        }
+        Ok(TunnelSecret(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TunnelSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TunnelSecret(<redacted>)")
+    }
+}
+
+impl<'de> Deserialize<'de> for TunnelSecret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        TunnelSecret::new(&s).map_err(de::Error::custom)
+    }
+}
+
+fn de_host<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    let ok = !s.is_empty()
+        && s.len() <= 253
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if ok {
+        Ok(Some(s))
+    } else {
+        Err(de::Error::custom(format!(
+            "got {} (write a bare host name, without scheme or path)",
+            quote(&s)
+        )))
+    }
 }
 
 /// Which tunnel, if any, the app starts.
@@ -776,6 +844,11 @@ fn expected_form(key: &str) -> &'static str {
         "tunnel.command" => {
             "a command line such as \"bore local {port} --to bore.pub\" when tunnel.kind = \"command\""
         }
+        "tunnel.binary" => "the path of the tunnel program, such as \"/usr/local/bin/cloudflared\"",
+        "tunnel.server" => "a bore server host such as \"bore.pub\"",
+        "tunnel.domain" => "an ngrok static domain such as \"example.ngrok.app\"",
+        "tunnel.secret" => "the bore server's secret, a non-empty string",
+        "tunnel.token" => "a cloudflared named tunnel token, a non-empty string",
         "liveapi.enabled" => "true or false",
         "liveapi.url" => {
             "a wss:// URL such as \"wss://live.sekoia.io/\" (ws:// only for 127.0.0.1, ::1 or localhost)"
@@ -1101,6 +1174,10 @@ hook_secret = "{secret}"
 # kind = "none"                   # none | cloudflared | ngrok | bore | command
 # public_url = "https://..."      # with kind = "none": a URL you already route to the listener
 # command = "..."                 # with kind = "command"; {{port}} is replaced by the listener port
+# binary = "/path/to/program"    # when the tunnel program is not on PATH
+# server = "bore.pub"             # with kind = "bore"; secret = "..." if the server has one
+# token = "..."                   # with kind = "cloudflared": a named tunnel (set public_url too)
+# domain = "x.ngrok.app"          # with kind = "ngrok": a static domain
 
 [liveapi]
 # enabled = false                 # true: also receive events over Sekoia's LiveAPI WebSocket (no tunnel needed)
@@ -1633,6 +1710,41 @@ events = ["alert:created"]
             "[tunnel]\npublic_url = \"https://x.example.com/?a=1\"\n",
             "tunnel.public_url",
         );
+    }
+
+    #[test]
+    fn tunnel_program_options_parse_and_credentials_stay_out_of_debug() {
+        let (s, w) = parse_ok(
+            "[tunnel]\nkind = \"bore\"\nbinary = \"/opt/bore/bore\"\nserver = \"bore.pub\"\nsecret = \"b0re-s3cret\"\ntoken = \"cf-t0ken\"\ndomain = \"x.ngrok.app\"\n",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let t = &s.tunnel;
+        assert_eq!(t.binary.as_deref(), Some(Path::new("/opt/bore/bore")));
+        assert_eq!(t.server.as_deref(), Some("bore.pub"));
+        assert_eq!(
+            t.secret.as_ref().map(TunnelSecret::as_str),
+            Some("b0re-s3cret")
+        );
+        assert_eq!(t.token.as_ref().map(TunnelSecret::as_str), Some("cf-t0ken"));
+        assert_eq!(t.domain.as_deref(), Some("x.ngrok.app"));
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("b0re-s3cret") && !debug.contains("cf-t0ken"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn tunnel_server_domain_and_secrets_of_the_wrong_form_are_rejected() {
+        let msg = assert_names(
+            "[tunnel]\nserver = \"https://bore.pub/\"\n",
+            "tunnel.server",
+        );
+        assert!(msg.contains("bare host name"), "{msg}");
+        assert_names("[tunnel]\ndomain = \"a b\"\n", "tunnel.domain");
+        assert_names("[tunnel]\nsecret = \"\"\n", "tunnel.secret");
+        assert_names("[tunnel]\ntoken = \" \"\n", "tunnel.token");
+        assert_names("[tunnel]\nbinary = 3\n", "tunnel.binary");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - `lifecycle`: configuration errors, graceful shutdown, `feed`, `webhook-url`.
 //! - `selftest`: `send-test` through the webhook URL, and its failure legs.
 //! - `session`: a private D-Bus session bus and Secret Service keyring per test.
+//! - `tunnel`: a real bore tunnel supervised by the daemon; a missing tunnel program.
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
 
 mod enrich;
@@ -17,4 +18,5 @@ mod lifecycle;
 mod secrets;
 mod selftest;
 mod session;
+mod tunnel;
 mod util;

@@ -11,14 +11,15 @@ use crate::intake;
 use crate::notify::desktop::{Desktop, Opener};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
 use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
-use crate::settings::{HookSecret, Settings};
+use crate::settings::{hook_url, HookSecret, Settings, TunnelKind};
 use crate::store::{Reader, Store, StoreError};
+use crate::tunnel::{Tunnel, TunnelState};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
@@ -39,11 +40,17 @@ pub enum EngineError {
     },
 }
 
-/// What `instance.json` holds.
-#[derive(Debug, Serialize, Deserialize)]
-struct Instance {
-    pid: u32,
-    listen: SocketAddr,
+/// What `instance.json` holds (never the secret: URLs are bases).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Instance {
+    pub pid: u32,
+    pub listen: SocketAddr,
+    /// The tunnel's public base URL while it is up.
+    #[serde(default)]
+    pub public_url: Option<Url>,
+    /// The tunnel's state in words, when there is a tunnel.
+    #[serde(default)]
+    pub tunnel: Option<String>,
 }
 
 /// What the shell hands the engine besides the settings.
@@ -64,12 +71,15 @@ pub struct Engine {
     local_addr: SocketAddr,
     local_hook: Url,
     public_hook: Option<Url>,
+    secret: HookSecret,
     data_dir: PathBuf,
     store: Store,
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<()>,
     stop_pipeline: oneshot::Sender<()>,
     pipeline: JoinHandle<()>,
+    tunnel: Option<Tunnel>,
+    tunnel_watch: Option<JoinHandle<()>>,
 }
 
 impl Engine {
@@ -120,18 +130,46 @@ impl Engine {
             },
             PIPELINE_DRAIN,
         ));
-        write_instance(data_dir, local_addr);
+        let instance = Instance {
+            pid: std::process::id(),
+            listen: local_addr,
+            public_url: None,
+            tunnel: None,
+        };
+        write_instance(data_dir, &instance);
+        let tunnel = match settings.tunnel.kind {
+            TunnelKind::None => None,
+            kind => match Tunnel::start(&settings.tunnel, local_addr.port()) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::error!(
+                        "tunnel ({kind}) not started: {e}; the webhook URL stays local"
+                    );
+                    None
+                }
+            },
+        };
+        let tunnel_watch = tunnel
+            .as_ref()
+            .map(|t| tokio::spawn(watch_tunnel(t.state(), data_dir.to_owned(), instance)));
         tracing::info!(listen = %local_addr, "webhook listener ready (run `sekoia-notifierd webhook-url` for the URL)");
         Ok(Engine {
             local_addr,
             local_hook,
             public_hook: settings.public_hook_url(),
+            secret: settings
+                .listener
+                .hook_secret
+                .clone()
+                .ok_or(EngineError::NoSecret)?,
             data_dir: data_dir.to_owned(),
             store,
             shutdown,
             server,
             stop_pipeline,
             pipeline,
+            tunnel,
+            tunnel_watch,
         })
     }
 
@@ -139,10 +177,17 @@ impl Engine {
         self.local_addr
     }
 
-    /// The URL to paste into Sekoia.io: the public one when known, else the
-    /// local one.
-    pub fn webhook_url(&self) -> &Url {
-        self.public_hook.as_ref().unwrap_or(&self.local_hook)
+    /// The URL to paste into Sekoia.io: the tunnel's or the configured
+    /// public one when known, else the local one.
+    pub fn webhook_url(&self) -> Url {
+        let tunnel = self
+            .tunnel
+            .as_ref()
+            .and_then(Tunnel::public_url)
+            .and_then(|base| hook_url(&base, &self.secret));
+        tunnel
+            .or_else(|| self.public_hook.clone())
+            .unwrap_or_else(|| self.local_hook.clone())
     }
 
     pub fn reader(&self) -> Result<Reader, StoreError> {
@@ -155,6 +200,12 @@ impl Engine {
         let _ = self.shutdown.send(());
         if let Err(e) = self.server.await {
             tracing::error!(error = %e, "listener task failed");
+        }
+        if let Some(tunnel) = self.tunnel {
+            tunnel.stop().await;
+        }
+        if let Some(watch) = self.tunnel_watch {
+            watch.abort();
         }
         remove_instance(&self.data_dir);
         let _ = self.stop_pipeline.send(());
@@ -191,12 +242,59 @@ pub fn desktop_sink(settings: &Settings) -> Option<Arc<dyn Sink>> {
 
 /// The address of the engine running on `data_dir`, if one answers there.
 pub async fn running_instance(data_dir: &Path) -> Option<SocketAddr> {
+    running(data_dir).await.map(|i| i.listen)
+}
+
+/// What the engine running on `data_dir` recorded, if one answers there.
+pub async fn running(data_dir: &Path) -> Option<Instance> {
     let text = std::fs::read_to_string(data_dir.join(INSTANCE_FILE)).ok()?;
     let instance: Instance = serde_json::from_str(&text).ok()?;
     let probe = tokio::net::TcpStream::connect(instance.listen);
     match tokio::time::timeout(Duration::from_secs(1), probe).await {
-        Ok(Ok(_)) => Some(instance.listen),
+        Ok(Ok(_)) => Some(instance),
         _ => None,
+    }
+}
+
+/// Follows the tunnel: records its state and public URL in
+/// `instance.json` and warns when the URL changes, because Sekoia.io still
+/// posts to the old one until the user updates it.
+async fn watch_tunnel(
+    mut state: watch::Receiver<TunnelState>,
+    data_dir: PathBuf,
+    mut instance: Instance,
+) {
+    let mut last_url: Option<Url> = None;
+    loop {
+        let current = state.borrow_and_update().clone();
+        let (public, words) = match &current {
+            TunnelState::Up { url } => (Some(url.clone()), format!("up at {url}")),
+            TunnelState::Off => (None, "off".to_owned()),
+            TunnelState::Starting => (None, "starting".to_owned()),
+            TunnelState::Restarting { reason, attempt } => {
+                (None, format!("restarting (attempt {attempt}): {reason}"))
+            }
+            TunnelState::Failed { reason } => (None, format!("failed: {reason}")),
+        };
+        if let Some(url) = &public {
+            match &last_url {
+                Some(old) if old != url => tracing::warn!(
+                    old = %old, new = %url,
+                    "the tunnel's public URL changed: paste the new webhook URL (`sekoia-notifierd webhook-url`) into Sekoia.io"
+                ),
+                None => tracing::info!(%url, "tunnel up"),
+                _ => {}
+            }
+            last_url = Some(url.clone());
+        } else {
+            tracing::info!(state = %words, "tunnel");
+        }
+        instance.public_url = public;
+        instance.tunnel = Some(words);
+        write_instance(&data_dir, &instance);
+        if state.changed().await.is_err() {
+            return;
+        }
     }
 }
 
@@ -204,22 +302,21 @@ pub async fn running_instance(data_dir: &Path) -> Option<SocketAddr> {
 /// one when configured, else the running instance's local one, else the one
 /// the configured bind address would give.
 pub async fn webhook_url(settings: &Settings, data_dir: &Path) -> Option<Url> {
+    let instance = running(data_dir).await;
+    let secret = settings.listener.hook_secret.as_ref()?;
+    if let Some(base) = instance.as_ref().and_then(|i| i.public_url.as_ref()) {
+        return hook_url(base, secret);
+    }
     if let Some(public) = settings.public_hook_url() {
         return Some(public);
     }
-    let addr = running_instance(data_dir)
-        .await
-        .unwrap_or(settings.listener.bind);
+    let addr = instance.map_or(settings.listener.bind, |i| i.listen);
     settings.local_hook_url(addr)
 }
 
-fn write_instance(data_dir: &Path, listen: SocketAddr) {
-    let instance = Instance {
-        pid: std::process::id(),
-        listen,
-    };
+fn write_instance(data_dir: &Path, instance: &Instance) {
     let path = data_dir.join(INSTANCE_FILE);
-    let result = serde_json::to_vec(&instance)
+    let result = serde_json::to_vec(instance)
         .map_err(std::io::Error::other)
         .and_then(|bytes| {
             let tmp = path.with_extension("json.tmp");

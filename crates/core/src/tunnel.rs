@@ -109,6 +109,12 @@ impl Tunnel {
         Tunnel::start_with(settings, port, &Overrides::default())
     }
 
+    /// Checks the settings as [`Tunnel::start`] would (program found,
+    /// command line valid, required keys set) without starting anything.
+    pub fn validate(settings: &TunnelSettings) -> Result<(), TunnelError> {
+        Plan::new(settings, 0, &Overrides::default()).map(|_| ())
+    }
+
     pub(crate) fn start_with(
         settings: &TunnelSettings,
         port: u16,

@@ -9,6 +9,7 @@ use notifier_core::sekoia::{ApiKey, Client, ClientConfig};
 use notifier_core::settings::TunnelKind;
 use notifier_core::settings::{self, Paths, Settings, SettingsError};
 use notifier_core::store::{FeedEntry, Reader};
+use notifier_core::tunnel::Tunnel;
 use notifier_core::{secrets, selftest};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -55,6 +56,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let url = runtime
                 .block_on(engine::webhook_url(&settings, &paths.data_dir))
                 .context("no webhook URL: the configuration has no listener.hook_secret")?;
+            if url
+                .host_str()
+                .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "::1")
+            {
+                eprintln!("note: this URL is local; Sekoia.io needs a public HTTPS URL (configure [tunnel])");
+            }
             println!("{url}");
             Ok(())
         }
@@ -148,14 +155,35 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         },
     }
 
-    let tunnel = match (&settings.tunnel.public_url, settings.tunnel.kind) {
-        (Some(url), _) => format!("public URL {url} (reachability is tested by send-test)"),
-        (None, TunnelKind::None) => {
-            "none: the webhook URL is local only; Sekoia.io needs a public HTTPS URL".to_owned()
-        }
-        (None, kind) => format!("{kind} (the tunnel supervisor comes in a later version)"),
-    };
-    line(true, "tunnel", tunnel);
+    let running = engine::running(&paths.data_dir).await;
+    match (settings.tunnel.kind, Tunnel::validate(&settings.tunnel)) {
+        (TunnelKind::None, _) => match &settings.tunnel.public_url {
+            Some(url) => line(
+                true,
+                "tunnel",
+                format!("none; public URL {url} (test it with send-test)"),
+            ),
+            None => line(
+                true,
+                "tunnel",
+                "none: the webhook URL is local only; Sekoia.io needs a public HTTPS URL"
+                    .to_owned(),
+            ),
+        },
+        (kind, Err(e)) => line(false, "tunnel", format!("{kind}: {e}")),
+        (kind, Ok(())) => match running.and_then(|i| i.tunnel) {
+            Some(state) => line(
+                !state.starts_with("failed"),
+                "tunnel",
+                format!("{kind}: {state}"),
+            ),
+            None => line(
+                true,
+                "tunnel",
+                format!("{kind}: ready to start with `sekoia-notifierd serve`"),
+            ),
+        },
+    }
 
     if failed > 0 {
         anyhow::bail!("{failed} check(s) failed");

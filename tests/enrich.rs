@@ -2,11 +2,9 @@
 //! (fake, but real-protocol) notification server -> click -> browser, with
 //! the real daemon, keyring and D-Bus session.
 
-use crate::secrets::files_containing;
+use crate::secrets::{files_containing, set_api_key};
 use crate::util::{alert, report, Daemon, Dir};
 use fake_sekoia::{alert_json, FakeSekoia, Fault};
-use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Event uuids must look like Sekoia's for the API client to fetch them.
@@ -46,20 +44,7 @@ fn setup(api: &FakeSekoia) -> Dir {
         std::env::var("PATH").unwrap_or_default()
     );
     dir.env.push(("PATH".into(), path));
-    let mut child = dir
-        .command(&["set-api-key"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn set-api-key");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(api.api_key().as_bytes())
-        .expect("key");
-    let out = child.wait_with_output().expect("set-api-key");
+    let out = set_api_key(&dir, api.api_key());
     assert!(
         out.status.success(),
         "{}",

@@ -7,7 +7,8 @@ use std::process::Stdio;
 
 const KEY: &str = "sk-e2e-Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5";
 
-fn set_api_key(dir: &Dir, input: &str) -> std::process::Output {
+/// Runs `set-api-key` with `input` on stdin.
+pub fn set_api_key(dir: &Dir, input: &str) -> std::process::Output {
     let mut cmd = dir.command(&["set-api-key"]);
     let mut child = cmd
         .stdin(Stdio::piped())

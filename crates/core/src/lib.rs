@@ -8,6 +8,7 @@ pub mod intake;
 pub mod notify;
 pub mod pipeline;
 pub mod policy;
+pub mod retry;
 pub mod secrets;
 pub mod sekoia;
 pub mod selftest;

@@ -8,9 +8,9 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, USER_AGENT};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -144,7 +144,7 @@ pub enum SekoiaError {
     Forbidden,
     #[error("Sekoia.io has no such alert (404); it may have been deleted or belong to another community or region")]
     NotFound,
-    #[error("Sekoia.io is rate limiting this client (429){}; wait before trying again and check no other tool uses the same key heavily", retry_hint(.retry_after))]
+    #[error("Sekoia.io is rate limiting this client (429){}; wait before trying again and check no other tool uses the same key heavily", crate::retry::wait_hint(.retry_after))]
     RateLimited { retry_after: Option<Duration> },
     #[error("Sekoia.io answered with a server error ({status}) on every attempt; try again later")]
     Server { status: u16 },
@@ -164,13 +164,6 @@ pub enum SekoiaError {
     InvalidKey { reason: String },
     #[error("the Sekoia.io API URL is unusable: {reason}; fix sekoia.api_url in config.toml")]
     InvalidApiUrl { reason: String },
-}
-
-fn retry_hint(retry_after: &Option<Duration>) -> String {
-    match retry_after {
-        Some(d) => format!(", asking to wait {}s", d.as_secs()),
-        None => String::new(),
-    }
 }
 
 impl SekoiaError {
@@ -517,11 +510,11 @@ impl Client {
     async fn get_json(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, SekoiaError> {
         let url = format!("{}{}", self.inner.base, path);
         let config = &self.inner.config;
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(config.retry_base_delay)
-            .with_max_delay(config.max_retry_wait)
-            .with_max_times(config.max_attempts.saturating_sub(1))
-            .with_jitter();
+        let backoff = crate::retry::backoff(
+            config.retry_base_delay,
+            config.max_retry_wait,
+            config.max_attempts,
+        );
         let max_wait = config.max_retry_wait;
         (|| self.attempt(&url, query))
             .retry(backoff)
@@ -571,7 +564,7 @@ impl Client {
             .await
             .map_err(map_reqwest)?;
         let status = response.status();
-        let retry_after = parse_retry_after(response.headers());
+        let retry_after = crate::retry::retry_after(response.headers());
         let body = response.bytes().await.map_err(map_reqwest)?;
         if status.is_success() {
             return serde_json::from_slice(&body).map_err(|e| SekoiaError::Unreadable {
@@ -676,11 +669,6 @@ fn parse_alert(value: Value) -> Result<Alert, SekoiaError> {
     serde_json::from_value(value).map_err(|_| SekoiaError::Unreadable {
         detail: "an alert has an unreadable shape".into(),
     })
-}
-
-fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    text.parse::<u64>().ok().map(Duration::from_secs)
 }
 
 fn map_reqwest(err: reqwest::Error) -> SekoiaError {

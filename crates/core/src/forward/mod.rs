@@ -17,9 +17,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 use hmac::{Hmac, Mac};
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use sha2::Sha256;
@@ -328,7 +328,7 @@ impl Default for RetryPolicy {
 pub enum ForwardError {
     #[error("{host} refused the forwarded alert ({status}); check the destination URL is a current incoming webhook of the right kind (it may have been deleted or rotated) and, for a signed webhook, that the receiver has the same secret")]
     Rejected { host: String, status: u16 },
-    #[error("{host} is rate limiting forwarded alerts (429){}; forward fewer events (events, min_urgency) or wait", wait_hint(.retry_after))]
+    #[error("{host} is rate limiting forwarded alerts (429){}; forward fewer events (events, min_urgency) or wait", crate::retry::wait_hint(.retry_after))]
     RateLimited {
         host: String,
         retry_after: Option<Duration>,
@@ -355,13 +355,6 @@ pub enum ForwardError {
     Body { detail: String },
     #[error("the HTTP client could not start ({detail}); check the system's TLS setup")]
     Client { detail: String },
-}
-
-fn wait_hint(retry_after: &Option<Duration>) -> String {
-    match retry_after {
-        Some(d) => format!(", asking to wait {}s", d.as_secs()),
-        None => String::new(),
-    }
 }
 
 impl ForwardError {
@@ -436,11 +429,8 @@ impl Poster {
         };
         let host = dest.host();
         let policy = &self.policy;
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(policy.base_delay)
-            .with_max_delay(policy.max_wait)
-            .with_max_times(policy.max_attempts.saturating_sub(1))
-            .with_jitter();
+        let backoff =
+            crate::retry::backoff(policy.base_delay, policy.max_wait, policy.max_attempts);
         let max_wait = policy.max_wait;
         let attempts = AtomicUsize::new(0);
         let result = (|| {
@@ -497,12 +487,7 @@ impl Poster {
         }
         let response = request.send().await.map_err(|e| map_reqwest(e, host))?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|t| t.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = crate::retry::retry_after(response.headers());
         // Read the answer so the connection can be reused; its content is not used.
         let _ = response.bytes().await;
         let host = host.to_owned();

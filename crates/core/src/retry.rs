@@ -1,0 +1,62 @@
+//! What the outgoing HTTP clients (`sekoia`, `forward`) share about
+//! retrying: the backoff shape, reading `Retry-After`, and how a wait is
+//! worded in messages. No I/O of its own.
+
+use backon::ExponentialBuilder;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use std::time::Duration;
+
+/// Exponential backoff with jitter from `base` up to `max_wait` between
+/// tries, for at most `attempts` tries in all.
+pub fn backoff(base: Duration, max_wait: Duration, attempts: usize) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(base)
+        .with_max_delay(max_wait)
+        .with_max_times(attempts.saturating_sub(1))
+        .with_jitter()
+}
+
+/// `Retry-After` in seconds. (The HTTP-date form is not read: callers fall
+/// back to their backoff.)
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    text.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// ", asking to wait Ns" for an error message, or nothing.
+pub fn wait_hint(retry_after: &Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!(", asking to wait {}s", d.as_secs()),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_reads_seconds_and_ignores_the_rest() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static(" 7 "));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("-1"));
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn wait_hint_words_a_known_wait_only() {
+        assert_eq!(
+            wait_hint(&Some(Duration::from_secs(3))),
+            ", asking to wait 3s"
+        );
+        assert_eq!(wait_hint(&None), "");
+    }
+}

@@ -589,9 +589,6 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open_err)?;
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(open_err)?;
-    // 16 MiB of page cache (negative = KiB) keeps the dedup index hot.
-    conn.pragma_update(None, "cache_size", -16_384)
-        .map_err(open_err)?;
     migrate(&mut conn, path)?;
     Ok(conn)
 }

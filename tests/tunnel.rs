@@ -84,7 +84,7 @@ fn a_bore_tunnel_is_supervised_and_its_public_url_works() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let dir = Dir::new(&format!(
+    let dir = Dir::with_session(&format!(
         "[tunnel]\nkind = \"bore\"\nserver = \"127.0.0.1\"\nbinary = \"{}\"\n",
         bore.display()
     ));

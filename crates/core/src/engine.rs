@@ -9,6 +9,7 @@
 use crate::intake;
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
+use crate::notify::{Popup, Urgency};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
 use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use crate::settings::{hook_url, HookSecret, Settings, TunnelKind};
@@ -104,7 +105,7 @@ impl Engine {
             writer: store.writer(),
             client,
             settings: settings.clone(),
-            sinks: options.sinks,
+            sinks: options.sinks.clone(),
             wake: store.new_events(),
             config: options.pipeline,
         });
@@ -149,9 +150,14 @@ impl Engine {
                 }
             },
         };
-        let tunnel_watch = tunnel
-            .as_ref()
-            .map(|t| tokio::spawn(watch_tunnel(t.state(), data_dir.to_owned(), instance)));
+        let tunnel_watch = tunnel.as_ref().map(|t| {
+            tokio::spawn(watch_tunnel(
+                t.state(),
+                data_dir.to_owned(),
+                instance,
+                options.sinks,
+            ))
+        });
         tracing::info!(listen = %local_addr, "webhook listener ready (run `sekoia-notifierd webhook-url` for the URL)");
         Ok(Engine {
             local_addr,
@@ -256,6 +262,27 @@ pub async fn running(data_dir: &Path) -> Option<Instance> {
     }
 }
 
+/// Tells the user the webhook URL changed: Sekoia.io keeps posting to the
+/// old one until it is pasted again. The pop-up names the new base URL but
+/// never the secret path (notification servers keep a history).
+async fn url_changed(sinks: &[Arc<dyn Sink>], url: &Url) {
+    let popup = Popup {
+        key: "webhook-url-changed".to_owned(),
+        summary: "Webhook URL changed".to_owned(),
+        lines: vec![
+            format!("The tunnel now answers at {url}."),
+            "Sekoia.io still posts to the old URL: paste the new one from `sekoia-notifierd webhook-url`.".to_owned(),
+        ],
+        urgency: Urgency::Critical,
+        link: None,
+    };
+    for sink in sinks {
+        if let Err(e) = sink.show(&popup).await {
+            tracing::warn!(sink = sink.name(), error = %e, "pop-up not delivered");
+        }
+    }
+}
+
 /// Follows the tunnel: records its state and public URL in
 /// `instance.json` and warns when the URL changes, because Sekoia.io still
 /// posts to the old one until the user updates it.
@@ -263,6 +290,7 @@ async fn watch_tunnel(
     mut state: watch::Receiver<TunnelState>,
     data_dir: PathBuf,
     mut instance: Instance,
+    sinks: Vec<Arc<dyn Sink>>,
 ) {
     let mut last_url: Option<Url> = None;
     loop {
@@ -278,10 +306,13 @@ async fn watch_tunnel(
         };
         if let Some(url) = &public {
             match &last_url {
-                Some(old) if old != url => tracing::warn!(
-                    old = %old, new = %url,
-                    "the tunnel's public URL changed: paste the new webhook URL (`sekoia-notifierd webhook-url`) into Sekoia.io"
-                ),
+                Some(old) if old != url => {
+                    tracing::warn!(
+                        old = %old, new = %url,
+                        "the tunnel's public URL changed: paste the new webhook URL (`sekoia-notifierd webhook-url`) into Sekoia.io"
+                    );
+                    url_changed(&sinks, url).await;
+                }
                 None => tracing::info!(%url, "tunnel up"),
                 _ => {}
             }

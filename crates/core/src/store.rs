@@ -294,19 +294,25 @@ fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, new_events: &No
                 next = rx.try_recv().ok();
             }
         }
-        if !records.is_empty() {
-            let result = write_records(&mut conn, &records);
-            if let Err(e) = &result {
-                tracing::error!(error = %e, "recording pipeline outcomes failed");
-            }
-            for record in records.drain(..) {
-                let _ = record.reply.send(result.clone());
-            }
-        }
-        if group.is_empty() {
+        if records.is_empty() && group.is_empty() {
             continue;
         }
-        match write_group(&mut conn, &group) {
+        // One transaction (one fsync) for both; if it fails, each side is
+        // tried alone so one side's error cannot sink the other.
+        let (recorded, inserted) = match write_both(&mut conn, &records, &group) {
+            Ok(results) => (Ok(()), Ok(results)),
+            Err(_) => (
+                in_transaction(&mut conn, |tx| apply_records(tx, &records)),
+                in_transaction(&mut conn, |tx| insert_group(tx, &group)),
+            ),
+        };
+        if let Err(e) = &recorded {
+            tracing::error!(error = %e, "recording pipeline outcomes failed");
+        }
+        for record in records.drain(..) {
+            let _ = record.reply.send(recorded.clone());
+        }
+        match inserted {
             Ok(results) => {
                 if results.iter().any(|r| matches!(r, Stored::New { .. })) {
                     new_events.notify_one();
@@ -327,9 +333,29 @@ fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, new_events: &No
     }
 }
 
-fn write_records(conn: &mut Connection, records: &[Record]) -> Result<(), StoreError> {
-    let fetched_at = now_rfc3339();
+fn write_both(
+    conn: &mut Connection,
+    records: &[Record],
+    group: &[Job],
+) -> Result<Vec<Stored>, StoreError> {
+    in_transaction(conn, |tx| {
+        apply_records(tx, records)?;
+        insert_group(tx, group)
+    })
+}
+
+fn in_transaction<T>(
+    conn: &mut Connection,
+    work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     let tx = conn.transaction()?;
+    let value = work(&tx)?;
+    tx.commit()?;
+    Ok(value)
+}
+
+fn apply_records(tx: &rusqlite::Transaction<'_>, records: &[Record]) -> Result<(), StoreError> {
+    let fetched_at = now_rfc3339();
     {
         let mut save = tx.prepare_cached(
             "INSERT INTO alerts (uuid, short_id, title, urgency, urgency_display, status, rule, entity, fetched_at, raw)
@@ -366,13 +392,11 @@ fn write_records(conn: &mut Connection, records: &[Record]) -> Result<(), StoreE
             }
         }
     }
-    tx.commit()?;
     Ok(())
 }
 
-fn write_group(conn: &mut Connection, group: &[Job]) -> Result<Vec<Stored>, StoreError> {
+fn insert_group(tx: &rusqlite::Transaction<'_>, group: &[Job]) -> Result<Vec<Stored>, StoreError> {
     let received_at = now_rfc3339();
-    let tx = conn.transaction()?;
     let mut results = Vec::with_capacity(group.len());
     {
         // Plain INSERT OR IGNORE keeps the common case (a new event) to one
@@ -409,7 +433,6 @@ fn write_group(conn: &mut Connection, group: &[Job]) -> Result<Vec<Stored>, Stor
             });
         }
     }
-    tx.commit()?;
     Ok(results)
 }
 

@@ -23,6 +23,23 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     text.parse::<u64>().ok().map(Duration::from_secs)
 }
 
+/// An error a server may have asked us to wait after (a 429's
+/// `Retry-After`).
+pub trait AskedWait {
+    fn asked_wait(&self) -> Option<Duration>;
+}
+
+/// backon's `adjust` hook: the server's `Retry-After` (capped by
+/// `max_wait`) replaces the computed delay. `None` means the attempts are
+/// used up and stays so.
+pub fn honour_retry_after<E: AskedWait>(
+    err: &E,
+    delay: Option<Duration>,
+    max_wait: Duration,
+) -> Option<Duration> {
+    delay.map(|d| err.asked_wait().map_or(d, |wait| wait.min(max_wait)))
+}
+
 /// ", asking to wait Ns" for an error message, or nothing.
 pub fn wait_hint(retry_after: &Option<Duration>) -> String {
     match retry_after {
@@ -49,6 +66,31 @@ mod tests {
         assert_eq!(retry_after(&h), None);
         h.insert(RETRY_AFTER, HeaderValue::from_static("-1"));
         assert_eq!(retry_after(&h), None);
+    }
+
+    struct Asked(Option<Duration>);
+    impl AskedWait for Asked {
+        fn asked_wait(&self) -> Option<Duration> {
+            self.0
+        }
+    }
+
+    #[test]
+    fn a_server_wait_replaces_the_backoff_up_to_the_cap_but_never_adds_attempts() {
+        let s = Duration::from_secs;
+        assert_eq!(
+            honour_retry_after(&Asked(Some(s(5))), Some(s(1)), s(60)),
+            Some(s(5))
+        );
+        assert_eq!(
+            honour_retry_after(&Asked(Some(s(500))), Some(s(1)), s(60)),
+            Some(s(60))
+        );
+        assert_eq!(
+            honour_retry_after(&Asked(None), Some(s(2)), s(60)),
+            Some(s(2))
+        );
+        assert_eq!(honour_retry_after(&Asked(Some(s(5))), None, s(60)), None);
     }
 
     #[test]

@@ -166,6 +166,15 @@ pub enum SekoiaError {
     InvalidApiUrl { reason: String },
 }
 
+impl crate::retry::AskedWait for SekoiaError {
+    fn asked_wait(&self) -> Option<Duration> {
+        match self {
+            SekoiaError::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
 impl SekoiaError {
     /// Worth retrying later: 429, 5xx, timeouts and network failures.
     pub fn is_transient(&self) -> bool {
@@ -519,15 +528,7 @@ impl Client {
         (|| self.attempt(&url, query))
             .retry(backoff)
             .when(SekoiaError::is_transient)
-            .adjust(move |err, delay| {
-                // `None` means the attempts are used up: keep it so.
-                delay.map(|d| match err {
-                    SekoiaError::RateLimited {
-                        retry_after: Some(wait),
-                    } => (*wait).min(max_wait),
-                    _ => d,
-                })
-            })
+            .adjust(move |err, delay| crate::retry::honour_retry_after(err, delay, max_wait))
             .notify(|err, delay| {
                 tracing::warn!(
                     path,

@@ -357,6 +357,15 @@ pub enum ForwardError {
     Client { detail: String },
 }
 
+impl crate::retry::AskedWait for ForwardError {
+    fn asked_wait(&self) -> Option<Duration> {
+        match self {
+            ForwardError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
 impl ForwardError {
     /// Worth another attempt: 429, 5xx, timeouts and network failures.
     pub fn is_transient(&self) -> bool {
@@ -439,16 +448,7 @@ impl Poster {
         })
         .retry(backoff)
         .when(ForwardError::is_transient)
-        .adjust(move |err, delay| {
-            // `None` means the attempts are used up: keep it so.
-            delay.map(|d| match err {
-                ForwardError::RateLimited {
-                    retry_after: Some(wait),
-                    ..
-                } => (*wait).min(max_wait),
-                _ => d,
-            })
-        })
+        .adjust(move |err, delay| crate::retry::honour_retry_after(err, delay, max_wait))
         .notify(|err, delay| {
             tracing::warn!(
                 kind = %dest.kind,

@@ -29,18 +29,25 @@ fn send_test_without_a_running_instance_says_to_start_one() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("sekoia-notifierd serve"));
 }
 
-#[test]
-fn send_test_names_an_unreachable_public_url() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+/// Runs `send-test` with the public URL at `port` on loopback; it must
+/// fail with exit 1. Returns its stderr.
+fn failing_send_test(port: u16) -> String {
     let dir = Dir::new(&format!(
         "[tunnel]\npublic_url = \"http://127.0.0.1:{port}\"\n"
     ));
     let _d = Daemon::start(&dir);
     let out = dir.run(&["send-test"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
+    stderr
+}
+
+#[test]
+fn send_test_names_an_unreachable_public_url() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let stderr = failing_send_test(port);
     assert!(
         stderr.contains("cannot reach") && stderr.contains("tunnel"),
         "{stderr}"
@@ -65,13 +72,7 @@ fn send_test_names_a_url_that_reaches_the_wrong_listener() {
             );
         }
     });
-    let dir = Dir::new(&format!(
-        "[tunnel]\npublic_url = \"http://127.0.0.1:{port}\"\n"
-    ));
-    let _d = Daemon::start(&dir);
-    let out = dir.run(&["send-test"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = failing_send_test(port);
     assert!(
         stderr.contains("404") && stderr.contains("secret"),
         "{stderr}"

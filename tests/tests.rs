@@ -5,6 +5,7 @@
 //! - `util`: spawning the daemon, a minimal HTTP client, failure reports
 //!   that show the command, its directory, stdout and stderr.
 //! - `intake`: every status code of the webhook endpoint over a real socket.
+//! - `desktop`: the desktop app with a display, a tray host and pop-ups.
 //! - `enrich`: webhook -> Alert API -> pop-up -> click, with keyring and D-Bus.
 //! - `lifecycle`: configuration errors, graceful shutdown, `feed`, `webhook-url`.
 //! - `selftest`: `send-test` through the webhook URL, and its failure legs.
@@ -12,6 +13,7 @@
 //! - `tunnel`: a real bore tunnel supervised by the daemon; a missing tunnel program.
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
 
+mod desktop;
 mod enrich;
 mod intake;
 mod lifecycle;

@@ -107,6 +107,9 @@ impl Watcher {
     }
 }
 
+/// An icon pixmap: width, height, ARGB32 bytes.
+pub type Pixmap = (i32, i32, Vec<u8>);
+
 /// One menu entry as a panel shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MenuEntry {
@@ -155,13 +158,12 @@ impl Item {
     pub async fn tooltip(&self) -> zbus::Result<(String, String)> {
         let value = self.item_property("ToolTip").await?;
         // (icon name, icon pixmaps, title, description)
-        let (_, _, title, description): (String, Vec<(i32, i32, Vec<u8>)>, String, String) =
-            value.try_into()?;
+        let (_, _, title, description): (String, Vec<Pixmap>, String, String) = value.try_into()?;
         Ok((title, description))
     }
 
     /// The icon pixmaps: (width, height, ARGB32 bytes).
-    pub async fn icon(&self) -> zbus::Result<Vec<(i32, i32, Vec<u8>)>> {
+    pub async fn icon(&self) -> zbus::Result<Vec<Pixmap>> {
         Ok(self.item_property("IconPixmap").await?.try_into()?)
     }
 

@@ -148,10 +148,7 @@ impl Item {
             ITEM_IFACE,
         )
         .await?;
-        proxy
-            .get_property::<OwnedValue>(name)
-            .await
-            .map_err(Into::into)
+        proxy.get_property::<OwnedValue>(name).await
     }
 
     /// The tooltip's title and description.

@@ -11,6 +11,8 @@
 //! - `selftest`: `send-test` through the webhook URL, and its failure legs.
 //! - `session`: a private D-Bus session bus and Secret Service keyring per test.
 //! - `tunnel`: a real bore tunnel supervised by the daemon; a missing tunnel program.
+//! - `window`: the app's feed and settings windows over WebDriver.
+//! - `webdriver`: a minimal W3C WebDriver client for WebKitWebDriver.
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
 
 mod desktop;
@@ -22,3 +24,5 @@ mod selftest;
 mod session;
 mod tunnel;
 mod util;
+mod webdriver;
+mod window;

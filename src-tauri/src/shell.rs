@@ -563,3 +563,7 @@ fn rfc3339(t: SystemTime) -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+#[path = "shell_tests.rs"]
+mod tests;

@@ -6,12 +6,15 @@
 //! `<data dir>/instance.json` (no secret in it) so that other commands
 //! (`webhook-url`, `send-test`) find the running instance.
 
+use crate::health::{ApiHealth, Health};
 use crate::intake;
+use crate::monitor::{Monitor, MonitorConfig};
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
 use crate::notify::{Popup, Urgency};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
 use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
+use crate::selftest::{Delivered, SelfTestError};
 use crate::settings::{hook_url, HookSecret, Settings, TunnelKind};
 use crate::store::{Reader, Store, StoreError};
 use crate::tunnel::{Tunnel, TunnelState};
@@ -81,6 +84,8 @@ pub struct Engine {
     pipeline: JoinHandle<()>,
     tunnel: Option<Tunnel>,
     tunnel_watch: Option<JoinHandle<()>>,
+    monitor: Monitor,
+    client: Option<Client>,
 }
 
 impl Engine {
@@ -103,7 +108,7 @@ impl Engine {
         let pipeline = Pipeline::new(Parts {
             ledger: store.ledger()?,
             writer: store.writer(),
-            client,
+            client: client.clone(),
             settings: settings.clone(),
             sinks: options.sinks.clone(),
             wake: store.new_events(),
@@ -119,7 +124,7 @@ impl Engine {
         let local_hook = settings
             .local_hook_url(local_addr)
             .ok_or(EngineError::NoSecret)?;
-        let app = intake::router(secret, store.writer());
+        let app = intake::router(secret.clone(), store.writer());
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(intake::serve(listener, app, async {
             let _ = stop.await;
@@ -150,6 +155,24 @@ impl Engine {
                 }
             },
         };
+        let monitor = Monitor::start(MonitorConfig {
+            secret,
+            data_dir: data_dir.to_owned(),
+            writer: store.writer(),
+            fixed_public: settings.tunnel.public_url.clone(),
+            interval: settings.tunnel.selftest_interval.period(),
+            tunnel: tunnel.as_ref().map(Tunnel::state),
+            has_key: client.is_some(),
+        })
+        .await;
+        if let Some(client) = &client {
+            let shared = Arc::clone(&monitor.shared);
+            client.observe(Box::new(move |result| {
+                if let Some(api) = ApiHealth::from_result(result) {
+                    shared.api_result(api);
+                }
+            }));
+        }
         let tunnel_watch = tunnel.as_ref().map(|t| {
             tokio::spawn(watch_tunnel(
                 t.state(),
@@ -176,7 +199,36 @@ impl Engine {
             pipeline,
             tunnel,
             tunnel_watch,
+            monitor,
+            client,
         })
+    }
+
+    /// The live health (tunnel, API, last self-test, URL change): the tray
+    /// icon and the settings window follow it. Every change is a new value.
+    pub fn health(&self) -> watch::Receiver<Health> {
+        self.monitor.shared.subscribe()
+    }
+
+    /// The tray's "Send test alert": posts a test event to the webhook URL
+    /// (the public one when known) and waits until it is stored. The outcome
+    /// also becomes the health's last self-test.
+    pub async fn send_test(&self) -> Result<Delivered, SelfTestError> {
+        let url = self.webhook_url();
+        self.monitor.shared.send_test(&url).await
+    }
+
+    /// Asks the API who the key belongs to, for a "Check" button; the
+    /// outcome also becomes the health's API state. `None` without a key.
+    pub async fn check_api(&self) -> Option<Result<(), SekoiaError>> {
+        let client = self.client.as_ref()?;
+        Some(client.me().await.map(|_| ()))
+    }
+
+    /// The user has taken the new webhook URL (Copy URL): the health stops
+    /// warning about the change.
+    pub fn acknowledge_url_change(&self) {
+        self.monitor.shared.acknowledge_url_change();
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -207,6 +259,9 @@ impl Engine {
         if let Err(e) = self.server.await {
             tracing::error!(error = %e, "listener task failed");
         }
+        // Before the tunnel, so that its stop is not recorded as an outage:
+        // the next start counts the downtime from this last heartbeat.
+        self.monitor.stop().await;
         if let Some(tunnel) = self.tunnel {
             tunnel.stop().await;
         }

@@ -10,9 +10,15 @@
 //! - `selftest`: `send-test` through the webhook URL, and its failure legs.
 //! - `session`: a private D-Bus session bus and Secret Service keyring per test.
 //! - `tunnel`: a real bore tunnel supervised by the daemon; a missing tunnel program.
+//! - `fake_tunnels`: fake cloudflared / ngrok on PATH with faked metrics and
+//!   agent APIs; a tunnel that changes URL; one that exits at once.
+//! - `health`: the periodic self-test in `check`, downtime as a feed gap,
+//!   `regenerate-secret`.
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
 
 mod enrich;
+mod fake_tunnels;
+mod health;
 mod intake;
 mod lifecycle;
 mod secrets;

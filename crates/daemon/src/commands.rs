@@ -5,12 +5,14 @@
 use crate::cli::{Cli, Command, LogFormat};
 use anyhow::Context;
 use notifier_core::engine::{self, Engine, Options};
+use notifier_core::health::Health;
+use notifier_core::reach::{self, Gap};
 use notifier_core::sekoia::{ApiKey, Client, ClientConfig};
 use notifier_core::settings::TunnelKind;
 use notifier_core::settings::{self, Paths, Settings, SettingsError};
 use notifier_core::store::{FeedEntry, Reader};
 use notifier_core::tunnel::Tunnel;
-use notifier_core::{secrets, selftest};
+use notifier_core::{monitor, secrets, selftest};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -48,7 +50,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command {
         Command::Serve { .. } => runtime.block_on(serve(&settings, &paths)),
-        Command::Feed { json, limit } => feed(&settings, &paths, json, limit),
+        Command::Feed { json, limit, gaps } => feed(&settings, &paths, json, limit, gaps),
+        Command::RegenerateSecret => runtime.block_on(regenerate_secret(&settings, &paths)),
         Command::Check => runtime.block_on(check(&settings, &paths)),
         Command::SetApiKey => set_api_key(),
         Command::SendTest => runtime.block_on(send_test(&settings, &paths)),
@@ -171,9 +174,9 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
             ),
         },
         (kind, Err(e)) => line(false, "tunnel", format!("{kind}: {e}")),
-        (kind, Ok(())) => match running.and_then(|i| i.tunnel) {
+        (kind, Ok(())) => match running.as_ref().and_then(|i| i.tunnel.clone()) {
             Some(state) => line(
-                !state.starts_with("failed"),
+                !state.starts_with("failed") && !state.starts_with("restarting"),
                 "tunnel",
                 format!("{kind}: {state}"),
             ),
@@ -185,8 +188,58 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         },
     }
 
+    // The last delivery self-test, as the engine recorded it.
+    match Reader::open(&paths.data_dir).and_then(|r| monitor::recorded(&r)) {
+        Err(e) => line(false, "self-test", format!("cannot read the store: {e}")),
+        Ok(recorded) => {
+            let (ok, detail) = selftest_line(recorded.map(|(_, h)| h), running.is_some());
+            line(ok, "self-test", detail);
+        }
+    }
+
     if failed > 0 {
         anyhow::bail!("{failed} check(s) failed");
+    }
+    Ok(())
+}
+
+/// `check`'s self-test line: a failure counts only while an instance runs
+/// (an old run's result is history).
+fn selftest_line(health: Option<Health>, running: bool) -> (bool, String) {
+    let Some(test) = health.and_then(|h| h.selftest) else {
+        return (
+            true,
+            "none yet: run `sekoia-notifierd send-test` while `serve` runs".to_owned(),
+        );
+    };
+    let when = if running { "" } else { " (previous run)" };
+    let detail = if test.ok {
+        format!("passed at {}{when}: {}", test.at, test.message)
+    } else {
+        format!("failed at {}{when}: {}", test.at, test.message)
+    };
+    (test.ok || !running, detail)
+}
+
+/// Writes a new hook secret into the config and prints the new webhook URL.
+async fn regenerate_secret(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
+    let secret = settings::regenerate_secret(&paths.config_file)?;
+    let mut updated = settings.clone();
+    updated.listener.hook_secret = Some(secret);
+    let url = engine::webhook_url(&updated, &paths.data_dir)
+        .await
+        .context("the new secret was written but no webhook URL can be built")?;
+    println!("{url}");
+    eprintln!(
+        "A new webhook secret is in {}: paste the URL above into Sekoia.io \
+         (Settings > Notifications > your WebHook); the old URL stops working.",
+        paths.config_file.display()
+    );
+    if engine::running(&paths.data_dir).await.is_some() {
+        eprintln!(
+            "The running sekoia-notifierd answers the old URL until it restarts: restart it now \
+             (a quick tunnel's address may change too; run `sekoia-notifierd webhook-url` after)."
+        );
     }
     Ok(())
 }
@@ -231,31 +284,61 @@ fn set_api_key() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn feed(settings: &Settings, paths: &Paths, json: bool, limit: usize) -> anyhow::Result<()> {
-    let entries = Reader::open(&paths.data_dir)?.feed(limit, settings)?;
+fn feed(
+    settings: &Settings,
+    paths: &Paths,
+    json: bool,
+    limit: usize,
+    with_gaps: bool,
+) -> anyhow::Result<()> {
+    let reader = Reader::open(&paths.data_dir)?;
+    let entries = reader.feed(limit, settings)?;
+    // The gaps that overlap the period the entries cover (all of them when
+    // the feed is not cut by the limit).
+    let since = match entries.last() {
+        Some(oldest) if entries.len() == limit => parse_time(&oldest.received_at),
+        _ => time::OffsetDateTime::UNIX_EPOCH,
+    };
+    let gaps = reach::gaps(&reader, since)?;
     let mut out = std::io::stdout().lock();
-    if json {
+    if json && with_gaps {
+        let both = serde_json::json!({ "entries": entries, "gaps": gaps });
+        serde_json::to_writer_pretty(&mut out, &both)?;
+        writeln!(out)?;
+    } else if json {
         serde_json::to_writer_pretty(&mut out, &entries)?;
         writeln!(out)?;
-    } else if entries.is_empty() {
+    } else if entries.is_empty() && gaps.is_empty() {
         writeln!(
             out,
             "No events yet. Paste the URL from `sekoia-notifierd webhook-url` into Sekoia.io \
              (Settings > Notifications > WebHook) and keep `sekoia-notifierd serve` running."
         )?;
     } else {
-        print_table(&mut out, &entries)?;
+        print_table(&mut out, &entries, &gaps)?;
     }
     Ok(())
 }
 
-fn print_table(out: &mut impl Write, entries: &[FeedEntry]) -> std::io::Result<()> {
+fn parse_time(rfc3339: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// The table, newest first, with a line for each gap where it falls.
+fn print_table(out: &mut impl Write, entries: &[FeedEntry], gaps: &[Gap]) -> std::io::Result<()> {
     writeln!(
         out,
         "{:<20}  {:<24}  {:<14}  TITLE",
         "RECEIVED", "EVENT", "SHORT ID"
     )?;
+    // Newest gap first, like the entries.
+    let mut gaps = gaps.iter().rev().peekable();
     for e in entries {
+        let received = parse_time(&e.received_at);
+        while let Some(gap) = gaps.next_if(|g| g.end >= received) {
+            writeln!(out, "--  {}", printable(&gap.sentence()))?;
+        }
         let received = e.received_at.get(..19).unwrap_or(&e.received_at);
         let topic = format!("{}:{}", e.kind, e.action);
         let title = e.title.as_deref().unwrap_or("(not enriched yet)");
@@ -268,6 +351,9 @@ fn print_table(out: &mut impl Write, entries: &[FeedEntry]) -> std::io::Result<(
             printable(title),
             if e.read { "" } else { "  *" },
         )?;
+    }
+    for gap in gaps {
+        writeln!(out, "--  {}", printable(&gap.sentence()))?;
     }
     Ok(())
 }

@@ -99,6 +99,20 @@ impl Drop for FakeApi {
     }
 }
 
+/// The gaps of `feed --json --gaps` once one matches `pred`.
+pub fn wait_for_gap(
+    dir: &Dir,
+    secs: u64,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<serde_json::Value> {
+    wait_until(secs, "a matching gap in feed --json --gaps", || {
+        let text = dir.stdout(&["feed", "--json", "--gaps"]);
+        let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let gaps = v["gaps"].as_array().cloned().unwrap_or_default();
+        gaps.iter().any(&pred).then_some(gaps)
+    })
+}
+
 /// `webhook-url` once it is not the local one any more.
 fn public_webhook_url(dir: &Dir, d: &Daemon) -> String {
     let local = format!("http://127.0.0.1:{}/", d.addr.port());
@@ -260,18 +274,11 @@ exec sleep 600"#,
     );
 
     // The restart left an interval without delivery, shown in the feed.
-    let gaps = wait_until(20, "a gap for the restart", || {
-        let text = dir.stdout(&["feed", "--json", "--gaps"]);
-        let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-        let gaps = v["gaps"].as_array().cloned().unwrap_or_default();
-        gaps.iter()
-            .any(|g| {
-                g["reason"]
-                    .as_str()
-                    .unwrap_or("")
-                    .contains("tunnel was down")
-            })
-            .then_some(gaps)
+    let gaps = wait_for_gap(&dir, 20, |g| {
+        g["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("tunnel was down")
     });
     let gap = gaps
         .iter()

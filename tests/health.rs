@@ -2,7 +2,7 @@
 //! public URL and `check` showing it, the interval the daemon was not
 //! running as a gap in the feed, and `regenerate-secret`.
 
-use crate::fake_tunnels::wait_until;
+use crate::fake_tunnels::{wait_for_gap, wait_until};
 use crate::util::{alert, http, Daemon, Dir, SECRET};
 use std::time::Duration;
 
@@ -61,15 +61,8 @@ fn the_time_the_daemon_was_not_running_is_a_gap_in_the_feed() {
     std::fs::remove_file(dir.data().join("instance.json")).expect("stale instance.json");
     std::thread::sleep(Duration::from_millis(1500));
     let d = Daemon::start(&dir);
-    let gaps = wait_until(30, "the downtime as a closed gap", || {
-        let text = dir.stdout(&["feed", "--json", "--gaps"]);
-        let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-        let gaps = v["gaps"].as_array().cloned().unwrap_or_default();
-        gaps.iter()
-            .any(|g| {
-                g["reason"].as_str().unwrap_or("").contains("not running") && g["ongoing"] == false
-            })
-            .then_some(gaps)
+    let gaps = wait_for_gap(&dir, 30, |g| {
+        g["reason"].as_str().unwrap_or("").contains("not running") && g["ongoing"] == false
     });
     assert!(gaps.iter().all(|g| g["type"] == "gap"), "{gaps:?}");
     // `feed --json` alone keeps its contract: an array of entries.

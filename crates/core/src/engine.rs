@@ -143,6 +143,7 @@ impl Engine {
             tunnel: None,
         };
         write_instance(data_dir, &instance);
+        let mut tunnel_error = None;
         let tunnel = match settings.tunnel.kind {
             TunnelKind::None => None,
             kind => match Tunnel::start(&settings.tunnel, local_addr.port()) {
@@ -151,6 +152,7 @@ impl Engine {
                     tracing::error!(
                         "tunnel ({kind}) not started: {e}; the webhook URL stays local"
                     );
+                    tunnel_error = Some(format!("{kind}: {e}"));
                     None
                 }
             },
@@ -162,6 +164,7 @@ impl Engine {
             fixed_public: settings.tunnel.public_url.clone(),
             interval: settings.tunnel.selftest_interval.period(),
             tunnel: tunnel.as_ref().map(Tunnel::state),
+            tunnel_error,
             has_key: client.is_some(),
         })
         .await;

@@ -45,6 +45,8 @@ pub(crate) struct MonitorConfig {
     pub interval: Option<Duration>,
     /// The tunnel's state, when a tunnel program runs.
     pub tunnel: Option<watch::Receiver<TunnelState>>,
+    /// Why the configured tunnel could not be started at all.
+    pub tunnel_error: Option<String>,
     /// Whether an API key is configured.
     pub has_key: bool,
 }
@@ -125,10 +127,15 @@ pub(crate) struct Monitor {
 impl Monitor {
     /// Opens this run's reachability record and starts watching.
     pub(crate) async fn start(config: MonitorConfig) -> Monitor {
-        let tracked = config.tunnel.is_some() || config.fixed_public.is_some();
-        let tunnel = match &config.tunnel {
-            Some(rx) => TunnelHealth::from_state(&rx.borrow(), None),
-            None => TunnelHealth::None {
+        let tracked = config.tunnel.is_some()
+            || config.tunnel_error.is_some()
+            || config.fixed_public.is_some();
+        let tunnel = match (&config.tunnel, &config.tunnel_error) {
+            (Some(rx), _) => TunnelHealth::from_state(&rx.borrow(), None),
+            (None, Some(reason)) => TunnelHealth::Failed {
+                reason: reason.clone(),
+            },
+            (None, None) => TunnelHealth::None {
                 public_url: config.fixed_public.clone(),
             },
         };
@@ -467,13 +474,34 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(10);
         let open = loop {
             let gaps = reach::gaps(&reader, OffsetDateTime::UNIX_EPOCH).unwrap();
-            if let Some(open) = gaps.into_iter().find(|g| g.ongoing) {
+            let failed = |g: &reach::Gap| g.ongoing && g.reason.contains("self-test failed");
+            if let Some(open) = gaps.into_iter().find(failed) {
                 break open;
             }
-            assert!(Instant::now() < deadline, "no open gap recorded");
+            assert!(Instant::now() < deadline, "no open gap for the failed test");
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        assert!(open.reason.contains("self-test failed"), "{}", open.reason);
+        assert!(open.reason.contains("127.0.0.1"), "{}", open.reason);
+        engine.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_tunnel_that_cannot_start_is_a_failed_tunnel_in_the_health() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(
+            dir.path(),
+            "[tunnel]\nkind = \"command\"\ncommand = \"/nonexistent/tunnel {port}\"\n",
+        )
+        .await;
+        let health = engine.health().borrow().clone();
+        match &health.tunnel {
+            TunnelHealth::Failed { reason } => {
+                assert!(reason.contains("/nonexistent/tunnel"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let warning = health.warning().unwrap_or_default();
+        assert!(warning.starts_with("The tunnel cannot start"), "{warning}");
         engine.stop().await;
     }
 }

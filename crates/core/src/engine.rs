@@ -36,6 +36,8 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+    #[error(transparent)]
     Sekoia(#[from] SekoiaError),
     #[error("cannot listen on {addr}: {cause}; another program (or another sekoia-notifierd) may use it: change listener.bind in the config")]
     Bind {
@@ -73,9 +75,13 @@ const PIPELINE_DRAIN: Duration = Duration::from_secs(5);
 /// A running engine. Call [`Engine::stop`] to shut it down cleanly.
 pub struct Engine {
     local_addr: SocketAddr,
-    local_hook: Url,
-    public_hook: Option<Url>,
-    secret: HookSecret,
+    /// `tunnel.public_url`, the base Sekoia.io posts to without a tunnel.
+    fixed_public: Option<Url>,
+    /// `http://<listen address>/`.
+    local_base: Url,
+    /// The hook secret the listener answers; replaced live by
+    /// [`Engine::set_hook_secret`].
+    secret: watch::Sender<HookSecret>,
     data_dir: PathBuf,
     store: Store,
     shutdown: oneshot::Sender<()>,
@@ -121,10 +127,13 @@ impl Engine {
         let local_addr = listener
             .local_addr()
             .map_err(|cause| EngineError::Bind { addr, cause })?;
-        let local_hook = settings
-            .local_hook_url(local_addr)
-            .ok_or(EngineError::NoSecret)?;
-        let app = intake::router(secret.clone(), store.writer());
+        let local_base =
+            Url::parse(&format!("http://{local_addr}/")).map_err(|e| EngineError::Bind {
+                addr,
+                cause: std::io::Error::other(e),
+            })?;
+        let (secret_tx, secret_rx) = watch::channel(secret);
+        let app = intake::router_live(secret_rx.clone(), store.writer());
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(intake::serve(listener, app, async {
             let _ = stop.await;
@@ -158,7 +167,7 @@ impl Engine {
             },
         };
         let monitor = Monitor::start(MonitorConfig {
-            secret,
+            secret: secret_rx,
             data_dir: data_dir.to_owned(),
             writer: store.writer(),
             fixed_public: settings.tunnel.public_url.clone(),
@@ -187,13 +196,9 @@ impl Engine {
         tracing::info!(listen = %local_addr, "webhook listener ready (run `sekoia-notifierd webhook-url` for the URL)");
         Ok(Engine {
             local_addr,
-            local_hook,
-            public_hook: settings.public_hook_url(),
-            secret: settings
-                .listener
-                .hook_secret
-                .clone()
-                .ok_or(EngineError::NoSecret)?,
+            fixed_public: settings.tunnel.public_url.clone(),
+            local_base,
+            secret: secret_tx,
             data_dir: data_dir.to_owned(),
             store,
             shutdown,
@@ -241,14 +246,40 @@ impl Engine {
     /// The URL to paste into Sekoia.io: the tunnel's or the configured
     /// public one when known, else the local one.
     pub fn webhook_url(&self) -> Url {
-        let tunnel = self
+        let secret = self.secret.borrow();
+        let public = self
             .tunnel
             .as_ref()
             .and_then(Tunnel::public_url)
-            .and_then(|base| hook_url(&base, &self.secret));
-        tunnel
-            .or_else(|| self.public_hook.clone())
-            .unwrap_or_else(|| self.local_hook.clone())
+            .or_else(|| self.fixed_public.clone());
+        let url = public
+            .iter()
+            .chain([&self.local_base])
+            .find_map(|base| hook_url(base, &secret));
+        // An http base always takes a path: the fallback is never used.
+        url.unwrap_or_else(|| self.local_base.clone())
+    }
+
+    /// Makes the listener answer `secret` from the next request on (the old
+    /// webhook URL then gets 404), for a secret regenerated while running.
+    pub fn set_hook_secret(&self, secret: HookSecret) {
+        let changed = self.secret.send_if_modified(|old| {
+            let changed = *old != secret;
+            *old = secret;
+            changed
+        });
+        if changed {
+            tracing::warn!("the webhook secret changed: the old webhook URL no longer works; paste the new one into Sekoia.io");
+        }
+    }
+
+    /// The settings window's "regenerate secret": writes a new secret into
+    /// the config at `config` (comments kept), switches the listener to it
+    /// and returns the new webhook URL. The old URL stops working at once.
+    pub fn regenerate_secret(&self, config: &Path) -> Result<Url, EngineError> {
+        let secret = crate::settings::regenerate_secret(config)?;
+        self.set_hook_secret(secret);
+        Ok(self.webhook_url())
     }
 
     pub fn reader(&self) -> Result<Reader, StoreError> {
@@ -385,6 +416,51 @@ async fn watch_tunnel(
             return;
         }
     }
+}
+
+/// Asks the engine running as `instance` to read the config again (SIGHUP;
+/// `sekoia-notifierd serve` then switches to the configured hook secret).
+/// Unix only: elsewhere an error that says to restart.
+pub fn ask_reload(instance: &Instance) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let pid = libc::pid_t::try_from(instance.pid)
+            .ok()
+            .filter(|p| *p > 1)
+            .ok_or_else(|| std::io::Error::other("instance.json holds no usable pid"))?;
+        // SAFETY: kill(2) with a plain signal number; a wrong pid fails
+        // with ESRCH or EPERM.
+        if unsafe { libc::kill(pid, libc::SIGHUP) } == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = instance;
+        Err(std::io::Error::other(
+            "a running instance cannot be told to reload here; restart it",
+        ))
+    }
+}
+
+/// Whether the listener at `listen` answers `secret` now: `GET` on its hook
+/// path gets 405 (wrong method, right secret) instead of 404.
+pub async fn answers_secret(listen: SocketAddr, secret: &HookSecret) -> bool {
+    let Some(url) = Url::parse(&format!("http://{listen}/"))
+        .ok()
+        .and_then(|base| hook_url(&base, secret))
+    else {
+        return false;
+    };
+    let Ok(client) = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+    else {
+        return false;
+    };
+    matches!(client.get(url).send().await, Ok(r) if r.status() == reqwest::StatusCode::METHOD_NOT_ALLOWED)
 }
 
 /// The webhook URL for `settings`, whether or not an engine runs: the public

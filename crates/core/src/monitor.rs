@@ -36,7 +36,8 @@ const SETTLE: Duration = Duration::from_secs(2);
 
 /// What the monitor needs from the engine.
 pub(crate) struct MonitorConfig {
-    pub secret: HookSecret,
+    /// The hook secret now (it can change while running).
+    pub secret: watch::Receiver<HookSecret>,
     pub data_dir: PathBuf,
     pub writer: Writer,
     /// The configured public URL (`tunnel.public_url`).
@@ -54,7 +55,7 @@ pub(crate) struct MonitorConfig {
 /// The state shared by the monitor task and the engine's handles.
 pub(crate) struct Shared {
     health: watch::Sender<Health>,
-    secret: HookSecret,
+    secret: watch::Receiver<HookSecret>,
     data_dir: PathBuf,
     /// One probe at a time (the periodic one and "Send test alert").
     probing: Mutex<()>,
@@ -113,7 +114,7 @@ impl Shared {
     /// The public webhook URL now, if there is one.
     fn public_hook(&self) -> Option<Url> {
         let base = self.health.borrow().tunnel.public_url().cloned()?;
-        hook_url(&base, &self.secret)
+        hook_url(&base, &self.secret.borrow())
     }
 }
 
@@ -502,6 +503,37 @@ mod tests {
         }
         let warning = health.warning().unwrap_or_default();
         assert!(warning.starts_with("The tunnel cannot start"), "{warning}");
+        engine.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_regenerated_secret_is_answered_at_once_and_the_old_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        let old = "monitor-test-secret-0123456789abc";
+        std::fs::write(
+            &config,
+            format!("[listener]\n# mine\nhook_secret = \"{old}\"\nbind = \"127.0.0.1:0\"\n"),
+        )
+        .unwrap();
+        let engine = engine(dir.path(), "").await;
+        let listen = engine.local_addr();
+        let before = engine.webhook_url();
+        assert!(before.path().ends_with(old));
+        let after = engine.regenerate_secret(&config).unwrap();
+        assert_ne!(after, before);
+        let (settings, _) = crate::settings::parse(
+            &std::fs::read_to_string(&config).unwrap(),
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let new = settings.listener.hook_secret.unwrap();
+        assert!(after.path().ends_with(new.as_str()));
+        assert!(crate::engine::answers_secret(listen, &new).await);
+        let old: HookSecret = toml::Value::String(old.into()).try_into().unwrap();
+        assert!(!crate::engine::answers_secret(listen, &old).await);
+        // The self-test follows the new secret too.
+        engine.send_test().await.unwrap();
         engine.stop().await;
     }
 }

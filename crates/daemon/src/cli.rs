@@ -25,7 +25,8 @@ pub struct Locations {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the engine in the foreground until SIGINT or SIGTERM.
+    /// Run the engine in the foreground until SIGINT or SIGTERM (SIGHUP
+    /// re-reads the webhook secret from the config).
     Serve {
         /// Log line format on stderr.
         #[arg(long, value_enum, default_value_t = LogFormat::Human)]
@@ -55,7 +56,8 @@ pub enum Command {
     /// public URL when there is one) and wait until it is in the feed.
     SendTest,
     /// Replace the webhook secret in the config file with a new one and print
-    /// the new webhook URL; the old URL stops working.
+    /// the new webhook URL; the old URL stops working (a running `serve` is
+    /// told to switch at once).
     RegenerateSecret,
 }
 

@@ -88,27 +88,47 @@ async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         ..Options::default()
     };
     let engine = Engine::start(settings, &paths.data_dir, options).await?;
-    shutdown_signal().await?;
+    run_until_stopped(&engine, paths).await?;
     tracing::info!("shutting down: no new requests, finishing those in flight");
     engine.stop().await;
     Ok(())
 }
 
+/// Serves until SIGINT or SIGTERM; SIGHUP re-reads the hook secret from
+/// the config (what `regenerate-secret` sends).
 #[cfg(unix)]
-async fn shutdown_signal() -> anyhow::Result<()> {
+async fn run_until_stopped(engine: &Engine, paths: &Paths) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = hup.recv() => reload_secret(engine, paths),
+        }
     }
-    Ok(())
 }
 
 #[cfg(not(unix))]
-async fn shutdown_signal() -> anyhow::Result<()> {
+async fn run_until_stopped(_engine: &Engine, _paths: &Paths) -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C")
+}
+
+/// Switches the listener to the hook secret now in the config; a config
+/// that does not load changes nothing (and says why).
+#[cfg(unix)]
+fn reload_secret(engine: &Engine, paths: &Paths) {
+    match settings::load_or_init(&paths.config_file) {
+        Ok(loaded) => match loaded.settings.listener.hook_secret {
+            Some(secret) => engine.set_hook_secret(secret),
+            None => {
+                tracing::warn!("the reloaded config has no hook_secret; keeping the current one")
+            }
+        },
+        Err(e) => tracing::warn!("config not reloaded, the webhook secret is unchanged: {e}"),
+    }
 }
 
 /// One line per check; an error when any failed (exit 1).
@@ -235,13 +255,42 @@ async fn regenerate_secret(settings: &Settings, paths: &Paths) -> anyhow::Result
          (Settings > Notifications > your WebHook); the old URL stops working.",
         paths.config_file.display()
     );
-    if engine::running(&paths.data_dir).await.is_some() {
-        eprintln!(
-            "The running sekoia-notifierd answers the old URL until it restarts: restart it now \
-             (a quick tunnel's address may change too; run `sekoia-notifierd webhook-url` after)."
-        );
+    if let Some(instance) = engine::running(&paths.data_dir).await {
+        if switch_running(&instance, updated.listener.hook_secret.as_ref()).await {
+            eprintln!(
+                "The running sekoia-notifierd (pid {}) now answers only the new URL.",
+                instance.pid
+            );
+        } else {
+            eprintln!(
+                "The running sekoia-notifierd (pid {}) still answers the old URL: restart it \
+                 (a quick tunnel's address may change too; run `sekoia-notifierd webhook-url` after).",
+                instance.pid
+            );
+        }
     }
     Ok(())
+}
+
+/// Tells the running instance to take the new secret and waits (up to 5 s)
+/// until its listener answers it.
+async fn switch_running(
+    instance: &engine::Instance,
+    secret: Option<&settings::HookSecret>,
+) -> bool {
+    let Some(secret) = secret else { return false };
+    if let Err(e) = engine::ask_reload(instance) {
+        tracing::warn!("cannot signal the running instance: {e}");
+        return false;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if engine::answers_secret(instance.listen, secret).await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
 
 async fn send_test(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {

@@ -40,7 +40,13 @@ fn the_periodic_self_test_goes_through_the_public_url_and_check_shows_it() {
         (line.starts_with("ok    self-test passed at") && line != first).then_some(line)
     });
     assert!(later > first, "{first}\n{later}");
-    // The test events are in the feed like any event.
+    // The engine's own probes (two passed by now) do not pile up in the
+    // feed: at most the one in flight right now is there.
+    let feed = dir.feed();
+    let probes = feed.iter().filter(|e| e["type"] == "notifier-test").count();
+    assert!(probes <= 1, "{feed:?}");
+    // A test the user asks for stays.
+    dir.stdout(&["send-test"]);
     assert!(dir.feed().iter().any(|e| e["type"] == "notifier-test"));
     drop(d);
 }
@@ -123,4 +129,16 @@ fn regenerate_secret_prints_a_new_url_and_the_running_daemon_drops_the_old_one_a
             .contains(new_path.trim_start_matches("/hooks/")),
         "the new secret is never logged"
     );
+}
+
+#[test]
+fn a_reload_with_a_broken_config_keeps_the_current_secret_and_says_why() {
+    let dir = Dir::new("");
+    let d = Daemon::start(&dir);
+    std::fs::write(dir.config(), "[listener\nhook_secret = 3").expect("break the config");
+    d.signal(libc::SIGHUP);
+    wait_until(10, "the reload to be refused in the log", || {
+        d.log_text().contains("config not reloaded").then_some(())
+    });
+    assert_eq!(d.post(&alert("still-the-old-secret")), 202);
 }

@@ -8,7 +8,7 @@
 
 use crate::health::{ApiHealth, Health};
 use crate::intake;
-use crate::monitor::{Monitor, MonitorConfig};
+use crate::monitor::{Monitor, MonitorConfig, Probe};
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
 use crate::notify::{Popup, Urgency};
@@ -223,7 +223,7 @@ impl Engine {
     /// also becomes the health's last self-test.
     pub async fn send_test(&self) -> Result<Delivered, SelfTestError> {
         let url = self.webhook_url();
-        self.monitor.shared.send_test(&url).await
+        self.monitor.shared.send_test(&url, Probe::Asked).await
     }
 
     /// Asks the API who the key belongs to, for a "Check" button; the

@@ -57,6 +57,7 @@ pub(crate) struct Shared {
     health: watch::Sender<Health>,
     secret: watch::Receiver<HookSecret>,
     data_dir: PathBuf,
+    writer: Writer,
     /// One probe at a time (the periodic one and "Send test alert").
     probing: Mutex<()>,
 }
@@ -82,10 +83,30 @@ impl Shared {
     }
 
     /// Posts a test event to `webhook` and records the outcome in the health.
-    pub(crate) async fn send_test(&self, webhook: &Url) -> Result<Delivered, SelfTestError> {
+    /// `Asked` is the user's test (a pop-up, kept in the feed); `Probe` the
+    /// engine's own (silent, removed from the feed once seen).
+    pub(crate) async fn send_test(
+        &self,
+        webhook: &Url,
+        kind: Probe,
+    ) -> Result<Delivered, SelfTestError> {
         let _one = self.probing.lock().await;
         let host = webhook.host_str().unwrap_or("the webhook URL").to_owned();
-        let result = selftest::send_test(webhook, &self.data_dir, SELFTEST_WAIT).await;
+        let result = match kind {
+            Probe::Asked => selftest::send_test(webhook, &self.data_dir, SELFTEST_WAIT).await,
+            Probe::Periodic => selftest::probe(webhook, &self.data_dir, SELFTEST_WAIT).await,
+        };
+        if let (Probe::Periodic, Ok(delivered)) = (kind, &result) {
+            let uuid = delivered.uuid.clone();
+            write(&self.writer, move |tx| {
+                tx.execute(
+                    "DELETE FROM events WHERE kind = ?1 AND uuid = ?2",
+                    [selftest::TEST_TYPE, uuid.as_str()],
+                )?;
+                Ok(())
+            })
+            .await;
+        }
         let (ok, message) = match &result {
             Ok(d) => (
                 true,
@@ -116,6 +137,15 @@ impl Shared {
         let base = self.health.borrow().tunnel.public_url().cloned()?;
         hook_url(&base, &self.secret.borrow())
     }
+}
+
+/// Who asked for a self-test.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Probe {
+    /// The user ("Send test alert").
+    Asked,
+    /// The engine (periodic, new URL, resume).
+    Periodic,
 }
 
 /// The running monitor.
@@ -157,6 +187,7 @@ impl Monitor {
             health: watch::Sender::new(health),
             secret: config.secret.clone(),
             data_dir: config.data_dir.clone(),
+            writer: config.writer.clone(),
             probing: Mutex::new(()),
         });
         let (stop, stopped) = oneshot::channel();
@@ -309,7 +340,7 @@ fn spawn_probe(shared: &Arc<Shared>, delay: Duration) {
         tokio::time::sleep(delay).await;
         if let Some(url) = shared.public_hook() {
             // The outcome is recorded in the health; the error was logged.
-            let _ = shared.send_test(&url).await;
+            let _ = shared.send_test(&url, Probe::Periodic).await;
         }
     });
 }
@@ -535,5 +566,21 @@ mod tests {
         // The self-test follows the new secret too.
         engine.send_test().await.unwrap();
         engine.stop().await;
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_health_row_reads_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).unwrap();
+        write(&store.writer(), |tx| {
+            tx.execute(
+                "INSERT INTO health (id, updated_at, json) VALUES (1, 0, '{\"tunnel\": 42}')",
+                [],
+            )?;
+            Ok(())
+        })
+        .await;
+        assert_eq!(recorded(&store.reader().unwrap()).unwrap(), None);
+        store.close().await;
     }
 }

@@ -1083,10 +1083,7 @@ pub fn load_or_init(path: &Path) -> Result<Loaded, SettingsError> {
     let (mut settings, mut warnings) = parse(&text, path)?;
     if settings.listener.hook_secret.is_none() {
         let secret = HookSecret::generate()?;
-        let updated = insert_secret(&text, &secret, path)?;
-        // Write through a symlink (dotfile managers) rather than replacing it.
-        let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        write_atomic(&target, &updated, false)?;
+        rewrite(path, &insert_secret(&text, &secret, path)?)?;
         (settings, warnings) = reload(path)?;
     } else {
         warnings.extend(permission_warning(path));
@@ -1102,34 +1099,33 @@ pub fn load_or_init(path: &Path) -> Result<Loaded, SettingsError> {
 /// Replaces `listener.hook_secret` in the config file at `path` with a fresh
 /// secret: an atomic 0600 write that keeps the user's comments and layout.
 /// The webhook URL changes with it; the old URL stops working as soon as the
-/// running instance restarts. A file that does not parse is left alone.
+/// running instance takes the new secret (`Engine::set_hook_secret`, which
+/// `serve` calls on SIGHUP). A file that does not parse is left alone.
 pub fn regenerate_secret(path: &Path) -> Result<HookSecret, SettingsError> {
-    let text = read_config(path)?.ok_or_else(|| {
-        io_error(
-            "read",
-            path,
-            io::Error::new(io::ErrorKind::NotFound, "the file does not exist"),
-        )
-    })?;
+    let text = read_existing(path, "read", "the file does not exist")?;
     parse(&text, path)?;
     let secret = HookSecret::generate()?;
-    let updated = insert_secret(&text, &secret, path)?;
-    // Write through a symlink (dotfile managers) rather than replacing it.
-    let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    write_atomic(&target, &updated, false)?;
+    rewrite(path, &insert_secret(&text, &secret, path)?)?;
     Ok(secret)
+}
+
+/// Rewrites an existing config atomically, through a symlink (dotfile
+/// managers) rather than replacing it.
+fn rewrite(path: &Path, text: &str) -> Result<(), SettingsError> {
+    let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    write_atomic(&target, text, false).map(|_| ())
+}
+
+/// The file's text; a missing file is an error saying `why`.
+fn read_existing(path: &Path, action: &'static str, why: &str) -> Result<String, SettingsError> {
+    read_config(path)?
+        .ok_or_else(|| io_error(action, path, io::Error::new(io::ErrorKind::NotFound, why)))
 }
 
 /// Re-reads what is on disk after a write, so that two processes racing on
 /// first run end up with the same secret (the last writer's).
 fn reload(path: &Path) -> Result<(Settings, Vec<String>), SettingsError> {
-    let text = read_config(path)?.ok_or_else(|| {
-        io_error(
-            "read back",
-            path,
-            io::Error::new(io::ErrorKind::NotFound, "the file vanished after writing"),
-        )
-    })?;
+    let text = read_existing(path, "read back", "the file vanished after writing")?;
     let (settings, mut warnings) = parse(&text, path)?;
     warnings.extend(permission_warning(path));
     Ok((settings, warnings))

@@ -436,7 +436,69 @@ fn init_logging(default_level: &str, format: LogFormat) {
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{print_table, printable, FeedEntry, Gap};
+    use time::macros::datetime;
+
+    fn entry(id: i64, received_at: &str) -> FeedEntry {
+        FeedEntry {
+            id,
+            kind: "alert".to_owned(),
+            action: "created".to_owned(),
+            uuid: format!("u{id}"),
+            short_id: None,
+            received_at: received_at.to_owned(),
+            title: Some(format!("entry {id}")),
+            urgency: None,
+            urgency_display: None,
+            status: None,
+            rule: None,
+            entity: None,
+            url: None,
+            enriched: false,
+            enrich_error: None,
+            read: true,
+        }
+    }
+
+    #[test]
+    fn gaps_are_printed_between_the_entries_they_fall_between() {
+        let entries = [
+            entry(2, "2026-11-29T10:00:00Z"),
+            entry(1, "2026-11-29T08:00:00Z"),
+        ];
+        let gap = |start, end, reason: &str| Gap {
+            start,
+            end,
+            reason: reason.to_owned(),
+            ongoing: false,
+        };
+        // Oldest first, as reach::gaps returns them.
+        let gaps = [
+            gap(
+                datetime!(2026-11-29 07:00 UTC),
+                datetime!(2026-11-29 07:10 UTC),
+                "early",
+            ),
+            gap(
+                datetime!(2026-11-29 09:00 UTC),
+                datetime!(2026-11-29 09:30 UTC),
+                "mid\u{1b}[31m",
+            ),
+        ];
+        let mut out = Vec::new();
+        print_table(&mut out, &entries, &gaps).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let order: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .map(|l| if l.starts_with("--") { "gap" } else { "entry" })
+            .collect();
+        assert_eq!(order, ["entry", "gap", "entry", "gap"], "{text}");
+        assert!(text.contains("entry 2"));
+        assert!(text.contains(
+            "no webhook delivery possible from 2026-11-29T09:00:00Z to 2026-11-29T09:30:00Z (mid\\u{1b}[31m)"
+        ), "{text}");
+    }
 
     #[test]
     fn terminal_escape_sequences_are_shown_not_run() {

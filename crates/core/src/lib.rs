@@ -8,6 +8,7 @@ pub mod health;
 pub mod intake;
 pub mod monitor;
 pub mod notify;
+pub mod pause;
 pub mod pipeline;
 pub mod policy;
 pub mod reach;

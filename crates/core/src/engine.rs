@@ -90,7 +90,7 @@ pub struct Engine {
     pipeline: JoinHandle<()>,
     tunnel: Option<Tunnel>,
     tunnel_watch: Option<JoinHandle<()>>,
-    monitor: Monitor,
+    pub(crate) monitor: Monitor,
     client: Option<Client>,
 }
 

@@ -98,14 +98,19 @@ impl Shared {
         };
         if let (Probe::Periodic, Ok(delivered)) = (kind, &result) {
             let uuid = delivered.uuid.clone();
-            write(&self.writer, move |tx| {
-                tx.execute(
-                    "DELETE FROM events WHERE kind = ?1 AND uuid = ?2",
-                    [selftest::TEST_TYPE, uuid.as_str()],
-                )?;
-                Ok(())
-            })
-            .await;
+            let removed = self
+                .writer
+                .apply_to_feed(Box::new(move |tx| {
+                    tx.execute(
+                        "DELETE FROM events WHERE kind = ?1 AND uuid = ?2",
+                        [selftest::TEST_TYPE, uuid.as_str()],
+                    )?;
+                    Ok(())
+                }))
+                .await;
+            if let Err(e) = removed {
+                tracing::warn!(error = %e, "the probe event stays in the feed");
+            }
         }
         let (ok, message) = match &result {
             Ok(d) => (
@@ -582,5 +587,30 @@ mod tests {
         .await;
         assert_eq!(recorded(&store.reader().unwrap()).unwrap(), None);
         store.close().await;
+    }
+
+    #[tokio::test]
+    async fn the_engines_own_probe_leaves_no_event_in_the_feed() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path(), "").await;
+        let url = engine.webhook_url();
+        let delivered = engine
+            .monitor
+            .shared
+            .send_test(&url, Probe::Periodic)
+            .await
+            .unwrap();
+        let reader = engine.reader().unwrap();
+        assert!(!reader.has_event(&delivered.uuid).unwrap());
+        assert!(engine
+            .health()
+            .borrow()
+            .selftest
+            .as_ref()
+            .is_some_and(|t| t.ok));
+        // A test the user asks for stays.
+        let asked = engine.send_test().await.unwrap();
+        assert!(reader.has_event(&asked.uuid).unwrap());
+        engine.stop().await;
     }
 }

@@ -191,6 +191,8 @@ pub(crate) type Work = Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> Result<(), 
 
 struct Apply {
     work: Work,
+    /// The work changes what the feed shows (bump the change counter).
+    feed: bool,
     reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -328,9 +330,19 @@ impl Writer {
     /// once it is committed. For the small writes of other modules (health,
     /// gaps), so that only this thread ever writes.
     pub(crate) async fn apply(&self, work: Work) -> Result<(), StoreError> {
+        self.apply_with(work, false).await
+    }
+
+    /// Like [`Writer::apply`], for work that changes what the feed shows
+    /// (such as removing the engine's own probe events).
+    pub(crate) async fn apply_to_feed(&self, work: Work) -> Result<(), StoreError> {
+        self.apply_with(work, true).await
+    }
+
+    async fn apply_with(&self, work: Work, feed: bool) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Msg::Apply(Apply { work, reply }))
+            .send(Msg::Apply(Apply { work, feed, reply }))
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -379,8 +391,12 @@ fn write_loop(
                 next = rx.try_recv().ok();
             }
         }
-        for Apply { work, reply } in applies.drain(..) {
-            let _ = reply.send(in_transaction(&mut conn, work));
+        for Apply { work, feed, reply } in applies.drain(..) {
+            let done = in_transaction(&mut conn, work);
+            if feed && done.is_ok() {
+                bump();
+            }
+            let _ = reply.send(done);
         }
         if records.is_empty() && group.is_empty() {
             continue;

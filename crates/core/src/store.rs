@@ -64,6 +64,29 @@ const MIGRATIONS: &[&str] = &[
         fetched_at      TEXT NOT NULL,
         raw             TEXT NOT NULL
      ) STRICT;",
+    // 3 (health, gaps): the engine's last health snapshot (one row) for
+    // `check` in another process; the reachability bookkeeping (one row: the
+    // last heartbeat, and since when the listener has been unreachable from
+    // outside, if it is); closed intervals without possible webhook delivery.
+    // Times are unix seconds (UTC).
+    "CREATE TABLE health (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        updated_at INTEGER NOT NULL,
+        json       TEXT    NOT NULL
+     ) STRICT;
+     CREATE TABLE reach (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        beat       INTEGER NOT NULL,
+        down_since INTEGER,
+        reason     TEXT
+     ) STRICT;
+     CREATE TABLE gaps (
+        id     INTEGER PRIMARY KEY,
+        start  INTEGER NOT NULL,
+        end    INTEGER NOT NULL,
+        reason TEXT    NOT NULL
+     ) STRICT;
+     CREATE INDEX gaps_end ON gaps (end);",
 ];
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -144,6 +167,8 @@ pub struct FeedEntry {
 enum Msg {
     Insert(Job),
     Record(Record),
+    /// A write owned by another module (health, gaps), in its own transaction.
+    Apply(Apply),
     /// Mark one alert's events (by uuid), or every event, as read.
     MarkRead {
         uuid: Option<String>,
@@ -158,6 +183,16 @@ struct Record {
     alerts: Vec<Alert>,
     failed: Vec<(String, String)>,
     handled: Vec<i64>,
+    reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// A write another module hands the writer thread (see [`Writer::apply`]).
+pub(crate) type Work = Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError> + Send>;
+
+struct Apply {
+    work: Work,
+    /// The work changes what the feed shows (bump the change counter).
+    feed: bool,
     reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -291,6 +326,28 @@ impl Writer {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Runs `work` on the writer thread in its own transaction and returns
+    /// once it is committed. For the small writes of other modules (health,
+    /// gaps), so that only this thread ever writes.
+    pub(crate) async fn apply(&self, work: Work) -> Result<(), StoreError> {
+        self.apply_with(work, false).await
+    }
+
+    /// Like [`Writer::apply`], for work that changes what the feed shows
+    /// (such as removing the engine's own probe events).
+    pub(crate) async fn apply_to_feed(&self, work: Work) -> Result<(), StoreError> {
+        self.apply_with(work, true).await
+    }
+
+    async fn apply_with(&self, work: Work, feed: bool) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Msg::Apply(Apply { work, feed, reply }))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// Marks the events of the alert `uuid` as read, or every event when
     /// `uuid` is `None`; returns how many changed.
     pub async fn mark_read(&self, uuid: Option<String>) -> Result<usize, StoreError> {
@@ -312,12 +369,14 @@ fn write_loop(
     let bump = || changed.send_modify(|n| *n = n.wrapping_add(1));
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut records = Vec::new();
+    let mut applies = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Insert(job) => group.push(job),
                 Msg::Record(record) => records.push(record),
+                Msg::Apply(apply) => applies.push(apply),
                 Msg::MarkRead { uuid, reply } => {
                     let marked = in_transaction(&mut conn, |tx| mark_read(tx, uuid.as_deref()));
                     if matches!(marked, Ok(n) if n > 0) {
@@ -331,6 +390,13 @@ fn write_loop(
             if group.len() < MAX_GROUP {
                 next = rx.try_recv().ok();
             }
+        }
+        for Apply { work, feed, reply } in applies.drain(..) {
+            let done = in_transaction(&mut conn, work);
+            if feed && done.is_ok() {
+                bump();
+            }
+            let _ = reply.send(done);
         }
         if records.is_empty() && group.is_empty() {
             continue;
@@ -571,6 +637,11 @@ impl Reader {
             )
             .optional()?
             .is_some())
+    }
+
+    /// The connection, for the read queries of other modules (health, gaps).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     /// How many times the event `id` was delivered (1 for no redelivery).

@@ -183,7 +183,8 @@ pub fn eventually<T>(what: &str, within: Duration, mut probe: impl FnMut() -> Op
 /// A config pointing at the fake API, with the key in the session keyring.
 pub fn desktop_dir(api: &fake_sekoia::FakeSekoia) -> Dir {
     let dir = Dir::with_session(&format!(
-        "[sekoia]\napi_url = \"{}\"\napp_url = \"https://app.sekoia.io\"\n",
+        "[sekoia]\napi_url = \"{}\"\napp_url = \"https://app.sekoia.io\"\n\
+         [tunnel]\npublic_url = \"https://notifier.example.test\"\nselftest_interval = 0\n",
         api.url()
     ));
     let out = set_api_key(&dir, &format!("{}\n", api.api_key()));

@@ -83,6 +83,8 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, shell: Arc<Shell>) -> tauri
             commands::settings::settings_save,
             commands::settings::settings_set_api_key,
             commands::settings::settings_set_autostart,
+            commands::settings::settings_url_copied,
+            commands::settings::settings_regenerate_secret,
             commands::app::app_send_test,
             commands::app::app_status,
             commands::app::app_open_settings,

@@ -127,7 +127,9 @@ async fn a_webhook_reaches_the_feed_enriched_and_the_host_hears_of_it() {
             .cloned()
     })
     .await;
-    assert_eq!(heard.warning, None, "{heard:?}");
+    // Local only: the health says so, in words the tray can show.
+    let warning = heard.warning.clone().unwrap_or_default();
+    assert!(warning.contains("No public webhook URL"), "{heard:?}");
 
     // Opening goes only to the alert page under the configured app URL.
     let link = f.shell.alert_link(entry.id).await.unwrap();

@@ -20,20 +20,25 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 pub struct Driver {
     child: Child,
     addr: SocketAddr,
+    /// WebKitWebDriver's output, which includes the app's (its child).
+    log: std::path::PathBuf,
 }
 
 impl Driver {
-    /// Starts WebKitWebDriver with `env` applied by `configure`.
-    pub fn start(configure: impl FnOnce(&mut Command)) -> Driver {
+    /// Starts WebKitWebDriver with `env` applied by `configure`; its output
+    /// and the app's go to `log`.
+    pub fn start(log: &Path, configure: impl FnOnce(&mut Command)) -> Driver {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
         let mut cmd = Command::new("WebKitWebDriver");
+        let out = std::fs::File::create(log).expect("driver log");
+        let err = out.try_clone().expect("driver log");
         cmd.arg(format!("--port={port}"))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stdout(out)
+            .stderr(err);
         configure(&mut cmd);
         let child = cmd
             .spawn()
@@ -47,7 +52,11 @@ impl Driver {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Driver { child, addr }
+        Driver {
+            child,
+            addr,
+            log: log.to_owned(),
+        }
     }
 
     /// Launches `binary args` and attaches to its web view.
@@ -117,13 +126,21 @@ impl Session<'_> {
 
     /// Waits until `script` returns something truthy, and returns it.
     pub fn wait_for(&self, what: &str, script: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let value = self.execute(script, json!([]));
             if !(value.is_null() || value == json!(false) || value == json!("")) {
                 return value;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(&self.driver.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "timed out waiting for {what}; the app's last log lines:\n{}",
+                    tail.join("\n")
+                );
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }

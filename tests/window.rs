@@ -46,12 +46,13 @@ fn driver(dir: &Dir, display: &Display) -> Driver {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    Driver::start(|cmd: &mut Command| {
+    Driver::start(&dir.tmp.path().join("app.log"), |cmd: &mut Command| {
         dir.session.as_ref().expect("session").apply(cmd);
         cmd.env("DISPLAY", &display.name)
             .env("HOME", dir.tmp.path().join("home"))
             .env("PATH", path)
-            .env("TAURI_WEBVIEW_AUTOMATION", "true");
+            .env("TAURI_WEBVIEW_AUTOMATION", "true")
+            .env("RUST_LOG", "info");
         for (k, v) in &dir.env {
             cmd.env(k, v);
         }
@@ -265,6 +266,27 @@ fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
     assert_eq!(field, "", "the key field is cleared after saving");
     let page = window.execute("return document.documentElement.outerHTML", json!([]));
     assert!(!page.as_str().unwrap_or_default().contains(api.api_key()));
+
+    // Start at login: an XDG autostart entry that runs this app.
+    window.click("#autostart");
+    // auto-launch writes under $HOME/.config, whatever XDG_CONFIG_HOME says.
+    let autostart = dir.tmp.path().join("home/.config/autostart");
+    let entry = eventually("the autostart entry", Duration::from_secs(10), || {
+        std::fs::read_dir(&autostart)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "desktop"))
+    });
+    let text = std::fs::read_to_string(&entry).expect("autostart entry");
+    assert!(text.contains("sekoia-notifier"), "{text}");
+    assert_eq!(
+        window.execute(
+            "return document.querySelector('#autostart').checked",
+            json!([])
+        ),
+        true
+    );
 }
 
 /// `secret-tool lookup` of the key `set-api-key` and the app share.

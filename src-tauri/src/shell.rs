@@ -518,6 +518,7 @@ impl Shell {
     /// API does not stop the save (the check runs again later); a rejected
     /// key is not stored.
     pub async fn set_api_key(self: &Arc<Self>, text: String) -> Result<KeyStatus, AppError> {
+        let started = std::time::Instant::now();
         let key = ApiKey::new(text)?;
         let api_url = self.inner.lock().await.settings.api_url();
         let outcome = match check_key(api_url, key.clone()).await {
@@ -541,11 +542,15 @@ impl Shell {
             ..KeyStatus::default()
         };
         inner.key.record(outcome.as_ref().err());
-        let started = self.start_engine(&mut inner, Some(key)).await;
+        let restarted = self.start_engine(&mut inner, Some(key)).await;
         let key_status = inner.key.clone();
         drop(inner);
         self.publish_status().await;
-        started.map(|()| key_status)
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "API key stored and the engine restarted with it"
+        );
+        restarted.map(|()| key_status)
     }
 
     /// The user copied the webhook URL: a changed URL stops being a warning.

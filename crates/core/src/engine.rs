@@ -9,7 +9,7 @@
 use crate::intake;
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
-use crate::notify::{Popup, Urgency};
+use crate::notify::{Popup, PopupKind, Urgency};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
 use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use crate::settings::{hook_url, HookSecret, Settings, TunnelKind};
@@ -267,6 +267,7 @@ pub async fn running(data_dir: &Path) -> Option<Instance> {
 /// never the secret path (notification servers keep a history).
 async fn url_changed(sinks: &[Arc<dyn Sink>], url: &Url) {
     let popup = Popup {
+        kind: PopupKind::Notice,
         key: "webhook-url-changed".to_owned(),
         summary: "Webhook URL changed".to_owned(),
         lines: vec![

@@ -14,4 +14,5 @@ pub mod sekoia;
 pub mod selftest;
 pub mod settings;
 pub mod store;
+pub mod storm;
 pub mod tunnel;

@@ -11,7 +11,9 @@
 //! - `session`: a private D-Bus session bus and Secret Service keyring per test.
 //! - `tunnel`: a real bore tunnel supervised by the daemon; a missing tunnel program.
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
+//! - `catchup`: alerts created while the daemon was stopped, caught up at restart.
 
+mod catchup;
 mod enrich;
 mod intake;
 mod lifecycle;

@@ -6,6 +6,7 @@
 //! `<data dir>/instance.json` (no secret in it) so that other commands
 //! (`webhook-url`, `send-test`) find the running instance.
 
+use crate::catchup::{self, CatchUp};
 use crate::intake;
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
@@ -66,6 +67,8 @@ pub struct Options {
 
 /// How long a stop waits for the pipeline to handle what is waiting.
 const PIPELINE_DRAIN: Duration = Duration::from_secs(5);
+/// Pause between tries of the start catch-up while the API fails.
+const CATCH_UP_RETRY: Duration = Duration::from_secs(60);
 
 /// A running engine. Call [`Engine::stop`] to shut it down cleanly.
 pub struct Engine {
@@ -81,6 +84,9 @@ pub struct Engine {
     pipeline: JoinHandle<()>,
     tunnel: Option<Tunnel>,
     tunnel_watch: Option<JoinHandle<()>>,
+    catch_up: Option<CatchUp>,
+    /// The start catch-up; finished means it succeeded.
+    catch_up_task: Option<JoinHandle<()>>,
 }
 
 impl Engine {
@@ -100,6 +106,17 @@ impl Engine {
             None => None,
         };
         let store = Store::open(data_dir)?;
+        let catch_up = client
+            .clone()
+            .map(|client| CatchUp::new(client, store.writer(), settings, options.sinks.clone()));
+        let catch_up_task = match &catch_up {
+            Some(c) => Some(tokio::spawn(catchup::after_start_until_done(
+                c.clone(),
+                store.reader()?,
+                CATCH_UP_RETRY,
+            ))),
+            None => None,
+        };
         let pipeline = Pipeline::new(Parts {
             ledger: store.ledger()?,
             writer: store.writer(),
@@ -176,7 +193,16 @@ impl Engine {
             pipeline,
             tunnel,
             tunnel_watch,
+            catch_up,
+            catch_up_task,
         })
+    }
+
+    /// The catch-up handle (None without an API key): call
+    /// [`CatchUp::catch_up`] with a gap the engine could not see, such as an
+    /// interval the tunnel was down.
+    pub fn catch_up(&self) -> Option<CatchUp> {
+        self.catch_up.clone()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -217,6 +243,17 @@ impl Engine {
         let _ = self.stop_pipeline.send(());
         if let Err(e) = self.pipeline.await {
             tracing::error!(error = %e, "pipeline task failed");
+        }
+        // The feed is complete up to now only if the start catch-up filled
+        // the gap before this run; otherwise the next start tries again.
+        if let (Some(task), Some(catch_up)) = (self.catch_up_task, &self.catch_up) {
+            if task.is_finished() {
+                if let Err(e) = catch_up.mark_complete().await {
+                    tracing::error!(error = %e, "cannot record the catch-up cursor");
+                }
+            } else {
+                task.abort();
+            }
         }
         self.store.close().await;
         tracing::info!("engine stopped");

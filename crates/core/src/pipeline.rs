@@ -292,4 +292,4 @@ fn outcome(wanted: &[String], fetched: Fetched) -> (Vec<Alert>, Vec<(String, Str
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

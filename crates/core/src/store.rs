@@ -64,6 +64,14 @@ const MIGRATIONS: &[&str] = &[
         fetched_at      TEXT NOT NULL,
         raw             TEXT NOT NULL
      ) STRICT;",
+    // 3 (catch-up): events added from the Alert API after a gap are marked
+    // `caught_up`; `cursors` holds named positions such as the time up to
+    // which the feed is known complete.
+    "ALTER TABLE events ADD COLUMN caught_up INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE cursors (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+     ) STRICT;",
 ];
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -139,11 +147,14 @@ pub struct FeedEntry {
     /// Why enrichment failed for good (unknown alert, key rejected), if it did.
     pub enrich_error: Option<String>,
     pub read: bool,
+    /// Added by a catch-up from the Alert API (the webhook never came).
+    pub caught_up: bool,
 }
 
 enum Msg {
     Insert(Job),
     Record(Record),
+    CatchUp(catchup::Job),
     /// Commit what is queued, refuse anything later, stop.
     Stop,
 }
@@ -281,18 +292,27 @@ impl Writer {
 fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, new_events: &Notify) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut records = Vec::new();
+    let mut catchups = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Insert(job) => group.push(job),
                 Msg::Record(record) => records.push(record),
+                Msg::CatchUp(job) => catchups.push(job),
                 // Senders now fail; what is queued is still drained.
                 Msg::Stop => rx.close(),
             }
             if group.len() < MAX_GROUP {
                 next = rx.try_recv().ok();
             }
+        }
+        for job in catchups.drain(..) {
+            let result = in_transaction(&mut conn, |tx| catchup::apply(tx, &job));
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "recording caught-up alerts failed");
+            }
+            let _ = job.reply.send(result);
         }
         if records.is_empty() && group.is_empty() {
             continue;
@@ -354,36 +374,42 @@ fn in_transaction<T>(
     Ok(value)
 }
 
-fn apply_records(tx: &rusqlite::Transaction<'_>, records: &[Record]) -> Result<(), StoreError> {
+/// Caches alerts from the API, keyed by their uuid (an alert without one is skipped).
+fn save_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[Alert]) -> Result<(), StoreError> {
     let fetched_at = now_rfc3339();
+    let mut save = tx.prepare_cached(
+        "INSERT INTO alerts (uuid, short_id, title, urgency, urgency_display, status, rule, entity, fetched_at, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (uuid) DO UPDATE SET short_id = ?2, title = ?3, urgency = ?4,
+           urgency_display = ?5, status = ?6, rule = ?7, entity = ?8, fetched_at = ?9, raw = ?10",
+    )?;
+    for a in alerts {
+        let Some(uuid) = &a.uuid else { continue };
+        let raw = serde_json::to_string(a).unwrap_or_else(|_| "{}".to_owned());
+        save.execute(params![
+            uuid,
+            a.short_id,
+            a.title,
+            a.urgency_value(),
+            a.urgency.as_ref().and_then(|u| u.display.clone()),
+            a.status.as_ref().and_then(|n| n.name.clone()),
+            a.rule.as_ref().and_then(|n| n.name.clone()),
+            a.entity.as_ref().and_then(|n| n.name.clone()),
+            fetched_at,
+            raw
+        ])?;
+    }
+    Ok(())
+}
+
+fn apply_records(tx: &rusqlite::Transaction<'_>, records: &[Record]) -> Result<(), StoreError> {
     {
-        let mut save = tx.prepare_cached(
-            "INSERT INTO alerts (uuid, short_id, title, urgency, urgency_display, status, rule, entity, fetched_at, raw)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (uuid) DO UPDATE SET short_id = ?2, title = ?3, urgency = ?4,
-               urgency_display = ?5, status = ?6, rule = ?7, entity = ?8, fetched_at = ?9, raw = ?10",
-        )?;
         let mut fail = tx.prepare_cached(
             "UPDATE events SET enrich_error = ?2 WHERE uuid = ?1 AND kind = 'alert'",
         )?;
         let mut mark = tx.prepare_cached("UPDATE events SET handled = 1 WHERE id = ?1")?;
         for record in records {
-            for a in &record.alerts {
-                let Some(uuid) = &a.uuid else { continue };
-                let raw = serde_json::to_string(a).unwrap_or_else(|_| "{}".to_owned());
-                save.execute(params![
-                    uuid,
-                    a.short_id,
-                    a.title,
-                    a.urgency_value(),
-                    a.urgency.as_ref().and_then(|u| u.display.clone()),
-                    a.status.as_ref().and_then(|n| n.name.clone()),
-                    a.rule.as_ref().and_then(|n| n.name.clone()),
-                    a.entity.as_ref().and_then(|n| n.name.clone()),
-                    fetched_at,
-                    raw
-                ])?;
-            }
+            save_alerts(tx, &record.alerts)?;
             for (uuid, reason) in &record.failed {
                 fail.execute(params![uuid, reason])?;
             }
@@ -410,6 +436,11 @@ fn insert_group(tx: &rusqlite::Transaction<'_>, group: &[Job]) -> Result<Vec<Sto
         )?;
         for job in group {
             let e = &job.event;
+            // The webhook of an alert a catch-up already added, arriving late.
+            if let Some(id) = catchup::late_webhook(tx, e)? {
+                results.push(Stored::Duplicate { id });
+                continue;
+            }
             let key = e.dedup_key();
             let inserted = insert.execute(params![
                 key,
@@ -463,7 +494,7 @@ impl Reader {
         let mut stmt = self.conn.prepare_cached(
             "SELECT e.id, e.kind, e.action, e.uuid, e.short_id, e.received_at, e.read,
                     a.uuid IS NOT NULL, a.short_id, a.title, a.urgency, a.urgency_display,
-                    a.status, a.rule, a.entity, e.enrich_error
+                    a.status, a.rule, a.entity, e.enrich_error, e.caught_up
              FROM events e LEFT JOIN alerts a ON e.kind = 'alert' AND a.uuid = e.uuid
              ORDER BY e.id DESC LIMIT ?1",
         )?;
@@ -493,6 +524,7 @@ impl Reader {
                 enriched: row.get(7)?,
                 enrich_error: row.get(15)?,
                 read: row.get(6)?,
+                caught_up: row.get(16)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -636,6 +668,8 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     tx.commit()?;
     Ok(())
 }
+
+mod catchup;
 
 #[cfg(test)]
 mod tests {

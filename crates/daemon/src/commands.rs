@@ -252,16 +252,21 @@ fn feed(settings: &Settings, paths: &Paths, json: bool, limit: usize) -> anyhow:
 fn print_table(out: &mut impl Write, entries: &[FeedEntry]) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<20}  {:<24}  {:<14}  TITLE",
+        "{:<20}  {:<36}  {:<14}  TITLE",
         "RECEIVED", "EVENT", "SHORT ID"
     )?;
     for e in entries {
         let received = e.received_at.get(..19).unwrap_or(&e.received_at);
         let topic = format!("{}:{}", e.kind, e.action);
         let title = e.title.as_deref().unwrap_or("(not enriched yet)");
+        let topic = if e.caught_up {
+            format!("{topic} (caught up)")
+        } else {
+            topic
+        };
         writeln!(
             out,
-            "{:<20}  {:<24}  {:<14}  {}{}",
+            "{:<20}  {:<36}  {:<14}  {}{}",
             received.replace('T', " "),
             printable(&topic),
             printable(e.short_id.as_deref().unwrap_or("-")),

@@ -9,9 +9,10 @@ use crate::store::Store;
 use fake_sekoia::{alert_json, FakeSekoia, Fault};
 use std::sync::Mutex as StdMutex;
 
+/// A sink that records (key, summary, lines) of every pop-up.
 #[derive(Default)]
-struct Recorder {
-    shown: StdMutex<Vec<(String, String, Vec<String>)>>,
+pub(crate) struct Recorder {
+    pub(crate) shown: StdMutex<Vec<(String, String, Vec<String>)>>,
 }
 
 impl Sink for Recorder {
@@ -31,7 +32,7 @@ impl Sink for Recorder {
 }
 
 impl Recorder {
-    fn summaries(&self) -> Vec<String> {
+    pub(crate) fn summaries(&self) -> Vec<String> {
         self.shown
             .lock()
             .unwrap()

@@ -12,8 +12,10 @@
 //! - `tunnel`: a real bore tunnel supervised by the daemon; a missing tunnel program.
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
 //! - `catchup`: alerts created while the daemon was stopped, caught up at restart.
+//! - `crash`: `kill -9` under a flood of POSTs; nothing acknowledged is lost or doubled.
 
 mod catchup;
+mod crash;
 mod enrich;
 mod intake;
 mod lifecycle;

@@ -48,7 +48,11 @@ fn try_post(addr: SocketAddr, body: &str) -> Option<u16> {
 fn every_acknowledged_event_survives_kill_9_once_and_pops_up_at_most_once() {
     // No API key: pop-ups say "Alert AL<n> created", one per event. The
     // largest storm budget on the shortest window keeps many of them single.
-    let dir = Dir::with_session("[notify]\nstorm_budget = 100\nstorm_window_secs = 1\n");
+    // No intake rate limit (the line joins the [listener] table Dir writes):
+    // the flood must reach the store.
+    let dir = Dir::with_session(
+        "max_requests_per_second = 0\n[notify]\nstorm_budget = 100\nstorm_window_secs = 1\n",
+    );
     let first = Daemon::start(&dir);
     let addr = first.addr;
     let acked = Arc::new(Mutex::new(Vec::new()));

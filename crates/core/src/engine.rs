@@ -136,7 +136,11 @@ impl Engine {
         let local_hook = settings
             .local_hook_url(local_addr)
             .ok_or(EngineError::NoSecret)?;
-        let app = intake::router(secret, store.writer());
+        let app = intake::router_with_rate(
+            secret,
+            store.writer(),
+            settings.listener.max_requests_per_second,
+        );
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(intake::serve(listener, app, async {
             let _ = stop.await;

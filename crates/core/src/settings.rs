@@ -320,6 +320,9 @@ pub struct ListenerSettings {
     pub bind: SocketAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hook_secret: Option<HookSecret>,
+    /// Most webhook requests per second before 429 + Retry-After; 0 = no limit.
+    #[serde(deserialize_with = "de_rate")]
+    pub max_requests_per_second: u32,
 }
 
 impl Default for ListenerSettings {
@@ -327,6 +330,7 @@ impl Default for ListenerSettings {
         ListenerSettings {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8787),
             hook_secret: None,
+            max_requests_per_second: crate::intake::DEFAULT_RATE,
         }
     }
 }
@@ -848,6 +852,10 @@ fn de_int_in<'de, D: Deserializer<'de>>(
         .ok_or_else(|| de::Error::custom(format!("got {n}")))
 }
 
+fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    de_int_in(d, 0..=1_000_000)
+}
+
 fn de_storm_budget<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     de_int_in(d, 1..=100)
 }
@@ -870,6 +878,9 @@ fn expected_form(key: &str) -> &'static str {
             "an https:// URL such as \"https://app.sekoia.io\" (http:// only for 127.0.0.1, ::1 or localhost)"
         }
         "listener.bind" => "a loopback IP:port such as 127.0.0.1:8787",
+        "listener.max_requests_per_second" => {
+            "an integer from 0 to 1000000 (webhook requests per second; 0 = no limit)"
+        }
         "listener.hook_secret" => {
             "22 to 256 characters of A-Z a-z 0-9 _ - (delete the line to have one generated)"
         }
@@ -1205,6 +1216,7 @@ fn default_config_text(secret: &HookSecret) -> String {
 # bind = "127.0.0.1:8787"         # loopback only; reach it from outside through a tunnel
 # Generated on first run: the secret path of the webhook URL. Keep it private.
 hook_secret = "{secret}"
+# max_requests_per_second = 1000  # webhook requests per second before 429 + Retry-After; 0 = no limit
 
 [tunnel]
 # kind = "none"                   # none | cloudflared | ngrok | bore | command
@@ -1655,6 +1667,21 @@ events = ["alert:created"]
                 .min_urgency,
             100
         );
+    }
+
+    #[test]
+    fn the_intake_rate_defaults_to_1000_and_zero_turns_it_off() {
+        let (s, _) = parse_ok("");
+        assert_eq!(s.listener.max_requests_per_second, 1000);
+        let (s, _) = parse_ok("[listener]\nmax_requests_per_second = 0\n");
+        assert_eq!(s.listener.max_requests_per_second, 0);
+        for bad in ["-1", "1000001", "\"fast\""] {
+            let msg = assert_names(
+                &format!("[listener]\nmax_requests_per_second = {bad}\n"),
+                "listener.max_requests_per_second",
+            );
+            assert!(msg.contains("0 = no limit"), "{msg}");
+        }
     }
 
     #[test]

@@ -289,6 +289,16 @@ impl Writer {
     }
 }
 
+#[cfg(test)]
+impl Writer {
+    /// A writer whose queue (of `capacity`) nobody drains, and the queue:
+    /// backpressure tests fill it.
+    pub(crate) fn stalled(capacity: usize) -> (Writer, impl Sized) {
+        let (tx, rx) = mpsc::channel::<Msg>(capacity);
+        (Writer { tx }, rx)
+    }
+}
+
 fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, new_events: &Notify) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut records = Vec::new();

@@ -13,10 +13,12 @@
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
 //! - `catchup`: alerts created while the daemon was stopped, caught up at restart.
 //! - `crash`: `kill -9` under a flood of POSTs; nothing acknowledged is lost or doubled.
+//! - `hardening`: idle and trickling connections; the API key after a run full of errors.
 
 mod catchup;
 mod crash;
 mod enrich;
+mod hardening;
 mod intake;
 mod lifecycle;
 mod secrets;

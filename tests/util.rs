@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 pub use crate::session::Session;
@@ -148,9 +148,11 @@ impl Daemon {
     pub fn start(dir: &Dir) -> Daemon {
         let log = dir.tmp.path().join("serve.log");
         let file = std::fs::File::create(&log).expect("log file");
+        // Kept so the secrets tests can search it too.
+        let out = std::fs::File::create(dir.tmp.path().join("serve.out")).expect("stdout file");
         let child = dir
             .command(&["serve"])
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(file)
             .spawn()
             .expect("spawn sekoia-notifierd serve");

@@ -127,6 +127,9 @@ impl Engine {
             config: options.pipeline,
         });
         let addr = settings.listener.bind;
+        if let Some(files) = intake::raise_open_file_limit() {
+            tracing::debug!(files, "open file limit");
+        }
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|cause| EngineError::Bind { addr, cause })?;
@@ -393,7 +396,11 @@ fn write_instance(data_dir: &Path, instance: &Instance) {
         .map_err(std::io::Error::other)
         .and_then(|bytes| {
             let tmp = path.with_extension("json.tmp");
-            std::fs::write(&tmp, bytes)?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            std::io::Write::write_all(&mut options.open(&tmp)?, &bytes)?;
             std::fs::rename(&tmp, &path)
         });
     if let Err(e) = result {

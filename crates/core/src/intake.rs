@@ -218,6 +218,40 @@ fn is_json(headers: &HeaderMap) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// Raises this process's soft limit of open files to its hard limit (at
+/// most 65,536), so many idle connections (a slow-client attack, a burst of
+/// deliveries) cannot exhaust the descriptors the listener and the store
+/// need. Returns the limit now in force.
+// `rlim_t` is u64 on Linux x86_64 but not on every unix.
+#[allow(clippy::useless_conversion)]
+pub fn raise_open_file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit with a valid, owned struct.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            return None;
+        }
+        let wanted = limit.rlim_max.min(65_536);
+        if limit.rlim_cur < wanted {
+            let raised = libc::rlimit {
+                rlim_cur: wanted,
+                rlim_max: limit.rlim_max,
+            };
+            // SAFETY: as above.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+                return Some(u64::from(wanted));
+            }
+        }
+        Some(u64::from(limit.rlim_cur))
+    }
+    #[cfg(not(unix))]
+    None
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then stops
 /// accepting and waits up to [`DRAIN_TIMEOUT`] for requests in flight.
 pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {

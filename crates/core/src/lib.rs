@@ -17,3 +17,6 @@ pub mod settings;
 pub mod store;
 pub mod storm;
 pub mod tunnel;
+
+#[cfg(test)]
+mod fuzz_seeds;

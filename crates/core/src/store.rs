@@ -629,6 +629,42 @@ impl Ledger {
     }
 }
 
+/// Creates the database file readable by its owner only (0600) when it is
+/// absent, and narrows an existing one to 0600 by path. SQLite gives the
+/// `-wal` and `-shm` files the database's mode. An existing file is never
+/// opened here: closing any descriptor of a database file drops every POSIX
+/// lock this process holds on it, and with them SQLite's locking. A failure
+/// (a read-only file system) is logged: opening then says what is wrong.
+fn make_private(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let narrowed = match std::fs::metadata(path) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map(drop)
+                .or_else(|e| match e.kind() {
+                    // Another process created it first; SQLite opens it.
+                    std::io::ErrorKind::AlreadyExists => Ok(()),
+                    _ => Err(e),
+                }),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = narrowed {
+            tracing::warn!(path = %path.display(), error = %e, "cannot make the database private (0600)");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 /// Opens a connection with our pragmas and brings the schema up to date.
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent() {
@@ -638,6 +674,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
         path: path.to_owned(),
         cause: Arc::new(e),
     };
+    make_private(path);
     let mut conn = Connection::open(path).map_err(open_err)?;
     // The writer thread and the pipeline write to the same file. SQLite's
     // default busy handler sleeps up to 100 ms between tries, which stalls
@@ -694,6 +731,34 @@ mod tests {
 
     fn settings() -> Settings {
         Settings::default()
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_database_and_its_wal_are_private_even_when_created_loose() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let loose = dir.path().join(DB_FILE);
+        std::fs::write(&loose, b"").unwrap();
+        std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.writer().insert(event("a1", "t1")).await.unwrap();
+        for name in [DB_FILE, "notifier.sqlite3-wal", "notifier.sqlite3-shm"] {
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+        }
+        store.close().await;
+        let fresh = tempfile::tempdir().unwrap();
+        let store = Store::open(fresh.path()).unwrap();
+        let mode = std::fs::metadata(fresh.path().join(DB_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        store.close().await;
     }
 
     #[tokio::test]

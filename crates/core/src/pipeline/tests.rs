@@ -321,3 +321,17 @@ async fn unhandled_events_are_resumed_by_a_new_pipeline() {
     assert_eq!(sink.summaries(), ["before restart"]);
     assert!(!r.pipeline.step().await.unwrap(), "handled once only");
 }
+
+#[tokio::test]
+async fn an_unreadable_list_answer_is_recorded_as_the_reason_for_every_alert() {
+    let mut r = rig(PipelineConfig::default(), None).await;
+    for n in 2..5 {
+        r.api
+            .add_alert(alert_json(&uuid(n), &format!("AL{n}"), "t", 50));
+        r.receive(webhook(n, "created")).await;
+    }
+    r.api.fail_next(1, Fault::Malformed);
+    while r.pipeline.step().await.unwrap() {}
+    let feed = r.feed();
+    assert!(feed.iter().all(|e| e.enrich_error.is_some()), "{feed:?}");
+}

@@ -19,7 +19,12 @@ fn event(n: u32) -> String {
 /// A session with the fake API's key in the keyring and a fake `xdg-open`
 /// that records the URLs it is asked to open.
 pub fn setup(api: &FakeSekoia) -> Dir {
-    let extra = format!("[sekoia]\napi_url = \"{}\"\n", api.url());
+    setup_with(api, "")
+}
+
+/// Like [`setup`], with `extra` TOML after the `[sekoia]` table.
+pub fn setup_with(api: &FakeSekoia, extra: &str) -> Dir {
+    let extra = format!("[sekoia]\napi_url = \"{}\"\n{extra}", api.url());
     let mut dir = Dir::with_session(&extra);
     let bin = dir.tmp.path().join("bin");
     std::fs::create_dir_all(&bin).expect("bin dir");

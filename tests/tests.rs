@@ -14,6 +14,7 @@
 //! - `catchup`: alerts created while the daemon was stopped, caught up at restart.
 //! - `crash`: `kill -9` under a flood of POSTs; nothing acknowledged is lost or doubled.
 //! - `hardening`: idle and trickling connections; the API key after a run full of errors.
+//! - `storm`: 1,000 queued alerts against the pop-up budget; hostile alert text in pop-ups.
 
 mod catchup;
 mod crash;
@@ -24,5 +25,6 @@ mod lifecycle;
 mod secrets;
 mod selftest;
 mod session;
+mod storm;
 mod tunnel;
 mod util;

@@ -18,10 +18,7 @@ fn uuid(n: usize) -> String {
 }
 
 fn event(n: usize) -> String {
-    format!(
-        r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{}","short_id":"AL{n}"}},"metadata":{{"version":2,"created_at":1732874400}}}}"#,
-        uuid(n)
-    )
+    crate::util::alert_with_short_id(&uuid(n), &format!("AL{n}"))
 }
 
 /// One POST; `None` when the connection failed or broke (the daemon died).

@@ -73,7 +73,7 @@ fn uuid(n: u32) -> String {
 }
 
 fn event(n: u32) -> String {
-    alert(&uuid(n)).replace(&format!("AL{}", uuid(n).len()), &format!("AL{n}"))
+    crate::util::alert_with_short_id(&uuid(n), &format!("AL{n}"))
 }
 
 /// Every file and directory under `root` (and `root` itself).

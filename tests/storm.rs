@@ -17,10 +17,7 @@ fn uuid(n: usize) -> String {
 }
 
 fn event(n: usize) -> String {
-    format!(
-        r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{}","short_id":"AL{n}"}},"metadata":{{"version":2,"created_at":1732874400}}}}"#,
-        uuid(n)
-    )
+    crate::util::alert_with_short_id(&uuid(n), &format!("AL{n}"))
 }
 
 /// Stores events as intake would, before the daemon starts.

@@ -13,9 +13,13 @@ pub const SECRET: &str = "e2e-secret-0123456789abcdefghijklmnop";
 
 /// An alert event with the given uuid.
 pub fn alert(uuid: &str) -> String {
+    alert_with_short_id(uuid, &format!("AL{}", uuid.len()))
+}
+
+/// An `alert:created` event with the given uuid and short_id.
+pub fn alert_with_short_id(uuid: &str, short_id: &str) -> String {
     format!(
-        r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{uuid}","short_id":"AL{n}"}},"metadata":{{"version":2,"created_at":1732874400,"community_uuid":"c"}}}}"#,
-        n = uuid.len()
+        r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{uuid}","short_id":"{short_id}"}},"metadata":{{"version":2,"created_at":1732874400,"community_uuid":"c"}}}}"#
     )
 }
 

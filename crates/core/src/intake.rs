@@ -380,12 +380,7 @@ mod tests {
             .await
             .unwrap();
         assert!(String::from_utf8_lossy(&bytes).contains("too many requests"));
-        let feed = f
-            .store
-            .reader()
-            .unwrap()
-            .feed(10, &Default::default())
-            .unwrap();
+        let feed = f.store.feed_for_tests();
         assert_eq!(feed.len(), 3);
         // A wrong secret is still a bare 404, not a hint that a hook exists.
         let (status, body) =
@@ -432,12 +427,7 @@ mod tests {
         )
         .await;
         assert_eq!(status, StatusCode::ACCEPTED);
-        let feed = f
-            .store
-            .reader()
-            .unwrap()
-            .feed(10, &Default::default())
-            .unwrap();
+        let feed = f.store.feed_for_tests();
         assert_eq!(feed.len(), 1);
         assert_eq!(feed[0].uuid, "u-1");
     }
@@ -456,12 +446,7 @@ mod tests {
             .await;
             assert_eq!(status, StatusCode::ACCEPTED);
         }
-        let feed = f
-            .store
-            .reader()
-            .unwrap()
-            .feed(10, &Default::default())
-            .unwrap();
+        let feed = f.store.feed_for_tests();
         assert_eq!(feed.len(), 1);
     }
 

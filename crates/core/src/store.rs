@@ -290,6 +290,16 @@ impl Writer {
 }
 
 #[cfg(test)]
+impl Store {
+    /// The whole feed (up to 10,000 entries) with default settings.
+    pub(crate) fn feed_for_tests(&self) -> Vec<FeedEntry> {
+        self.reader()
+            .and_then(|r| r.feed(10_000, &Settings::default()))
+            .expect("feed")
+    }
+}
+
+#[cfg(test)]
 impl Writer {
     /// A writer whose queue (of `capacity`) nobody drains, and the queue:
     /// backpressure tests fill it.

@@ -75,11 +75,7 @@ impl Rig {
     }
 
     fn feed(&self) -> Vec<crate::store::FeedEntry> {
-        self.store
-            .reader()
-            .unwrap()
-            .feed(10_000, &Settings::default())
-            .unwrap()
+        self.store.feed_for_tests()
     }
 
     fn list_calls(&self) -> usize {

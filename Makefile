@@ -15,7 +15,7 @@ APT_BENCH := wrk curl bc
 APT_TEST := dbus dbus-x11 gnome-keyring libsecret-tools xvfb xauth webkit2gtk-driver
 
 
-.PHONY: deps test-deps bench-deps toolchain run serve test lint bench clean
+.PHONY: deps test-deps bench-deps toolchain run serve test lint bench fuzz clean
 
 ## deps: install the system packages the build and the tests need (no-op when present)
 deps: toolchain
@@ -57,6 +57,19 @@ bench: bench-deps test-deps
 	cargo build --release -q -p notifier-daemon -p sekoia-notifier -p bench
 	./target/release/enrich-bench
 	./target/release/footprint-bench
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := event_parse alert_list
+
+## fuzz: run each cargo-fuzz target for FUZZ_SECONDS (default 60) from the checked-in seeds
+## (nightly + cargo-fuzz, installed when missing; not part of `make test`, which parses the seeds)
+fuzz: deps
+	@rustup toolchain list 2>/dev/null | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || test -x "$${CARGO_HOME:-$$HOME/.cargo}/bin/cargo-fuzz" || $(CARGO) install cargo-fuzz --locked
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  $(CARGO) +nightly fuzz run $$t fuzz/corpus/$$t fuzz/seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

@@ -2,12 +2,14 @@
 //! `sekoia-notifierd`: the fake Sekoia API on loopback, a private D-Bus bus
 //! with a notification server that speaks the real protocol.
 //!
-//! 1. Queued: QUEUED alert events are stored before the daemon starts;
-//!    measures the time until all are shown and how many API calls it took.
+//! 1. Queued (a storm): QUEUED alert events are stored before the daemon
+//!    starts; measures the time until all are enriched in the feed, the API
+//!    calls it took, the pop-ups the storm budget let through and the peak
+//!    RSS (VmHWM).
 //! 2. Latency: SAMPLES webhook POSTs, one at a time and spaced to stay
 //!    under the 5 requests/s API budget; time from POST to the Notify call.
 //!
-//! Usage: enrich-bench [QUEUED] [SAMPLES]   (defaults 1000 and 60)
+//! Usage: enrich-bench [QUEUED] [SAMPLES]   (defaults 10000 and 60)
 
 use notifier_core::event::Event;
 use notifier_core::store::Store;
@@ -32,7 +34,7 @@ fn body(n: usize) -> String {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let queued: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let queued: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let samples: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(60);
     let daemon = std::env::current_exe()
         .ok()
@@ -58,11 +60,12 @@ fn main() {
 
     let work = tempfile::tempdir().expect("tempdir");
     let config = work.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!("[sekoia]\napi_url = \"{}\"\n[listener]\nbind = \"127.0.0.1:0\"\nhook_secret = \"{SECRET}\"\n", api.url()),
-    )
-    .expect("config");
+    // The storm runs on the default budget (5 pop-ups per 30 s).
+    let base = format!(
+        "[sekoia]\napi_url = \"{}\"\n[listener]\nbind = \"127.0.0.1:0\"\nhook_secret = \"{SECRET}\"\n",
+        api.url()
+    );
+    std::fs::write(&config, &base).expect("config");
     let data = work.path().join("data");
 
     // 1. Queued alerts.
@@ -83,13 +86,51 @@ fn main() {
         api.api_key(),
         work.path(),
     );
-    let addr = wait_ready(&data, &mut child);
-    wait_for(|| server.calls().len() >= queued, Duration::from_secs(600));
+    wait_ready(&data, &mut child);
+    let settings = notifier_core::settings::Settings::default();
+    let reader = notifier_core::store::Reader::open(&data).expect("reader");
+    let all_enriched = || {
+        reader
+            .feed(queued, &settings)
+            .is_ok_and(|feed| feed.len() == queued && feed.iter().all(|e| e.enriched))
+    };
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !all_enriched() {
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let drained = started.elapsed();
     let calls = api.requests().len();
-    let rss_kb = rss_kb(child.id());
+    let rss_kb = rss_kb(child.id(), "VmRSS:");
+    let peak_kb = rss_kb_peak(child.id());
+    // Let the last summary arrive.
+    std::thread::sleep(Duration::from_millis(500));
+    let popups = server.calls().len();
+    let distinct = {
+        let mut ids: Vec<u32> = server.calls().iter().map(|c| c.returned_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    };
 
-    // 2. Latency, one event at a time.
+    // 2. Latency, one event at a time, after a restart with a one-second
+    // storm window: the samples (4 per second) stay within the budget of 5
+    // and each gets its own pop-up.
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::write(&config, format!("{base}[notify]\nstorm_window_secs = 1\n")).expect("config");
+    let _ = std::fs::remove_file(data.join("instance.json"));
+    let mut child = spawn(
+        &daemon,
+        &config,
+        &data,
+        &bus.address,
+        api.api_key(),
+        work.path(),
+    );
+    let addr = wait_ready(&data, &mut child);
+    // Let the start-up catch-up call (one list call) finish first.
+    std::thread::sleep(Duration::from_secs(2));
     let mut latencies = Vec::with_capacity(samples);
     for n in queued..queued + samples {
         let before = server.calls().len();
@@ -109,17 +150,20 @@ fn main() {
     let mut out = String::new();
     out.push_str(&format!("queued alerts:              {queued}\n"));
     out.push_str(&format!(
-        "time until all shown:       {:.2} s\n",
+        "time until all enriched:    {:.2} s\n",
         drained.as_secs_f64()
     ));
     out.push_str(&format!(
         "Alert API calls:            {calls} ({:.1} per 1,000 alerts)\n",
         calls as f64 * 1000.0 / queued as f64
     ));
-    out.push_str(&format!("pop-ups shown:              {}\n", queued));
     out.push_str(&format!(
-        "daemon RSS after the queue: {} KiB\n",
-        rss_kb.map_or("?".into(), |k| k.to_string())
+        "pop-ups during the storm:   {distinct} distinct ({popups} Notify calls; the summary replaces itself)\n"
+    ));
+    out.push_str(&format!(
+        "daemon RSS after the queue: {} KiB (peak {} KiB)\n",
+        rss_kb.map_or("?".into(), |k| k.to_string()),
+        peak_kb.map_or("?".into(), |k| k.to_string())
     ));
     out.push_str(&format!(
         "POST -> Notify on D-Bus:    p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples, one GET each)\n",
@@ -198,11 +242,15 @@ fn post(addr: SocketAddr, body: &str) -> u16 {
         .unwrap_or(0)
 }
 
-fn rss_kb(pid: u32) -> Option<u64> {
+fn rss_kb_peak(pid: u32) -> Option<u64> {
+    rss_kb(pid, "VmHWM:")
+}
+
+fn rss_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
+        .find(|l| l.starts_with(field))?
         .split_whitespace()
         .nth(1)?
         .parse()

@@ -21,7 +21,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-printf '[listener]\nbind = "127.0.0.1:%s"\nhook_secret = "%s"\n' "$PORT_DURABLE" "$SECRET" > "$work/config.toml"
+printf '[listener]\nbind = "127.0.0.1:%s"\nhook_secret = "%s"\nmax_requests_per_second = 0\n' "$PORT_DURABLE" "$SECRET" > "$work/config.toml"
 SEKOIA_NOTIFIER_LOG=warn target/release/sekoia-notifierd --config "$work/config.toml" --data-dir "$work/data" serve 2>"$work/serve.log" &
 pids+=($!)
 target/release/bare-202 "$PORT_BARE" &

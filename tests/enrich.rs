@@ -18,8 +18,13 @@ fn event(n: u32) -> String {
 
 /// A session with the fake API's key in the keyring and a fake `xdg-open`
 /// that records the URLs it is asked to open.
-fn setup(api: &FakeSekoia) -> Dir {
-    let extra = format!("[sekoia]\napi_url = \"{}\"\n", api.url());
+pub fn setup(api: &FakeSekoia) -> Dir {
+    setup_with(api, "")
+}
+
+/// Like [`setup`], with `extra` TOML after the `[sekoia]` table.
+pub fn setup_with(api: &FakeSekoia, extra: &str) -> Dir {
+    let extra = format!("[sekoia]\napi_url = \"{}\"\n{extra}", api.url());
     let mut dir = Dir::with_session(&extra);
     let bin = dir.tmp.path().join("bin");
     std::fs::create_dir_all(&bin).expect("bin dir");
@@ -53,7 +58,7 @@ fn setup(api: &FakeSekoia) -> Dir {
     dir
 }
 
-fn opened(dir: &Dir) -> Vec<String> {
+pub fn opened(dir: &Dir) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     let path = dir.tmp.path().join("opened.txt");
     loop {
@@ -65,7 +70,7 @@ fn opened(dir: &Dir) -> Vec<String> {
     }
 }
 
-fn session(dir: &Dir) -> &crate::util::Session {
+pub fn session(dir: &Dir) -> &crate::util::Session {
     dir.session.as_ref().expect("a session")
 }
 

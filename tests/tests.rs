@@ -18,16 +18,24 @@
 //! - `health`: the periodic self-test in `check`, downtime as a feed gap,
 //!   `regenerate-secret`.
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
+//! - `catchup`: alerts created while the daemon was stopped, caught up at restart.
+//! - `crash`: `kill -9` under a flood of POSTs; nothing acknowledged is lost or doubled.
+//! - `hardening`: idle and trickling connections; the API key after a run full of errors.
+//! - `storm`: 1,000 queued alerts against the pop-up budget; hostile alert text in pop-ups.
 
+mod catchup;
+mod crash;
 mod desktop;
 mod enrich;
 mod fake_tunnels;
+mod hardening;
 mod health;
 mod intake;
 mod lifecycle;
 mod secrets;
 mod selftest;
 mod session;
+mod storm;
 mod tunnel;
 mod util;
 mod webdriver;

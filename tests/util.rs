@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 pub use crate::session::Session;
@@ -13,9 +13,13 @@ pub const SECRET: &str = "e2e-secret-0123456789abcdefghijklmnop";
 
 /// An alert event with the given uuid.
 pub fn alert(uuid: &str) -> String {
+    alert_with_short_id(uuid, &format!("AL{}", uuid.len()))
+}
+
+/// An `alert:created` event with the given uuid and short_id.
+pub fn alert_with_short_id(uuid: &str, short_id: &str) -> String {
     format!(
-        r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{uuid}","short_id":"AL{n}"}},"metadata":{{"version":2,"created_at":1732874400,"community_uuid":"c"}}}}"#,
-        n = uuid.len()
+        r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{uuid}","short_id":"{short_id}"}},"metadata":{{"version":2,"created_at":1732874400,"community_uuid":"c"}}}}"#
     )
 }
 
@@ -148,9 +152,11 @@ impl Daemon {
     pub fn start(dir: &Dir) -> Daemon {
         let log = dir.tmp.path().join("serve.log");
         let file = std::fs::File::create(&log).expect("log file");
+        // Kept so the secrets tests can search it too.
+        let out = std::fs::File::create(dir.tmp.path().join("serve.out")).expect("stdout file");
         let child = dir
             .command(&["serve"])
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(file)
             .spawn()
             .expect("spawn sekoia-notifierd serve");

@@ -12,7 +12,7 @@ use crate::error::AppError;
 use notifier_core::engine::{self, Engine, Options};
 use notifier_core::health::Health;
 use notifier_core::notify::desktop::link_allowed;
-use notifier_core::notify::{Popup, Urgency};
+use notifier_core::notify::{Popup, PopupKind, Urgency};
 use notifier_core::pause::Pausable;
 use notifier_core::pipeline::Sink;
 use notifier_core::secrets;
@@ -450,6 +450,7 @@ impl Shell {
             .and_then(|r| r.desktop.clone());
         if let Some(desktop) = desktop {
             let popup = Popup {
+                kind: PopupKind::Notice,
                 key: "sekoia-notifier-shell".into(),
                 summary: summary.into(),
                 lines: vec![line.into()],

@@ -6,12 +6,13 @@
 //! `<data dir>/instance.json` (no secret in it) so that other commands
 //! (`webhook-url`, `send-test`) find the running instance.
 
+use crate::catchup::{self, CatchUp};
 use crate::health::{ApiHealth, Health};
 use crate::intake;
 use crate::monitor::{Monitor, MonitorConfig, Probe};
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
-use crate::notify::{Popup, Urgency};
+use crate::notify::{Popup, PopupKind, Urgency};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
 use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use crate::selftest::{Delivered, SelfTestError};
@@ -71,6 +72,8 @@ pub struct Options {
 
 /// How long a stop waits for the pipeline to handle what is waiting.
 const PIPELINE_DRAIN: Duration = Duration::from_secs(5);
+/// Pause between tries of the start catch-up while the API fails.
+const CATCH_UP_RETRY: Duration = Duration::from_secs(60);
 
 /// A running engine. Call [`Engine::stop`] to shut it down cleanly.
 pub struct Engine {
@@ -92,6 +95,9 @@ pub struct Engine {
     tunnel_watch: Option<JoinHandle<()>>,
     pub(crate) monitor: Monitor,
     client: Option<Client>,
+    catch_up: Option<CatchUp>,
+    /// The start catch-up; finished means it succeeded.
+    catch_up_task: Option<JoinHandle<()>>,
 }
 
 impl Engine {
@@ -111,6 +117,17 @@ impl Engine {
             None => None,
         };
         let store = Store::open(data_dir)?;
+        let catch_up = client
+            .clone()
+            .map(|client| CatchUp::new(client, store.writer(), settings, options.sinks.clone()));
+        let catch_up_task = match &catch_up {
+            Some(c) => Some(tokio::spawn(catchup::after_start_until_done(
+                c.clone(),
+                store.reader()?,
+                CATCH_UP_RETRY,
+            ))),
+            None => None,
+        };
         let pipeline = Pipeline::new(Parts {
             ledger: store.ledger()?,
             writer: store.writer(),
@@ -121,6 +138,9 @@ impl Engine {
             config: options.pipeline,
         });
         let addr = settings.listener.bind;
+        if let Some(files) = intake::raise_open_file_limit() {
+            tracing::debug!(files, "open file limit");
+        }
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|cause| EngineError::Bind { addr, cause })?;
@@ -133,7 +153,11 @@ impl Engine {
                 cause: std::io::Error::other(e),
             })?;
         let (secret_tx, secret_rx) = watch::channel(secret);
-        let app = intake::router_live(secret_rx.clone(), store.writer());
+        let app = intake::router_live(
+            secret_rx.clone(),
+            store.writer(),
+            settings.listener.max_requests_per_second,
+        );
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(intake::serve(listener, app, async {
             let _ = stop.await;
@@ -209,6 +233,8 @@ impl Engine {
             tunnel_watch,
             monitor,
             client,
+            catch_up,
+            catch_up_task,
         })
     }
 
@@ -237,6 +263,13 @@ impl Engine {
     /// warning about the change.
     pub fn acknowledge_url_change(&self) {
         self.monitor.shared.acknowledge_url_change();
+    }
+
+    /// The catch-up handle (None without an API key): call
+    /// [`CatchUp::catch_up`] with a gap the engine could not see, such as an
+    /// interval the tunnel was down.
+    pub fn catch_up(&self) -> Option<CatchUp> {
+        self.catch_up.clone()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -321,6 +354,17 @@ impl Engine {
         if let Err(e) = self.pipeline.await {
             tracing::error!(error = %e, "pipeline task failed");
         }
+        // The feed is complete up to now only if the start catch-up filled
+        // the gap before this run; otherwise the next start tries again.
+        if let (Some(task), Some(catch_up)) = (self.catch_up_task, &self.catch_up) {
+            if task.is_finished() {
+                if let Err(e) = catch_up.mark_complete().await {
+                    tracing::error!(error = %e, "cannot record the catch-up cursor");
+                }
+            } else {
+                task.abort();
+            }
+        }
         self.store.close().await;
         tracing::info!("engine stopped");
     }
@@ -370,6 +414,7 @@ pub async fn running(data_dir: &Path) -> Option<Instance> {
 /// never the secret path (notification servers keep a history).
 async fn url_changed(sinks: &[Arc<dyn Sink>], url: &Url) {
     let popup = Popup {
+        kind: PopupKind::Notice,
         key: "webhook-url-changed".to_owned(),
         summary: "Webhook URL changed".to_owned(),
         lines: vec![
@@ -499,7 +544,11 @@ fn write_instance(data_dir: &Path, instance: &Instance) {
         .map_err(std::io::Error::other)
         .and_then(|bytes| {
             let tmp = path.with_extension("json.tmp");
-            std::fs::write(&tmp, bytes)?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            std::io::Write::write_all(&mut options.open(&tmp)?, &bytes)?;
             std::fs::rename(&tmp, &path)
         });
     if let Err(e) = result {

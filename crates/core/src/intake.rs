@@ -3,6 +3,9 @@
 //!
 //! The secret is compared in constant time. Limits and timeouts come from
 //! tower-http (body size, body read, whole request) and hyper (header read).
+//! Backpressure: a global rate limit (governor) answers 429 and a full
+//! store queue answers 503, both with `Retry-After`, so a flood through the
+//! tunnel never grows memory.
 //! The handler never logs the request path: it holds the secret.
 
 use crate::event::{Event, ParseError};
@@ -15,9 +18,13 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
@@ -36,21 +43,36 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a graceful shutdown waits for requests in flight.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The default of `[listener] max_requests_per_second`: far above what
+/// Sekoia.io sends (a rule storm is tens per second), low enough that a
+/// flood cannot keep the machine busy.
+pub const DEFAULT_RATE: u32 = 1000;
+
 #[derive(Clone)]
 struct Intake {
     secret: watch::Receiver<HookSecret>,
     writer: Writer,
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
 }
 
-/// The router, without a socket: tests drive it with `oneshot`.
+/// The router with the default rate limit.
 pub fn router(secret: HookSecret, writer: Writer) -> Router {
-    router_live(watch::channel(secret).1, writer)
+    router_live(watch::channel(secret).1, writer, DEFAULT_RATE)
 }
 
-/// Like [`router`], answering whatever secret `secret` holds now: a new
-/// secret takes effect at the next request, without a restart.
-pub fn router_live(secret: watch::Receiver<HookSecret>, writer: Writer) -> Router {
-    let state = Intake { secret, writer };
+/// The router, without a socket: tests drive it with `oneshot`. It answers
+/// whatever secret `secret` holds now (a new secret takes effect at the next
+/// request, without a restart). At most `per_second` webhook requests per
+/// second (bursts up to the same number) reach the body and the store; 0
+/// means no limit.
+pub fn router_live(secret: watch::Receiver<HookSecret>, writer: Writer, per_second: u32) -> Router {
+    let limiter =
+        NonZeroU32::new(per_second).map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n))));
+    let state = Intake {
+        secret,
+        writer,
+        limiter,
+    };
     Router::new()
         .route("/hooks/{secret}", any(hook))
         .route_layer(RequestBodyLimitLayer::new(MAX_BODY))
@@ -80,6 +102,8 @@ enum IntakeError {
     Malformed(#[from] ParseError),
     #[error("busy, retry later")]
     Busy,
+    #[error("too many requests, retry later")]
+    RateLimited { retry_after_secs: u64 },
     #[error("internal error")]
     Internal,
 }
@@ -101,6 +125,11 @@ impl IntoResponse for IntakeError {
                 let body = Json(serde_json::json!({ "error": self.to_string() }));
                 let retry = [(header::RETRY_AFTER, HeaderValue::from_static("1"))];
                 return (StatusCode::SERVICE_UNAVAILABLE, retry, body).into_response();
+            }
+            IntakeError::RateLimited { retry_after_secs } => {
+                let body = Json(serde_json::json!({ "error": self.to_string() }));
+                let retry = [(header::RETRY_AFTER, HeaderValue::from(retry_after_secs))];
+                return (StatusCode::TOO_MANY_REQUESTS, retry, body).into_response();
             }
             IntakeError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -129,6 +158,17 @@ async fn hook(State(intake): State<Intake>, request: Request) -> Result<StatusCo
     }
     if request.method() != Method::POST {
         return Err(IntakeError::MethodNotAllowed);
+    }
+    // Before the body is read: a refused request costs almost nothing.
+    if let Some(limiter) = &intake.limiter {
+        if let Err(not_until) = limiter.check() {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            tracing::warn!("webhook rate limit reached; answered 429");
+            return Err(IntakeError::RateLimited {
+                retry_after_secs: retry_after_secs.max(1),
+            });
+        }
     }
     if !is_json(request.headers()) {
         return Err(IntakeError::UnsupportedMediaType);
@@ -179,6 +219,40 @@ fn is_json(headers: &HeaderMap) -> bool {
         .to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Raises this process's soft limit of open files to its hard limit (at
+/// most 65,536), so many idle connections (a slow-client attack, a burst of
+/// deliveries) cannot exhaust the descriptors the listener and the store
+/// need. Returns the limit now in force.
+// `rlim_t` is u64 on Linux x86_64 but not on every unix.
+#[allow(clippy::useless_conversion)]
+pub fn raise_open_file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit with a valid, owned struct.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            return None;
+        }
+        let wanted = limit.rlim_max.min(65_536);
+        if limit.rlim_cur < wanted {
+            let raised = libc::rlimit {
+                rlim_cur: wanted,
+                rlim_max: limit.rlim_max,
+            };
+            // SAFETY: as above.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+                return Some(u64::from(wanted));
+            }
+        }
+        Some(u64::from(limit.rlim_cur))
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops
@@ -273,6 +347,77 @@ mod tests {
         format!("/hooks/{SECRET}")
     }
 
+    fn rate_limited_app(per_second: u32, writer: Writer) -> Router {
+        let secret: HookSecret = toml::Value::String(SECRET.into()).try_into().unwrap();
+        router_live(watch::channel(secret).1, writer, per_second)
+    }
+
+    async fn post_event(app: &Router, n: usize) -> axum::response::Response {
+        let body = EVENT.replace("u-1", &format!("u-{n}"));
+        let req = Request::builder()
+            .method("POST")
+            .uri(hook_path())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        app.clone().oneshot(req).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn past_the_rate_limit_requests_get_429_with_retry_after_and_nothing_is_stored() {
+        let f = fixture();
+        let app = rate_limited_app(3, f.store.writer());
+        for n in 0..3 {
+            assert_eq!(post_event(&app, n).await.status(), StatusCode::ACCEPTED);
+        }
+        let refused = post_event(&app, 3).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = refused.headers()[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        // Three per second: the next slot is a third of a second away.
+        assert_eq!(retry, 1);
+        let bytes = axum::body::to_bytes(refused.into_body(), 1024)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&bytes).contains("too many requests"));
+        let feed = f.store.feed_for_tests();
+        assert_eq!(feed.len(), 3);
+        // A wrong secret is still a bare 404, not a hint that a hook exists.
+        let (status, body) =
+            send(&app, "POST", "/hooks/nope", Some("application/json"), EVENT).await;
+        assert_eq!((status, body.as_str()), (StatusCode::NOT_FOUND, ""));
+    }
+
+    #[tokio::test]
+    async fn a_rate_of_zero_means_no_limit() {
+        let f = fixture();
+        let app = rate_limited_app(0, f.store.writer());
+        for n in 0..50 {
+            assert_eq!(post_event(&app, n).await.status(), StatusCode::ACCEPTED);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_store_queue_answers_503_with_retry_after() {
+        let (writer, _queue) = Writer::stalled(1);
+        let app = rate_limited_app(0, writer);
+        // The first event takes the only slot and waits for a commit that
+        // never comes; the next one finds the queue full.
+        let waiting = tokio::spawn({
+            let app = app.clone();
+            async move { post_event(&app, 0).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let refused = post_event(&app, 1).await;
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
+        assert!(!waiting.is_finished());
+        waiting.abort();
+    }
+
     #[tokio::test]
     async fn valid_event_is_accepted_after_it_is_stored() {
         let f = fixture();
@@ -285,12 +430,7 @@ mod tests {
         )
         .await;
         assert_eq!(status, StatusCode::ACCEPTED);
-        let feed = f
-            .store
-            .reader()
-            .unwrap()
-            .feed(10, &Default::default())
-            .unwrap();
+        let feed = f.store.feed_for_tests();
         assert_eq!(feed.len(), 1);
         assert_eq!(feed[0].uuid, "u-1");
     }
@@ -309,12 +449,7 @@ mod tests {
             .await;
             assert_eq!(status, StatusCode::ACCEPTED);
         }
-        let feed = f
-            .store
-            .reader()
-            .unwrap()
-            .feed(10, &Default::default())
-            .unwrap();
+        let feed = f.store.feed_for_tests();
         assert_eq!(feed.len(), 1);
     }
 

@@ -1,6 +1,7 @@
 //! The Sekoia Notifier engine. No GUI dependency: the daemon and the desktop
 //! shell both drive this crate and nothing else does engine work.
 
+pub mod catchup;
 pub mod engine;
 pub mod event;
 pub mod forward;
@@ -18,4 +19,8 @@ pub mod sekoia;
 pub mod selftest;
 pub mod settings;
 pub mod store;
+pub mod storm;
 pub mod tunnel;
+
+#[cfg(test)]
+mod fuzz_seeds;

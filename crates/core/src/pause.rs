@@ -74,6 +74,7 @@ mod tests {
 
     fn popup(summary: &str) -> Popup {
         Popup {
+            kind: Default::default(),
             key: summary.into(),
             summary: summary.into(),
             lines: Vec::new(),

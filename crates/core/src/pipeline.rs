@@ -1,7 +1,7 @@
 //! The worker between the store and the sinks: takes stored, unhandled
 //! events in arrival order, enriches alert events through the Alert API
 //! (one list call per batch), applies the policy, marks each event handled
-//! and hands its pop-up to the sinks.
+//! and hands its pop-up to the sinks, through the storm budget (`storm`).
 //!
 //! An event never waits on enrichment for more than `deadline`: the pop-up
 //! then goes out with what is known, and the feed entry is completed when a
@@ -15,6 +15,7 @@ use crate::policy::{popup, Policy};
 use crate::sekoia::{Alert, Client, SekoiaError};
 use crate::settings::Settings;
 use crate::store::{Ledger, StoreError, Writer};
+use crate::storm::{Budget, Storm, Wanted};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -83,6 +84,7 @@ pub struct Pipeline {
     sinks: Vec<Arc<dyn Sink>>,
     wake: Arc<Notify>,
     config: PipelineConfig,
+    storm: Storm,
 }
 
 /// How an enrichment attempt ended, for the events that asked for it.
@@ -108,6 +110,10 @@ impl Pipeline {
             writer: parts.writer,
             client: parts.client,
             policy: Policy::new(&parts.settings.notify),
+            storm: Storm::new(
+                Budget::from_settings(&parts.settings.notify),
+                parts.settings.alerts_list_url(),
+            ),
             settings: parts.settings,
             sinks: parts.sinks,
             wake: parts.wake,
@@ -198,11 +204,16 @@ impl Pipeline {
                     .and_then(|a| a.short_id.clone())
                     .or_else(|| event.short_id.clone());
                 let link = short_id.as_deref().and_then(|s| self.settings.alert_url(s));
-                popups.push(popup(event, alert, link));
+                popups.push(Wanted {
+                    popup: popup(event, alert, link),
+                    urgency: alert.and_then(Alert::urgency_value),
+                });
             }
         }
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
         self.writer.record(fresh, failed, ids).await?;
+        // Past the budget, alerts fold into one summary pop-up (storm).
+        let popups = self.storm.admit(std::time::Instant::now(), popups);
         for p in &popups {
             for sink in &self.sinks {
                 if let Err(e) = sink.show(p).await {
@@ -281,4 +292,4 @@ fn outcome(wanted: &[String], fetched: Fetched) -> (Vec<Alert>, Vec<(String, Str
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -2,7 +2,7 @@
 //! minimum urgency, urgency words and levels. Pure functions: no I/O, no
 //! clock, no knowledge of how pop-ups are delivered.
 
-use crate::notify::{urgency_for, Popup};
+use crate::notify::{urgency_for, Popup, PopupKind};
 use crate::sekoia::Alert;
 use crate::selftest::{PROBE_ACTION, TEST_TYPE};
 use crate::settings::{EventFilter, NotifySettings};
@@ -75,6 +75,7 @@ pub fn urgency_word(value: u8) -> &'static str {
 pub fn popup(event: &EventView, alert: Option<&Alert>, link: Option<Url>) -> Popup {
     if event.kind == TEST_TYPE {
         return Popup {
+            kind: PopupKind::Notice,
             key: event.uuid.clone(),
             summary: "Sekoia Notifier test alert".to_owned(),
             lines: vec![
@@ -127,6 +128,7 @@ pub fn popup(event: &EventView, alert: Option<&Alert>, link: Option<Url>) -> Pop
         }
     }
     Popup {
+        kind: PopupKind::Alert,
         key: event.uuid.clone(),
         summary,
         lines,

@@ -510,24 +510,7 @@ impl Client {
                     &[("match[uuid]", joined.as_str()), ("limit", limit.as_str())],
                 )
                 .await?;
-            let items = match body {
-                Value::Object(mut map) => match map.remove("items") {
-                    Some(Value::Array(items)) => items,
-                    _ => {
-                        return Err(SekoiaError::Unreadable {
-                            detail: "the alert list has no \"items\" array".into(),
-                        })
-                    }
-                },
-                _ => {
-                    return Err(SekoiaError::Unreadable {
-                        detail: "the alert list is not a JSON object".into(),
-                    })
-                }
-            };
-            for item in items {
-                alerts.push(parse_alert(item)?);
-            }
+            alerts.extend(parse_alert_list(body)?.alerts);
         }
         Ok(alerts)
     }
@@ -537,6 +520,33 @@ impl Client {
     /// observer set is kept; `false` when one was already set.
     pub fn observe(&self, observer: Observer) -> bool {
         self.inner.observer.set(observer).is_ok()
+    }
+
+    /// `GET /v1/sic/alerts?date[created_at]=SINCE,UNTIL&sort=created_at&direction=asc`:
+    /// one page of up to 100 alerts created in `[since, until]`, oldest
+    /// first, starting at `offset`. Times go out as RFC 3339 UTC seconds.
+    pub async fn list_created(
+        &self,
+        since: time::OffsetDateTime,
+        until: time::OffsetDateTime,
+        offset: usize,
+    ) -> Result<AlertPage, SekoiaError> {
+        let range = format!("{},{}", rfc3339_seconds(since), rfc3339_seconds(until));
+        let limit = LIST_CHUNK.to_string();
+        let offset = offset.to_string();
+        let body = self
+            .get_json(
+                "/v1/sic/alerts",
+                &[
+                    ("date[created_at]", range.as_str()),
+                    ("sort", "created_at"),
+                    ("direction", "asc"),
+                    ("limit", limit.as_str()),
+                    ("offset", offset.as_str()),
+                ],
+            )
+            .await?;
+        parse_alert_list(body)
     }
 
     /// One GET with retries, its outcome told to the observer.
@@ -696,6 +706,56 @@ impl Drop for ProbeGuard<'_> {
             self.client.circuit().probing = false;
         }
     }
+}
+
+/// One page of the alert list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertPage {
+    pub alerts: Vec<Alert>,
+    /// `total`, when the answer has a number there.
+    pub total: Option<u64>,
+    /// `has_more`, when the answer has a boolean there.
+    pub has_more: Option<bool>,
+}
+
+/// Reads an alert list answer (`{"items": [...], "total", "has_more"}`) from
+/// raw bytes: the parser the fuzz target drives.
+pub fn parse_alert_list_bytes(body: &[u8]) -> Result<AlertPage, SekoiaError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| SekoiaError::Unreadable {
+        detail: format!("invalid JSON at line {} column {}", e.line(), e.column()),
+    })?;
+    parse_alert_list(value)
+}
+
+fn parse_alert_list(body: Value) -> Result<AlertPage, SekoiaError> {
+    let Value::Object(mut map) = body else {
+        return Err(SekoiaError::Unreadable {
+            detail: "the alert list is not a JSON object".into(),
+        });
+    };
+    let Some(Value::Array(items)) = map.remove("items") else {
+        return Err(SekoiaError::Unreadable {
+            detail: "the alert list has no \"items\" array".into(),
+        });
+    };
+    Ok(AlertPage {
+        alerts: items
+            .into_iter()
+            .map(parse_alert)
+            .collect::<Result<_, _>>()?,
+        total: map.get("total").and_then(Value::as_u64),
+        has_more: map.get("has_more").and_then(Value::as_bool),
+    })
+}
+
+/// `2026-11-29T04:00:00Z`: whole seconds, UTC.
+fn rfc3339_seconds(t: time::OffsetDateTime) -> String {
+    let t = t
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 fn parse_alert(value: Value) -> Result<Alert, SekoiaError> {

@@ -322,6 +322,9 @@ pub struct ListenerSettings {
     pub bind: SocketAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hook_secret: Option<HookSecret>,
+    /// Most webhook requests per second before 429 + Retry-After; 0 = no limit.
+    #[serde(deserialize_with = "de_rate")]
+    pub max_requests_per_second: u32,
 }
 
 impl Default for ListenerSettings {
@@ -329,6 +332,7 @@ impl Default for ListenerSettings {
         ListenerSettings {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8787),
             hook_secret: None,
+            max_requests_per_second: crate::intake::DEFAULT_RATE,
         }
     }
 }
@@ -605,6 +609,13 @@ pub struct NotifySettings {
     #[serde(deserialize_with = "de_urgency")]
     pub min_urgency: u8,
     pub events: Vec<EventFilter>,
+    /// Storm coalescing: at most this many alert pop-ups per
+    /// `storm_window_secs`; the rest are summarized in one pop-up. 1 to 100.
+    #[serde(deserialize_with = "de_storm_budget")]
+    pub storm_budget: u32,
+    /// The sliding window of the budget, in seconds. 1 to 3600.
+    #[serde(deserialize_with = "de_storm_window")]
+    pub storm_window_secs: u32,
 }
 
 impl Default for NotifySettings {
@@ -615,6 +626,8 @@ impl Default for NotifySettings {
                 kind: "alert".to_owned(),
                 action: "created".to_owned(),
             }],
+            storm_budget: 5,
+            storm_window_secs: 30,
         }
     }
 }
@@ -720,6 +733,12 @@ impl Settings {
             return None;
         }
         append_segments(&self.app_url(), &["operations", "alerts", short_id])
+    }
+
+    /// The alert list page `{app}/operations/alerts`, where a storm or
+    /// catch-up summary pop-up leads.
+    pub fn alerts_list_url(&self) -> Option<Url> {
+        append_segments(&self.app_url(), &["operations", "alerts"])
     }
 
     /// The local webhook URL `http://<bound>/hooks/<secret>`, given the address
@@ -863,6 +882,29 @@ fn de_urgency<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
         .ok_or_else(|| de::Error::custom(format!("got {n} (urgency is 0 to 100)")))
 }
 
+fn de_int_in<'de, D: Deserializer<'de>>(
+    d: D,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, D::Error> {
+    let n = i64::deserialize(d)?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| de::Error::custom(format!("got {n}")))
+}
+
+fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    de_int_in(d, 0..=1_000_000)
+}
+
+fn de_storm_budget<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    de_int_in(d, 1..=100)
+}
+
+fn de_storm_window<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    de_int_in(d, 1..=3600)
+}
+
 /// What each key should look like, for error messages. Keys inside arrays are
 /// looked up with their index replaced by `[]`.
 fn expected_form(key: &str) -> &'static str {
@@ -877,6 +919,9 @@ fn expected_form(key: &str) -> &'static str {
             "an https:// URL such as \"https://app.sekoia.io\" (http:// only for 127.0.0.1, ::1 or localhost)"
         }
         "listener.bind" => "a loopback IP:port such as 127.0.0.1:8787",
+        "listener.max_requests_per_second" => {
+            "an integer from 0 to 1000000 (webhook requests per second; 0 = no limit)"
+        }
         "listener.hook_secret" => {
             "22 to 256 characters of A-Z a-z 0-9 _ - (delete the line to have one generated)"
         }
@@ -902,6 +947,8 @@ fn expected_form(key: &str) -> &'static str {
         "notify.events[]" => {
             "a \"type:action\" string such as \"alert:created\" or \"alert:*\" (lowercase letters, digits, _ and -, or *)"
         }
+        "notify.storm_budget" => "an integer from 1 to 100 (alert pop-ups per storm window)",
+        "notify.storm_window_secs" => "an integer from 1 to 3600 (seconds)",
         "sekoia" | "listener" | "tunnel" | "liveapi" | "notify" => "a table",
         _ => "a value of the documented form",
     }
@@ -1243,6 +1290,7 @@ fn default_config_text(secret: &HookSecret) -> String {
 # bind = "127.0.0.1:8787"         # loopback only; reach it from outside through a tunnel
 # Generated on first run: the secret path of the webhook URL. Keep it private.
 hook_secret = "{secret}"
+# max_requests_per_second = 1000  # webhook requests per second before 429 + Retry-After; 0 = no limit
 
 [tunnel]
 # kind = "none"                   # none | cloudflared | ngrok | bore | command
@@ -1261,6 +1309,8 @@ hook_secret = "{secret}"
 [notify]
 # min_urgency = 0
 # events = ["alert:created"]      # type:action pairs that raise a pop-up; every event still enters the feed
+# storm_budget = 5                # at most this many alert pop-ups per window; the rest become one summary pop-up
+# storm_window_secs = 30
 "#,
         secret = secret.as_str()
     )
@@ -1692,6 +1742,46 @@ events = ["alert:created"]
                 .min_urgency,
             100
         );
+    }
+
+    #[test]
+    fn the_intake_rate_defaults_to_1000_and_zero_turns_it_off() {
+        let (s, _) = parse_ok("");
+        assert_eq!(s.listener.max_requests_per_second, 1000);
+        let (s, _) = parse_ok("[listener]\nmax_requests_per_second = 0\n");
+        assert_eq!(s.listener.max_requests_per_second, 0);
+        for bad in ["-1", "1000001", "\"fast\""] {
+            let msg = assert_names(
+                &format!("[listener]\nmax_requests_per_second = {bad}\n"),
+                "listener.max_requests_per_second",
+            );
+            assert!(msg.contains("0 = no limit"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn storm_budget_and_window_default_to_5_per_30_seconds_and_are_bounded() {
+        let (s, _) = parse_ok("");
+        assert_eq!((s.notify.storm_budget, s.notify.storm_window_secs), (5, 30));
+        let (s, _) = parse_ok("[notify]\nstorm_budget = 100\nstorm_window_secs = 1\n");
+        assert_eq!(
+            (s.notify.storm_budget, s.notify.storm_window_secs),
+            (100, 1)
+        );
+        for bad in ["0", "101", "-3", "\"five\"", "2.5"] {
+            let msg = assert_names(
+                &format!("[notify]\nstorm_budget = {bad}\n"),
+                "notify.storm_budget",
+            );
+            assert!(msg.contains("1 to 100"), "{msg}");
+        }
+        for bad in ["0", "3601", "99999999999"] {
+            let msg = assert_names(
+                &format!("[notify]\nstorm_window_secs = {bad}\n"),
+                "notify.storm_window_secs",
+            );
+            assert!(msg.contains("1 to 3600"), "{msg}");
+        }
     }
 
     #[test]

@@ -87,6 +87,14 @@ const MIGRATIONS: &[&str] = &[
         reason TEXT    NOT NULL
      ) STRICT;
      CREATE INDEX gaps_end ON gaps (end);",
+    // 3 (catch-up): events added from the Alert API after a gap are marked
+    // `caught_up`; `cursors` holds named positions such as the time up to
+    // which the feed is known complete.
+    "ALTER TABLE events ADD COLUMN caught_up INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE cursors (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+     ) STRICT;",
 ];
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -162,6 +170,8 @@ pub struct FeedEntry {
     /// Why enrichment failed for good (unknown alert, key rejected), if it did.
     pub enrich_error: Option<String>,
     pub read: bool,
+    /// Added by a catch-up from the Alert API (the webhook never came).
+    pub caught_up: bool,
 }
 
 enum Msg {
@@ -174,6 +184,7 @@ enum Msg {
         uuid: Option<String>,
         reply: oneshot::Sender<Result<usize, StoreError>>,
     },
+    CatchUp(catchup::Job),
     /// Commit what is queued, refuse anything later, stop.
     Stop,
 }
@@ -360,6 +371,26 @@ impl Writer {
     }
 }
 
+#[cfg(test)]
+impl Store {
+    /// The whole feed (up to 10,000 entries) with default settings.
+    pub(crate) fn feed_for_tests(&self) -> Vec<FeedEntry> {
+        self.reader()
+            .and_then(|r| r.feed(10_000, &Settings::default()))
+            .expect("feed")
+    }
+}
+
+#[cfg(test)]
+impl Writer {
+    /// A writer whose queue (of `capacity`) nobody drains, and the queue:
+    /// backpressure tests fill it.
+    pub(crate) fn stalled(capacity: usize) -> (Writer, impl Sized) {
+        let (tx, rx) = mpsc::channel::<Msg>(capacity);
+        (Writer { tx }, rx)
+    }
+}
+
 fn write_loop(
     mut conn: Connection,
     mut rx: mpsc::Receiver<Msg>,
@@ -370,6 +401,7 @@ fn write_loop(
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut records = Vec::new();
     let mut applies = Vec::new();
+    let mut catchups = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
@@ -384,6 +416,7 @@ fn write_loop(
                     }
                     let _ = reply.send(marked);
                 }
+                Msg::CatchUp(job) => catchups.push(job),
                 // Senders now fail; what is queued is still drained.
                 Msg::Stop => rx.close(),
             }
@@ -397,6 +430,16 @@ fn write_loop(
                 bump();
             }
             let _ = reply.send(done);
+        }
+        for job in catchups.drain(..) {
+            let result = in_transaction(&mut conn, |tx| catchup::apply(tx, &job));
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "recording caught-up alerts failed");
+            }
+            if result.is_ok() {
+                bump();
+            }
+            let _ = job.reply.send(result);
         }
         if records.is_empty() && group.is_empty() {
             continue;
@@ -462,36 +505,42 @@ fn in_transaction<T>(
     Ok(value)
 }
 
-fn apply_records(tx: &rusqlite::Transaction<'_>, records: &[Record]) -> Result<(), StoreError> {
+/// Caches alerts from the API, keyed by their uuid (an alert without one is skipped).
+fn save_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[Alert]) -> Result<(), StoreError> {
     let fetched_at = now_rfc3339();
+    let mut save = tx.prepare_cached(
+        "INSERT INTO alerts (uuid, short_id, title, urgency, urgency_display, status, rule, entity, fetched_at, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (uuid) DO UPDATE SET short_id = ?2, title = ?3, urgency = ?4,
+           urgency_display = ?5, status = ?6, rule = ?7, entity = ?8, fetched_at = ?9, raw = ?10",
+    )?;
+    for a in alerts {
+        let Some(uuid) = &a.uuid else { continue };
+        let raw = serde_json::to_string(a).unwrap_or_else(|_| "{}".to_owned());
+        save.execute(params![
+            uuid,
+            a.short_id,
+            a.title,
+            a.urgency_value(),
+            a.urgency.as_ref().and_then(|u| u.display.clone()),
+            a.status.as_ref().and_then(|n| n.name.clone()),
+            a.rule.as_ref().and_then(|n| n.name.clone()),
+            a.entity.as_ref().and_then(|n| n.name.clone()),
+            fetched_at,
+            raw
+        ])?;
+    }
+    Ok(())
+}
+
+fn apply_records(tx: &rusqlite::Transaction<'_>, records: &[Record]) -> Result<(), StoreError> {
     {
-        let mut save = tx.prepare_cached(
-            "INSERT INTO alerts (uuid, short_id, title, urgency, urgency_display, status, rule, entity, fetched_at, raw)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (uuid) DO UPDATE SET short_id = ?2, title = ?3, urgency = ?4,
-               urgency_display = ?5, status = ?6, rule = ?7, entity = ?8, fetched_at = ?9, raw = ?10",
-        )?;
         let mut fail = tx.prepare_cached(
             "UPDATE events SET enrich_error = ?2 WHERE uuid = ?1 AND kind = 'alert'",
         )?;
         let mut mark = tx.prepare_cached("UPDATE events SET handled = 1 WHERE id = ?1")?;
         for record in records {
-            for a in &record.alerts {
-                let Some(uuid) = &a.uuid else { continue };
-                let raw = serde_json::to_string(a).unwrap_or_else(|_| "{}".to_owned());
-                save.execute(params![
-                    uuid,
-                    a.short_id,
-                    a.title,
-                    a.urgency_value(),
-                    a.urgency.as_ref().and_then(|u| u.display.clone()),
-                    a.status.as_ref().and_then(|n| n.name.clone()),
-                    a.rule.as_ref().and_then(|n| n.name.clone()),
-                    a.entity.as_ref().and_then(|n| n.name.clone()),
-                    fetched_at,
-                    raw
-                ])?;
-            }
+            save_alerts(tx, &record.alerts)?;
             for (uuid, reason) in &record.failed {
                 fail.execute(params![uuid, reason])?;
             }
@@ -528,6 +577,11 @@ fn insert_group(tx: &rusqlite::Transaction<'_>, group: &[Job]) -> Result<Vec<Sto
         )?;
         for job in group {
             let e = &job.event;
+            // The webhook of an alert a catch-up already added, arriving late.
+            if let Some(id) = catchup::late_webhook(tx, e)? {
+                results.push(Stored::Duplicate { id });
+                continue;
+            }
             let key = e.dedup_key();
             let inserted = insert.execute(params![
                 key,
@@ -581,7 +635,7 @@ impl Reader {
         let mut stmt = self.conn.prepare_cached(
             "SELECT e.id, e.kind, e.action, e.uuid, e.short_id, e.received_at, e.read,
                     a.uuid IS NOT NULL, a.short_id, a.title, a.urgency, a.urgency_display,
-                    a.status, a.rule, a.entity, e.enrich_error
+                    a.status, a.rule, a.entity, e.enrich_error, e.caught_up
              FROM events e LEFT JOIN alerts a ON e.kind = 'alert' AND a.uuid = e.uuid
              ORDER BY e.id DESC LIMIT ?1",
         )?;
@@ -611,6 +665,7 @@ impl Reader {
                 enriched: row.get(7)?,
                 enrich_error: row.get(15)?,
                 read: row.get(6)?,
+                caught_up: row.get(16)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -720,6 +775,42 @@ impl Ledger {
     }
 }
 
+/// Creates the database file readable by its owner only (0600) when it is
+/// absent, and narrows an existing one to 0600 by path. SQLite gives the
+/// `-wal` and `-shm` files the database's mode. An existing file is never
+/// opened here: closing any descriptor of a database file drops every POSIX
+/// lock this process holds on it, and with them SQLite's locking. A failure
+/// (a read-only file system) is logged: opening then says what is wrong.
+fn make_private(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let narrowed = match std::fs::metadata(path) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map(drop)
+                .or_else(|e| match e.kind() {
+                    // Another process created it first; SQLite opens it.
+                    std::io::ErrorKind::AlreadyExists => Ok(()),
+                    _ => Err(e),
+                }),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = narrowed {
+            tracing::warn!(path = %path.display(), error = %e, "cannot make the database private (0600)");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 /// Opens a connection with our pragmas and brings the schema up to date.
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent() {
@@ -729,6 +820,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
         path: path.to_owned(),
         cause: Arc::new(e),
     };
+    make_private(path);
     let mut conn = Connection::open(path).map_err(open_err)?;
     // The writer thread and the pipeline write to the same file. SQLite's
     // default busy handler sleeps up to 100 ms between tries, which stalls
@@ -770,6 +862,8 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+mod catchup;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -783,6 +877,34 @@ mod tests {
 
     fn settings() -> Settings {
         Settings::default()
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_database_and_its_wal_are_private_even_when_created_loose() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let loose = dir.path().join(DB_FILE);
+        std::fs::write(&loose, b"").unwrap();
+        std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.writer().insert(event("a1", "t1")).await.unwrap();
+        for name in [DB_FILE, "notifier.sqlite3-wal", "notifier.sqlite3-shm"] {
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+        }
+        store.close().await;
+        let fresh = tempfile::tempdir().unwrap();
+        let store = Store::open(fresh.path()).unwrap();
+        let mode = std::fs::metadata(fresh.path().join(DB_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        store.close().await;
     }
 
     #[tokio::test]

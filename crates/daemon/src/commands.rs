@@ -378,7 +378,7 @@ fn parse_time(rfc3339: &str) -> time::OffsetDateTime {
 fn print_table(out: &mut impl Write, entries: &[FeedEntry], gaps: &[Gap]) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<20}  {:<24}  {:<14}  TITLE",
+        "{:<20}  {:<36}  {:<14}  TITLE",
         "RECEIVED", "EVENT", "SHORT ID"
     )?;
     // Newest gap first, like the entries.
@@ -391,9 +391,14 @@ fn print_table(out: &mut impl Write, entries: &[FeedEntry], gaps: &[Gap]) -> std
         let received = e.received_at.get(..19).unwrap_or(&e.received_at);
         let topic = format!("{}:{}", e.kind, e.action);
         let title = e.title.as_deref().unwrap_or("(not enriched yet)");
+        let topic = if e.caught_up {
+            format!("{topic} (caught up)")
+        } else {
+            topic
+        };
         writeln!(
             out,
-            "{:<20}  {:<24}  {:<14}  {}{}",
+            "{:<20}  {:<36}  {:<14}  {}{}",
             received.replace('T', " "),
             printable(&topic),
             printable(e.short_id.as_deref().unwrap_or("-")),
@@ -457,6 +462,7 @@ mod tests {
             enriched: false,
             enrich_error: None,
             read: true,
+            caught_up: false,
         }
     }
 

@@ -367,6 +367,9 @@ fn respond(
 
 fn list(alerts: &BTreeMap<String, Value>, query: Option<&str>) -> Response<Body> {
     let mut wanted: Option<Vec<String>> = None;
+    let mut created: Option<(i64, i64)> = None;
+    let mut sort_by_created = false;
+    let mut descending = false;
     let mut limit = MAX_LIMIT;
     let mut offset = 0usize;
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -374,6 +377,19 @@ fn list(alerts: &BTreeMap<String, Value>, query: Option<&str>) -> Response<Body>
             "match[uuid]" => {
                 wanted = Some(value.split(',').map(str::to_owned).collect());
             }
+            "date[created_at]" => match parse_range(&value) {
+                Some(range) => created = Some(range),
+                None => return error(StatusCode::BAD_REQUEST, "Invalid date range", "T400"),
+            },
+            "sort" => match value.as_ref() {
+                "created_at" => sort_by_created = true,
+                _ => return error(StatusCode::BAD_REQUEST, "Invalid sort field", "T400"),
+            },
+            "direction" => match value.as_ref() {
+                "asc" => descending = false,
+                "desc" => descending = true,
+                _ => return error(StatusCode::BAD_REQUEST, "Invalid direction", "T400"),
+            },
             "limit" => match value.parse::<usize>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => limit = n,
                 _ => return error(StatusCode::BAD_REQUEST, "Invalid limit", "T400"),
@@ -385,14 +401,24 @@ fn list(alerts: &BTreeMap<String, Value>, query: Option<&str>) -> Response<Body>
             _ => {}
         }
     }
-    let matching: Vec<&Value> = match &wanted {
-        Some(uuids) => alerts
-            .iter()
-            .filter(|(uuid, _)| uuids.contains(uuid))
-            .map(|(_, alert)| alert)
-            .collect(),
-        None => alerts.values().collect(),
-    };
+    let created_at = |alert: &Value| alert.get("created_at").and_then(Value::as_i64);
+    let mut matching: Vec<&Value> = alerts
+        .iter()
+        .filter(|(uuid, _)| wanted.as_ref().is_none_or(|w| w.contains(uuid)))
+        .filter(|(_, alert)| {
+            created.is_none_or(|(start, end)| {
+                created_at(alert).is_some_and(|t| (start..=end).contains(&t))
+            })
+        })
+        .map(|(_, alert)| alert)
+        .collect();
+    if sort_by_created {
+        // Stable: equal times keep the uuid order.
+        matching.sort_by_key(|alert| created_at(alert).unwrap_or(i64::MIN));
+        if descending {
+            matching.reverse();
+        }
+    }
     let total = matching.len();
     let items: Vec<&Value> = matching.into_iter().skip(offset).take(limit).collect();
     let has_more = offset + items.len() < total;
@@ -400,6 +426,19 @@ fn list(alerts: &BTreeMap<String, Value>, query: Option<&str>) -> Response<Body>
         StatusCode::OK,
         &json!({"items": items, "total": total, "has_more": has_more}),
     )
+}
+
+/// `START,END` as RFC 3339 times or epoch seconds, to epoch seconds.
+fn parse_range(value: &str) -> Option<(i64, i64)> {
+    let one = |s: &str| {
+        s.parse::<i64>().ok().or_else(|| {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .map(time::OffsetDateTime::unix_timestamp)
+        })
+    };
+    let (start, end) = value.split_once(',')?;
+    Some((one(start)?, one(end)?))
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! on the session bus, and the click that opens the alert page. Owns the one
 //! bus connection, the key -> notification id map (replacement) and the
 //! notification id -> link map (clicks). Must not: open any URL outside the
-//! allowed `{app_url}/operations/alerts/` prefix, act on a notification id it
+//! allowed `{app_url}/operations/alerts/` prefix (or the alert list
+//! `{app_url}/operations/alerts` itself), act on a notification id it
 //! did not create, or block a thread per notification.
 //!
 //! Why zbus directly and not notify-rust: notify-rust (4.x) always connects
@@ -127,6 +128,10 @@ pub fn link_allowed(allowed: &Url, link: &Url) -> bool {
     }
     let base = allowed.path().trim_end_matches('/');
     let prefix = format!("{base}/{ALERTS_PATH}");
+    // The alert list itself (where a summary pop-up leads), exactly.
+    if link.path() == prefix.trim_end_matches('/') {
+        return link.query().is_none() && link.fragment().is_none();
+    }
     match link.path().strip_prefix(&prefix) {
         Some(rest) => !rest.is_empty() && !rest.contains('/'),
         None => false,

@@ -38,9 +38,24 @@ pub fn urgency_for(value: Option<u8>) -> Urgency {
     }
 }
 
+/// What a pop-up is about, so a shell can route its click (the desktop app
+/// opens its feed window for a `Summary`; the daemon opens `link`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PopupKind {
+    /// One alert (or event); `link` is its alert page.
+    #[default]
+    Alert,
+    /// Many alerts in one pop-up (a storm, a catch-up); `link` is the alert
+    /// list page.
+    Summary,
+    /// About the app itself (test alert, URL changed); never coalesced.
+    Notice,
+}
+
 /// What to show. Every text field is untrusted (it comes from the alert).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Popup {
+    pub kind: PopupKind,
     /// The alert uuid: a later pop-up with the same key replaces the earlier one.
     pub key: String,
     /// The alert title, or the short_id before enrichment.
@@ -145,6 +160,7 @@ mod tests {
 
     fn popup(summary: &str, lines: &[&str]) -> Popup {
         Popup {
+            kind: PopupKind::Alert,
             key: "k".into(),
             summary: summary.into(),
             lines: lines.iter().map(|l| l.to_string()).collect(),

@@ -9,9 +9,10 @@ use crate::store::Store;
 use fake_sekoia::{alert_json, FakeSekoia, Fault};
 use std::sync::Mutex as StdMutex;
 
+/// A sink that records (key, summary, lines) of every pop-up.
 #[derive(Default)]
-struct Recorder {
-    shown: StdMutex<Vec<(String, String, Vec<String>)>>,
+pub(crate) struct Recorder {
+    pub(crate) shown: StdMutex<Vec<(String, String, Vec<String>)>>,
 }
 
 impl Sink for Recorder {
@@ -31,7 +32,7 @@ impl Sink for Recorder {
 }
 
 impl Recorder {
-    fn summaries(&self) -> Vec<String> {
+    pub(crate) fn summaries(&self) -> Vec<String> {
         self.shown
             .lock()
             .unwrap()
@@ -62,6 +63,10 @@ struct Rig {
 }
 
 async fn rig(config: PipelineConfig, key: Option<&str>) -> Rig {
+    rig_with(config, key, Settings::default()).await
+}
+
+async fn rig_with(config: PipelineConfig, key: Option<&str>, settings: Settings) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let api = FakeSekoia::start().await;
@@ -76,7 +81,7 @@ async fn rig(config: PipelineConfig, key: Option<&str>) -> Rig {
         ledger: store.ledger().unwrap(),
         writer: store.writer(),
         client: Some(client),
-        settings: Settings::default(),
+        settings,
         sinks: vec![sink.clone() as Arc<dyn Sink>],
         wake: store.new_events(),
         config,
@@ -96,11 +101,7 @@ impl Rig {
     }
 
     fn feed(&self) -> Vec<crate::store::FeedEntry> {
-        self.store
-            .reader()
-            .unwrap()
-            .feed(10_000, &Settings::default())
-            .unwrap()
+        self.store.feed_for_tests()
     }
 
     fn api_calls(&self, path_prefix: &str) -> usize {
@@ -130,7 +131,9 @@ async fn a_single_event_is_enriched_and_shown_with_its_title() {
 
 #[tokio::test]
 async fn waiting_events_are_enriched_with_one_list_call_per_hundred() {
-    let mut r = rig(PipelineConfig::default(), None).await;
+    let mut settings = Settings::default();
+    settings.notify.storm_budget = 100;
+    let mut r = rig_with(PipelineConfig::default(), None, settings).await;
     for n in 0..250 {
         r.api.add_alert(alert_json(
             &uuid(n),
@@ -141,7 +144,6 @@ async fn waiting_events_are_enriched_with_one_list_call_per_hundred() {
         r.receive(webhook(n, "created")).await;
     }
     while r.pipeline.step().await.unwrap() {}
-    assert_eq!(r.sink.summaries().len(), 250);
     let lists = r
         .api
         .requests()
@@ -150,9 +152,50 @@ async fn waiting_events_are_enriched_with_one_list_call_per_hundred() {
         .count();
     assert_eq!(lists, 3, "ceil(250 / 100) list calls");
     assert!(r.feed().iter().all(|e| e.enriched));
-    // Arrival order is kept.
-    assert_eq!(r.sink.summaries()[0], "alert 0");
-    assert_eq!(r.sink.summaries()[249], "alert 249");
+    // Arrival order is kept within the budget of 100.
+    let shown = r.sink.summaries();
+    assert_eq!(shown[0], "alert 0");
+    assert_eq!(shown[99], "alert 99");
+    // The next two batches fold into one summary that counts on.
+    assert_eq!(shown[100], "100 new alerts, 100 High — open feed");
+    assert_eq!(shown[101], "150 new alerts, 150 High — open feed");
+    assert_eq!(shown.len(), 102);
+}
+
+#[tokio::test]
+async fn a_storm_of_a_thousand_alerts_pops_up_the_budget_and_one_summary() {
+    let mut r = rig(PipelineConfig::default(), None).await;
+    for n in 0..1000 {
+        // Every hundredth alert is Urgent, the rest Low.
+        let urgency = if n % 100 == 7 { 90 } else { 10 };
+        r.api.add_alert(alert_json(
+            &uuid(n),
+            &format!("AL{n}"),
+            &format!("alert {n}"),
+            urgency,
+        ));
+        r.receive(webhook(n, "created")).await;
+    }
+    while r.pipeline.step().await.unwrap() {}
+    let shown = r.sink.shown.lock().unwrap().clone();
+    let keys: std::collections::BTreeSet<&str> = shown.iter().map(|s| s.0.as_str()).collect();
+    // The default budget (5) plus one summary that replaces itself.
+    assert_eq!(keys.len(), 6, "{keys:?}");
+    assert!(keys.contains(crate::storm::STORM_KEY));
+    // The first batch shows its most urgent alert first.
+    assert_eq!(shown[0].1, "alert 7");
+    let last = shown.last().unwrap();
+    assert_eq!(last.0, crate::storm::STORM_KEY);
+    assert_eq!(last.1, "995 new alerts, 9 Urgent — open feed");
+    assert_eq!(last.2[0], "9 Urgent · 986 Low");
+    assert!(
+        r.api.requests().len() <= 12,
+        "{} API calls",
+        r.api.requests().len()
+    );
+    let feed = r.feed();
+    assert_eq!(feed.len(), 1000);
+    assert!(feed.iter().all(|e| e.enriched));
 }
 
 #[tokio::test]
@@ -273,4 +316,18 @@ async fn unhandled_events_are_resumed_by_a_new_pipeline() {
     assert!(second.step().await.unwrap());
     assert_eq!(sink.summaries(), ["before restart"]);
     assert!(!r.pipeline.step().await.unwrap(), "handled once only");
+}
+
+#[tokio::test]
+async fn an_unreadable_list_answer_is_recorded_as_the_reason_for_every_alert() {
+    let mut r = rig(PipelineConfig::default(), None).await;
+    for n in 2..5 {
+        r.api
+            .add_alert(alert_json(&uuid(n), &format!("AL{n}"), "t", 50));
+        r.receive(webhook(n, "created")).await;
+    }
+    r.api.fail_next(1, Fault::Malformed);
+    while r.pipeline.step().await.unwrap() {}
+    let feed = r.feed();
+    assert!(feed.iter().all(|e| e.enrich_error.is_some()), "{feed:?}");
 }

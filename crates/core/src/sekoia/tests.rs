@@ -614,3 +614,64 @@ async fn an_abandoned_probe_does_not_keep_the_circuit_shut() {
     client.me().await.expect("a new probe is let through");
     assert_eq!(fake.requests().len(), 3);
 }
+
+fn alert_created_at(n: usize, created_at: i64) -> serde_json::Value {
+    let mut alert = alert_json(&uuid_n(n), &format!("AL{n}"), &format!("alert {n}"), 50);
+    alert["created_at"] = json!(created_at);
+    alert
+}
+
+#[tokio::test]
+async fn list_created_pages_oldest_first_within_the_date_range() {
+    let fake = FakeSekoia::start().await;
+    // Created at 1000, 1010, ... 1240 (25 alerts), added in reverse order.
+    for n in (0..25).rev() {
+        fake.add_alert(alert_created_at(n, 1000 + 10 * n as i64));
+    }
+    let client = quick_client(&fake);
+    let at = |t: i64| time::OffsetDateTime::from_unix_timestamp(t).unwrap();
+    let page = client.list_created(at(1050), at(1100), 0).await.unwrap();
+    let ids: Vec<_> = page
+        .alerts
+        .iter()
+        .map(|a| a.short_id.clone().unwrap())
+        .collect();
+    assert_eq!(ids, ["AL5", "AL6", "AL7", "AL8", "AL9", "AL10"]);
+    assert_eq!(page.total, Some(6));
+    assert_eq!(page.has_more, Some(false));
+    let later = client.list_created(at(1050), at(1100), 4).await.unwrap();
+    assert_eq!(later.alerts.len(), 2);
+    let query = fake.requests()[0].query_pairs();
+    assert!(query.contains(&(
+        "date[created_at]".into(),
+        "1970-01-01T00:17:30Z,1970-01-01T00:18:20Z".into()
+    )));
+    assert!(query.contains(&("sort".into(), "created_at".into())));
+    assert!(query.contains(&("direction".into(), "asc".into())));
+    assert!(query.contains(&("limit".into(), "100".into())));
+    assert!(query.contains(&("offset".into(), "0".into())));
+}
+
+#[test]
+fn the_list_parser_refuses_what_is_not_an_alert_list_and_reads_the_rest() {
+    for bad in [
+        &b""[..],
+        b"[]",
+        b"{\"items\": {}}",
+        b"{\"items\": [1]}",
+        b"{\"total\": 3}",
+        b"\xff\xfe",
+        b"{\"items\": [",
+    ] {
+        let err = parse_alert_list_bytes(bad).expect_err("must be refused");
+        assert!(matches!(err, SekoiaError::Unreadable { .. }), "{err:?}");
+    }
+    let page = parse_alert_list_bytes(
+        br#"{"items": [{"uuid": 7, "title": "t"}], "total": "many", "has_more": true}"#,
+    )
+    .unwrap();
+    assert_eq!(page.alerts[0].title.as_deref(), Some("t"));
+    assert_eq!(page.alerts[0].uuid, None);
+    assert_eq!(page.total, None);
+    assert_eq!(page.has_more, Some(true));
+}

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::notify::{NotifyError, Popup, Urgency};
+use crate::notify::{NotifyError, Popup, PopupKind, Urgency};
 use fake_notifications::{Bus, Server};
 
 const APP: &str = "https://app.sekoia.io";
@@ -24,6 +24,7 @@ fn alert(short_id: &str) -> Url {
 
 fn popup(key: &str, link: Option<Url>) -> Popup {
     Popup {
+        kind: PopupKind::Alert,
         key: key.into(),
         summary: format!("Alert {key}"),
         lines: vec!["Urgency 85 (Urgent)".into(), "Status: Pending".into()],
@@ -407,6 +408,30 @@ fn only_alert_pages_under_the_app_url_are_allowed() {
     let ok = |s: &str| link_allowed(&prefixed, &Url::parse(s).expect("url"));
     assert!(ok("https://sekoia.corp.example/soc/operations/alerts/ALx1"));
     assert!(!ok("https://sekoia.corp.example/operations/alerts/ALx1"));
+}
+
+#[test]
+fn the_alert_list_page_is_allowed_exactly_for_summary_popups() {
+    let app = app();
+    let ok = |s: &str| link_allowed(&app, &Url::parse(s).expect("url"));
+    assert!(ok("https://app.sekoia.io/operations/alerts"));
+    assert!(!ok(
+        "https://app.sekoia.io/operations/alerts?next=https://evil.example"
+    ));
+    assert!(!ok("https://app.sekoia.io/operations/alerts#x"));
+    assert!(!ok("https://app.sekoia.io/operations/alert"));
+    assert!(!ok("https://app.sekoia.io/operations"));
+    assert!(!ok("https://evil.example/operations/alerts"));
+    assert!(!ok("http://app.sekoia.io/operations/alerts"));
+    let prefixed = Url::parse("https://sekoia.corp.example/soc/").expect("url");
+    assert!(link_allowed(
+        &prefixed,
+        &Url::parse("https://sekoia.corp.example/soc/operations/alerts").expect("url")
+    ));
+    assert!(!link_allowed(
+        &prefixed,
+        &Url::parse("https://sekoia.corp.example/operations/alerts").expect("url")
+    ));
 }
 
 #[test]

@@ -1,0 +1,334 @@
+//! Storm coalescing: at most `budget` alert pop-ups per sliding window; the
+//! alerts beyond it are counted and shown as ONE summary pop-up that
+//! replaces itself ("37 new alerts, 3 Urgent — open feed"), highest urgency
+//! first. Also the wording of any "many alerts" summary (catch-up uses it).
+//!
+//! Owns only counters: its memory is the budget's timestamps plus a fixed
+//! tally, never the storm's alerts. Must not: do I/O, read the clock (the
+//! caller passes `now`), or hide a `Notice` (test alert, URL changed).
+
+use crate::notify::{urgency_for, Popup, PopupKind};
+use crate::policy::urgency_word;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// The key of the storm summary: each update replaces the previous one.
+pub const STORM_KEY: &str = "sekoia-notifier-storm-summary";
+
+/// How many alert pop-ups a window allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub popups: usize,
+    pub window: Duration,
+}
+
+impl Budget {
+    pub fn from_settings(notify: &crate::settings::NotifySettings) -> Budget {
+        Budget {
+            popups: notify.storm_budget as usize,
+            window: Duration::from_secs(u64::from(notify.storm_window_secs)),
+        }
+    }
+}
+
+/// The urgency bands, highest first, with "unknown" last.
+const BANDS: usize = 6;
+const UNKNOWN: usize = BANDS - 1;
+
+/// Counts of alerts per urgency band; the summary's numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub total: u64,
+    by_band: [u64; BANDS],
+    highest: Option<u8>,
+}
+
+impl Tally {
+    pub fn add(&mut self, urgency: Option<u8>) {
+        self.total += 1;
+        self.by_band[band(urgency)] += 1;
+        self.highest = self.highest.max(urgency);
+    }
+
+    /// "37 new alerts, 3 Urgent — open feed" (the highest band named).
+    /// `what` is the noun phrase, e.g. "new alert" or "alert caught up".
+    pub fn headline(&self, what: &str) -> String {
+        let plural = if self.total == 1 {
+            what.to_owned()
+        } else {
+            plural(what)
+        };
+        let mut text = format!("{} {plural}", self.total);
+        if let Some(i) = (0..UNKNOWN).find(|&i| self.by_band[i] > 0) {
+            text.push_str(&format!(", {} {}", self.by_band[i], BAND_WORDS[i]));
+        }
+        text.push_str(" — open feed");
+        text
+    }
+
+    /// Every band present, highest first: "3 Urgent · 5 Major · 29 unknown urgency".
+    pub fn breakdown(&self) -> String {
+        (0..BANDS)
+            .filter(|&i| self.by_band[i] > 0)
+            .map(|i| format!("{} {}", self.by_band[i], BAND_WORDS[i]))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+
+    /// The summary pop-up for this tally.
+    pub fn popup(&self, key: &str, what: &str, link: Option<Url>) -> Popup {
+        Popup {
+            kind: PopupKind::Summary,
+            key: key.to_owned(),
+            summary: self.headline(what),
+            lines: vec![self.breakdown(), "Every alert is in the feed.".to_owned()],
+            urgency: urgency_for(self.highest),
+            link,
+        }
+    }
+}
+
+/// "new alert" -> "new alerts", "alert caught up" -> "alerts caught up".
+fn plural(what: &str) -> String {
+    match what.split_once(' ') {
+        Some((first, rest)) if first != "new" => format!("{first}s {rest}"),
+        _ => format!("{what}s"),
+    }
+}
+
+const BAND_WORDS: [&str; BANDS] = [
+    "Urgent",
+    "Major",
+    "High",
+    "Moderate",
+    "Low",
+    "unknown urgency",
+];
+
+fn band(urgency: Option<u8>) -> usize {
+    match urgency.map(urgency_word) {
+        Some("Urgent") => 0,
+        Some("Major") => 1,
+        Some("High") => 2,
+        Some("Moderate") => 3,
+        Some(_) => 4,
+        None => UNKNOWN,
+    }
+}
+
+/// One alert pop-up the pipeline wants to show, with the urgency value
+/// that orders it (None: not enriched).
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    pub popup: Popup,
+    pub urgency: Option<u8>,
+}
+
+/// The budget's state across batches.
+#[derive(Debug)]
+pub struct Storm {
+    budget: Budget,
+    /// When each pop-up of the current window was shown (at most `budget`).
+    shown: VecDeque<Instant>,
+    /// Alerts folded into the summary since the storm began.
+    tally: Tally,
+    /// When the last alert was folded; the storm ends a window later.
+    last_folded: Option<Instant>,
+    /// The alert list page, the summary's link.
+    link: Option<Url>,
+}
+
+impl Storm {
+    pub fn new(budget: Budget, link: Option<Url>) -> Storm {
+        Storm {
+            budget,
+            shown: VecDeque::with_capacity(budget.popups),
+            tally: Tally::default(),
+            last_folded: None,
+            link,
+        }
+    }
+
+    /// What to show of one batch, in order: the highest-urgency alerts the
+    /// budget allows, then (if any alert was folded) the updated summary.
+    /// Notices always pass.
+    pub fn admit(&mut self, now: Instant, mut batch: Vec<Wanted>) -> Vec<Popup> {
+        while self
+            .shown
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.budget.window)
+        {
+            self.shown.pop_front();
+        }
+        if self
+            .last_folded
+            .is_some_and(|t| now.duration_since(t) >= self.budget.window)
+        {
+            self.tally = Tally::default();
+            self.last_folded = None;
+        }
+        // Highest urgency first; unknown urgency after known ones; stable,
+        // so equal urgencies keep their arrival order.
+        batch.sort_by_key(|w| std::cmp::Reverse(w.urgency.map(u16::from)));
+        let mut out = Vec::new();
+        let mut folded = false;
+        for wanted in batch {
+            if wanted.popup.kind == PopupKind::Notice {
+                out.push(wanted.popup);
+            } else if self.shown.len() < self.budget.popups {
+                self.shown.push_back(now);
+                out.push(wanted.popup);
+            } else {
+                self.tally.add(wanted.urgency);
+                folded = true;
+            }
+        }
+        if folded {
+            self.last_folded = Some(now);
+            out.push(self.tally.popup(STORM_KEY, "new alert", self.link.clone()));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::Urgency;
+
+    fn wanted(n: usize, urgency: Option<u8>) -> Wanted {
+        Wanted {
+            popup: Popup {
+                kind: PopupKind::Alert,
+                key: format!("alert-{n}"),
+                summary: format!("Alert {n}"),
+                lines: Vec::new(),
+                urgency: urgency_for(urgency),
+                link: None,
+            },
+            urgency,
+        }
+    }
+
+    fn storm(popups: usize, secs: u64) -> Storm {
+        let link = Url::parse("https://app.sekoia.io/operations/alerts").ok();
+        Storm::new(
+            Budget {
+                popups,
+                window: Duration::from_secs(secs),
+            },
+            link,
+        )
+    }
+
+    #[test]
+    fn alerts_within_the_budget_pop_up_one_by_one() {
+        let mut s = storm(5, 30);
+        let now = Instant::now();
+        let out = s.admit(now, (0..5).map(|n| wanted(n, Some(50))).collect());
+        assert_eq!(out.len(), 5);
+        assert!(out.iter().all(|p| p.kind == PopupKind::Alert));
+    }
+
+    #[test]
+    fn a_storm_shows_the_budget_then_one_summary_naming_the_highest_urgency() {
+        let mut s = storm(5, 30);
+        let now = Instant::now();
+        let mut batch: Vec<Wanted> = (0..34).map(|n| wanted(n, Some(10))).collect();
+        batch.extend((34..42).map(|n| wanted(n, Some(90))));
+        let out = s.admit(now, batch);
+        assert_eq!(out.len(), 6);
+        // The five shown are the most urgent ones.
+        assert!(out[..5].iter().all(|p| p.urgency == Urgency::Critical));
+        let summary = &out[5];
+        assert_eq!(summary.kind, PopupKind::Summary);
+        assert_eq!(summary.key, STORM_KEY);
+        assert_eq!(summary.summary, "37 new alerts, 3 Urgent — open feed");
+        assert_eq!(summary.lines[0], "3 Urgent · 34 Low");
+        assert_eq!(summary.urgency, Urgency::Critical);
+        assert_eq!(
+            summary.link.as_ref().map(Url::as_str),
+            Some("https://app.sekoia.io/operations/alerts")
+        );
+    }
+
+    #[test]
+    fn the_summary_keeps_counting_across_batches_and_replaces_itself() {
+        let mut s = storm(2, 30);
+        let now = Instant::now();
+        let first = s.admit(now, (0..10).map(|n| wanted(n, None)).collect());
+        assert_eq!(first.len(), 3);
+        assert_eq!(first[2].summary, "8 new alerts — open feed");
+        let later = now + Duration::from_secs(5);
+        let second = s.admit(later, (10..20).map(|n| wanted(n, Some(65))).collect());
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].key, STORM_KEY);
+        assert_eq!(second[0].summary, "18 new alerts, 10 Major — open feed");
+        assert_eq!(second[0].lines[0], "10 Major · 8 unknown urgency");
+    }
+
+    #[test]
+    fn the_budget_refills_after_the_window_and_a_new_storm_counts_from_zero() {
+        let mut s = storm(1, 30);
+        let now = Instant::now();
+        assert_eq!(
+            s.admit(now, vec![wanted(0, None), wanted(1, None)]).len(),
+            2
+        );
+        let after = now + Duration::from_secs(30);
+        let out = s.admit(after, vec![wanted(2, None), wanted(3, None)]);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].key, "alert-2");
+        assert_eq!(out[1].summary, "1 new alert — open feed");
+    }
+
+    #[test]
+    fn notices_are_never_coalesced_nor_counted() {
+        let mut s = storm(1, 30);
+        let now = Instant::now();
+        let mut notice = wanted(99, None);
+        notice.popup.kind = PopupKind::Notice;
+        let out = s.admit(now, vec![wanted(0, None), notice.clone(), wanted(1, None)]);
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().any(|p| p.kind == PopupKind::Notice));
+        assert_eq!(out[2].summary, "1 new alert — open feed");
+        let again = s.admit(now, vec![notice]);
+        assert_eq!(again.len(), 1);
+    }
+
+    #[test]
+    fn memory_is_bounded_by_the_budget_not_the_storm() {
+        let mut s = storm(5, 30);
+        let now = Instant::now();
+        for round in 0..200 {
+            s.admit(
+                now,
+                (0..100)
+                    .map(|n| wanted(round * 100 + n, Some(30)))
+                    .collect(),
+            );
+        }
+        assert_eq!(s.shown.len(), 5);
+        assert_eq!(s.tally.total, 200 * 100 - 5);
+    }
+
+    #[test]
+    fn headlines_read_well_in_the_singular_and_the_plural() {
+        let mut t = Tally::default();
+        t.add(Some(85));
+        assert_eq!(
+            t.headline("alert caught up"),
+            "1 alert caught up, 1 Urgent — open feed"
+        );
+        t.add(None);
+        assert_eq!(
+            t.headline("alert caught up"),
+            "2 alerts caught up, 1 Urgent — open feed"
+        );
+        assert_eq!(
+            t.headline("new alert"),
+            "2 new alerts, 1 Urgent — open feed"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 //!   that show the command, its directory, stdout and stderr.
 //! - `intake`: every status code of the webhook endpoint over a real socket.
 //! - `enrich`: webhook -> Alert API -> pop-up -> click, with keyring and D-Bus.
+//! - `forward`: `[[forward]]` to a Teams stand-in: at most once across kill -9, pop-ups not held up, `status`.
 //! - `lifecycle`: configuration errors, graceful shutdown, `feed`, `webhook-url`.
 //! - `selftest`: `send-test` through the webhook URL, and its failure legs.
 //! - `session`: a private D-Bus session bus and Secret Service keyring per test.
@@ -13,6 +14,7 @@
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
 
 mod enrich;
+mod forward;
 mod intake;
 mod lifecycle;
 mod secrets;

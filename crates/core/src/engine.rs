@@ -10,9 +10,10 @@ use crate::intake;
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
 use crate::notify::{Popup, Urgency};
+use crate::outbox::{Forwarders, OutboxConfig, OutboxError};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
 use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
-use crate::settings::{hook_url, HookSecret, Settings, TunnelKind};
+use crate::settings::{hook_url, ForwardTarget, HookSecret, Settings, TunnelKind};
 use crate::store::{Reader, Store, StoreError};
 use crate::tunnel::{Tunnel, TunnelState};
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,8 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Sekoia(#[from] SekoiaError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
     #[error("cannot listen on {addr}: {cause}; another program (or another sekoia-notifierd) may use it: change listener.bind in the config")]
     Bind {
         addr: SocketAddr,
@@ -62,6 +65,10 @@ pub struct Options {
     /// Where pop-ups go (the desktop, forwarders).
     pub sinks: Vec<Arc<dyn Sink>>,
     pub pipeline: PipelineConfig,
+    /// Forward destinations (resolved `[[forward]]` entries or the desktop
+    /// app's own), each with its own outbox worker.
+    pub forward: Vec<ForwardTarget>,
+    pub outbox: OutboxConfig,
 }
 
 /// How long a stop waits for the pipeline to handle what is waiting.
@@ -79,6 +86,7 @@ pub struct Engine {
     server: JoinHandle<()>,
     stop_pipeline: oneshot::Sender<()>,
     pipeline: JoinHandle<()>,
+    forwarders: Forwarders,
     tunnel: Option<Tunnel>,
     tunnel_watch: Option<JoinHandle<()>>,
 }
@@ -100,6 +108,7 @@ impl Engine {
             None => None,
         };
         let store = Store::open(data_dir)?;
+        let forwarders = Forwarders::start(&options.forward, &store, &options.outbox)?;
         let pipeline = Pipeline::new(Parts {
             ledger: store.ledger()?,
             writer: store.writer(),
@@ -108,7 +117,8 @@ impl Engine {
             sinks: options.sinks.clone(),
             wake: store.new_events(),
             config: options.pipeline,
-        });
+        })
+        .forwarding(forwarders.lanes());
         let addr = settings.listener.bind;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -174,6 +184,7 @@ impl Engine {
             server,
             stop_pipeline,
             pipeline,
+            forwarders,
             tunnel,
             tunnel_watch,
         })
@@ -218,6 +229,7 @@ impl Engine {
         if let Err(e) = self.pipeline.await {
             tracing::error!(error = %e, "pipeline task failed");
         }
+        self.forwarders.stop().await;
         self.store.close().await;
         tracing::info!("engine stopped");
     }

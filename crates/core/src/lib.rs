@@ -6,6 +6,7 @@ pub mod event;
 pub mod forward;
 pub mod intake;
 pub mod notify;
+pub mod outbox;
 pub mod pipeline;
 pub mod policy;
 pub mod retry;

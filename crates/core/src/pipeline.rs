@@ -9,9 +9,11 @@
 //! recorded as the reason the entry is not enriched. The pipeline owns no
 //! HTTP listener and no delivery mechanism.
 
+use crate::forward::{payload, Message};
 use crate::notify::desktop::Desktop;
 use crate::notify::{NotifyError, Popup};
-use crate::policy::{popup, Policy};
+use crate::outbox::{Lane, Queued};
+use crate::policy::{popup, EventView, Policy};
 use crate::sekoia::{Alert, Client, SekoiaError};
 use crate::settings::Settings;
 use crate::store::{Ledger, StoreError, Writer};
@@ -83,6 +85,8 @@ pub struct Pipeline {
     sinks: Vec<Arc<dyn Sink>>,
     wake: Arc<Notify>,
     config: PipelineConfig,
+    /// Forward destinations; empty without `[[forward]]`.
+    lanes: Vec<Lane>,
 }
 
 /// How an enrichment attempt ended, for the events that asked for it.
@@ -112,7 +116,15 @@ impl Pipeline {
             sinks: parts.sinks,
             wake: parts.wake,
             config: parts.config,
+            lanes: Vec::new(),
         }
+    }
+
+    /// Also queues each handled event for the forward destinations that
+    /// want it (see `outbox`).
+    pub fn forwarding(mut self, lanes: Vec<Lane>) -> Pipeline {
+        self.lanes = lanes;
+        self
     }
 
     fn ledger(&self) -> MutexGuard<'_, Ledger> {
@@ -187,6 +199,7 @@ impl Pipeline {
         };
         let (fresh, failed) = outcome(&wanted, fetched);
         let mut popups = Vec::new();
+        let mut forward = Vec::new();
         for event in &events {
             let alert = fresh
                 .iter()
@@ -200,9 +213,20 @@ impl Pipeline {
                 let link = short_id.as_deref().and_then(|s| self.settings.alert_url(s));
                 popups.push(popup(event, alert, link));
             }
+            self.queue_forward(event, alert, &mut forward);
         }
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-        self.writer.record(fresh, failed, ids).await?;
+        let woken: Vec<&Lane> = self
+            .lanes
+            .iter()
+            .filter(|l| forward.iter().any(|q: &Queued| q.dest == l.key))
+            .collect();
+        self.writer
+            .record_forwarding(fresh, failed, ids, forward)
+            .await?;
+        for lane in woken {
+            lane.wake();
+        }
         for p in &popups {
             for sink in &self.sinks {
                 if let Err(e) = sink.show(p).await {
@@ -211,6 +235,38 @@ impl Pipeline {
             }
         }
         Ok(true)
+    }
+
+    /// The body each wanting destination gets for `event`.
+    fn queue_forward(&self, event: &EventView, alert: Option<&Alert>, out: &mut Vec<Queued>) {
+        if self.lanes.is_empty() {
+            return;
+        }
+        let short_id = alert
+            .and_then(|a| a.short_id.as_deref())
+            .or(event.short_id.as_deref());
+        let link = short_id.and_then(|s| self.settings.alert_url(s));
+        let msg = Message {
+            kind: &event.kind,
+            action: &event.action,
+            alert,
+            uuid: &event.uuid,
+            short_id,
+            link: link.as_ref(),
+        };
+        for lane in &self.lanes {
+            if !lane.wants(&event.kind, &event.action, alert) {
+                continue;
+            }
+            match serde_json::to_string(&payload(lane.kind, &msg)) {
+                Ok(body) => out.push(Queued {
+                    dest: lane.key.clone(),
+                    event_id: event.id,
+                    body,
+                }),
+                Err(e) => tracing::error!(error = %e, "cannot serialize a forward body"),
+            }
+        }
     }
 
     /// Enrichment still owed after a deadline or a transient failure.

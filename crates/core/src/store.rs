@@ -64,6 +64,24 @@ const MIGRATIONS: &[&str] = &[
         fetched_at      TEXT NOT NULL,
         raw             TEXT NOT NULL
      ) STRICT;",
+    // 3: the forward outbox (see `outbox`). `dest` names the destination
+    // by kind, host and a hash of its URL, never the URL; times are unix
+    // seconds. A (dest, event) pair is queued at most once.
+    "CREATE TABLE outbox (
+        id        INTEGER PRIMARY KEY,
+        dest      TEXT    NOT NULL,
+        event_id  INTEGER NOT NULL,
+        body      TEXT    NOT NULL,
+        state     TEXT    NOT NULL DEFAULT 'queued'
+                  CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+        queued_at INTEGER NOT NULL,
+        attempts  INTEGER NOT NULL DEFAULT 0,
+        sent_at   INTEGER,
+        error     TEXT,
+        error_at  INTEGER,
+        UNIQUE (dest, event_id)
+     ) STRICT;
+     CREATE INDEX outbox_waiting ON outbox (dest, id) WHERE state IN ('queued', 'sending');",
 ];
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -144,6 +162,7 @@ pub struct FeedEntry {
 enum Msg {
     Insert(Job),
     Record(Record),
+    Outbox(OutboxJob),
     /// Commit what is queued, refuse anything later, stop.
     Stop,
 }
@@ -153,6 +172,14 @@ struct Record {
     alerts: Vec<Alert>,
     failed: Vec<(String, String)>,
     handled: Vec<i64>,
+    /// Bodies to forward, queued with the handled marks.
+    forward: Vec<crate::outbox::Queued>,
+    reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// A forward worker's change to its outbox rows.
+struct OutboxJob {
+    change: crate::outbox::Change,
     reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -215,6 +242,12 @@ impl Store {
         }
     }
 
+    /// A connection for a forward worker's reads (its writes go through
+    /// [`Writer::outbox`]).
+    pub(crate) fn connection(&self) -> Result<Connection, StoreError> {
+        connect(&self.path)
+    }
+
     /// A new read connection to the same database.
     pub fn reader(&self) -> Result<Reader, StoreError> {
         Ok(Reader {
@@ -263,15 +296,42 @@ impl Writer {
         failed: Vec<(String, String)>,
         handled: Vec<i64>,
     ) -> Result<(), StoreError> {
+        self.record_forwarding(alerts, failed, handled, Vec::new())
+            .await
+    }
+
+    /// [`Writer::record`] that also queues `forward` bodies in the same
+    /// transaction, so an event is queued for its destinations exactly when
+    /// it is marked handled.
+    pub async fn record_forwarding(
+        &self,
+        alerts: Vec<Alert>,
+        failed: Vec<(String, String)>,
+        handled: Vec<i64>,
+        forward: Vec<crate::outbox::Queued>,
+    ) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         let record = Record {
             alerts,
             failed,
             handled,
+            forward,
             reply,
         };
         self.tx
             .send(Msg::Record(record))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+impl Writer {
+    /// Applies a forward worker's change in its own committed transaction.
+    pub(crate) async fn outbox(&self, change: crate::outbox::Change) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Msg::Outbox(OutboxJob { change, reply }))
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -287,6 +347,14 @@ fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, new_events: &No
             match msg {
                 Msg::Insert(job) => group.push(job),
                 Msg::Record(record) => records.push(record),
+                Msg::Outbox(job) => {
+                    let done =
+                        in_transaction(&mut conn, |tx| Ok(crate::outbox::apply(tx, &job.change)?));
+                    if let Err(e) = &done {
+                        tracing::error!(error = %e, "updating the forward outbox failed");
+                    }
+                    let _ = job.reply.send(done);
+                }
                 // Senders now fail; what is queued is still drained.
                 Msg::Stop => rx.close(),
             }
@@ -390,6 +458,7 @@ fn apply_records(tx: &rusqlite::Transaction<'_>, records: &[Record]) -> Result<(
             for id in &record.handled {
                 mark.execute([id])?;
             }
+            crate::outbox::enqueue(tx, &record.forward)?;
         }
     }
     Ok(())
@@ -444,12 +513,25 @@ fn now_rfc3339() -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
+/// Event totals for `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub stored: i64,
+    /// Not handled by the pipeline yet.
+    pub waiting: i64,
+}
+
 /// Read access: the feed and the queries the shells need.
 pub struct Reader {
     conn: Connection,
 }
 
 impl Reader {
+    /// The connection, for other modules' read queries (`outbox::status`).
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Opens a reader on the database in `data_dir`, creating it if absent.
     pub fn open(data_dir: &Path) -> Result<Reader, StoreError> {
         Ok(Reader {
@@ -496,6 +578,20 @@ impl Reader {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many events are stored, and how many wait for the pipeline.
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(handled = 0), 0) FROM events",
+            [],
+            |r| {
+                Ok(Counts {
+                    stored: r.get(0)?,
+                    waiting: r.get(1)?,
+                })
+            },
+        )?)
     }
 
     /// Whether an event about `uuid` is stored.

@@ -1,0 +1,236 @@
+//! `[[forward]]` with the real daemon: a Teams stand-in on loopback records
+//! what it gets; at most once across `kill -9`; a hanging destination does
+//! not hold up pop-ups; `status`; configuration errors.
+
+use crate::util::{alert, report, Daemon, Dir};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The secret part of the stand-in's URL: must never be shown.
+const URL_SECRET: &str = "S3CR3T-workflow-sig";
+
+/// An incoming-webhook stand-in (HTTP/1.1 with keep-alive) that records
+/// every request body and answers 200, or, while `hold` is set, never
+/// answers.
+struct Receiver {
+    port: u16,
+    bodies: Arc<Mutex<Vec<String>>>,
+    hold: Arc<AtomicBool>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let port = listener.local_addr().expect("address").port();
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let hold = Arc::new(AtomicBool::new(false));
+        let (b, h) = (Arc::clone(&bodies), Arc::clone(&hold));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (b, h) = (Arc::clone(&b), Arc::clone(&h));
+                std::thread::spawn(move || serve(stream, &b, &h));
+            }
+        });
+        Receiver { port, bodies, hold }
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}/workflows/x/triggers/manual?sig={URL_SECRET}",
+            self.port
+        )
+    }
+
+    fn bodies(&self) -> Vec<serde_json::Value> {
+        self.bodies
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|b| serde_json::from_str(b).expect("the forwarder posts JSON"))
+            .collect()
+    }
+
+    fn wait_for(&self, n: usize) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.bodies.lock().expect("lock").len() < n {
+            assert!(Instant::now() < deadline, "fewer than {n} forwarded");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.bodies()
+    }
+}
+
+fn serve(stream: TcpStream, bodies: &Mutex<Vec<String>>, hold: &AtomicBool) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+    let mut writer = stream;
+    loop {
+        let mut length = 0usize;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        bodies
+            .lock()
+            .expect("lock")
+            .push(String::from_utf8_lossy(&body).into_owned());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while hold.load(Ordering::SeqCst) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if writer
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn forward_config(receiver: &Receiver) -> String {
+    format!(
+        "[[forward]]\nkind = \"teams\"\nurl = \"{}\"\n",
+        receiver.url()
+    )
+}
+
+/// The "Open in Sekoia.io" link of a Teams card.
+fn card_link(card: &serde_json::Value) -> &str {
+    assert_eq!(card["type"], "message");
+    let content = &card["attachments"][0]["content"];
+    assert_eq!(
+        card["attachments"][0]["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(content["type"], "AdaptiveCard");
+    content["actions"][0]["url"]
+        .as_str()
+        .expect("the card has a link button")
+}
+
+fn status_json(dir: &Dir) -> serde_json::Value {
+    let text = dir.stdout(&["status", "--json"]);
+    assert!(!text.contains(URL_SECRET), "status shows the URL: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("status --json ({e}): {text}"))
+}
+
+#[test]
+fn a_forwarded_alert_is_never_sent_twice_across_a_kill_9_during_its_post() {
+    let receiver = Receiver::start();
+    receiver.hold.store(true, Ordering::SeqCst);
+    let dir = Dir::new(&forward_config(&receiver));
+    let mut first = Daemon::start(&dir);
+    assert_eq!(first.post(&alert("fwd-a")), 202);
+    let got = receiver.wait_for(1);
+    assert!(card_link(&got[0]).ends_with("/operations/alerts/AL5"));
+    // Killed while the POST waits for its answer: it may have arrived.
+    first.signal(libc::SIGKILL);
+    first.wait(Duration::from_secs(10));
+    let first_log = first.log_text();
+    receiver.hold.store(false, Ordering::SeqCst);
+    // kill -9 leaves the dead instance's record behind.
+    let _ = std::fs::remove_file(dir.data().join("instance.json"));
+
+    let second = Daemon::start(&dir);
+    assert_eq!(second.post(&alert("fwd-bb")), 202);
+    let got = receiver.wait_for(2);
+    // The outbox goes in order: a re-sent first alert would come before.
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(card_link(&got[1]).ends_with("/operations/alerts/AL6"));
+
+    let status = status_json(&dir);
+    let fwd = &status["forward"][0];
+    assert_eq!(fwd["name"], "teams 127.0.0.1", "{status}");
+    assert_eq!(
+        (fwd["sent"].as_i64(), fwd["failed"].as_i64()),
+        (Some(1), Some(1))
+    );
+    let error = fwd["last_failure"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("interrupted"), "{status}");
+    assert_eq!(status["running"], true);
+    for log in [first_log, second.log_text()] {
+        assert!(!log.contains(URL_SECRET), "the log shows the URL: {log}");
+    }
+}
+
+#[test]
+fn a_hanging_destination_does_not_hold_up_the_pop_up() {
+    let receiver = Receiver::start();
+    receiver.hold.store(true, Ordering::SeqCst);
+    let dir = Dir::with_session(&forward_config(&receiver));
+    let session = dir.session.as_ref().expect("session");
+    let daemon = Daemon::start(&dir);
+    assert_eq!(daemon.post(&alert("fwd-popup")), 202);
+    let popups = session.popups(1);
+    assert_eq!(popups.len(), 1, "no pop-up:\n{}", daemon.log_text());
+    // The forward is still waiting for its answer.
+    receiver.wait_for(1);
+    let status = status_json(&dir);
+    assert_eq!(status["forward"][0]["sent"], 0, "{status}");
+    assert_eq!(status["forward"][0]["queued"], 1, "{status}");
+    receiver.hold.store(false, Ordering::SeqCst);
+}
+
+#[test]
+fn status_without_a_daemon_names_destinations_by_kind_and_host() {
+    let receiver = Receiver::start();
+    let dir = Dir::new(&forward_config(&receiver));
+    let text = dir.stdout(&["status"]);
+    assert!(text.contains("stopped"), "{text}");
+    assert!(text.contains("forward   teams 127.0.0.1: idle"), "{text}");
+    assert!(!text.contains(URL_SECRET), "{text}");
+    let status = status_json(&dir);
+    assert_eq!(status["running"], false);
+    assert_eq!(status["events"]["stored"], 0);
+}
+
+#[test]
+fn a_bad_forward_url_stops_serve_with_exit_2_without_showing_it() {
+    let dir = Dir::new(&format!(
+        "[[forward]]\nkind = \"slack\"\nurl = \"http://hooks.example/{URL_SECRET}\"\n"
+    ));
+    let out = dir.run(&["serve"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        report(&dir.command(&["serve"]), &out)
+    );
+    assert!(stderr.contains("`forward[0].url`"), "{stderr}");
+    assert!(stderr.contains("config.toml"), "{stderr}");
+    assert!(!stderr.contains(URL_SECRET), "{stderr}");
+}
+
+#[test]
+fn an_unreadable_url_file_stops_serve_with_exit_2() {
+    let dir = Dir::new(
+        "[[forward]]\nkind = \"webhook\"\nurl_file = \"/nonexistent/hook-url\"\nsecret = \"k\"\n",
+    );
+    let out = dir.run(&["serve"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        report(&dir.command(&["serve"]), &out)
+    );
+    assert!(stderr.contains("`forward[0].url_file`"), "{stderr}");
+    assert!(stderr.contains("/nonexistent/hook-url"), "{stderr}");
+}

@@ -8,17 +8,17 @@ use fake_sekoia::{alert_json, FakeSekoia, Fault};
 use std::time::{Duration, Instant};
 
 /// Event uuids must look like Sekoia's for the API client to fetch them.
-fn uuid(n: u32) -> String {
+pub fn uuid(n: u32) -> String {
     format!("5a3f2bd6-5c1e-4f0a-9b7e-{n:012}")
 }
 
-fn event(n: u32) -> String {
+pub fn event(n: u32) -> String {
     alert(&uuid(n)).replace(&format!("AL{}", uuid(n).len()), &format!("AL{n}"))
 }
 
 /// A session with the fake API's key in the keyring and a fake `xdg-open`
 /// that records the URLs it is asked to open.
-fn setup(api: &FakeSekoia) -> Dir {
+pub fn setup(api: &FakeSekoia) -> Dir {
     let extra = format!("[sekoia]\napi_url = \"{}\"\n", api.url());
     let mut dir = Dir::with_session(&extra);
     let bin = dir.tmp.path().join("bin");

@@ -5,6 +5,7 @@
 use crate::util::{alert, report, Daemon, Dir};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -233,4 +234,44 @@ fn an_unreadable_url_file_stops_serve_with_exit_2() {
     );
     assert!(stderr.contains("`forward[0].url_file`"), "{stderr}");
     assert!(stderr.contains("/nonexistent/hook-url"), "{stderr}");
+}
+
+#[test]
+fn the_shipped_systemd_unit_runs_serve_and_stops_cleanly_on_its_kill_signal() {
+    let unit_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/systemd/sekoia-notifierd.service");
+    let unit = std::fs::read_to_string(&unit_path).expect("the unit file ships");
+    let value = |key: &str| -> String {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key}= in the unit"))
+            .to_owned()
+    };
+    let exec = value("ExecStart");
+    let mut words = exec.split_whitespace();
+    assert_eq!(words.next(), Some("%h/.cargo/bin/sekoia-notifierd"));
+    let args: Vec<&str> = words.collect();
+    assert_eq!(args[0], "serve", "{exec}");
+    assert_eq!(value("KillSignal"), "SIGTERM");
+    assert_eq!(
+        value("RestartPreventExitStatus"),
+        "2",
+        "config errors exit 2"
+    );
+
+    let dir = Dir::new("");
+    let mut daemon = Daemon::start_with(&dir, &args);
+    assert_eq!(daemon.post(&alert("unit")), 202);
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(
+        daemon.wait(Duration::from_secs(15)),
+        Some(0),
+        "SIGTERM must be a clean stop, so Restart=on-failure leaves it stopped:\n{}",
+        daemon.log_text()
+    );
+    let log = daemon.log_text();
+    assert!(
+        !log.is_empty() && log.lines().all(|l| l.starts_with('{')),
+        "--log-format json logs JSON lines for the journal"
+    );
 }

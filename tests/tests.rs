@@ -11,6 +11,7 @@
 //! - `selftest`: `send-test` through the webhook URL, and its failure legs.
 //! - `session`: a private D-Bus session bus and Secret Service keyring per test.
 //! - `tunnel`: a real bore tunnel supervised by the daemon; a missing tunnel program.
+//! - `triage`: "Acknowledge" on a pop-up of the real daemon -> PATCH on the fake API.
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
 
 mod enrich;
@@ -20,5 +21,6 @@ mod lifecycle;
 mod secrets;
 mod selftest;
 mod session;
+mod triage;
 mod tunnel;
 mod util;

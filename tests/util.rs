@@ -146,10 +146,15 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(dir: &Dir) -> Daemon {
+        Daemon::start_with(dir, &["serve"])
+    }
+
+    /// Starts the daemon with these arguments (which must serve).
+    pub fn start_with(dir: &Dir, args: &[&str]) -> Daemon {
         let log = dir.tmp.path().join("serve.log");
         let file = std::fs::File::create(&log).expect("log file");
         let child = dir
-            .command(&["serve"])
+            .command(args)
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()

@@ -108,6 +108,12 @@ impl Engine {
             None => None,
         };
         let store = Store::open(data_dir)?;
+        if let Some(client) = &client {
+            let acknowledger = crate::triage::acknowledger(client.clone(), store.writer());
+            for sink in &options.sinks {
+                sink.offer_acknowledge(Arc::clone(&acknowledger));
+            }
+        }
         let forwarders = Forwarders::start(&options.forward, &store, &options.outbox)?;
         let pipeline = Pipeline::new(Parts {
             ledger: store.ledger()?,

@@ -15,4 +15,5 @@ pub mod sekoia;
 pub mod selftest;
 pub mod settings;
 pub mod store;
+pub mod triage;
 pub mod tunnel;

@@ -11,7 +11,7 @@
 
 use crate::forward::{payload, Message};
 use crate::notify::desktop::Desktop;
-use crate::notify::{NotifyError, Popup};
+use crate::notify::{Acknowledger, NotifyError, Popup};
 use crate::outbox::{Lane, Queued};
 use crate::policy::{popup, EventView, Policy};
 use crate::sekoia::{Alert, Client, SekoiaError};
@@ -33,6 +33,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Sink: Send + Sync {
     fn name(&self) -> &'static str;
     fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>>;
+    /// Offers "Acknowledge" on alert pop-ups from now on, where the sink can.
+    fn offer_acknowledge(&self, _acknowledger: Acknowledger) {}
 }
 
 impl Sink for Desktop {
@@ -41,6 +43,9 @@ impl Sink for Desktop {
     }
     fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>> {
         Box::pin(Desktop::show(self, popup))
+    }
+    fn offer_acknowledge(&self, acknowledger: Acknowledger) {
+        self.set_acknowledger(acknowledger);
     }
 }
 

@@ -70,6 +70,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
+    // A bad forward destination is a configuration error: say so first.
+    let forward = settings::forward_targets(&settings.forward, &paths.config_file)?;
     let api_key = match secrets::resolve(settings) {
         Ok((key, source)) => {
             tracing::info!(%source, "API key found; alerts will be enriched");
@@ -83,7 +85,7 @@ async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     let options = Options {
         api_key,
         sinks: engine::desktop_sink(settings).into_iter().collect(),
-        forward: settings::forward_targets(&settings.forward, &paths.config_file)?,
+        forward,
         ..Options::default()
     };
     let engine = Engine::start(settings, &paths.data_dir, options).await?;

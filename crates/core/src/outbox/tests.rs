@@ -22,6 +22,31 @@ fn quick() -> OutboxConfig {
     }
 }
 
+/// A store in a temp dir and one destination: a receiver answering `script`.
+struct One {
+    _dir: tempfile::TempDir,
+    store: Store,
+    receiver: Receiver,
+    t: ForwardTarget,
+}
+
+async fn one(kind: Kind, script: &[Reply]) -> One {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let receiver = Receiver::start(script).await;
+    let t = target(kind, &receiver);
+    One {
+        _dir: dir,
+        store,
+        receiver,
+        t,
+    }
+}
+
+fn run(store: &Store, t: &ForwardTarget, config: &OutboxConfig) -> Forwarders {
+    Forwarders::start(std::slice::from_ref(t), store, config).unwrap()
+}
+
 fn target(kind: Kind, receiver: &Receiver) -> ForwardTarget {
     ForwardTarget {
         destination: Destination {
@@ -79,16 +104,18 @@ async fn queue(store: &Store, target: &ForwardTarget, uuid: &str, body: &str) ->
 
 #[tokio::test]
 async fn a_queued_body_is_delivered_once_and_not_again_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let receiver = Receiver::start(&[]).await;
-    let t = target(Kind::Webhook, &receiver);
+    let One {
+        _dir,
+        store,
+        receiver,
+        t,
+    } = one(Kind::Webhook, &[]).await;
     queue(&store, &t, "u1", r#"{"n":1}"#).await;
-    let fw = Forwarders::start(std::slice::from_ref(&t), &store, &quick()).unwrap();
+    let fw = run(&store, &t, &quick());
     eventually("delivered", || receiver.log().len() == 1).await;
     eventually("marked sent", || status_of(&store, &t).sent == 1).await;
     fw.stop().await;
-    let fw = Forwarders::start(std::slice::from_ref(&t), &store, &quick()).unwrap();
+    let fw = run(&store, &t, &quick());
     queue(&store, &t, "u2", r#"{"n":2}"#).await;
     fw.lanes()[0].wake();
     eventually("second delivered", || receiver.log().len() == 2).await;
@@ -107,10 +134,12 @@ async fn a_queued_body_is_delivered_once_and_not_again_after_a_restart() {
 
 #[tokio::test]
 async fn a_row_left_sending_by_a_crash_is_failed_and_never_sent_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let receiver = Receiver::start(&[]).await;
-    let t = target(Kind::Slack, &receiver);
+    let One {
+        _dir,
+        store,
+        receiver,
+        t,
+    } = one(Kind::Slack, &[]).await;
     queue(&store, &t, "u1", r#"{"n":1}"#).await;
     // What a process killed during the POST leaves behind.
     let id: i64 = store
@@ -122,7 +151,7 @@ async fn a_row_left_sending_by_a_crash_is_failed_and_never_sent_again() {
     store.writer().outbox(Change::Sending { id }).await.unwrap();
     queue(&store, &t, "u2", r#"{"n":2}"#).await;
 
-    let fw = Forwarders::start(std::slice::from_ref(&t), &store, &quick()).unwrap();
+    let fw = run(&store, &t, &quick());
     eventually("the next row is delivered", || receiver.log().len() == 1).await;
     fw.stop().await;
     assert_eq!(&receiver.log()[0].body[..], br#"{"n":2}"#);
@@ -135,18 +164,23 @@ async fn a_row_left_sending_by_a_crash_is_failed_and_never_sent_again() {
 
 #[tokio::test]
 async fn a_429_and_a_500_are_retried_and_the_body_arrives_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let receiver = Receiver::start(&[
-        Reply::TooMany {
-            retry_after_secs: 1,
-        },
-        Reply::Status(500),
-    ])
+    let One {
+        _dir,
+        store,
+        receiver,
+        t,
+    } = one(
+        Kind::Mattermost,
+        &[
+            Reply::TooMany {
+                retry_after_secs: 1,
+            },
+            Reply::Status(500),
+        ],
+    )
     .await;
-    let t = target(Kind::Mattermost, &receiver);
     queue(&store, &t, "u1", r#"{"text":"x"}"#).await;
-    let fw = Forwarders::start(std::slice::from_ref(&t), &store, &quick()).unwrap();
+    let fw = run(&store, &t, &quick());
     eventually("sent", || status_of(&store, &t).sent == 1).await;
     fw.stop().await;
     let log = receiver.log();
@@ -187,18 +221,20 @@ async fn a_dead_destination_does_not_hold_up_another() {
 
 #[tokio::test]
 async fn a_destination_failing_past_the_bound_gives_up_visibly() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let dead = Receiver::start(&[]).await;
+    let One {
+        _dir,
+        store,
+        receiver: dead,
+        t,
+    } = one(Kind::Teams, &[]).await;
     *dead.state.otherwise.lock().unwrap() = Some(Reply::Status(500));
-    let t = target(Kind::Teams, &dead);
     queue(&store, &t, "u1", "{}").await;
     let config = OutboxConfig {
         give_up_after: Duration::from_secs(1),
         pause: Duration::from_millis(400),
         ..quick()
     };
-    let fw = Forwarders::start(std::slice::from_ref(&t), &store, &config).unwrap();
+    let fw = run(&store, &t, &config);
     eventually("given up", || status_of(&store, &t).failed == 1).await;
     fw.stop().await;
     let s = &status_of(&store, &t);
@@ -211,12 +247,14 @@ async fn a_destination_failing_past_the_bound_gives_up_visibly() {
 
 #[tokio::test]
 async fn a_rejected_body_fails_at_once_and_status_never_shows_the_url() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let receiver = Receiver::start(&[Reply::Status(404)]).await;
-    let t = target(Kind::TeamsLegacy, &receiver);
+    let One {
+        _dir,
+        store,
+        receiver,
+        t,
+    } = one(Kind::TeamsLegacy, &[Reply::Status(404)]).await;
     queue(&store, &t, "u1", "{}").await;
-    let fw = Forwarders::start(std::slice::from_ref(&t), &store, &quick()).unwrap();
+    let fw = run(&store, &t, &quick());
     eventually("failed", || status_of(&store, &t).failed == 1).await;
     fw.stop().await;
     assert_eq!(receiver.log().len(), 1, "a 404 is not retried");
@@ -243,11 +281,13 @@ async fn a_rejected_body_fails_at_once_and_status_never_shows_the_url() {
 
 #[tokio::test]
 async fn the_pipeline_queues_only_wanted_events_and_delivers_the_exact_card() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let receiver = Receiver::start(&[]).await;
-    let t = target(Kind::Teams, &receiver);
-    let fw = Forwarders::start(std::slice::from_ref(&t), &store, &quick()).unwrap();
+    let One {
+        _dir,
+        store,
+        receiver,
+        t,
+    } = one(Kind::Teams, &[]).await;
+    let fw = run(&store, &t, &quick());
     let mut pipeline = Pipeline::new(Parts {
         ledger: store.ledger().unwrap(),
         writer: store.writer(),

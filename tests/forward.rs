@@ -14,12 +14,18 @@ use std::time::{Duration, Instant};
 /// The secret part of the stand-in's URL: must never be shown.
 const URL_SECRET: &str = "S3CR3T-workflow-sig";
 
+/// One request as the stand-in got it.
+#[derive(Debug, Clone)]
+struct Got {
+    signature: Option<String>,
+    body: Vec<u8>,
+}
+
 /// An incoming-webhook stand-in (HTTP/1.1 with keep-alive) that records
-/// every request body and answers 200, or, while `hold` is set, never
-/// answers.
+/// every request and answers 200, or, while `hold` is set, never answers.
 struct Receiver {
     port: u16,
-    bodies: Arc<Mutex<Vec<String>>>,
+    got: Arc<Mutex<Vec<Got>>>,
     hold: Arc<AtomicBool>,
 }
 
@@ -27,16 +33,16 @@ impl Receiver {
     fn start() -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().expect("address").port();
-        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let got = Arc::new(Mutex::new(Vec::new()));
         let hold = Arc::new(AtomicBool::new(false));
-        let (b, h) = (Arc::clone(&bodies), Arc::clone(&hold));
+        let (b, h) = (Arc::clone(&got), Arc::clone(&hold));
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let (b, h) = (Arc::clone(&b), Arc::clone(&h));
                 std::thread::spawn(move || serve(stream, &b, &h));
             }
         });
-        Receiver { port, bodies, hold }
+        Receiver { port, got, hold }
     }
 
     fn url(&self) -> String {
@@ -46,30 +52,34 @@ impl Receiver {
         )
     }
 
-    fn bodies(&self) -> Vec<serde_json::Value> {
-        self.bodies
-            .lock()
-            .expect("lock")
-            .iter()
-            .map(|b| serde_json::from_str(b).expect("the forwarder posts JSON"))
-            .collect()
-    }
-
-    fn wait_for(&self, n: usize) -> Vec<serde_json::Value> {
+    /// Waits for `n` requests and returns them all.
+    fn wait_got(&self, n: usize) -> Vec<Got> {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while self.bodies.lock().expect("lock").len() < n {
+        loop {
+            let got = self.got.lock().expect("lock").clone();
+            if got.len() >= n {
+                return got;
+            }
             assert!(Instant::now() < deadline, "fewer than {n} forwarded");
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.bodies()
+    }
+
+    /// Waits for `n` requests and returns their JSON bodies.
+    fn wait_for(&self, n: usize) -> Vec<serde_json::Value> {
+        self.wait_got(n)
+            .iter()
+            .map(|g| serde_json::from_slice(&g.body).expect("the forwarder posts JSON"))
+            .collect()
     }
 }
 
-fn serve(stream: TcpStream, bodies: &Mutex<Vec<String>>, hold: &AtomicBool) {
+fn serve(stream: TcpStream, got: &Mutex<Vec<Got>>, hold: &AtomicBool) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
     let mut writer = stream;
     loop {
         let mut length = 0usize;
+        let mut signature = None;
         let mut line = String::new();
         loop {
             line.clear();
@@ -80,6 +90,9 @@ fn serve(stream: TcpStream, bodies: &Mutex<Vec<String>>, hold: &AtomicBool) {
             if let Some(v) = lower.strip_prefix("content-length:") {
                 length = v.trim().parse().unwrap_or(0);
             }
+            if lower.starts_with("x-sekoia-notifier-signature:") {
+                signature = line.split_once(':').map(|(_, v)| v.trim().to_owned());
+            }
             if line == "\r\n" {
                 break;
             }
@@ -88,10 +101,7 @@ fn serve(stream: TcpStream, bodies: &Mutex<Vec<String>>, hold: &AtomicBool) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        bodies
-            .lock()
-            .expect("lock")
-            .push(String::from_utf8_lossy(&body).into_owned());
+        got.lock().expect("lock").push(Got { signature, body });
         let deadline = Instant::now() + Duration::from_secs(60);
         while hold.load(Ordering::SeqCst) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
@@ -195,6 +205,9 @@ fn status_without_a_daemon_names_destinations_by_kind_and_host() {
     let dir = Dir::new(&forward_config(&receiver));
     let text = dir.stdout(&["status"]);
     assert!(text.contains("stopped"), "{text}");
+    let check = String::from_utf8_lossy(&dir.run(&["check"]).stdout).into_owned();
+    assert!(check.contains("ok    forward   teams 127.0.0.1"), "{check}");
+    assert!(!check.contains(URL_SECRET), "{check}");
     assert!(text.contains("forward   teams 127.0.0.1: idle"), "{text}");
     assert!(!text.contains(URL_SECRET), "{text}");
     let status = status_json(&dir);
@@ -256,5 +269,94 @@ fn the_shipped_systemd_unit_runs_serve_and_stops_cleanly_on_its_kill_signal() {
     assert!(
         !log.is_empty() && log.lines().all(|l| l.starts_with('{')),
         "--log-format json logs JSON lines for the journal"
+    );
+}
+
+/// What a receiver does with `X-Sekoia-Notifier-Signature`: recompute the
+/// HMAC over the raw body and compare in constant time.
+fn signature_verifies(key: &[u8], got: &Got) -> bool {
+    use hmac::Mac;
+    let Some(hex_sig) = got
+        .signature
+        .as_deref()
+        .and_then(|s| s.strip_prefix("sha256="))
+    else {
+        return false;
+    };
+    let Ok(sig) = hex::decode(hex_sig) else {
+        return false;
+    };
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(&got.body);
+    mac.verify_slice(&sig).is_ok()
+}
+
+#[test]
+fn an_enriched_hostile_alert_reaches_slack_escaped_and_a_signed_webhook_verifies() {
+    use crate::enrich::{event, uuid};
+    const HOSTILE: &str = "<!channel> @here *urgent* <https://evil.example|click>";
+    let api = fake_sekoia::FakeSekoia::start_blocking();
+    api.add_alert(fake_sekoia::alert_json(&uuid(31), "AL31", HOSTILE, 90));
+    let slack = Receiver::start();
+    let hook = Receiver::start();
+    let mut dir = Dir::new(&format!(
+        "[sekoia]\napi_url = \"{}\"\n\n[[forward]]\nkind = \"slack\"\nurl = \"{}\"\n\n[[forward]]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"e2e-hmac-key\"\nmin_urgency = 50\n",
+        api.url(),
+        slack.url(),
+        hook.url()
+    ));
+    dir.env
+        .push(("SEKOIA_API_KEY".into(), api.api_key().to_owned()));
+    let d = Daemon::start(&dir);
+    assert_eq!(d.post(&event(31)), 202);
+
+    let posted = slack.wait_for(1).remove(0);
+    // Slack parses mrkdwn (the fallback `text`, the fields), never plain_text.
+    let mut mrkdwn = vec![posted["text"].as_str().unwrap_or_default().to_owned()];
+    for field in posted["blocks"][1]["fields"].as_array().expect("fields") {
+        mrkdwn.push(field["text"].as_str().unwrap_or_default().to_owned());
+    }
+    for text in &mrkdwn {
+        assert!(!text.contains('<'), "a mention or link could form: {text}");
+        assert!(!text.contains("@here"), "a mention could ring: {text}");
+    }
+    assert_eq!(
+        posted["blocks"][0]["text"]["text"],
+        "<!channel> @\u{200B}here *urgent* <https://evil.example|click>",
+        "the header is plain text with mentions broken"
+    );
+    assert!(
+        posted["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("&lt;!channel&gt; @\u{200B}here")),
+        "{posted}"
+    );
+
+    let got = hook.wait_got(1).remove(0);
+    assert!(signature_verifies(b"e2e-hmac-key", &got), "{got:?}");
+    assert!(!signature_verifies(b"another-key", &got));
+    let body: serde_json::Value = serde_json::from_slice(&got.body).expect("JSON");
+    assert_eq!(
+        body["alert"]["title"], HOSTILE,
+        "the webhook passes data as is"
+    );
+    assert_eq!(body["event"]["short_id"], "AL31");
+    assert_eq!(body["url"], "https://app.sekoia.io/operations/alerts/AL31");
+    assert!(
+        !d.log_text().contains("e2e-hmac-key"),
+        "the log shows the secret"
+    );
+
+    // Urgency 20 is below the webhook's min_urgency: Slack only.
+    api.add_alert(fake_sekoia::alert_json(&uuid(32), "AL32", "Low one", 20));
+    assert_eq!(d.post(&event(32)), 202);
+    slack.wait_for(2);
+    let status = status_json(&dir);
+    let webhook = &status["forward"][1];
+    assert_eq!(webhook["name"], "webhook 127.0.0.1", "{status}");
+    assert_eq!(
+        webhook["sent"].as_i64().unwrap_or(0) + webhook["queued"].as_i64().unwrap_or(0),
+        1,
+        "the low alert was not queued for the webhook: {status}"
     );
 }

@@ -35,6 +35,9 @@ use crate::sekoia::Alert;
 use crate::settings::{EventFilter, ForwardTarget};
 use crate::store::{Reader, Store, StoreError, Writer};
 
+/// How long a stop lets a delivery in flight finish before abandoning it.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// How the workers pace themselves. `Default` gives the production values.
 #[derive(Debug, Clone)]
 pub struct OutboxConfig {
@@ -266,7 +269,8 @@ impl Forwarders {
         self.lanes.clone()
     }
 
-    /// Stops every worker. A delivery in flight is abandoned: its row stays
+    /// Stops every worker. A delivery in flight gets a few seconds to end
+    /// (and be recorded); after that it is abandoned: its row stays
     /// `sending` and is failed (not re-sent) at the next start.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
@@ -380,28 +384,46 @@ impl Worker {
         if !self.change(Change::Sending { id: item.id }).await {
             return self.idle(Some(self.config.pause)).await;
         }
-        let result = tokio::select! {
-            r = self.poster.deliver(&self.dest, &body) => r,
-            // The row stays `sending`: failed, not re-sent, at the next start.
-            _ = self.stop.changed() => return Woken::Stop,
+        let (result, stopping) = {
+            let delivery = self.poster.deliver(&self.dest, &body);
+            tokio::pin!(delivery);
+            tokio::select! {
+                r = &mut delivery => (r, false),
+                _ = self.stop.changed() => match tokio::time::timeout(STOP_GRACE, &mut delivery).await {
+                    Ok(r) => (r, true),
+                    // The row stays `sending`: failed, not re-sent, at the next start.
+                    Err(_) => return Woken::Stop,
+                },
+            }
         };
+        let pause = self.record(item.id, result).await;
+        match (stopping, pause) {
+            (true, _) => Woken::Stop,
+            (false, true) => self.idle(Some(self.config.pause)).await,
+            (false, false) => Woken::Work,
+        }
+    }
+
+    /// Records how a delivery ended; true when the destination should pause
+    /// (a transient give-up).
+    async fn record(&self, id: i64, result: Result<(), ForwardError>) -> bool {
         match result {
             Ok(()) => {
                 tracing::info!(destination = %self.name, "alert forwarded");
-                self.change(Change::Sent { id: item.id }).await;
-                Woken::Work
+                self.change(Change::Sent { id }).await;
+                false
             }
             Err(e @ ForwardError::GaveUp { .. }) => {
                 tracing::warn!(destination = %self.name, error = %e, pause_s = self.config.pause.as_secs(), "forwarding failed for now; the destination waits, then retries");
                 let error = e.to_string();
-                self.change(Change::Retry { id: item.id, error }).await;
-                self.idle(Some(self.config.pause)).await
+                self.change(Change::Retry { id, error }).await;
+                true
             }
             Err(e) => {
                 tracing::error!(destination = %self.name, error = %e, "forwarding failed; this alert is not forwarded");
                 let error = e.to_string();
-                self.change(Change::Failed { id: item.id, error }).await;
-                Woken::Work
+                self.change(Change::Failed { id, error }).await;
+                false
             }
         }
     }

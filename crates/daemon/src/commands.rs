@@ -159,6 +159,22 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         },
     }
 
+    match settings::forward_targets(&settings.forward, &paths.config_file) {
+        Ok(targets) if targets.is_empty() => line(true, "forward", "none configured".to_owned()),
+        Ok(targets) => {
+            let names: Vec<String> = targets
+                .iter()
+                .map(|t| outbox::destination_name(&t.destination))
+                .collect();
+            line(
+                true,
+                "forward",
+                format!("{} (see `status` for deliveries)", names.join(", ")),
+            );
+        }
+        Err(e) => line(false, "forward", e.to_string()),
+    }
+
     let running = engine::running(&paths.data_dir).await;
     match (settings.tunnel.kind, Tunnel::validate(&settings.tunnel)) {
         (TunnelKind::None, _) => match &settings.tunnel.public_url {

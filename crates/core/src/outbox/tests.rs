@@ -368,3 +368,20 @@ fn destination_keys_are_stable_and_hide_the_url() {
         "teams h.example"
     );
 }
+
+#[tokio::test]
+async fn a_stop_lets_a_delivery_in_flight_finish_and_records_it() {
+    let One {
+        _dir,
+        store,
+        receiver,
+        t,
+    } = one(Kind::Slack, &[Reply::Slow(Duration::from_millis(300))]).await;
+    queue(&store, &t, "u1", "{}").await;
+    let fw = run(&store, &t, &quick());
+    eventually("the POST is in flight", || receiver.log().len() == 1).await;
+    fw.stop().await;
+    let s = status_of(&store, &t);
+    assert_eq!((s.sent, s.failed, s.queued), (1, 0, 0), "{s:?}");
+    store.close().await;
+}

@@ -114,7 +114,8 @@ impl Engine {
                 sink.offer_acknowledge(Arc::clone(&acknowledger));
             }
         }
-        let forwarders = Forwarders::start(&options.forward, &store, &options.outbox)?;
+        let forwarders =
+            Forwarders::start(&options.forward, &store, &options.outbox, &options.sinks)?;
         let pipeline = Pipeline::new(Parts {
             ledger: store.ledger()?,
             writer: store.writer(),

@@ -31,6 +31,8 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::forward::{Destination, ForwardError, Kind, Poster, RetryPolicy};
+use crate::notify::{Popup, Urgency};
+use crate::pipeline::Sink;
 use crate::sekoia::Alert;
 use crate::settings::{EventFilter, ForwardTarget};
 use crate::store::{Reader, Store, StoreError, Writer};
@@ -226,10 +228,13 @@ pub struct Forwarders {
 
 impl Forwarders {
     /// Starts one worker per target on `store`. No targets, no workers.
+    /// When a destination starts failing for good, `sinks` get one pop-up
+    /// saying so (again only after a success).
     pub fn start(
         targets: &[ForwardTarget],
         store: &Store,
         config: &OutboxConfig,
+        sinks: &[Arc<dyn Sink>],
     ) -> Result<Forwarders, OutboxError> {
         let (stop, stopped) = watch::channel(false);
         let mut lanes = Vec::new();
@@ -256,6 +261,8 @@ impl Forwarders {
                 wake: Arc::clone(&lane.wake),
                 config: config.clone(),
                 stop: stopped.clone(),
+                sinks: sinks.to_vec(),
+                warned: false,
             };
             tracing::info!(destination = %worker.name, "forwarding enabled");
             tasks.push(tokio::spawn(worker.run()));
@@ -293,6 +300,10 @@ struct Worker {
     wake: Arc<Notify>,
     config: OutboxConfig,
     stop: watch::Receiver<bool>,
+    /// Where a destination that fails for good is reported.
+    sinks: Vec<Arc<dyn Sink>>,
+    /// Reported since the last success.
+    warned: bool,
 }
 
 /// What ends a worker's wait.
@@ -370,7 +381,7 @@ impl Worker {
                 self.config.give_up_after.as_secs()
             );
             tracing::error!(destination = %self.name, %error, "forwarding gave up");
-            self.change(Change::Failed { id: item.id, error }).await;
+            self.fail(item.id, error).await;
             return Woken::Work;
         }
         let body: serde_json::Value = match serde_json::from_str(&item.body) {
@@ -406,11 +417,12 @@ impl Worker {
 
     /// Records how a delivery ended; true when the destination should pause
     /// (a transient give-up).
-    async fn record(&self, id: i64, result: Result<(), ForwardError>) -> bool {
+    async fn record(&mut self, id: i64, result: Result<(), ForwardError>) -> bool {
         match result {
             Ok(()) => {
                 tracing::info!(destination = %self.name, "alert forwarded");
                 self.change(Change::Sent { id }).await;
+                self.warned = false;
                 false
             }
             Err(e @ ForwardError::GaveUp { .. }) => {
@@ -421,9 +433,36 @@ impl Worker {
             }
             Err(e) => {
                 tracing::error!(destination = %self.name, error = %e, "forwarding failed; this alert is not forwarded");
-                let error = e.to_string();
-                self.change(Change::Failed { id, error }).await;
+                self.fail(id, e.to_string()).await;
                 false
+            }
+        }
+    }
+
+    /// Fails a row for good and, the first time since a success, tells the
+    /// user through the pop-up sinks.
+    async fn fail(&mut self, id: i64, error: String) {
+        self.change(Change::Failed {
+            id,
+            error: error.clone(),
+        })
+        .await;
+        if std::mem::replace(&mut self.warned, true) {
+            return;
+        }
+        let popup = Popup {
+            key: format!("forward-failed:{}", self.key),
+            summary: format!("Forwarding to {} failed", self.name),
+            lines: vec![
+                error,
+                "Alerts are still stored and shown here; `sekoia-notifierd status` shows each destination.".to_owned(),
+            ],
+            urgency: Urgency::Normal,
+            link: None,
+        };
+        for sink in &self.sinks {
+            if let Err(e) = sink.show(&popup).await {
+                tracing::warn!(sink = sink.name(), error = %e, "pop-up not delivered");
             }
         }
     }

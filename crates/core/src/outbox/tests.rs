@@ -7,6 +7,7 @@ use crate::forward::test_receiver::{Receiver, Reply};
 use crate::forward::Secret;
 use crate::pipeline::{Parts, Pipeline, PipelineConfig};
 use crate::settings::Settings;
+use std::sync::Mutex;
 use std::time::Instant;
 
 fn quick() -> OutboxConfig {
@@ -44,7 +45,7 @@ async fn one(kind: Kind, script: &[Reply]) -> One {
 }
 
 fn run(store: &Store, t: &ForwardTarget, config: &OutboxConfig) -> Forwarders {
-    Forwarders::start(std::slice::from_ref(t), store, config).unwrap()
+    Forwarders::start(std::slice::from_ref(t), store, config, &[]).unwrap()
 }
 
 fn target(kind: Kind, receiver: &Receiver) -> ForwardTarget {
@@ -203,7 +204,7 @@ async fn a_dead_destination_does_not_hold_up_another() {
     let (td, ta) = (target(Kind::Teams, &dead), target(Kind::Slack, &alive));
     queue(&store, &td, "u1", "{}").await;
     queue(&store, &ta, "u1", "{}").await;
-    let fw = Forwarders::start(&[td.clone(), ta.clone()], &store, &quick()).unwrap();
+    let fw = Forwarders::start(&[td.clone(), ta.clone()], &store, &quick(), &[]).unwrap();
     eventually("the live destination got it", || alive.log().len() == 1).await;
     eventually("the dead one is retrying", || {
         status_of(&store, &td).health == "failing"
@@ -383,5 +384,67 @@ async fn a_stop_lets_a_delivery_in_flight_finish_and_records_it() {
     fw.stop().await;
     let s = status_of(&store, &t);
     assert_eq!((s.sent, s.failed, s.queued), (1, 0, 0), "{s:?}");
+    store.close().await;
+}
+
+/// A pop-up sink that keeps what it is shown.
+#[derive(Default)]
+struct Shown(Mutex<Vec<crate::notify::Popup>>);
+
+impl Sink for Shown {
+    fn name(&self) -> &'static str {
+        "shown"
+    }
+    fn show<'a>(
+        &'a self,
+        popup: &'a crate::notify::Popup,
+    ) -> crate::pipeline::BoxFuture<'a, Result<(), crate::notify::NotifyError>> {
+        self.0.lock().unwrap().push(popup.clone());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test]
+async fn a_destination_failing_for_good_pops_up_once_until_it_works_again() {
+    let One {
+        _dir,
+        store,
+        receiver: _receiver,
+        t,
+    } = one(
+        Kind::Slack,
+        &[
+            Reply::Status(404),
+            Reply::Status(410),
+            Reply::Ok,
+            Reply::Status(403),
+        ],
+    )
+    .await;
+    for n in 1..=4 {
+        queue(&store, &t, &format!("u{n}"), "{}").await;
+    }
+    let shown = Arc::new(Shown::default());
+    let sinks = [shown.clone() as Arc<dyn Sink>];
+    let fw = Forwarders::start(std::slice::from_ref(&t), &store, &quick(), &sinks).unwrap();
+    eventually("all four tried", || {
+        let s = status_of(&store, &t);
+        s.failed == 3 && s.sent == 1
+    })
+    .await;
+    fw.stop().await;
+    let popups = shown.0.lock().unwrap().clone();
+    let texts: Vec<String> = popups
+        .iter()
+        .map(|p| format!("{} | {}", p.summary, p.lines[0]))
+        .collect();
+    assert_eq!(texts.len(), 2, "once per failing spell: {texts:#?}");
+    assert!(texts[0].starts_with("Forwarding to slack 127.0.0.1 failed | "));
+    assert!(texts[0].contains("404"), "{}", texts[0]);
+    assert!(texts[1].contains("403"), "{}", texts[1]);
+    for p in &popups {
+        assert!(p.link.is_none());
+        assert!(!format!("{p:?}").contains("s3cr3t"), "{p:?}");
+    }
     store.close().await;
 }

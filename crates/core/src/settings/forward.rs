@@ -75,7 +75,13 @@ pub(super) const URL_FORM: &str =
 /// loopback host), a host, no user or password. Queries are allowed (Teams
 /// Workflows URLs carry their signature there).
 fn check_forward_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text.trim())
+    let text = text.trim();
+    // The URL parser would silently drop tabs and line breaks, gluing two
+    // lines of a url_file into one URL.
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("got text with spaces, tabs or line breaks (one URL only)".to_owned());
+    }
+    let url = Url::parse(text)
         .map_err(|e| format!("got something that is not a URL ({e}); the value is not shown"))?;
     match url.scheme() {
         "https" => {}
@@ -310,11 +316,22 @@ mod tests {
             "ftp://hooks.example/S3CR3T",
             "https://user:S3CR3T@hooks.example/x",
             "not a url S3CR3T",
+            "https://hooks.example/S3CR3T\thttps://other.example/",
         ] {
             let msg = err(&format!("[[forward]]\nkind = \"slack\"\nurl = \"{url}\"\n"));
             assert!(msg.contains("`forward[0].url`"), "{msg}");
             assert!(!msg.contains("S3CR3T"), "echoes the URL: {msg}");
         }
+    }
+
+    #[test]
+    fn forward_entries_round_trip_through_toml() {
+        let text = format!(
+            "[notify]\nmin_urgency = 10\n\n[[forward]]\nkind = \"teams\"\nurl = \"{TEAMS_URL}\"\n\n[[forward]]\nkind = \"webhook\"\nurl_file = \"/f\"\nsecret = \"k\"\nmin_urgency = 5\n"
+        );
+        let (s, _) = parse(&text, &cfg()).unwrap();
+        let written = toml::to_string(&s).unwrap();
+        assert_eq!(parse(&written, &cfg()).unwrap().0, s, "{written}");
     }
 
     #[test]
@@ -381,6 +398,8 @@ mod tests {
         std::fs::write(&bad, "http://public.example/S3CR3T").unwrap();
         let huge = dir.path().join("huge");
         std::fs::write(&huge, vec![b'a'; 100_000]).unwrap();
+        let two = dir.path().join("two");
+        std::fs::write(&two, format!("{TEAMS_URL}\nhttps://other.example/S3CR3T\n")).unwrap();
         let entry = |file: &Path| ForwardSettings {
             kind: Kind::Teams,
             url: None,
@@ -394,6 +413,7 @@ mod tests {
         for (file, words) in [
             (bad.as_path(), "plain http"),
             (huge.as_path(), "larger than"),
+            (two.as_path(), "one URL only"),
             (dir.path().join("missing").as_path(), "cannot be read"),
         ] {
             let msg = forward_targets(&[entry(file)], &cfg())

@@ -143,7 +143,7 @@ fn status_json(dir: &Dir) -> serde_json::Value {
 }
 
 #[test]
-fn a_forwarded_alert_is_never_sent_twice_across_a_kill_9_during_its_post() {
+fn across_a_kill_9_queued_alerts_are_forwarded_once_and_the_one_in_flight_never_twice() {
     let receiver = Receiver::start();
     receiver.hold.store(true, Ordering::SeqCst);
     let dir = Dir::new(&forward_config(&receiver));
@@ -151,7 +151,19 @@ fn a_forwarded_alert_is_never_sent_twice_across_a_kill_9_during_its_post() {
     assert_eq!(first.post(&alert("fwd-a")), 202);
     let got = receiver.wait_for(1);
     assert!(card_link(&got[0]).ends_with("/operations/alerts/AL5"));
-    // Killed while the POST waits for its answer: it may have arrived.
+    // Two more wait behind it in the outbox.
+    assert_eq!(first.post(&alert("fwd-bb")), 202);
+    assert_eq!(first.post(&alert("fwd-ccc")), 202);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status_json(&dir)["forward"][0]["queued"] != 3 {
+        assert!(
+            Instant::now() < deadline,
+            "not queued: {}",
+            status_json(&dir)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Killed while the first POST waits for its answer: it may have arrived.
     first.signal(libc::SIGKILL);
     first.wait(Duration::from_secs(10));
     let first_log = first.log_text();
@@ -160,18 +172,23 @@ fn a_forwarded_alert_is_never_sent_twice_across_a_kill_9_during_its_post() {
     let _ = std::fs::remove_file(dir.data().join("instance.json"));
 
     let second = Daemon::start(&dir);
-    assert_eq!(second.post(&alert("fwd-bb")), 202);
-    let got = receiver.wait_for(2);
-    // The outbox goes in order: a re-sent first alert would come before.
-    assert_eq!(got.len(), 2, "{got:?}");
-    assert!(card_link(&got[1]).ends_with("/operations/alerts/AL6"));
+    assert_eq!(second.post(&alert("fwd-dddd")), 202);
+    let got = receiver.wait_for(4);
+    // The outbox goes in order: a re-sent first alert would come before
+    // the last one, a repeated one after it.
+    let links: Vec<&str> = got.iter().map(card_link).collect();
+    let short: Vec<&str> = links
+        .iter()
+        .map(|l| l.rsplit('/').next().unwrap_or_default())
+        .collect();
+    assert_eq!(short, ["AL5", "AL6", "AL7", "AL8"], "{links:?}");
 
     let status = status_json(&dir);
     let fwd = &status["forward"][0];
     assert_eq!(fwd["name"], "teams 127.0.0.1", "{status}");
     assert_eq!(
         (fwd["sent"].as_i64(), fwd["failed"].as_i64()),
-        (Some(1), Some(1))
+        (Some(3), Some(1))
     );
     let error = fwd["last_failure"]["error"].as_str().unwrap_or_default();
     assert!(error.contains("interrupted"), "{status}");

@@ -5,14 +5,17 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 # Debian/Ubuntu packages. gcc builds the bundled SQLite; pkg-config serves
-# the -sys crates the desktop app adds later.
-APT_BUILD := build-essential pkg-config libdbus-1-dev
+# the -sys crates; WebKitGTK, GTK and friends build the Tauri desktop app.
+APT_BUILD := build-essential pkg-config libdbus-1-dev libssl-dev \
+  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev \
+  libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
 APT_BENCH := wrk curl bc
-# The tests start a private D-Bus session bus and Secret Service keyring each.
-APT_TEST := dbus gnome-keyring
+# The tests start a private D-Bus session bus and Secret Service keyring each;
+# the desktop tests add a virtual X display and WebKit's WebDriver.
+APT_TEST := dbus dbus-x11 gnome-keyring libsecret-tools xvfb xauth webkit2gtk-driver
 
 
-.PHONY: deps test-deps bench-deps toolchain run test lint bench clean
+.PHONY: deps test-deps bench-deps toolchain run serve test lint bench clean
 
 ## deps: install the system packages the build and the tests need (no-op when present)
 deps: toolchain
@@ -32,13 +35,16 @@ toolchain:
 	  for c in rustfmt clippy; do rustup component list --installed 2>/dev/null | grep -q "^$$c" || rustup component add $$c; done; \
 	fi
 
-## run: build and run the engine on its embedded defaults
+## run: build and start the desktop app (the headless engine: make serve)
 run: deps
+	$(CARGO) run -p sekoia-notifier
+
+serve: deps
 	$(CARGO) run -p notifier-daemon -- serve
 
 ## test: formatting, lints, unit and end-to-end tests
 test: deps test-deps lint
-	$(CARGO) build -p notifier-daemon
+	$(CARGO) build -p notifier-daemon -p sekoia-notifier
 	$(CARGO) test --workspace
 
 lint: toolchain

@@ -95,6 +95,17 @@ impl Session {
         }
     }
 
+    /// Starts a fake StatusNotifierWatcher (a tray host) on this bus.
+    pub fn tray_host(&self) -> fake_notifications::tray::Watcher {
+        self.runtime
+            .block_on(fake_notifications::tray::Watcher::start(&self.bus))
+    }
+
+    /// Runs a D-Bus client call (tray item reads) on the session's runtime.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
     /// Simulates a click on pop-up `id`, as the notification server does.
     pub fn click(&self, id: u32) {
         self.runtime

@@ -5,6 +5,7 @@
 //! - `util`: spawning the daemon, a minimal HTTP client, failure reports
 //!   that show the command, its directory, stdout and stderr.
 //! - `intake`: every status code of the webhook endpoint over a real socket.
+//! - `desktop`: the desktop app with a display, a tray host and pop-ups.
 //! - `enrich`: webhook -> Alert API -> pop-up -> click, with keyring and D-Bus.
 //! - `forward`: `[[forward]]` to a Teams stand-in: at most once across kill -9, pop-ups not held up, `status`.
 //! - `lifecycle`: configuration errors, graceful shutdown, `feed`, `webhook-url`.
@@ -14,6 +15,7 @@
 //! - `triage`: "Acknowledge" on a pop-up of the real daemon -> PATCH on the fake API.
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
 
+mod desktop;
 mod enrich;
 mod forward;
 mod intake;

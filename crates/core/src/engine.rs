@@ -14,7 +14,7 @@ use crate::outbox::{Forwarders, OutboxConfig, OutboxError};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
 use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use crate::settings::{hook_url, ForwardTarget, HookSecret, Settings, TunnelKind};
-use crate::store::{Reader, Store, StoreError};
+use crate::store::{Reader, Store, StoreError, Writer};
 use crate::tunnel::{Tunnel, TunnelState};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -216,6 +216,20 @@ impl Engine {
 
     pub fn reader(&self) -> Result<Reader, StoreError> {
         self.store.reader()
+    }
+
+    /// Writes on behalf of a shell (read marks); see [`Writer`].
+    pub fn writer(&self) -> Writer {
+        self.store.writer()
+    }
+
+    /// Bumped after every commit that changed the feed (see [`Store::changes`]).
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.store.changes()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// Stops accepting, lets requests in flight finish, then commits what

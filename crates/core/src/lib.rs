@@ -7,6 +7,7 @@ pub mod forward;
 pub mod intake;
 pub mod notify;
 pub mod outbox;
+pub mod pause;
 pub mod pipeline;
 pub mod policy;
 pub mod retry;

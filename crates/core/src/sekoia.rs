@@ -180,6 +180,17 @@ impl crate::retry::AskedWait for SekoiaError {
 }
 
 impl SekoiaError {
+    /// The key itself is the problem (rejected, lacking a permission,
+    /// unusable): retrying with the same key will not help.
+    pub fn is_rejection(&self) -> bool {
+        matches!(
+            self,
+            SekoiaError::KeyRejected { .. }
+                | SekoiaError::Forbidden
+                | SekoiaError::InvalidKey { .. }
+        )
+    }
+
     /// Worth retrying later: 429, 5xx, timeouts and network failures.
     pub fn is_transient(&self) -> bool {
         matches!(

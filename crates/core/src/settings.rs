@@ -11,6 +11,8 @@
 //! fails on a bad value, with a message that names the key, the file and the
 //! expected form. Writes are atomic and leave the file at mode 0600 on unix.
 
+pub mod form;
+
 use std::fmt;
 use std::fs;
 use std::io::{self, Read, Write};

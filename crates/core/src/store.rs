@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "notifier.sqlite3";
@@ -163,6 +163,11 @@ enum Msg {
     Insert(Job),
     Record(Record),
     Outbox(OutboxJob),
+    /// Mark one alert's events (by uuid), or every event, as read.
+    MarkRead {
+        uuid: Option<String>,
+        reply: oneshot::Sender<Result<usize, StoreError>>,
+    },
     /// Commit what is queued, refuse anything later, stop.
     Stop,
 }
@@ -195,6 +200,7 @@ pub struct Store {
     tx: mpsc::Sender<Msg>,
     thread: JoinHandle<()>,
     new_events: Arc<Notify>,
+    changes: watch::Receiver<u64>,
 }
 
 /// A cheap, cloneable handle that submits events to the writer.
@@ -212,21 +218,29 @@ impl Store {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let new_events = Arc::new(Notify::new());
         let notify = Arc::clone(&new_events);
+        let (changed, changes) = watch::channel(0);
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || write_loop(conn, rx, &notify))
+            .spawn(move || write_loop(conn, rx, &notify, &changed))
             .map_err(|e| StoreError::Thread(Arc::new(e)))?;
         Ok(Store {
             path,
             tx,
             thread,
             new_events,
+            changes,
         })
     }
 
     /// Signalled after every commit that stored a new event.
     pub fn new_events(&self) -> Arc<Notify> {
         Arc::clone(&self.new_events)
+    }
+
+    /// A counter bumped after every commit that changed what the feed shows
+    /// (new events, enrichment, read marks): the desktop shell's live update.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.clone()
     }
 
     /// A read-write connection for the pipeline.
@@ -324,6 +338,17 @@ impl Writer {
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
+
+    /// Marks the events of the alert `uuid` as read, or every event when
+    /// `uuid` is `None`; returns how many changed.
+    pub async fn mark_read(&self, uuid: Option<String>) -> Result<usize, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Msg::MarkRead { uuid, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
 }
 
 impl Writer {
@@ -338,7 +363,13 @@ impl Writer {
     }
 }
 
-fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, new_events: &Notify) {
+fn write_loop(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Msg>,
+    new_events: &Notify,
+    changed: &watch::Sender<u64>,
+) {
+    let bump = || changed.send_modify(|n| *n = n.wrapping_add(1));
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut records = Vec::new();
     while let Some(first) = rx.blocking_recv() {
@@ -354,6 +385,13 @@ fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, new_events: &No
                         tracing::error!(error = %e, "updating the forward outbox failed");
                     }
                     let _ = job.reply.send(done);
+                }
+                Msg::MarkRead { uuid, reply } => {
+                    let marked = in_transaction(&mut conn, |tx| mark_read(tx, uuid.as_deref()));
+                    if matches!(marked, Ok(n) if n > 0) {
+                        bump();
+                    }
+                    let _ = reply.send(marked);
                 }
                 // Senders now fail; what is queued is still drained.
                 Msg::Stop => rx.close(),
@@ -377,6 +415,9 @@ fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, new_events: &No
         if let Err(e) = &recorded {
             tracing::error!(error = %e, "recording pipeline outcomes failed");
         }
+        if recorded.is_ok() && !records.is_empty() {
+            bump();
+        }
         for record in records.drain(..) {
             let _ = record.reply.send(recorded.clone());
         }
@@ -384,6 +425,7 @@ fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, new_events: &No
             Ok(results) => {
                 if results.iter().any(|r| matches!(r, Stored::New { .. })) {
                     new_events.notify_one();
+                    bump();
                 }
                 for (job, stored) in group.drain(..).zip(results) {
                     // The caller may have gone (client hung up); the event is
@@ -462,6 +504,16 @@ fn apply_records(tx: &rusqlite::Transaction<'_>, records: &[Record]) -> Result<(
         }
     }
     Ok(())
+}
+
+fn mark_read(tx: &rusqlite::Transaction<'_>, uuid: Option<&str>) -> Result<usize, StoreError> {
+    Ok(match uuid {
+        Some(uuid) => tx.execute(
+            "UPDATE events SET read = 1 WHERE uuid = ?1 AND read = 0",
+            [uuid],
+        )?,
+        None => tx.execute("UPDATE events SET read = 1 WHERE read = 0", [])?,
+    })
 }
 
 fn insert_group(tx: &rusqlite::Transaction<'_>, group: &[Job]) -> Result<Vec<Stored>, StoreError> {
@@ -592,6 +644,16 @@ impl Reader {
                 })
             },
         )?)
+    }
+
+    /// How many alerts (distinct uuids) have an unread event.
+    pub fn unread(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(DISTINCT uuid) FROM events WHERE read = 0",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Whether an event about `uuid` is stored.
@@ -862,6 +924,38 @@ mod tests {
         std::fs::write(dir.path().join(DB_FILE), vec![0x42; 8192]).unwrap();
         let err = Reader::open(dir.path()).err().unwrap();
         assert!(err.to_string().contains(DB_FILE), "{err}");
+    }
+
+    #[tokio::test]
+    async fn read_marks_apply_per_alert_or_to_all_and_signal_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut changes = store.changes();
+        let w = store.writer();
+        w.insert(event("a", "t1")).await.unwrap();
+        w.insert(event("a", "t2")).await.unwrap();
+        w.insert(event("b", "t1")).await.unwrap();
+        assert!(changes.has_changed().unwrap(), "a new event is a change");
+        changes.borrow_and_update();
+        let reader = store.reader().unwrap();
+        assert_eq!(reader.unread().unwrap(), 2, "two alerts, three events");
+
+        assert_eq!(w.mark_read(Some("a".into())).await.unwrap(), 2);
+        assert!(changes.has_changed().unwrap());
+        changes.borrow_and_update();
+        assert_eq!(reader.unread().unwrap(), 1);
+        let feed = reader.feed(10, &settings()).unwrap();
+        let read: Vec<(&str, bool)> = feed.iter().map(|e| (e.uuid.as_str(), e.read)).collect();
+        assert_eq!(read, [("b", false), ("a", true), ("a", true)]);
+
+        assert_eq!(w.mark_read(Some("a".into())).await.unwrap(), 0);
+        assert!(
+            !changes.has_changed().unwrap(),
+            "nothing changed, no signal"
+        );
+        assert_eq!(w.mark_read(None).await.unwrap(), 1);
+        assert_eq!(reader.unread().unwrap(), 0);
+        store.close().await;
     }
 
     #[tokio::test]

@@ -5,6 +5,8 @@
 //! end-to-end tests against the real daemon. Must not touch the user's
 //! session bus.
 
+pub mod tray;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,659 @@
+//! The settings form: what the desktop app's settings window sends, checked
+//! field by field, then written into `config.toml` with `toml_edit` so the
+//! user's comments and the keys the form does not show stay as they were.
+//! The file is validated as a whole (through [`super::parse`]) before it
+//! replaces the old one: a bad form never leaves a bad file behind.
+//!
+//! Must not: touch secrets (the API key goes to the keyring, the hook secret
+//! and tunnel credentials are not part of the form) or apply the settings
+//! (the shell restarts the engine with what [`save`] returns).
+
+use super::{
+    parse, read_config, write_atomic, EventFilter, Region, Settings, SettingsError, TunnelKind,
+};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::path::Path;
+use std::str::FromStr;
+use url::Url;
+
+/// The form's fields, as the UI sends them: text as typed, checked here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Form {
+    /// A region name, or `"custom"` with both URLs set.
+    pub region: String,
+    #[serde(default)]
+    pub api_url: String,
+    #[serde(default)]
+    pub app_url: String,
+    /// The listener port on 127.0.0.1.
+    pub port: String,
+    /// `type:action` pairs that raise a pop-up.
+    pub events: Vec<String>,
+    pub min_urgency: String,
+    pub tunnel_kind: String,
+    /// kind = none: a URL already routed to the listener (may be empty);
+    /// kind = command: the fixed URL, when the command does not print one.
+    #[serde(default)]
+    pub public_url: String,
+    /// kind = command.
+    #[serde(default)]
+    pub command: String,
+    /// kind = bore: the bore server.
+    #[serde(default)]
+    pub server: String,
+    /// kind = ngrok: a static domain (optional).
+    #[serde(default)]
+    pub domain: String,
+}
+
+/// A field the user must fix, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{label}: {message}")]
+pub struct FieldError {
+    /// The form field's name (as in [`Form`]), for the UI to highlight.
+    pub field: &'static str,
+    /// What the user sees next to the field.
+    pub label: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FormError {
+    #[error(transparent)]
+    Field(#[from] FieldError),
+    /// Reading or writing the file failed, or the edited file did not parse.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+}
+
+/// Longest text accepted in any field: nothing legitimate comes close.
+const MAX_FIELD_CHARS: usize = 2048;
+
+impl Form {
+    /// The form as it shows `settings` (what the window opens with).
+    pub fn from_settings(settings: &Settings) -> Form {
+        let custom = settings.sekoia.api_url.is_some() || settings.sekoia.app_url.is_some();
+        let url = |u: &Option<Url>| u.as_ref().map(Url::to_string).unwrap_or_default();
+        Form {
+            region: if custom {
+                "custom".to_owned()
+            } else {
+                settings.sekoia.region.as_str().to_owned()
+            },
+            api_url: if custom {
+                settings.api_url().to_string()
+            } else {
+                String::new()
+            },
+            app_url: if custom {
+                settings.app_url().to_string()
+            } else {
+                String::new()
+            },
+            port: settings.listener.bind.port().to_string(),
+            events: settings
+                .notify
+                .events
+                .iter()
+                .map(|e| e.to_string())
+                .collect(),
+            min_urgency: settings.notify.min_urgency.to_string(),
+            tunnel_kind: settings.tunnel.kind.as_str().to_owned(),
+            public_url: url(&settings.tunnel.public_url),
+            command: settings.tunnel.command.clone().unwrap_or_default(),
+            server: settings.tunnel.server.clone().unwrap_or_default(),
+            domain: settings.tunnel.domain.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Checks every field; the first problem found is returned.
+    fn edits(&self, current: &Settings) -> Result<Vec<Edit>, FieldError> {
+        let fields = [
+            ("region", &self.region),
+            ("api_url", &self.api_url),
+            ("app_url", &self.app_url),
+            ("port", &self.port),
+            ("min_urgency", &self.min_urgency),
+            ("tunnel_kind", &self.tunnel_kind),
+            ("public_url", &self.public_url),
+            ("command", &self.command),
+            ("server", &self.server),
+            ("domain", &self.domain),
+        ];
+        for (field, text) in fields {
+            check_text(field, label(field), text)?;
+        }
+        let mut edits = Vec::new();
+
+        let region = self.region.trim();
+        if region == "custom" {
+            let api = https_url("api_url", &self.api_url)?;
+            let app = https_url("app_url", &self.app_url)?;
+            edits.push(Edit::set("sekoia", "api_url", api.as_str()));
+            edits.push(Edit::set("sekoia", "app_url", app.as_str()));
+        } else {
+            let region = Region::from_str(region).map_err(|_| {
+                field_error(
+                    "region",
+                    format!(
+                        "choose one of {} or custom",
+                        Region::ALL.map(Region::as_str).join(", ")
+                    ),
+                )
+            })?;
+            edits.push(Edit::set("sekoia", "region", region.as_str()));
+            edits.push(Edit::remove("sekoia", "api_url"));
+            edits.push(Edit::remove("sekoia", "app_url"));
+        }
+
+        let port: u16 = self
+            .port
+            .trim()
+            .parse()
+            .ok()
+            .filter(|p| *p >= 1024)
+            .ok_or_else(|| {
+                field_error(
+                    "port",
+                    format!(
+                        "expected a whole number from 1024 to 65535, got \"{}\"",
+                        shown(&self.port)
+                    ),
+                )
+            })?;
+        let mut bind = current.listener.bind;
+        bind.set_port(port);
+        edits.push(Edit::set("listener", "bind", bind.to_string().as_str()));
+
+        if self.events.len() > 64 {
+            return Err(field_error("events", "at most 64 event kinds".to_owned()));
+        }
+        let mut events = toml_edit::Array::new();
+        for text in &self.events {
+            check_text("events", label("events"), text)?;
+            let filter = EventFilter::from_str(text.trim()).map_err(|_| {
+                field_error(
+                    "events",
+                    format!(
+                        "expected type:action pairs such as alert:created, got \"{}\"",
+                        shown(text)
+                    ),
+                )
+            })?;
+            events.push(filter.to_string());
+        }
+        edits.push(Edit {
+            table: "notify",
+            key: "events",
+            value: Some(toml_edit::Value::Array(events)),
+        });
+
+        let min: u8 = self
+            .min_urgency
+            .trim()
+            .parse()
+            .ok()
+            .filter(|u| *u <= 100)
+            .ok_or_else(|| {
+                field_error(
+                    "min_urgency",
+                    format!(
+                        "expected a whole number from 0 to 100, got \"{}\"",
+                        shown(&self.min_urgency)
+                    ),
+                )
+            })?;
+        edits.push(Edit {
+            table: "notify",
+            key: "min_urgency",
+            value: Some(i64::from(min).into()),
+        });
+
+        let kind = TunnelKind::from_str(self.tunnel_kind.trim()).map_err(|_| {
+            field_error(
+                "tunnel_kind",
+                "choose none, cloudflared, ngrok, bore or command".to_owned(),
+            )
+        })?;
+        edits.push(Edit::set("tunnel", "kind", kind.as_str()));
+        let optional = |field: &'static str, text: &str| -> Edit {
+            match text.trim() {
+                "" => Edit::remove("tunnel", field),
+                t => Edit::set("tunnel", field, t),
+            }
+        };
+        match self.public_url.trim() {
+            "" => edits.push(Edit::remove("tunnel", "public_url")),
+            _ => {
+                let url = https_url("public_url", &self.public_url)?;
+                edits.push(Edit::set("tunnel", "public_url", url.as_str()));
+            }
+        }
+        if kind == TunnelKind::Command && self.command.trim().is_empty() {
+            return Err(field_error(
+                "command",
+                "a command is needed with the command tunnel; {port} is replaced by the listener port".to_owned(),
+            ));
+        }
+        if kind == TunnelKind::Bore && self.server.trim().is_empty() {
+            return Err(field_error(
+                "server",
+                "a bore server (host or host:port) is needed with the bore tunnel".to_owned(),
+            ));
+        }
+        edits.push(optional("command", &self.command));
+        edits.push(optional("server", &self.server));
+        edits.push(optional("domain", &self.domain));
+        Ok(edits)
+    }
+}
+
+/// Checks `form`, writes it into the config file at `path` (atomically,
+/// keeping comments and other keys) and returns the settings now in force.
+pub fn save(path: &Path, form: &Form) -> Result<Settings, FormError> {
+    let text = read_config(path)?.unwrap_or_default();
+    let (current, _) = parse(&text, path)?;
+    let edits = form.edits(&current)?;
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|_| {
+        // parse() above accepted the text, so toml_edit will too; this is
+        // only a guard against the two parsers disagreeing.
+        FieldError {
+            field: "region",
+            label: "Config file",
+            message: format!("{} could not be edited; fix it by hand", path.display()),
+        }
+    })?;
+    for edit in edits {
+        edit.apply(&mut doc);
+    }
+    let updated = doc.to_string();
+    // The whole file must still be valid before it replaces the old one.
+    let (settings, _) = parse(&updated, path)?;
+    let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    write_atomic(&target, &updated, false)?;
+    Ok(settings)
+}
+
+/// One key to set or remove in a table of the document.
+struct Edit {
+    table: &'static str,
+    key: &'static str,
+    value: Option<toml_edit::Value>,
+}
+
+impl Edit {
+    fn set(table: &'static str, key: &'static str, value: &str) -> Edit {
+        Edit {
+            table,
+            key,
+            value: Some(value.into()),
+        }
+    }
+
+    fn remove(table: &'static str, key: &'static str) -> Edit {
+        Edit {
+            table,
+            key,
+            value: None,
+        }
+    }
+
+    fn apply(self, doc: &mut toml_edit::DocumentMut) {
+        let item = doc
+            .entry(self.table)
+            .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+        // A table the user wrote inline stays inline.
+        if let toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) = item {
+            match self.value {
+                Some(v) => {
+                    t.insert(self.key, v);
+                }
+                None => {
+                    t.remove(self.key);
+                }
+            }
+            return;
+        }
+        if !item.is_table() {
+            *item = toml_edit::Item::Table(toml_edit::Table::new());
+        }
+        if let Some(table) = item.as_table_mut() {
+            match self.value {
+                Some(v) => {
+                    // Keep the comment and spacing around an existing key.
+                    match table.get_mut(self.key).and_then(|i| i.as_value_mut()) {
+                        Some(old) => {
+                            let decor = old.decor().clone();
+                            *old = v;
+                            *old.decor_mut() = decor;
+                        }
+                        None => {
+                            table.insert(self.key, toml_edit::Item::Value(v));
+                        }
+                    }
+                }
+                None => {
+                    table.remove(self.key);
+                }
+            }
+        }
+    }
+}
+
+fn label(field: &str) -> &'static str {
+    match field {
+        "region" => "Region",
+        "api_url" => "API URL",
+        "app_url" => "App URL",
+        "port" => "Listener port",
+        "events" => "Events",
+        "min_urgency" => "Minimum urgency",
+        "tunnel_kind" => "Tunnel",
+        "public_url" => "Public URL",
+        "command" => "Tunnel command",
+        "server" => "bore server",
+        "domain" => "ngrok domain",
+        _ => "Setting",
+    }
+}
+
+fn field_error(field: &'static str, message: String) -> FieldError {
+    FieldError {
+        field,
+        label: label(field),
+        message,
+    }
+}
+
+fn check_text(field: &'static str, label: &'static str, text: &str) -> Result<(), FieldError> {
+    if text.chars().count() > MAX_FIELD_CHARS {
+        return Err(FieldError {
+            field,
+            label,
+            message: format!("too long (at most {MAX_FIELD_CHARS} characters)"),
+        });
+    }
+    if text.chars().any(char::is_control) {
+        return Err(FieldError {
+            field,
+            label,
+            message: "control characters (line breaks, tabs...) are not allowed".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn https_url(field: &'static str, text: &str) -> Result<Url, FieldError> {
+    let url = Url::parse(text.trim()).map_err(|_| {
+        field_error(
+            field,
+            format!(
+                "expected a URL such as https://example.com, got \"{}\"",
+                shown(text)
+            ),
+        )
+    })?;
+    if url.scheme() != "https" || !url.username().is_empty() || url.password().is_some() {
+        return Err(field_error(
+            field,
+            "expected an https:// URL without user name or password".to_owned(),
+        ));
+    }
+    Ok(url)
+}
+
+/// The start of what the user typed, for an error message.
+fn shown(text: &str) -> String {
+    text.trim().chars().take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> Form {
+        Form {
+            region: "fra2".into(),
+            api_url: String::new(),
+            app_url: String::new(),
+            port: "9000".into(),
+            events: vec!["alert:created".into(), "alert:updated".into()],
+            min_urgency: "40".into(),
+            tunnel_kind: "none".into(),
+            public_url: String::new(),
+            command: String::new(),
+            server: String::new(),
+            domain: String::new(),
+        }
+    }
+
+    fn config(dir: &Path, text: &str) -> std::path::PathBuf {
+        let path = dir.join("config.toml");
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    const USER_FILE: &str = "# my notes\n[sekoia]\nregion = \"fra1\" # where we are\n\n[listener]\nhook_secret = \"abcdefghijklmnopqrstuvwx\"\n";
+
+    #[test]
+    fn a_saved_form_keeps_comments_and_the_hook_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config(dir.path(), USER_FILE);
+        let settings = save(&path, &form()).unwrap();
+        assert_eq!(settings.sekoia.region, Region::Fra2);
+        assert_eq!(settings.listener.bind.port(), 9000);
+        assert!(settings.listener.bind.ip().is_loopback());
+        assert_eq!(settings.notify.min_urgency, 40);
+        assert_eq!(settings.notify.events.len(), 2);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# my notes\n"), "{text}");
+        assert!(text.contains("region = \"fra2\" # where we are"), "{text}");
+        assert!(text.contains("hook_secret = \"abcdefghijklmnopqrstuvwx\""));
+        // What was saved reads back as the same form.
+        let (reread, _) = parse(&text, &path).unwrap();
+        assert_eq!(Form::from_settings(&reread), form());
+    }
+
+    #[test]
+    fn custom_urls_replace_the_region_and_a_region_removes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config(dir.path(), USER_FILE);
+        let custom = Form {
+            region: "custom".into(),
+            api_url: "https://api.example.test/".into(),
+            app_url: "https://app.example.test/".into(),
+            ..form()
+        };
+        let settings = save(&path, &custom).unwrap();
+        assert_eq!(settings.api_url().as_str(), "https://api.example.test/");
+        assert_eq!(Form::from_settings(&settings).region, "custom");
+        let settings = save(&path, &form()).unwrap();
+        assert_eq!(settings.sekoia.api_url, None);
+        assert!(!fs::read_to_string(&path).unwrap().contains("example.test"));
+    }
+
+    #[test]
+    fn bad_fields_are_named_and_leave_the_file_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config(dir.path(), USER_FILE);
+        let cases: Vec<(Form, &str)> = vec![
+            (
+                Form {
+                    port: "80".into(),
+                    ..form()
+                },
+                "port",
+            ),
+            (
+                Form {
+                    port: "65536".into(),
+                    ..form()
+                },
+                "port",
+            ),
+            (
+                Form {
+                    port: "9000abc".into(),
+                    ..form()
+                },
+                "port",
+            ),
+            (
+                Form {
+                    port: "".into(),
+                    ..form()
+                },
+                "port",
+            ),
+            (
+                Form {
+                    region: "mars1".into(),
+                    ..form()
+                },
+                "region",
+            ),
+            (
+                Form {
+                    region: "custom".into(),
+                    api_url: "http://api.example.test".into(),
+                    app_url: "https://a.test".into(),
+                    ..form()
+                },
+                "api_url",
+            ),
+            (
+                Form {
+                    region: "custom".into(),
+                    api_url: "https://u:p@api.test".into(),
+                    app_url: "https://a.test".into(),
+                    ..form()
+                },
+                "api_url",
+            ),
+            (
+                Form {
+                    region: "custom".into(),
+                    api_url: "https://api.test".into(),
+                    app_url: "javascript:alert(1)".into(),
+                    ..form()
+                },
+                "app_url",
+            ),
+            (
+                Form {
+                    min_urgency: "101".into(),
+                    ..form()
+                },
+                "min_urgency",
+            ),
+            (
+                Form {
+                    min_urgency: "-1".into(),
+                    ..form()
+                },
+                "min_urgency",
+            ),
+            (
+                Form {
+                    events: vec!["alert".into()],
+                    ..form()
+                },
+                "events",
+            ),
+            (
+                Form {
+                    events: vec!["alert:created\n[x]".into()],
+                    ..form()
+                },
+                "events",
+            ),
+            (
+                Form {
+                    events: vec!["a:b".into(); 65],
+                    ..form()
+                },
+                "events",
+            ),
+            (
+                Form {
+                    tunnel_kind: "wormhole".into(),
+                    ..form()
+                },
+                "tunnel_kind",
+            ),
+            (
+                Form {
+                    tunnel_kind: "command".into(),
+                    ..form()
+                },
+                "command",
+            ),
+            (
+                Form {
+                    tunnel_kind: "bore".into(),
+                    ..form()
+                },
+                "server",
+            ),
+            (
+                Form {
+                    public_url: "ftp://x".into(),
+                    ..form()
+                },
+                "public_url",
+            ),
+            (
+                Form {
+                    command: "x".repeat(MAX_FIELD_CHARS + 1),
+                    ..form()
+                },
+                "command",
+            ),
+            (
+                Form {
+                    server: "host\u{0}evil".into(),
+                    ..form()
+                },
+                "server",
+            ),
+        ];
+        for (bad, field) in cases {
+            match save(&path, &bad) {
+                Err(FormError::Field(e)) => {
+                    assert_eq!(e.field, field, "{bad:?}: {e}");
+                    assert!(e.to_string().starts_with(e.label), "{e}");
+                }
+                other => panic!("{bad:?} gave {other:?}"),
+            }
+            assert_eq!(fs::read_to_string(&path).unwrap(), USER_FILE);
+        }
+    }
+
+    #[test]
+    fn hostile_text_in_a_valid_field_stays_one_toml_string() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config(dir.path(), USER_FILE);
+        let sneaky = Form {
+            tunnel_kind: "command".into(),
+            command: "tunnel --port {port} \" ]\n".trim_end().to_owned()
+                + " # [listener] bind = \"0.0.0.0:1\"",
+            ..form()
+        };
+        let settings = save(&path, &sneaky).unwrap();
+        assert!(settings.listener.bind.ip().is_loopback());
+        assert_eq!(
+            settings.tunnel.command.as_deref(),
+            Some(sneaky.command.as_str())
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_created_from_the_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let settings = save(&path, &form()).unwrap();
+        assert_eq!(settings.listener.bind.port(), 9000);
+        assert!(path.exists());
+    }
+}

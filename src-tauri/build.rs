@@ -1,0 +1,11 @@
+#[path = "src/ipc.rs"]
+#[allow(dead_code)]
+mod ipc;
+
+fn main() {
+    // One `allow-<command>` permission per app command: the capability files
+    // grant each window only the commands it uses.
+    let manifest = tauri_build::AppManifest::new().commands(ipc::COMMANDS);
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+        .expect("tauri build script: check tauri.conf.json and capabilities/");
+}

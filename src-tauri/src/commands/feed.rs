@@ -1,0 +1,28 @@
+//! The feed window's commands.
+
+use super::ShellState;
+use crate::error::AppError;
+use notifier_core::store::FeedEntry;
+
+#[tauri::command]
+pub async fn feed_list(
+    shell: ShellState<'_>,
+    limit: Option<usize>,
+) -> Result<Vec<FeedEntry>, AppError> {
+    shell.feed(limit.unwrap_or(crate::shell::FEED_LIMIT)).await
+}
+
+/// `uuid`: one alert; none: every entry.
+#[tauri::command]
+pub async fn feed_mark_read(
+    shell: ShellState<'_>,
+    uuid: Option<String>,
+) -> Result<usize, AppError> {
+    shell.mark_read(uuid).await
+}
+
+/// Opens the alert page of feed entry `id` (only under the configured app URL).
+#[tauri::command]
+pub async fn feed_open(shell: ShellState<'_>, id: i64) -> Result<(), AppError> {
+    shell.open_alert(id).await
+}

@@ -1,0 +1,172 @@
+//! The desktop shell of Sekoia Notifier: a Tauri 2 tray app over the same
+//! engine as `sekoia-notifierd` (one engine, two shells). This crate wires
+//! windows, tray and IPC to [`shell::Shell`]; it holds no engine logic.
+//!
+//! [`build`] is generic over the runtime so that tests run it on
+//! `tauri::test::mock_builder()` without a display.
+
+mod autostart;
+mod commands;
+mod error;
+mod ipc;
+pub mod shell;
+mod tray;
+mod windows;
+
+use clap::Parser;
+use notifier_core::settings::Paths;
+use shell::{Host, Shell, Status};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime};
+
+/// Command line of `sekoia-notifier`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sekoia-notifier",
+    version,
+    about = "Sekoia.io alerts on your desktop"
+)]
+pub struct Cli {
+    /// Config file (default: <config dir>/sekoia-notifier/config.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory: database and logs (default: <data dir>/sekoia-notifier).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The entry point `main.rs` calls.
+pub fn run() {
+    // The local time zone is read while the process has one thread: later,
+    // `time` refuses to (reading it races with setenv in other threads).
+    let _ =
+        LOCAL_OFFSET.set(time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC));
+    let cli = Cli::parse();
+    init_logging();
+    let shell = match Paths::resolve(cli.config, cli.data_dir)
+        .map_err(error::AppError::from)
+        .and_then(Shell::new)
+    {
+        Ok(shell) => Arc::new(shell),
+        Err(e) => {
+            eprintln!("sekoia-notifier: {e}");
+            std::process::exit(2);
+        }
+    };
+    let builder = tauri::Builder::default()
+        // First: a second launch hands over to the first and exits 0.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            windows::open_feed(app);
+        }))
+        .plugin(tauri_plugin_autostart::Builder::new().build());
+    let app = match build(builder, shell).build(tauri::generate_context!()) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("sekoia-notifier: cannot start the desktop app: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(on_run_event);
+}
+
+/// Everything but the platform plugins: state, commands, setup.
+pub fn build<R: Runtime>(builder: tauri::Builder<R>, shell: Arc<Shell>) -> tauri::Builder<R> {
+    builder
+        .manage(shell)
+        .invoke_handler(tauri::generate_handler![
+            commands::feed::feed_list,
+            commands::feed::feed_mark_read,
+            commands::feed::feed_open,
+            commands::settings::settings_get,
+            commands::settings::settings_save,
+            commands::settings::settings_set_api_key,
+            commands::settings::settings_set_autostart,
+            commands::app::app_send_test,
+            commands::app::app_status,
+            commands::app::app_open_settings,
+        ])
+        .setup(|app| {
+            let handle = app.handle().clone();
+            let shell = Arc::clone(app.state::<Arc<Shell>>().inner());
+            shell.set_host(Arc::new(TauriHost {
+                app: handle.clone(),
+            }));
+            let tray_ok = match tray::create(&handle) {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!(
+                        "no tray icon ({e}); on GNOME install the AppIndicator extension. The feed window stays open instead"
+                    );
+                    false
+                }
+            };
+            tauri::async_runtime::spawn(async move {
+                match shell.start().await {
+                    Ok(true) if tray_ok => {}
+                    Ok(true) => windows::open_feed(&handle),
+                    Ok(false) => windows::open_settings(&handle, true),
+                    Err(e) => {
+                        tracing::error!("the engine did not start: {e}");
+                        windows::open_settings(&handle, false);
+                    }
+                }
+            });
+            Ok(())
+        })
+}
+
+/// The app lives in the tray: closing the last window does not quit; only
+/// the tray's Quit (an explicit exit code) does.
+fn on_run_event<R: Runtime>(_app: &AppHandle<R>, event: RunEvent) {
+    if let RunEvent::ExitRequested { api, code, .. } = event {
+        if code.is_none() {
+            api.prevent_exit();
+        }
+    }
+}
+
+/// The UI side of [`Shell`]: events to the windows, state to the tray.
+struct TauriHost<R: Runtime> {
+    app: AppHandle<R>,
+}
+
+impl<R: Runtime> Host for TauriHost<R> {
+    fn feed_changed(&self, status: &Status) {
+        let _ = self.app.emit(ipc::FEED_CHANGED, status);
+        tray::show(&self.app, status);
+    }
+
+    fn status_changed(&self, status: &Status) {
+        let _ = self.app.emit(ipc::STATUS_CHANGED, status);
+        tray::show(&self.app, status);
+    }
+}
+
+static LOCAL_OFFSET: OnceLock<time::UtcOffset> = OnceLock::new();
+
+/// The local UTC offset read at start (UTC when unknown).
+pub(crate) fn local_offset() -> time::UtcOffset {
+    LOCAL_OFFSET.get().copied().unwrap_or(time::UtcOffset::UTC)
+}
+
+/// 08:00 local time tomorrow: where "pause until tomorrow" ends.
+pub(crate) fn tomorrow_morning() -> SystemTime {
+    let now = time::OffsetDateTime::now_utc().to_offset(local_offset());
+    let morning = (now.date() + time::Duration::days(1))
+        .with_hms(8, 0, 0)
+        .map(|t| t.assume_offset(local_offset()));
+    morning
+        .map(SystemTime::from)
+        .unwrap_or_else(|_| SystemTime::now() + std::time::Duration::from_secs(12 * 3600))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

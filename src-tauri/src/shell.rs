@@ -1,0 +1,565 @@
+//! The desktop shell's hold on the engine: starts it with the settings and
+//! the key, restarts it when settings or the key change, and answers what
+//! the windows and the tray ask (feed, status, settings, pause, test alert).
+//! Everything here is plain Rust over `notifier-core`, so it is tested
+//! without a window; UI side effects go through the small [`Host`] trait
+//! (the Tauri app implements it with `emit` and the tray).
+//!
+//! Must not: hold engine logic (enrichment, policy, storage belong to core)
+//! or let the API key travel back to the UI.
+
+use crate::error::AppError;
+use notifier_core::engine::{self, Engine, Options};
+use notifier_core::notify::desktop::link_allowed;
+use notifier_core::notify::{Popup, Urgency};
+use notifier_core::pause::Pausable;
+use notifier_core::pipeline::Sink;
+use notifier_core::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
+use notifier_core::settings::form::{self, Form};
+use notifier_core::settings::{self, Paths, Region, Settings};
+use notifier_core::store::{FeedEntry, Reader};
+use notifier_core::{secrets, selftest};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, SystemTime};
+use tokio::task::JoinHandle;
+use url::Url;
+
+/// What the shell tells the UI side (windows, tray) about.
+pub trait Host: Send + Sync + 'static {
+    /// The feed changed; `status` carries the new unread count.
+    fn feed_changed(&self, status: &Status);
+    /// Health, pause, key or webhook URL changed.
+    fn status_changed(&self, status: &Status);
+}
+
+/// The state the tray and both windows show.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    pub unread: u64,
+    /// RFC 3339, while pop-ups are paused.
+    pub paused_until: Option<String>,
+    /// One sentence when something needs attention (shown in the tray).
+    pub warning: Option<String>,
+    pub key: KeyStatus,
+    /// The URL to paste into Sekoia.io.
+    pub webhook_url: Option<String>,
+    /// The URL is only reachable from this machine (no tunnel, no public URL).
+    pub webhook_local: bool,
+}
+
+/// What the UI may know about the API key: never the key itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct KeyStatus {
+    pub stored: bool,
+    /// Where it was found: "the OS keyring", "SEKOIA_API_KEY", a file.
+    pub source: Option<String>,
+    /// RFC 3339 time of the last /v1/me check.
+    pub checked_at: Option<String>,
+    /// The outcome of that check, when it ran.
+    pub accepted: Option<bool>,
+    /// Why the check failed, in words.
+    pub problem: Option<String>,
+}
+
+/// What the settings window opens with.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsView {
+    pub form: Form,
+    pub regions: Vec<&'static str>,
+    pub status: Status,
+    pub config_file: String,
+    pub autostart: Option<bool>,
+}
+
+/// How long pop-ups are paused from the tray.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum PauseFor {
+    OneHour,
+    /// Until the given instant (the tray computes "tomorrow morning" locally).
+    Until(SystemTime),
+    Resume,
+}
+
+struct Running {
+    engine: Engine,
+    reader: Mutex<Reader>,
+    desktop: Option<Arc<Pausable>>,
+    watcher: JoinHandle<()>,
+}
+
+struct Inner {
+    settings: Settings,
+    running: Option<Running>,
+    key: KeyStatus,
+    /// Why the engine is not running, when it is not.
+    stopped: Option<String>,
+}
+
+pub struct Shell {
+    paths: Paths,
+    host: OnceLock<Arc<dyn Host>>,
+    inner: tokio::sync::Mutex<Inner>,
+    paused_until: Mutex<Option<SystemTime>>,
+    /// A fixed key (tests); otherwise the keyring, env and file are asked.
+    key_override: Option<ApiKey>,
+}
+
+/// How long the feed watcher waits for more changes before telling the UI.
+const FEED_DEBOUNCE: Duration = Duration::from_millis(150);
+/// How many feed entries the window gets.
+pub const FEED_LIMIT: usize = 500;
+
+impl Shell {
+    /// Reads (or creates) the config; the engine starts with [`Shell::start`].
+    pub fn new(paths: Paths) -> Result<Shell, AppError> {
+        let loaded = settings::load_or_init(&paths.config_file)?;
+        for warning in &loaded.warnings {
+            tracing::warn!("{warning}");
+        }
+        Ok(Shell {
+            paths,
+            host: OnceLock::new(),
+            inner: tokio::sync::Mutex::new(Inner {
+                settings: loaded.settings,
+                running: None,
+                key: KeyStatus::default(),
+                stopped: Some("starting".into()),
+            }),
+            paused_until: Mutex::new(None),
+            key_override: None,
+        })
+    }
+
+    /// Uses `key` instead of asking the keyring (tests without a keyring).
+    pub fn with_key(mut self, key: ApiKey) -> Shell {
+        self.key_override = Some(key);
+        self
+    }
+
+    pub fn set_host(&self, host: Arc<dyn Host>) {
+        let _ = self.host.set(host);
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// Starts the engine with the settings and key at hand. Returns whether
+    /// a key is stored (the first run opens the settings window without).
+    pub async fn start(self: &Arc<Self>) -> Result<bool, AppError> {
+        let mut inner = self.inner.lock().await;
+        let key = self.resolve_key(&mut inner);
+        let has_key = key.is_some();
+        self.start_engine(&mut inner, key.clone()).await?;
+        drop(inner);
+        if let Some(key) = key {
+            self.spawn_key_check(key);
+        }
+        self.publish_status().await;
+        Ok(has_key)
+    }
+
+    /// Stops the engine gracefully (intake, pipeline drain, tunnel, store).
+    pub async fn stop(&self) {
+        let mut inner = self.inner.lock().await;
+        if let Some(running) = inner.running.take() {
+            running.watcher.abort();
+            running.engine.stop().await;
+        }
+        inner.stopped = Some("stopped".into());
+    }
+
+    fn resolve_key(&self, inner: &mut Inner) -> Option<ApiKey> {
+        if let Some(key) = &self.key_override {
+            inner.key.stored = true;
+            inner.key.source = Some("the test override".into());
+            return Some(key.clone());
+        }
+        match secrets::resolve(&inner.settings) {
+            Ok((key, source)) => {
+                inner.key.stored = true;
+                inner.key.source = Some(source.to_string());
+                Some(key)
+            }
+            Err(e) => {
+                tracing::info!("{e}; events are stored and shown without enrichment");
+                inner.key = KeyStatus {
+                    problem: Some(e.to_string()),
+                    ..KeyStatus::default()
+                };
+                None
+            }
+        }
+    }
+
+    async fn start_engine(
+        self: &Arc<Self>,
+        inner: &mut Inner,
+        key: Option<ApiKey>,
+    ) -> Result<(), AppError> {
+        let desktop = engine::desktop_sink(&inner.settings).map(|sink| {
+            let pausable = Arc::new(Pausable::new(sink));
+            pausable.pause_until(
+                *self
+                    .paused_until
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            pausable
+        });
+        let options = Options {
+            api_key: key,
+            sinks: desktop
+                .iter()
+                .map(|d| Arc::clone(d) as Arc<dyn Sink>)
+                .collect(),
+            ..Options::default()
+        };
+        let engine = match Engine::start(&inner.settings, &self.paths.data_dir, options).await {
+            Ok(engine) => engine,
+            Err(e) => {
+                inner.stopped = Some(e.to_string());
+                return Err(e.into());
+            }
+        };
+        let reader = engine.reader()?;
+        let watcher = tokio::spawn(Arc::clone(self).watch_feed(engine.changes(), engine.reader()?));
+        inner.running = Some(Running {
+            engine,
+            reader: Mutex::new(reader),
+            desktop,
+            watcher,
+        });
+        inner.stopped = None;
+        Ok(())
+    }
+
+    /// Tells the UI about feed changes, at most every [`FEED_DEBOUNCE`].
+    async fn watch_feed(
+        self: Arc<Self>,
+        mut changes: tokio::sync::watch::Receiver<u64>,
+        reader: Reader,
+    ) {
+        while changes.changed().await.is_ok() {
+            tokio::time::sleep(FEED_DEBOUNCE).await;
+            changes.borrow_and_update();
+            let unread = reader.unread().unwrap_or(0);
+            let status = self.status_with(unread).await;
+            if let Some(host) = self.host.get() {
+                host.feed_changed(&status);
+            }
+        }
+    }
+
+    fn spawn_key_check(self: &Arc<Self>, key: ApiKey) {
+        let shell = Arc::clone(self);
+        tokio::spawn(async move {
+            let api_url = shell.inner.lock().await.settings.api_url();
+            let outcome = check_key(api_url, key).await;
+            shell.inner.lock().await.key.record(outcome.as_ref().err());
+            shell.publish_status().await;
+        });
+    }
+
+    async fn publish_status(&self) {
+        let status = self.status().await;
+        if let Some(host) = self.host.get() {
+            host.status_changed(&status);
+        }
+    }
+
+    /// The state the tray and the windows show.
+    pub async fn status(&self) -> Status {
+        let unread = {
+            let inner = self.inner.lock().await;
+            inner
+                .running
+                .as_ref()
+                .and_then(|r| {
+                    r.reader
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .unread()
+                        .ok()
+                })
+                .unwrap_or(0)
+        };
+        self.status_with(unread).await
+    }
+
+    async fn status_with(&self, unread: u64) -> Status {
+        let inner = self.inner.lock().await;
+        let paused_until = self.paused_until().map(rfc3339);
+        let webhook = inner.running.as_ref().map(|r| r.engine.webhook_url());
+        let webhook_local = webhook
+            .as_ref()
+            .and_then(Url::host_str)
+            .is_none_or(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
+        let warning = if let Some(why) = &inner.stopped {
+            Some(format!("The engine is not running: {why}"))
+        } else if !inner.key.stored {
+            Some("No API key: alerts arrive without title or urgency. Add one in Settings.".into())
+        } else if inner.key.accepted == Some(false) {
+            inner.key.problem.clone()
+        } else {
+            None
+        };
+        Status {
+            unread,
+            paused_until,
+            warning,
+            key: inner.key.clone(),
+            webhook_url: webhook.map(String::from),
+            webhook_local,
+        }
+    }
+
+    /// The most recent feed entries, newest first.
+    pub async fn feed(&self, limit: usize) -> Result<Vec<FeedEntry>, AppError> {
+        let inner = self.inner.lock().await;
+        let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
+        let reader = running
+            .reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(reader.feed(limit.min(FEED_LIMIT), &inner.settings)?)
+    }
+
+    /// Marks one alert's events, or all, as read.
+    pub async fn mark_read(&self, uuid: Option<String>) -> Result<usize, AppError> {
+        let writer = {
+            let inner = self.inner.lock().await;
+            let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
+            running.engine.writer()
+        };
+        Ok(writer.mark_read(uuid).await?)
+    }
+
+    /// The alert page of feed entry `id`, only if it is under the
+    /// configured app URL (the same rule as a pop-up click).
+    pub async fn alert_link(&self, id: i64) -> Result<Url, AppError> {
+        let inner = self.inner.lock().await;
+        let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
+        let reader = running
+            .reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entry = reader
+            .feed(FEED_LIMIT, &inner.settings)?
+            .into_iter()
+            .find(|e| e.id == id);
+        let link = entry
+            .and_then(|e| e.url)
+            .and_then(|u| Url::parse(&u).ok())
+            .ok_or(AppError::NoLink)?;
+        if !link_allowed(&inner.settings.app_url(), &link) {
+            tracing::warn!("refused to open a link outside the configured app URL");
+            return Err(AppError::NoLink);
+        }
+        Ok(link)
+    }
+
+    /// Opens the alert page of feed entry `id` in the default browser.
+    pub async fn open_alert(&self, id: i64) -> Result<(), AppError> {
+        let link = self.alert_link(id).await?;
+        open::that_detached(link.as_str()).map_err(|e| AppError::Browser(e.to_string()))
+    }
+
+    pub fn paused_until(&self) -> Option<SystemTime> {
+        let until = *self
+            .paused_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        until.filter(|t| *t > SystemTime::now())
+    }
+
+    /// Pauses or resumes desktop pop-ups (the feed still fills).
+    pub async fn pause(&self, how: PauseFor) {
+        let until = match how {
+            PauseFor::OneHour => Some(SystemTime::now() + Duration::from_secs(3600)),
+            PauseFor::Until(t) => Some(t),
+            PauseFor::Resume => None,
+        };
+        *self
+            .paused_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = until;
+        if let Some(desktop) = self
+            .inner
+            .lock()
+            .await
+            .running
+            .as_ref()
+            .and_then(|r| r.desktop.as_ref())
+        {
+            desktop.pause_until(until);
+        }
+        self.publish_status().await;
+    }
+
+    /// Posts a synthetic event through the public webhook URL and waits for
+    /// it in the store: proves tunnel and listener end to end.
+    pub async fn send_test(&self) -> Result<String, AppError> {
+        let url = {
+            let inner = self.inner.lock().await;
+            let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
+            running.engine.webhook_url()
+        };
+        let delivered =
+            selftest::send_test(&url, &self.paths.data_dir, Duration::from_secs(15)).await?;
+        Ok(format!(
+            "Test alert received through {} in {} ms",
+            url.host_str().unwrap_or("the webhook"),
+            delivered.round_trip.as_millis()
+        ))
+    }
+
+    /// Shows a pop-up of the shell's own (a failed test, for instance).
+    pub async fn tell(&self, summary: &str, line: &str) {
+        let desktop = self
+            .inner
+            .lock()
+            .await
+            .running
+            .as_ref()
+            .and_then(|r| r.desktop.clone());
+        if let Some(desktop) = desktop {
+            let popup = Popup {
+                key: "sekoia-notifier-shell".into(),
+                summary: summary.into(),
+                lines: vec![line.into()],
+                urgency: Urgency::Normal,
+                link: None,
+            };
+            if let Err(e) = desktop.show(&popup).await {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+
+    /// What the settings window opens with.
+    pub async fn settings_view(&self, autostart: Option<bool>) -> SettingsView {
+        let form = Form::from_settings(&self.inner.lock().await.settings);
+        SettingsView {
+            form,
+            regions: Region::ALL.iter().map(|r| r.as_str()).collect(),
+            status: self.status().await,
+            config_file: self.paths.config_file.display().to_string(),
+            autostart,
+        }
+    }
+
+    /// Checks and saves the form, then restarts the engine with it. If the
+    /// new settings cannot start (the port is taken), the previous ones are
+    /// written back and restarted, and the error says why.
+    pub async fn save_settings(self: &Arc<Self>, new: &Form) -> Result<(), AppError> {
+        let mut inner = self.inner.lock().await;
+        let previous = Form::from_settings(&inner.settings);
+        let settings = form::save(&self.paths.config_file, new)?;
+        let key = self.restart_key(&mut inner);
+        if let Some(running) = inner.running.take() {
+            running.watcher.abort();
+            running.engine.stop().await;
+        }
+        inner.settings = settings;
+        if let Err(e) = self.start_engine(&mut inner, key.clone()).await {
+            tracing::warn!("new settings failed to start ({e}); restoring the previous ones");
+            if let Ok(old) = form::save(&self.paths.config_file, &previous) {
+                inner.settings = old;
+                let _ = self.start_engine(&mut inner, key).await;
+            }
+            drop(inner);
+            self.publish_status().await;
+            return Err(e);
+        }
+        drop(inner);
+        self.publish_status().await;
+        Ok(())
+    }
+
+    fn restart_key(&self, inner: &mut Inner) -> Option<ApiKey> {
+        let checked = (
+            inner.key.checked_at.clone(),
+            inner.key.accepted,
+            inner.key.problem.clone(),
+        );
+        let key = self.resolve_key(inner);
+        // Same key, same verdict: keep what the last check said.
+        (inner.key.checked_at, inner.key.accepted, inner.key.problem) = checked;
+        key
+    }
+
+    /// Checks `text` with GET /v1/me and, unless the API rejects it, stores
+    /// it in the OS keyring and restarts the engine with it. An unreachable
+    /// API does not stop the save (the check runs again later); a rejected
+    /// key is not stored.
+    pub async fn set_api_key(self: &Arc<Self>, text: String) -> Result<KeyStatus, AppError> {
+        let key = ApiKey::new(text)?;
+        let api_url = self.inner.lock().await.settings.api_url();
+        let outcome = match check_key(api_url, key.clone()).await {
+            Err(e) if e.is_rejection() => {
+                self.inner.lock().await.key.record(Some(&e));
+                self.publish_status().await;
+                return Err(e.into());
+            }
+            other => other,
+        };
+        if self.key_override.is_none() {
+            secrets::store_in_keyring(&key)?;
+        }
+        let mut inner = self.inner.lock().await;
+        if let Some(running) = inner.running.take() {
+            running.watcher.abort();
+            running.engine.stop().await;
+        }
+        inner.key = KeyStatus {
+            stored: true,
+            source: Some("the OS keyring".into()),
+            ..KeyStatus::default()
+        };
+        inner.key.record(outcome.as_ref().err());
+        let started = self.start_engine(&mut inner, Some(key)).await;
+        let key_status = inner.key.clone();
+        drop(inner);
+        self.publish_status().await;
+        started.map(|()| key_status)
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.paths.config_file.clone()
+    }
+}
+
+impl KeyStatus {
+    /// Records a /v1/me check: `None` when the key was accepted.
+    fn record(&mut self, failure: Option<&SekoiaError>) {
+        self.checked_at = Some(rfc3339(SystemTime::now()));
+        match failure {
+            None => {
+                self.accepted = Some(true);
+                self.problem = None;
+            }
+            Some(e) => {
+                self.accepted = e.is_rejection().then_some(false);
+                self.problem = Some(e.to_string());
+            }
+        }
+    }
+}
+
+async fn check_key(api_url: Url, key: ApiKey) -> Result<(), SekoiaError> {
+    let client = Client::new(ClientConfig::new(api_url), key)?;
+    client.me().await.map(|_| ())
+}
+
+fn not_running(inner: &Inner) -> AppError {
+    AppError::NotRunning(inner.stopped.clone().unwrap_or_else(|| "unknown".into()))
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,237 @@
+//! The tray icon: its menu (ids matched in [`on_menu`]), its icon state
+//! (normal, unread, warning, paused) and its tooltip. On Linux the item is a
+//! StatusNotifierItem (ksni backend): the tooltip and a left click work
+//! there, unlike with libappindicator.
+//!
+//! Must not: decide anything about alerts; it shows [`Status`] and turns
+//! clicks into shell calls.
+
+use crate::shell::{PauseFor, Shell, Status};
+use crate::windows;
+use std::sync::Arc;
+use tauri::image::Image;
+use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
+use tauri::{AppHandle, Manager, Runtime};
+
+pub const TRAY_ID: &str = "main";
+
+/// Menu item ids.
+pub mod ids {
+    pub const OPEN_FEED: &str = "open-feed";
+    pub const SETTINGS: &str = "settings";
+    pub const PAUSE_HOUR: &str = "pause-hour";
+    pub const PAUSE_TOMORROW: &str = "pause-tomorrow";
+    pub const RESUME: &str = "resume";
+    pub const SEND_TEST: &str = "send-test";
+    pub const QUIT: &str = "quit";
+}
+
+/// The four icon states, most important first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IconState {
+    Paused,
+    Warning,
+    Unread,
+    Normal,
+}
+
+impl IconState {
+    pub fn of(status: &Status) -> IconState {
+        if status.paused_until.is_some() {
+            IconState::Paused
+        } else if status.warning.is_some() {
+            IconState::Warning
+        } else if status.unread > 0 {
+            IconState::Unread
+        } else {
+            IconState::Normal
+        }
+    }
+
+    fn png(self) -> &'static [u8] {
+        match self {
+            IconState::Normal => include_bytes!("../../icons/tray-normal.png"),
+            IconState::Unread => include_bytes!("../../icons/tray-unread.png"),
+            IconState::Warning => include_bytes!("../../icons/tray-warning.png"),
+            IconState::Paused => include_bytes!("../../icons/tray-paused.png"),
+        }
+    }
+}
+
+/// The tooltip: the unread count and the health in words.
+pub fn tooltip(status: &Status) -> String {
+    let unread = match status.unread {
+        0 => "no unread alerts".to_owned(),
+        1 => "1 unread alert".to_owned(),
+        n => format!("{n} unread alerts"),
+    };
+    let health = match (&status.paused_until, &status.warning) {
+        (Some(until), _) => format!("pop-ups paused until {}", short_time(until)),
+        (None, Some(warning)) => warning.clone(),
+        (None, None) => "all good".to_owned(),
+    };
+    format!("Sekoia Notifier: {unread}; {health}")
+}
+
+/// "2026-11-29T08:00:00Z" as "2026-11-29 09:00" in the local time zone.
+fn short_time(rfc3339: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    time::OffsetDateTime::parse(rfc3339, &Rfc3339)
+        .ok()
+        .and_then(|t| t.to_offset(crate::local_offset()).format(&format).ok())
+        .unwrap_or_else(|| rfc3339.to_owned())
+}
+
+pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
+    let pause = Submenu::with_items(
+        app,
+        "Pause notifications",
+        true,
+        &[
+            &MenuItem::with_id(app, ids::PAUSE_HOUR, "For 1 hour", true, None::<&str>)?,
+            &MenuItem::with_id(
+                app,
+                ids::PAUSE_TOMORROW,
+                "Until tomorrow",
+                true,
+                None::<&str>,
+            )?,
+            &MenuItem::with_id(app, ids::RESUME, "Resume", true, None::<&str>)?,
+        ],
+    )?;
+    let menu = Menu::with_items(
+        app,
+        &[
+            &MenuItem::with_id(app, ids::OPEN_FEED, "Open feed", true, None::<&str>)?,
+            &MenuItem::with_id(app, ids::SETTINGS, "Settings…", true, None::<&str>)?,
+            &pause,
+            &MenuItem::with_id(app, ids::SEND_TEST, "Send test alert", true, None::<&str>)?,
+            &PredefinedMenuItem::separator(app)?,
+            &MenuItem::with_id(app, ids::QUIT, "Quit", true, None::<&str>)?,
+        ],
+    )?;
+    TrayIconBuilder::with_id(TRAY_ID)
+        .icon(Image::from_bytes(IconState::Normal.png())?)
+        .tooltip("Sekoia Notifier")
+        .title("Sekoia Notifier")
+        .menu(&menu)
+        .show_menu_on_left_click(false)
+        .on_menu_event(on_menu)
+        .on_tray_icon_event(|tray, event| {
+            if let TrayIconEvent::Click {
+                button: MouseButton::Left,
+                button_state: MouseButtonState::Up,
+                ..
+            } = event
+            {
+                windows::open_feed(tray.app_handle());
+            }
+        })
+        .build(app)
+}
+
+/// Shows `status` on the tray: icon state and tooltip.
+pub fn show<R: Runtime>(app: &AppHandle<R>, status: &Status) {
+    let Some(tray) = app.tray_by_id(TRAY_ID) else {
+        return;
+    };
+    if let Ok(icon) = Image::from_bytes(IconState::of(status).png()) {
+        let _ = tray.set_icon(Some(icon));
+    }
+    let _ = tray.set_tooltip(Some(tooltip(status)));
+}
+
+fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
+    let shell = Arc::clone(app.state::<Arc<Shell>>().inner());
+    match event.id.as_ref() {
+        ids::OPEN_FEED => windows::open_feed(app),
+        ids::SETTINGS => windows::open_settings(app, false),
+        ids::PAUSE_HOUR => spawn(async move { shell.pause(PauseFor::OneHour).await }),
+        ids::PAUSE_TOMORROW => {
+            let until = crate::tomorrow_morning();
+            spawn(async move { shell.pause(PauseFor::Until(until)).await })
+        }
+        ids::RESUME => spawn(async move { shell.pause(PauseFor::Resume).await }),
+        ids::SEND_TEST => spawn(async move {
+            if let Err(e) = shell.send_test().await {
+                tracing::warn!("test alert failed: {e}");
+                shell.tell("Test alert failed", &e.to_string()).await;
+            }
+        }),
+        ids::QUIT => {
+            let app = app.clone();
+            spawn(async move {
+                shell.stop().await;
+                app.exit(0);
+            })
+        }
+        other => tracing::debug!(id = other, "unknown tray menu item"),
+    }
+}
+
+fn spawn(task: impl std::future::Future<Output = ()> + Send + 'static) {
+    tauri::async_runtime::spawn(task);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shell::KeyStatus;
+
+    fn status() -> Status {
+        Status {
+            unread: 0,
+            paused_until: None,
+            warning: None,
+            key: KeyStatus::default(),
+            webhook_url: None,
+            webhook_local: true,
+        }
+    }
+
+    #[test]
+    fn the_icon_shows_the_most_important_state() {
+        let mut s = status();
+        assert_eq!(IconState::of(&s), IconState::Normal);
+        s.unread = 3;
+        assert_eq!(IconState::of(&s), IconState::Unread);
+        s.warning = Some("The tunnel is down".into());
+        assert_eq!(IconState::of(&s), IconState::Warning);
+        s.paused_until = Some("2026-11-30T08:00:00Z".into());
+        assert_eq!(IconState::of(&s), IconState::Paused);
+    }
+
+    #[test]
+    fn the_tooltip_says_the_unread_count_and_the_health() {
+        let mut s = status();
+        assert_eq!(tooltip(&s), "Sekoia Notifier: no unread alerts; all good");
+        s.unread = 1;
+        assert_eq!(tooltip(&s), "Sekoia Notifier: 1 unread alert; all good");
+        s.unread = 12;
+        s.warning = Some("Sekoia.io rejected the API key".into());
+        assert_eq!(
+            tooltip(&s),
+            "Sekoia Notifier: 12 unread alerts; Sekoia.io rejected the API key"
+        );
+        s.paused_until = Some("2026-11-30T08:00:00Z".into());
+        assert_eq!(
+            tooltip(&s),
+            "Sekoia Notifier: 12 unread alerts; pop-ups paused until 2026-11-30 08:00"
+        );
+    }
+
+    #[test]
+    fn every_icon_state_decodes() {
+        for state in [
+            IconState::Normal,
+            IconState::Unread,
+            IconState::Warning,
+            IconState::Paused,
+        ] {
+            let image = Image::from_bytes(state.png()).unwrap();
+            assert_eq!((image.width(), image.height()), (32, 32));
+        }
+    }
+}

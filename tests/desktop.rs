@@ -1,0 +1,355 @@
+//! The desktop app (`sekoia-notifier`) end to end, in a private session:
+//! an Xvfb display, a session bus with a keyring, a notification server and
+//! a tray host (a fake StatusNotifierWatcher), and the fake Sekoia.io API.
+
+use crate::secrets::set_api_key;
+use crate::util::{http, Dir, SECRET};
+use fake_notifications::tray::{Item, MenuEntry, Watcher};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const UUID: &str = "2b6e7a1c-5d4f-4e3a-9b8c-7d6e5f4a3b2c";
+
+/// A virtual X display (Xvfb picks a free number). Killed on drop.
+pub struct Display {
+    child: Child,
+    pub name: String,
+}
+
+impl Display {
+    pub fn start() -> Display {
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (package xvfb) must be installed");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("Xvfb prints its display number");
+        Display {
+            child,
+            name: format!(":{}", line.trim()),
+        }
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The built desktop app, next to this test binary's `deps/` folder.
+pub fn app_bin() -> PathBuf {
+    let bin = crate::util::bin()
+        .with_file_name(format!("sekoia-notifier{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p sekoia-notifier` first (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `sekoia-notifier`. Killed on drop if still running.
+pub struct App {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl App {
+    pub fn command(dir: &Dir, display: &Display) -> Command {
+        let mut cmd = Command::new(app_bin());
+        cmd.arg("--config")
+            .arg(dir.config())
+            .arg("--data-dir")
+            .arg(dir.data())
+            .current_dir(dir.tmp.path());
+        dir.session
+            .as_ref()
+            .expect("the desktop app needs a session")
+            .apply(&mut cmd);
+        cmd.env("DISPLAY", &display.name)
+            .env("HOME", dir.tmp.path().join("home"))
+            .env("RUST_LOG", "info");
+        for (k, v) in &dir.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn start(dir: &Dir, display: &Display) -> App {
+        let log = dir.tmp.path().join("app.log");
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = App::command(dir, display)
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn sekoia-notifier");
+        let mut app = App {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log,
+        };
+        app.addr = app.wait_ready(&dir.data());
+        app
+    }
+
+    fn wait_ready(&mut self, data: &Path) -> SocketAddr {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let instance = data.join("instance.json");
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the app exited early ({status}):\n{}", self.log_text());
+            }
+            if let Ok(text) = std::fs::read_to_string(&instance) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                    if let Some(addr) = v["listen"].as_str().and_then(|a| a.parse().ok()) {
+                        return addr;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the app did not start within 60 s:\n{}", self.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn post(&self, body: &str) -> u16 {
+        http(
+            self.addr,
+            "POST",
+            &format!("/hooks/{SECRET}"),
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .0
+    }
+
+    /// The exit code, once the app exited within `within`.
+    pub fn wait(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "the app did not exit within {within:?}:\n{}",
+            self.log_text()
+        );
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `probe` until it returns `Some`, or fails with `what`.
+pub fn eventually<T>(what: &str, within: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A config pointing at the fake API, with the key in the session keyring.
+pub fn desktop_dir(api: &fake_sekoia::FakeSekoia) -> Dir {
+    let dir = Dir::with_session(&format!(
+        "[sekoia]\napi_url = \"{}\"\napp_url = \"https://app.sekoia.io\"\n",
+        api.url()
+    ));
+    let out = set_api_key(&dir, &format!("{}\n", api.api_key()));
+    assert!(
+        out.status.success(),
+        "set-api-key: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+fn tray_item(dir: &Dir, host: &Watcher) -> Item {
+    let session = dir.session.as_ref().expect("session");
+    let service = eventually("the tray item to register", Duration::from_secs(30), || {
+        host.items().into_iter().next()
+    });
+    let item = host.item(&service);
+    // The item answers once its service is up.
+    eventually("the tray item to answer", Duration::from_secs(10), || {
+        session.block_on(item.tooltip()).ok()
+    });
+    item
+}
+
+fn tooltip(dir: &Dir, item: &Item) -> String {
+    let session = dir.session.as_ref().expect("session");
+    session.block_on(item.tooltip()).expect("tooltip").1
+}
+
+fn wait_tooltip(dir: &Dir, item: &Item, needle: &str) -> String {
+    eventually(
+        &format!("a tooltip with {needle:?}"),
+        Duration::from_secs(20),
+        || {
+            let text = tooltip(dir, item);
+            text.contains(needle).then_some(text)
+        },
+    )
+}
+
+fn click(dir: &Dir, item: &Item, label: &str) {
+    let session = dir.session.as_ref().expect("session");
+    let menu = session.block_on(item.menu()).expect("menu");
+    let entry = MenuEntry::find(&menu, label).unwrap_or_else(|| panic!("no {label:?} in {menu:?}"));
+    session.block_on(item.click(entry.id)).expect("menu click");
+}
+
+fn api_with_alert() -> fake_sekoia::FakeSekoia {
+    let api = fake_sekoia::FakeSekoia::start_blocking();
+    api.add_alert(fake_sekoia::alert_json(
+        UUID,
+        "ALdesk1",
+        "Suspicious PowerShell on HR-LAPTOP-7",
+        85,
+    ));
+    api
+}
+
+#[test]
+fn tray_registers_with_its_menu_and_its_tooltip_follows_the_unread_count() {
+    let api = api_with_alert();
+    let dir = desktop_dir(&api);
+    let session = dir.session.as_ref().expect("session");
+    let host = session.tray_host();
+    let display = Display::start();
+    let mut app = App::start(&dir, &display);
+    let item = tray_item(&dir, &host);
+
+    let menu = session.block_on(item.menu()).expect("menu");
+    let labels: Vec<&str> = menu.iter().map(|e| e.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "Open feed",
+            "Settings…",
+            "Pause notifications",
+            "Send test alert",
+            "",
+            "Quit"
+        ],
+        "{menu:?}"
+    );
+    let pause = MenuEntry::find(&menu, "Pause notifications").expect("pause submenu");
+    let sub: Vec<&str> = pause.children.iter().map(|e| e.label.as_str()).collect();
+    assert_eq!(sub, ["For 1 hour", "Until tomorrow", "Resume"]);
+    assert!(!session.block_on(item.icon()).expect("icon").is_empty());
+    wait_tooltip(&dir, &item, "no unread alerts");
+
+    assert_eq!(app.post(&crate::util::alert(UUID)), 202);
+    let popups = session.popups(1);
+    assert_eq!(popups.len(), 1, "{popups:?}");
+    assert_eq!(popups[0].app_name, "Sekoia Notifier");
+    wait_tooltip(&dir, &item, "1 unread alert");
+
+    // A second launch hands over to the first and exits 0.
+    let second = App::command(&dir, &display)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("second launch");
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(
+        app.child.try_wait().expect("try_wait").is_none(),
+        "the first instance died"
+    );
+    assert_eq!(app.post(&crate::util::alert("second-event")), 202);
+
+    // Quit from the tray stops the engine gracefully.
+    click(&dir, &item, "Quit");
+    assert_eq!(
+        app.wait(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        app.log_text()
+    );
+    assert!(!dir.data().join("instance.json").exists());
+    assert!(
+        app.log_text().contains("engine stopped"),
+        "{}",
+        app.log_text()
+    );
+}
+
+#[test]
+fn pausing_from_the_tray_holds_pop_ups_back_but_not_the_feed() {
+    let api = api_with_alert();
+    let dir = desktop_dir(&api);
+    let session = dir.session.as_ref().expect("session");
+    let host = session.tray_host();
+    let display = Display::start();
+    let app = App::start(&dir, &display);
+    let item = tray_item(&dir, &host);
+
+    click(&dir, &item, "For 1 hour");
+    wait_tooltip(&dir, &item, "pop-ups paused until");
+    assert_eq!(app.post(&crate::util::alert(UUID)), 202);
+    // The feed gets the alert, enriched, while no pop-up is shown.
+    eventually("the alert in the feed", Duration::from_secs(20), || {
+        dir.feed()
+            .iter()
+            .any(|e| e["title"] == "Suspicious PowerShell on HR-LAPTOP-7")
+            .then_some(())
+    });
+    wait_tooltip(&dir, &item, "1 unread alert");
+    assert!(
+        session.notifications.calls().is_empty(),
+        "{:?}",
+        session.notifications.calls()
+    );
+
+    click(&dir, &item, "Resume");
+    wait_tooltip(&dir, &item, "all good");
+    let other = "3c7f8b2d-6e5a-4f4b-8c9d-8e7f6a5b4c3d";
+    api.add_alert(fake_sekoia::alert_json(
+        other,
+        "ALdesk2",
+        "Second alert",
+        50,
+    ));
+    assert_eq!(app.post(&crate::util::alert(other)), 202);
+    let popups = session.popups(1);
+    assert_eq!(popups.len(), 1, "{popups:?}");
+    assert_eq!(popups[0].summary, "Second alert");
+}

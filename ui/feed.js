@@ -1,0 +1,170 @@
+// The feed window: recent alerts, newest first, updated live.
+// Every alert text is untrusted and is only ever set with textContent.
+import { cmd, events, invoke, listen, el } from "./ipc.js";
+
+const list = document.getElementById("feed");
+const empty = document.getElementById("empty");
+const filter = document.getElementById("filter");
+const minUrgency = document.getElementById("min-urgency");
+let entries = [];
+let status = null;
+
+/** One row per alert: the newest event of each uuid; read when all are. */
+export function group(feed) {
+  const byUuid = new Map();
+  for (const e of feed) {
+    const seen = byUuid.get(e.uuid);
+    if (!seen) byUuid.set(e.uuid, { ...e });
+    else if (!e.read) seen.read = false;
+  }
+  return [...byUuid.values()];
+}
+
+export function band(urgency) {
+  if (urgency === null || urgency === undefined) return "unknown";
+  if (urgency >= 80) return "urgent";
+  if (urgency >= 60) return "high";
+  if (urgency >= 40) return "medium";
+  return "low";
+}
+
+export function relative(iso, now = Date.now()) {
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return "";
+  const s = Math.max(0, Math.round((now - then) / 1000));
+  if (s < 45) return "just now";
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const h = Math.round(m / 60);
+  if (h < 24) return `${h} h ago`;
+  const d = Math.round(h / 24);
+  return d === 1 ? "yesterday" : `${d} days ago`;
+}
+
+function titleOf(e) {
+  if (e.type === "notifier-test") return "Test alert";
+  return e.title || (e.short_id ? `Alert ${e.short_id}` : `${e.type} ${e.action}`);
+}
+
+function matches(e, text, min) {
+  if (min > 0 && (e.urgency ?? -1) < min) return false;
+  if (!text) return true;
+  const hay = [titleOf(e), e.short_id, e.rule, e.entity, e.status, e.urgency_display]
+    .filter(Boolean).join(" ").toLowerCase();
+  return hay.includes(text);
+}
+
+function row(e) {
+  const level = band(e.urgency);
+  const urgency = e.urgency === null || e.urgency === undefined
+    ? (e.enriched ? "Urgency unknown" : "Not enriched yet")
+    : `${e.urgency_display || level} ${e.urgency}`;
+  const meta = [e.status, e.rule, e.entity].filter(Boolean).join(" · ");
+  const li = el("li", {
+    cls: `row u-${level}${e.read ? " read" : ""}`,
+    attrs: { tabindex: "0", "data-id": e.id, "data-uuid": e.uuid, "aria-label": `${titleOf(e)}, ${urgency}` },
+  }, [
+    el("span", { cls: "bar", attrs: { "aria-hidden": "true" } }),
+    el("span", { cls: "title" }, [el("span", { cls: "dot", attrs: { "aria-hidden": "true" } }), document.createTextNode(titleOf(e))]),
+    el("span", { cls: "when", text: relative(e.received_at), attrs: { title: e.received_at } }),
+    el("span", { cls: "meta" }, [
+      el("span", { cls: "urgency", text: urgency }),
+      meta ? document.createTextNode(` · ${meta}`) : null,
+      e.enrich_error ? el("span", { text: ` · ${e.enrich_error}` }) : null,
+    ]),
+  ]);
+  li.addEventListener("click", () => openEntry(e));
+  li.addEventListener("keydown", (ev) => onRowKey(ev, e, li));
+  return li;
+}
+
+async function openEntry(e) {
+  await markRead(e.uuid);
+  if (e.url) {
+    try { await invoke(cmd.feedOpen, { id: e.id }); } catch (err) { showWarning(err.message); }
+  }
+}
+
+async function markRead(uuid) {
+  try { await invoke(cmd.feedMarkRead, { uuid }); } catch (err) { showWarning(err.message); }
+}
+
+function onRowKey(ev, e, li) {
+  if (ev.key === "Enter") { ev.preventDefault(); openEntry(e); }
+  else if (ev.key === "r") { ev.preventDefault(); markRead(e.uuid); }
+  else if (ev.key === "ArrowDown" || ev.key === "j") { ev.preventDefault(); li.nextElementSibling?.focus(); }
+  else if (ev.key === "ArrowUp" || ev.key === "k") { ev.preventDefault(); (li.previousElementSibling ?? filter).focus(); }
+}
+
+function render() {
+  const focusedId = document.activeElement?.dataset?.id;
+  const text = filter.value.trim().toLowerCase();
+  const min = Number(minUrgency.value);
+  const rows = group(entries).filter((e) => matches(e, text, min));
+  list.replaceChildren(...rows.map(row));
+  if (focusedId) list.querySelector(`[data-id="${CSS.escape(focusedId)}"]`)?.focus();
+  renderEmpty(entries.length === 0, rows.length === 0);
+}
+
+function renderEmpty(noEvents, noRows) {
+  empty.hidden = !noRows;
+  if (!noRows) return;
+  if (!noEvents) {
+    empty.replaceChildren(el("p", { text: "No alert matches the filter." }));
+    return;
+  }
+  const url = status?.webhook_url;
+  empty.replaceChildren(
+    el("p", { text: "No alerts yet. To receive them:" }),
+    el("ol", {}, [
+      el("li", { text: status?.key?.stored ? "API key: stored." : "Add your Sekoia.io API key in Settings, so alerts show their title and urgency." }),
+      el("li", {}, [
+        document.createTextNode("In Sekoia.io, open Settings > Notifications, create a notification with the Webhook action, and paste the webhook URL"),
+        url ? document.createTextNode(": ") : document.createTextNode(" shown in Settings."),
+        url ? el("code", { cls: "url", text: url }) : null,
+      ]),
+      el("li", { text: "Check the whole path with “Send test alert” in the tray menu." }),
+    ]),
+    el("button", { text: "Open settings", attrs: { type: "button", id: "open-settings" } }),
+  );
+  empty.querySelector("#open-settings").addEventListener("click", () => invoke(cmd.appOpenSettings).catch(() => {}));
+}
+
+function showWarning(text) {
+  const w = document.getElementById("warning");
+  w.textContent = text ?? "";
+  w.hidden = !text;
+}
+
+function showStatus(s) {
+  status = s;
+  const badge = document.getElementById("unread");
+  badge.textContent = String(s.unread);
+  badge.hidden = s.unread === 0;
+  showWarning(s.warning);
+  const paused = document.getElementById("paused");
+  paused.textContent = s.paused_until ? `Pop-ups paused until ${new Date(s.paused_until).toLocaleString()}. The feed still fills.` : "";
+  paused.hidden = !s.paused_until;
+}
+
+async function refresh() {
+  try {
+    entries = await invoke(cmd.feedList, { limit: 500 });
+    render();
+  } catch (err) {
+    showWarning(err.message);
+  }
+}
+
+document.getElementById("mark-all").addEventListener("click", () => markRead(null));
+filter.addEventListener("input", render);
+minUrgency.addEventListener("change", render);
+filter.addEventListener("keydown", (ev) => {
+  if (ev.key === "ArrowDown") { ev.preventDefault(); list.firstElementChild?.focus(); }
+});
+
+listen(events.feedChanged, (s) => { showStatus(s); refresh(); });
+listen(events.statusChanged, (s) => { showStatus(s); render(); });
+invoke(cmd.appStatus).then(showStatus).catch(() => {}).finally(refresh);
+// Relative times age: redraw every minute (cheap, no polling of the engine).
+setInterval(render, 60_000);

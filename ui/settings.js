@@ -1,0 +1,165 @@
+// The settings window. The API key field is write-only: the key goes to
+// Rust (and the OS keyring) and never comes back.
+import { cmd, events, invoke, listen, el } from "./ipc.js";
+
+const $ = (id) => document.getElementById(id);
+const KNOWN_EVENTS = ["alert:created", "alert:updated", "alert:deleted", "content-proposal:created"];
+const TEXT_FIELDS = ["api_url", "app_url", "port", "min_urgency", "public_url", "command", "server", "domain"];
+let extraEvents = [];
+
+$("welcome").hidden = new URLSearchParams(location.search).get("welcome") !== "1";
+
+function fill(view) {
+  const f = view.form;
+  $("region").replaceChildren(
+    ...view.regions.map((r) => el("option", { text: r, attrs: { value: r } })),
+    el("option", { text: "custom (my own URLs)", attrs: { value: "custom" } }),
+  );
+  $("region").value = f.region;
+  for (const name of TEXT_FIELDS) $(name).value = f[name] ?? "";
+  $("tunnel_kind").value = f.tunnel_kind;
+  extraEvents = f.events.filter((e) => !KNOWN_EVENTS.includes(e));
+  $("events").replaceChildren(...[...KNOWN_EVENTS, ...extraEvents].map((name) =>
+    el("label", {}, [
+      el("input", { attrs: { type: "checkbox", value: name, ...(f.events.includes(name) ? { checked: "" } : {}) } }),
+      document.createTextNode(` ${name}`),
+    ])));
+  $("autostart").checked = view.autostart === true;
+  $("autostart").disabled = view.autostart === null;
+  $("config-file").textContent = `Saved to ${view.config_file}`;
+  showStatus(view.status);
+  toggle();
+}
+
+function showStatus(s) {
+  const k = s.key;
+  let text;
+  if (!k.stored) text = "No key stored.";
+  else {
+    text = `A key is stored (${k.source ?? "keyring"}).`;
+    if (k.checked_at) {
+      const when = new Date(k.checked_at).toLocaleString();
+      text += k.accepted === true ? ` Checked ${when}: accepted.` : ` Checked ${when}: ${k.problem ?? "not verified"}`;
+    }
+  }
+  $("key-state").textContent = text;
+  $("webhook-url").value = s.webhook_url ?? "";
+  $("copy").dataset.url = s.webhook_url ?? "";
+  $("webhook-note").textContent = s.webhook_local
+    ? "This URL works only on this machine: choose a tunnel (or a public URL) so Sekoia.io can reach it."
+    : "Sekoia.io posts alerts to this URL.";
+  $("warning").textContent = s.warning ?? "";
+  $("warning").hidden = !s.warning;
+}
+
+function toggle() {
+  const custom = $("region").value === "custom";
+  for (const node of document.querySelectorAll(".custom-only")) node.hidden = !custom;
+  const kind = $("tunnel_kind").value;
+  for (const node of document.querySelectorAll(".tunnel-opt")) node.hidden = !node.dataset.kinds.split(" ").includes(kind);
+}
+
+function clearErrors() {
+  for (const node of document.querySelectorAll(".field.invalid")) node.classList.remove("invalid");
+  for (const node of document.querySelectorAll("#form .error")) node.textContent = "";
+}
+
+function fieldError(err) {
+  const box = err.field && $(`f-${err.field}`);
+  if (!box) return false;
+  box.hidden = false;
+  box.classList.add("invalid");
+  box.querySelector(".error").textContent = err.message;
+  box.querySelector("input, select")?.focus();
+  return true;
+}
+
+function collect() {
+  const form = { region: $("region").value, tunnel_kind: $("tunnel_kind").value };
+  for (const name of TEXT_FIELDS) form[name] = $(name).value;
+  form.events = [...document.querySelectorAll("#events input:checked")].map((c) => c.value);
+  return form;
+}
+
+function result(node, ok, text) {
+  node.textContent = text;
+  node.className = `result ${ok ? "ok" : "bad"}`;
+}
+
+$("region").addEventListener("change", toggle);
+$("tunnel_kind").addEventListener("change", toggle);
+
+$("form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  clearErrors();
+  $("save").disabled = true;
+  result($("save-result"), true, "Saving…");
+  try {
+    fill(await invoke(cmd.settingsSave, { form: collect() }));
+    result($("save-result"), true, "Saved and applied.");
+  } catch (err) {
+    fieldError(err);
+    result($("save-result"), false, err.message);
+  } finally {
+    $("save").disabled = false;
+  }
+});
+
+$("save-key").addEventListener("click", async () => {
+  const input = $("api-key");
+  $("key-error").textContent = "";
+  if (!input.value.trim()) { $("key-error").textContent = "Paste a key first."; return; }
+  $("save-key").disabled = true;
+  $("key-state").textContent = "Checking the key with Sekoia.io…";
+  try {
+    await invoke(cmd.settingsSetApiKey, { key: input.value });
+    input.value = "";
+  } catch (err) {
+    $("key-error").textContent = err.message;
+  } finally {
+    $("save-key").disabled = false;
+    showStatus(await invoke(cmd.appStatus));
+  }
+});
+
+$("copy").addEventListener("click", async () => {
+  const url = $("copy").dataset.url;
+  if (!url) return;
+  try {
+    await navigator.clipboard.writeText(url);
+  } catch {
+    // Older WebKit: copy the selected read-only field instead.
+    $("webhook-url").select();
+    document.execCommand("copy");
+  }
+  $("copy").textContent = "Copied";
+  setTimeout(() => { $("copy").textContent = "Copy"; }, 1500);
+});
+
+$("send-test").addEventListener("click", async () => {
+  $("send-test").disabled = true;
+  result($("test-result"), true, "Sending…");
+  try {
+    result($("test-result"), true, await invoke(cmd.appSendTest));
+  } catch (err) {
+    result($("test-result"), false, err.message);
+  } finally {
+    $("send-test").disabled = false;
+  }
+});
+
+$("autostart").addEventListener("change", async () => {
+  $("autostart-error").textContent = "";
+  try {
+    $("autostart").checked = await invoke(cmd.settingsSetAutostart, { enabled: $("autostart").checked });
+  } catch (err) {
+    $("autostart").checked = !$("autostart").checked;
+    $("autostart-error").textContent = err.message;
+  }
+});
+
+listen(events.statusChanged, showStatus);
+invoke(cmd.settingsGet).then(fill).catch((err) => {
+  $("warning").textContent = err.message;
+  $("warning").hidden = false;
+});

@@ -10,11 +10,12 @@ use crate::intake;
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
 use crate::notify::{Popup, Urgency};
-use crate::outbox::{Forwarders, OutboxConfig, OutboxError};
+use crate::outbox::{DestinationStatus, Forwarders, OutboxConfig, OutboxError};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
 use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use crate::settings::{hook_url, ForwardTarget, HookSecret, Settings, TunnelKind};
 use crate::store::{Reader, Store, StoreError, Writer};
+use crate::triage::{Acknowledged, TriageError};
 use crate::tunnel::{Tunnel, TunnelState};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -87,6 +88,9 @@ pub struct Engine {
     stop_pipeline: oneshot::Sender<()>,
     pipeline: JoinHandle<()>,
     forwarders: Forwarders,
+    /// For the shell's own calls (acknowledge from the feed window).
+    client: Option<Client>,
+    forward: Vec<ForwardTarget>,
     tunnel: Option<Tunnel>,
     tunnel_watch: Option<JoinHandle<()>>,
 }
@@ -116,6 +120,7 @@ impl Engine {
         }
         let forwarders =
             Forwarders::start(&options.forward, &store, &options.outbox, &options.sinks)?;
+        let engine_client = client.clone();
         let pipeline = Pipeline::new(Parts {
             ledger: store.ledger()?,
             writer: store.writer(),
@@ -192,9 +197,23 @@ impl Engine {
             stop_pipeline,
             pipeline,
             forwarders,
+            client: engine_client,
+            forward: options.forward,
             tunnel,
             tunnel_watch,
         })
+    }
+
+    /// Acknowledges the alert `uuid` in Sekoia.io and updates its feed
+    /// entry (the feed window's "Acknowledge"); see [`crate::triage`].
+    pub async fn acknowledge(&self, uuid: &str) -> Result<Acknowledged, TriageError> {
+        let client = self.client.as_ref().ok_or(TriageError::NoKey)?;
+        crate::triage::acknowledge(client, &self.store.writer(), uuid).await
+    }
+
+    /// Each forward destination's state, in the order they were given.
+    pub fn forward_status(&self) -> Result<Vec<DestinationStatus>, StoreError> {
+        crate::outbox::status(&self.store.reader()?, &self.forward)
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -24,6 +24,8 @@ pub enum TriageError {
     Sekoia(#[from] SekoiaError),
     #[error("Sekoia.io offers no Acknowledge action for this alert (it offers: {offered}); it is probably no longer pending")]
     NoAcknowledge { offered: String },
+    #[error("no Sekoia.io API key is set, and acknowledging needs one with the SIC_WRITE_ALERTS_WORKFLOW permission; run `sekoia-notifierd set-api-key`")]
+    NoKey,
     #[error("the alert was acknowledged, but its feed entry could not be updated: {0}")]
     Store(#[from] StoreError),
 }

@@ -312,3 +312,56 @@ async fn no_acknowledge_button_without_actions_or_a_client_or_for_a_non_alert() 
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(r.patches().is_empty());
 }
+
+// ---------------------------------------------------------------------------
+// Through the engine, as the desktop app's feed window calls it
+// ---------------------------------------------------------------------------
+
+async fn engine(api: &FakeSekoia, key: bool, data: &std::path::Path) -> crate::engine::Engine {
+    let mut settings = Settings::default();
+    settings.listener.bind = "127.0.0.1:0".parse().unwrap();
+    settings.listener.hook_secret = Some(crate::settings::HookSecret::generate().unwrap());
+    settings.sekoia.api_url = Some(api.url());
+    let target = crate::settings::ForwardTarget {
+        destination: crate::forward::Destination {
+            kind: crate::forward::Kind::Teams,
+            url: crate::forward::Secret::new(
+                url::Url::parse("https://hooks.example/s3cr3t").unwrap(),
+            ),
+            secret: None,
+        },
+        events: vec!["alert:created".parse().unwrap()],
+        min_urgency: 0,
+    };
+    let options = crate::engine::Options {
+        api_key: key.then(|| ApiKey::new(api.api_key().to_owned()).unwrap()),
+        forward: vec![target],
+        ..crate::engine::Options::default()
+    };
+    crate::engine::Engine::start(&settings, data, options)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_engine_acknowledges_for_the_feed_window_and_says_when_it_has_no_key() {
+    let r = rig().await;
+    let dir = tempfile::tempdir().unwrap();
+    let keyless = engine(&r.api, false, dir.path()).await;
+    let err = keyless.acknowledge(A).await.unwrap_err();
+    assert!(matches!(err, TriageError::NoKey), "{err:?}");
+    assert!(err.to_string().contains("set-api-key"), "{err}");
+    let status = keyless.forward_status().unwrap();
+    assert_eq!(status[0].name, "teams hooks.example");
+    assert_eq!(status[0].health, "idle");
+    keyless.stop().await;
+
+    let with_key = engine(&r.api, true, dir.path()).await;
+    let done = with_key.acknowledge(A).await.unwrap();
+    assert_eq!(done.status.as_deref(), Some("Acknowledged"));
+    assert_eq!(
+        r.patches(),
+        [serde_json::json!({ "action_uuid": ACKNOWLEDGE_ACTION })]
+    );
+    with_key.stop().await;
+}

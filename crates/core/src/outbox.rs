@@ -244,8 +244,17 @@ impl Forwarders {
         }
         let poster = Poster::with_policy(config.retry.clone())?;
         for target in targets {
+            let key = destination_key(&target.destination);
+            // Two workers on one outbox could both send a row.
+            if lanes.iter().any(|l: &Lane| l.key == key) {
+                tracing::warn!(
+                    destination = %destination_name(&target.destination),
+                    "the same destination is configured twice; it is forwarded to once"
+                );
+                continue;
+            }
             let lane = Lane {
-                key: destination_key(&target.destination),
+                key,
                 kind: target.destination.kind,
                 events: target.events.clone(),
                 min_urgency: target.min_urgency,

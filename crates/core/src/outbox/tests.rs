@@ -448,3 +448,23 @@ async fn a_destination_failing_for_good_pops_up_once_until_it_works_again() {
     }
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_destination_configured_twice_gets_each_alert_once() {
+    let One {
+        _dir,
+        store,
+        receiver,
+        t,
+    } = one(Kind::Webhook, &[]).await;
+    let mut stricter = t.clone();
+    stricter.min_urgency = 90;
+    let fw = Forwarders::start(&[t.clone(), stricter], &store, &quick(), &[]).unwrap();
+    assert_eq!(fw.lanes().len(), 1);
+    queue(&store, &t, "u1", "{}").await;
+    fw.lanes()[0].wake();
+    eventually("sent", || status_of(&store, &t).sent == 1).await;
+    fw.stop().await;
+    assert_eq!(receiver.log().len(), 1);
+    store.close().await;
+}

@@ -213,6 +213,7 @@ fn a_hanging_destination_does_not_hold_up_the_pop_up() {
     let status = status_json(&dir);
     assert_eq!(status["forward"][0]["sent"], 0, "{status}");
     assert_eq!(status["forward"][0]["queued"], 1, "{status}");
+    assert_eq!(status["forward"][0]["health"], "sending", "{status}");
     receiver.hold.store(false, Ordering::SeqCst);
 }
 

@@ -492,8 +492,9 @@ pub struct DestinationStatus {
     /// RFC 3339 UTC.
     pub last_success: Option<String>,
     pub last_failure: Option<Failure>,
-    /// "ok", "failing" (the last outcome was a failure) or "idle" (nothing
-    /// sent or failed yet).
+    /// "failing" (the last outcome was a failure), "sending" (bodies wait and
+    /// nothing failed since the last success), "ok" (all sent) or "idle"
+    /// (nothing queued yet).
     pub health: &'static str,
 }
 
@@ -541,11 +542,16 @@ pub fn status(
             )?
             .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        let health = match (last_success, &last_failure) {
-            (None, None) => "idle",
-            (Some(ok), Some((bad, _))) if ok >= *bad => "ok",
-            (Some(_), None) => "ok",
-            _ => "failing",
+        let failing = match (last_success, &last_failure) {
+            (Some(ok), Some((bad, _))) => bad > &ok,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        let health = match (failing, queued, last_success) {
+            (true, _, _) => "failing",
+            (false, 1.., _) => "sending",
+            (false, _, Some(_)) => "ok",
+            (false, _, None) => "idle",
         };
         out.push(DestinationStatus {
             name: destination_name(dest),

@@ -51,11 +51,12 @@ lint: toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## bench: intake throughput and latency against a bare axum handler (release build)
-bench: bench-deps
+## bench: intake throughput and latency against a bare axum handler, enrichment, idle footprint (release build)
+bench: bench-deps test-deps
 	./bench/intake.sh
-	cargo build --release -q -p notifier-daemon -p bench
+	cargo build --release -q -p notifier-daemon -p sekoia-notifier -p bench
 	./target/release/enrich-bench
+	./target/release/footprint-bench
 
 clean:
 	$(CARGO) clean

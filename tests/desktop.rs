@@ -168,6 +168,45 @@ impl Drop for App {
     }
 }
 
+/// How many WebKit web processes run under `pid` (one per open window).
+fn web_processes(pid: u32) -> usize {
+    let mut parents = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces, so split at ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or_default();
+        let ppid = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        parents.push((child, ppid.unwrap_or(0), comm.to_owned()));
+    }
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, pp, _)| *pp == p)
+                .map(|(c, _, _)| *c),
+        );
+        i += 1;
+    }
+    parents
+        .iter()
+        .filter(|(c, _, comm)| tree.contains(c) && comm.starts_with("WebKitWebProces"))
+        .count()
+}
+
 /// Polls `probe` until it returns `Some`, or fails with `what`.
 pub fn eventually<T>(what: &str, within: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + within;
@@ -183,7 +222,8 @@ pub fn eventually<T>(what: &str, within: Duration, mut probe: impl FnMut() -> Op
 /// A config pointing at the fake API, with the key in the session keyring.
 pub fn desktop_dir(api: &fake_sekoia::FakeSekoia) -> Dir {
     let dir = Dir::with_session(&format!(
-        "[sekoia]\napi_url = \"{}\"\napp_url = \"https://app.sekoia.io\"\n",
+        "[sekoia]\napi_url = \"{}\"\napp_url = \"https://app.sekoia.io\"\n\
+         [tunnel]\npublic_url = \"https://notifier.example.test\"\nselftest_interval = 0\n",
         api.url()
     ));
     let out = set_api_key(&dir, &format!("{}\n", api.api_key()));
@@ -271,6 +311,19 @@ fn tray_registers_with_its_menu_and_its_tooltip_follows_the_unread_count() {
     assert_eq!(sub, ["For 1 hour", "Until tomorrow", "Resume"]);
     assert!(!session.block_on(item.icon()).expect("icon").is_empty());
     wait_tooltip(&dir, &item, "no unread alerts");
+
+    // In the tray only, no web view runs; a left click opens the feed.
+    assert_eq!(
+        web_processes(app.child.id()),
+        0,
+        "a window is open at start"
+    );
+    session.block_on(item.activate()).expect("Activate");
+    eventually(
+        "the feed window's web process",
+        Duration::from_secs(20),
+        || (web_processes(app.child.id()) > 0).then_some(()),
+    );
 
     assert_eq!(app.post(&crate::util::alert(UUID)), 202);
     let popups = session.popups(1);

@@ -13,11 +13,19 @@
 //! - `session`: a private D-Bus session bus and Secret Service keyring per test.
 //! - `tunnel`: a real bore tunnel supervised by the daemon; a missing tunnel program.
 //! - `triage`: "Acknowledge" on a pop-up of the real daemon -> PATCH on the fake API.
+//! - `window`: the app's feed and settings windows over WebDriver.
+//! - `webdriver`: a minimal W3C WebDriver client for WebKitWebDriver.
+//! - `fake_tunnels`: fake cloudflared / ngrok on PATH with faked metrics and
+//!   agent APIs; a tunnel that changes URL; one that exits at once.
+//! - `health`: the periodic self-test in `check`, downtime as a feed gap,
+//!   `regenerate-secret`.
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
 
 mod desktop;
 mod enrich;
+mod fake_tunnels;
 mod forward;
+mod health;
 mod intake;
 mod lifecycle;
 mod secrets;
@@ -26,3 +34,5 @@ mod session;
 mod triage;
 mod tunnel;
 mod util;
+mod webdriver;
+mod window;

@@ -7,6 +7,8 @@ export const cmd = Object.freeze({
   settingsSave: "settings_save",
   settingsSetApiKey: "settings_set_api_key",
   settingsSetAutostart: "settings_set_autostart",
+  settingsUrlCopied: "settings_url_copied",
+  settingsRegenerateSecret: "settings_regenerate_secret",
   appSendTest: "app_send_test",
   appStatus: "app_status",
   appOpenSettings: "app_open_settings",

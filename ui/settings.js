@@ -48,8 +48,24 @@ function showStatus(s) {
   $("webhook-note").textContent = s.webhook_local
     ? "This URL works only on this machine: choose a tunnel (or a public URL) so Sekoia.io can reach it."
     : "Sekoia.io posts alerts to this URL.";
+  const h = s.health;
+  $("tunnel-state").textContent = h ? `Tunnel: ${tunnelWords(h.tunnel)}` : "";
+  $("selftest-state").textContent = h?.selftest
+    ? `Last self-test ${new Date(h.selftest.at).toLocaleString()}: ${h.selftest.ok ? "passed" : "failed"} (${h.selftest.message})`
+    : "No self-test yet.";
   $("warning").textContent = s.warning ?? "";
   $("warning").hidden = !s.warning;
+}
+
+function tunnelWords(t) {
+  switch (t.state) {
+    case "none": return t.public_url ? `none; public URL ${t.public_url}` : "none (local only)";
+    case "starting": return "starting…";
+    case "up": return `up at ${t.url}`;
+    case "restarting": return `restarting (attempt ${t.attempt}): ${t.reason}`;
+    case "failed": return `failed: ${t.reason}`;
+    default: return t.state;
+  }
 }
 
 function toggle() {
@@ -132,6 +148,7 @@ $("copy").addEventListener("click", async () => {
     $("webhook-url").select();
     document.execCommand("copy");
   }
+  invoke(cmd.settingsUrlCopied).catch(() => {});
   $("copy").textContent = "Copied";
   setTimeout(() => { $("copy").textContent = "Copy"; }, 1500);
 });
@@ -145,6 +162,18 @@ $("send-test").addEventListener("click", async () => {
     result($("test-result"), false, err.message);
   } finally {
     $("send-test").disabled = false;
+  }
+});
+
+$("regenerate").addEventListener("click", async () => {
+  if (!confirm("Make a new webhook URL? The current one stops working at once.")) return;
+  try {
+    const url = await invoke(cmd.settingsRegenerateSecret);
+    result($("test-result"), true, "New URL made: paste it into Sekoia.io.");
+    $("webhook-url").value = url;
+    $("copy").dataset.url = url;
+  } catch (err) {
+    result($("test-result"), false, err.message);
   }
 });
 

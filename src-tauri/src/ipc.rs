@@ -13,6 +13,8 @@ pub const COMMANDS: &[&str] = &[
     "settings_save",
     "settings_set_api_key",
     "settings_set_autostart",
+    "settings_url_copied",
+    "settings_regenerate_secret",
     "app_send_test",
     "app_status",
     "app_open_settings",

@@ -83,6 +83,8 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, shell: Arc<Shell>) -> tauri
             commands::settings::settings_save,
             commands::settings::settings_set_api_key,
             commands::settings::settings_set_autostart,
+            commands::settings::settings_url_copied,
+            commands::settings::settings_regenerate_secret,
             commands::app::app_send_test,
             commands::app::app_status,
             commands::app::app_open_settings,
@@ -169,4 +171,102 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notifier_core::sekoia::ApiKey;
+    use tauri::ipc::{CallbackFn, InvokeBody};
+    use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
+    use tauri::webview::InvokeRequest;
+
+    fn invoke<R: Runtime>(
+        window: &tauri::WebviewWindow<R>,
+        cmd: &str,
+        args: serde_json::Value,
+    ) -> Result<serde_json::Value, serde_json::Value>
+    where
+        tauri::WebviewWindow<R>: AsRef<tauri::Webview<tauri::test::MockRuntime>>,
+    {
+        get_ipc_response(
+            window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().expect("url"),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|body| body.deserialize::<serde_json::Value>().expect("json"))
+    }
+
+    /// The real builder, the real capabilities and the real engine on the
+    /// mock runtime: commands answer over IPC without a display, and a
+    /// window gets only the commands its capability grants.
+    #[test]
+    fn commands_answer_over_ipc_on_the_mock_runtime_within_their_capability() {
+        // No tray host, no desktop bus: the app falls back to its feed window.
+        std::env::set_var("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            "[listener]\nbind = \"127.0.0.1:0\"\nhook_secret = \"mock-runtime-secret-0123456789abcdef\"\n",
+        )
+        .expect("config");
+        let paths = Paths {
+            config_file: config,
+            data_dir: dir.path().join("data"),
+        };
+        let shell = Shell::new(paths)
+            .expect("shell")
+            .with_key(ApiKey::new("mock-runtime-key".into()).expect("key"));
+        let mut app = build(mock_builder(), Arc::new(shell))
+            .build(tauri::generate_context!())
+            .expect("the app builds on the mock runtime");
+        // One iteration runs the setup hook (tray, engine start), as `run` would.
+        #[allow(deprecated)]
+        app.run_iteration(|_, _| {});
+        let shell = Arc::clone(app.state::<Arc<Shell>>().inner());
+        // The setup hook starts the engine in the background.
+        let mut started = false;
+        for _ in 0..400 {
+            if tauri::async_runtime::block_on(shell.status())
+                .webhook_url
+                .is_some()
+            {
+                started = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        assert!(started, "the engine did not start");
+        let feed = match app.get_webview_window(windows::FEED) {
+            Some(window) => window,
+            None => tauri::WebviewWindowBuilder::new(&app, windows::FEED, Default::default())
+                .build()
+                .expect("a mock feed window"),
+        };
+        let status = invoke(&feed, "app_status", serde_json::json!({})).expect("app_status");
+        assert!(
+            status["webhook_url"]
+                .as_str()
+                .is_some_and(|u| u.contains("/hooks/mock-runtime-secret")),
+            "{status}"
+        );
+        let list = invoke(&feed, "feed_list", serde_json::json!({"limit": 10})).expect("feed_list");
+        assert_eq!(list, serde_json::json!([]));
+        let denied = invoke(
+            &feed,
+            "settings_set_api_key",
+            serde_json::json!({"key": "x"}),
+        )
+        .expect_err("the feed window may not set the key");
+        assert!(denied.to_string().contains("not allowed"), "{denied}");
+        tauri::async_runtime::block_on(shell.stop());
+    }
 }

@@ -10,15 +10,16 @@
 
 use crate::error::AppError;
 use notifier_core::engine::{self, Engine, Options};
+use notifier_core::health::Health;
 use notifier_core::notify::desktop::link_allowed;
 use notifier_core::notify::{Popup, Urgency};
 use notifier_core::pause::Pausable;
 use notifier_core::pipeline::Sink;
+use notifier_core::secrets;
 use notifier_core::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use notifier_core::settings::form::{self, Form};
 use notifier_core::settings::{self, Paths, Region, Settings};
 use notifier_core::store::{FeedEntry, Reader};
-use notifier_core::{secrets, selftest};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -47,6 +48,8 @@ pub struct Status {
     pub webhook_url: Option<String>,
     /// The URL is only reachable from this machine (no tunnel, no public URL).
     pub webhook_local: bool,
+    /// Tunnel, API and self-test state, while the engine runs.
+    pub health: Option<Health>,
 }
 
 /// What the UI may know about the API key: never the key itself.
@@ -86,7 +89,17 @@ struct Running {
     engine: Engine,
     reader: Mutex<Reader>,
     desktop: Option<Arc<Pausable>>,
-    watcher: JoinHandle<()>,
+    /// Forward feed changes and health changes to the host.
+    watchers: [JoinHandle<()>; 2],
+}
+
+impl Running {
+    async fn stop(self) {
+        for watcher in &self.watchers {
+            watcher.abort();
+        }
+        self.engine.stop().await;
+    }
 }
 
 struct Inner {
@@ -165,8 +178,7 @@ impl Shell {
     pub async fn stop(&self) {
         let mut inner = self.inner.lock().await;
         if let Some(running) = inner.running.take() {
-            running.watcher.abort();
-            running.engine.stop().await;
+            running.stop().await;
         }
         inner.stopped = Some("stopped".into());
     }
@@ -225,12 +237,13 @@ impl Shell {
             }
         };
         let reader = engine.reader()?;
-        let watcher = tokio::spawn(Arc::clone(self).watch_feed(engine.changes(), engine.reader()?));
+        let feed = tokio::spawn(Arc::clone(self).watch_feed(engine.changes(), engine.reader()?));
+        let health = tokio::spawn(Arc::clone(self).watch_health(engine.health()));
         inner.running = Some(Running {
             engine,
             reader: Mutex::new(reader),
             desktop,
-            watcher,
+            watchers: [feed, health],
         });
         inner.stopped = None;
         Ok(())
@@ -250,6 +263,14 @@ impl Shell {
             if let Some(host) = self.host.get() {
                 host.feed_changed(&status);
             }
+        }
+    }
+
+    /// Tells the UI when the tunnel, the API or the self-test state changes.
+    async fn watch_health(self: Arc<Self>, mut health: tokio::sync::watch::Receiver<Health>) {
+        while health.changed().await.is_ok() {
+            health.borrow_and_update();
+            self.publish_status().await;
         }
     }
 
@@ -293,6 +314,10 @@ impl Shell {
         let inner = self.inner.lock().await;
         let paused_until = self.paused_until().map(rfc3339);
         let webhook = inner.running.as_ref().map(|r| r.engine.webhook_url());
+        let health = inner
+            .running
+            .as_ref()
+            .map(|r| r.engine.health().borrow().clone());
         let webhook_local = webhook
             .as_ref()
             .and_then(Url::host_str)
@@ -304,7 +329,7 @@ impl Shell {
         } else if inner.key.accepted == Some(false) {
             inner.key.problem.clone()
         } else {
-            None
+            health.as_ref().and_then(Health::warning)
         };
         Status {
             unread,
@@ -313,6 +338,7 @@ impl Shell {
             key: inner.key.clone(),
             webhook_url: webhook.map(String::from),
             webhook_local,
+            health,
         }
     }
 
@@ -402,13 +428,10 @@ impl Shell {
     /// Posts a synthetic event through the public webhook URL and waits for
     /// it in the store: proves tunnel and listener end to end.
     pub async fn send_test(&self) -> Result<String, AppError> {
-        let url = {
-            let inner = self.inner.lock().await;
-            let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
-            running.engine.webhook_url()
-        };
-        let delivered =
-            selftest::send_test(&url, &self.paths.data_dir, Duration::from_secs(15)).await?;
+        let inner = self.inner.lock().await;
+        let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
+        let url = running.engine.webhook_url();
+        let delivered = running.engine.send_test().await?;
         Ok(format!(
             "Test alert received through {} in {} ms",
             url.host_str().unwrap_or("the webhook"),
@@ -460,8 +483,7 @@ impl Shell {
         let settings = form::save(&self.paths.config_file, new)?;
         let key = self.restart_key(&mut inner);
         if let Some(running) = inner.running.take() {
-            running.watcher.abort();
-            running.engine.stop().await;
+            running.stop().await;
         }
         inner.settings = settings;
         if let Err(e) = self.start_engine(&mut inner, key.clone()).await {
@@ -496,6 +518,7 @@ impl Shell {
     /// API does not stop the save (the check runs again later); a rejected
     /// key is not stored.
     pub async fn set_api_key(self: &Arc<Self>, text: String) -> Result<KeyStatus, AppError> {
+        let started = std::time::Instant::now();
         let key = ApiKey::new(text)?;
         let api_url = self.inner.lock().await.settings.api_url();
         let outcome = match check_key(api_url, key.clone()).await {
@@ -511,8 +534,7 @@ impl Shell {
         }
         let mut inner = self.inner.lock().await;
         if let Some(running) = inner.running.take() {
-            running.watcher.abort();
-            running.engine.stop().await;
+            running.stop().await;
         }
         inner.key = KeyStatus {
             stored: true,
@@ -520,11 +542,34 @@ impl Shell {
             ..KeyStatus::default()
         };
         inner.key.record(outcome.as_ref().err());
-        let started = self.start_engine(&mut inner, Some(key)).await;
+        let restarted = self.start_engine(&mut inner, Some(key)).await;
         let key_status = inner.key.clone();
         drop(inner);
         self.publish_status().await;
-        started.map(|()| key_status)
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "API key stored and the engine restarted with it"
+        );
+        restarted.map(|()| key_status)
+    }
+
+    /// The user copied the webhook URL: a changed URL stops being a warning.
+    pub async fn url_copied(&self) {
+        if let Some(running) = self.inner.lock().await.running.as_ref() {
+            running.engine.acknowledge_url_change();
+        }
+    }
+
+    /// A new hook secret (the old webhook URL stops working at once); returns
+    /// the new URL.
+    pub async fn regenerate_secret(&self) -> Result<String, AppError> {
+        let mut inner = self.inner.lock().await;
+        let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
+        let url = running.engine.regenerate_secret(&self.paths.config_file)?;
+        inner.settings = settings::load_or_init(&self.paths.config_file)?.settings;
+        drop(inner);
+        self.publish_status().await;
+        Ok(url.to_string())
     }
 
     pub fn config_file(&self) -> PathBuf {
@@ -563,3 +608,7 @@ fn rfc3339(t: SystemTime) -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+#[path = "shell_tests.rs"]
+mod tests;

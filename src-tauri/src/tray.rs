@@ -188,6 +188,7 @@ mod tests {
             key: KeyStatus::default(),
             webhook_url: None,
             webhook_local: true,
+            health: None,
         }
     }
 

@@ -6,13 +6,16 @@
 //! `<data dir>/instance.json` (no secret in it) so that other commands
 //! (`webhook-url`, `send-test`) find the running instance.
 
+use crate::health::{ApiHealth, Health};
 use crate::intake;
+use crate::monitor::{Monitor, MonitorConfig, Probe};
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
 use crate::notify::{Popup, Urgency};
 use crate::outbox::{DestinationStatus, Forwarders, OutboxConfig, OutboxError};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
 use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
+use crate::selftest::{Delivered, SelfTestError};
 use crate::settings::{hook_url, ForwardTarget, HookSecret, Settings, TunnelKind};
 use crate::store::{Reader, Store, StoreError, Writer};
 use crate::triage::{Acknowledged, TriageError};
@@ -34,6 +37,8 @@ pub enum EngineError {
     NoSecret,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
     #[error(transparent)]
     Sekoia(#[from] SekoiaError),
     #[error(transparent)]
@@ -78,9 +83,13 @@ const PIPELINE_DRAIN: Duration = Duration::from_secs(5);
 /// A running engine. Call [`Engine::stop`] to shut it down cleanly.
 pub struct Engine {
     local_addr: SocketAddr,
-    local_hook: Url,
-    public_hook: Option<Url>,
-    secret: HookSecret,
+    /// `tunnel.public_url`, the base Sekoia.io posts to without a tunnel.
+    fixed_public: Option<Url>,
+    /// `http://<listen address>/`.
+    local_base: Url,
+    /// The hook secret the listener answers; replaced live by
+    /// [`Engine::set_hook_secret`].
+    secret: watch::Sender<HookSecret>,
     data_dir: PathBuf,
     store: Store,
     shutdown: oneshot::Sender<()>,
@@ -88,11 +97,11 @@ pub struct Engine {
     stop_pipeline: oneshot::Sender<()>,
     pipeline: JoinHandle<()>,
     forwarders: Forwarders,
-    /// For the shell's own calls (acknowledge from the feed window).
-    client: Option<Client>,
     forward: Vec<ForwardTarget>,
     tunnel: Option<Tunnel>,
     tunnel_watch: Option<JoinHandle<()>>,
+    pub(crate) monitor: Monitor,
+    client: Option<Client>,
 }
 
 impl Engine {
@@ -120,11 +129,10 @@ impl Engine {
         }
         let forwarders =
             Forwarders::start(&options.forward, &store, &options.outbox, &options.sinks)?;
-        let engine_client = client.clone();
         let pipeline = Pipeline::new(Parts {
             ledger: store.ledger()?,
             writer: store.writer(),
-            client,
+            client: client.clone(),
             settings: settings.clone(),
             sinks: options.sinks.clone(),
             wake: store.new_events(),
@@ -138,10 +146,13 @@ impl Engine {
         let local_addr = listener
             .local_addr()
             .map_err(|cause| EngineError::Bind { addr, cause })?;
-        let local_hook = settings
-            .local_hook_url(local_addr)
-            .ok_or(EngineError::NoSecret)?;
-        let app = intake::router(secret, store.writer());
+        let local_base =
+            Url::parse(&format!("http://{local_addr}/")).map_err(|e| EngineError::Bind {
+                addr,
+                cause: std::io::Error::other(e),
+            })?;
+        let (secret_tx, secret_rx) = watch::channel(secret);
+        let app = intake::router_live(secret_rx.clone(), store.writer());
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(intake::serve(listener, app, async {
             let _ = stop.await;
@@ -160,6 +171,7 @@ impl Engine {
             tunnel: None,
         };
         write_instance(data_dir, &instance);
+        let mut tunnel_error = None;
         let tunnel = match settings.tunnel.kind {
             TunnelKind::None => None,
             kind => match Tunnel::start(&settings.tunnel, local_addr.port()) {
@@ -168,10 +180,30 @@ impl Engine {
                     tracing::error!(
                         "tunnel ({kind}) not started: {e}; the webhook URL stays local"
                     );
+                    tunnel_error = Some(format!("{kind}: {e}"));
                     None
                 }
             },
         };
+        let monitor = Monitor::start(MonitorConfig {
+            secret: secret_rx,
+            data_dir: data_dir.to_owned(),
+            writer: store.writer(),
+            fixed_public: settings.tunnel.public_url.clone(),
+            interval: settings.tunnel.selftest_interval.period(),
+            tunnel: tunnel.as_ref().map(Tunnel::state),
+            tunnel_error,
+            has_key: client.is_some(),
+        })
+        .await;
+        if let Some(client) = &client {
+            let shared = Arc::clone(&monitor.shared);
+            client.observe(Box::new(move |result| {
+                if let Some(api) = ApiHealth::from_result(result) {
+                    shared.api_result(api);
+                }
+            }));
+        }
         let tunnel_watch = tunnel.as_ref().map(|t| {
             tokio::spawn(watch_tunnel(
                 t.state(),
@@ -183,13 +215,9 @@ impl Engine {
         tracing::info!(listen = %local_addr, "webhook listener ready (run `sekoia-notifierd webhook-url` for the URL)");
         Ok(Engine {
             local_addr,
-            local_hook,
-            public_hook: settings.public_hook_url(),
-            secret: settings
-                .listener
-                .hook_secret
-                .clone()
-                .ok_or(EngineError::NoSecret)?,
+            fixed_public: settings.tunnel.public_url.clone(),
+            local_base,
+            secret: secret_tx,
             data_dir: data_dir.to_owned(),
             store,
             shutdown,
@@ -197,10 +225,11 @@ impl Engine {
             stop_pipeline,
             pipeline,
             forwarders,
-            client: engine_client,
             forward: options.forward,
             tunnel,
             tunnel_watch,
+            monitor,
+            client,
         })
     }
 
@@ -216,6 +245,33 @@ impl Engine {
         crate::outbox::status(&self.store.reader()?, &self.forward)
     }
 
+    /// The live health (tunnel, API, last self-test, URL change): the tray
+    /// icon and the settings window follow it. Every change is a new value.
+    pub fn health(&self) -> watch::Receiver<Health> {
+        self.monitor.shared.subscribe()
+    }
+
+    /// The tray's "Send test alert": posts a test event to the webhook URL
+    /// (the public one when known) and waits until it is stored. The outcome
+    /// also becomes the health's last self-test.
+    pub async fn send_test(&self) -> Result<Delivered, SelfTestError> {
+        let url = self.webhook_url();
+        self.monitor.shared.send_test(&url, Probe::Asked).await
+    }
+
+    /// Asks the API who the key belongs to, for a "Check" button; the
+    /// outcome also becomes the health's API state. `None` without a key.
+    pub async fn check_api(&self) -> Option<Result<(), SekoiaError>> {
+        let client = self.client.as_ref()?;
+        Some(client.me().await.map(|_| ()))
+    }
+
+    /// The user has taken the new webhook URL (Copy URL): the health stops
+    /// warning about the change.
+    pub fn acknowledge_url_change(&self) {
+        self.monitor.shared.acknowledge_url_change();
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
@@ -223,14 +279,40 @@ impl Engine {
     /// The URL to paste into Sekoia.io: the tunnel's or the configured
     /// public one when known, else the local one.
     pub fn webhook_url(&self) -> Url {
-        let tunnel = self
+        let secret = self.secret.borrow();
+        let public = self
             .tunnel
             .as_ref()
             .and_then(Tunnel::public_url)
-            .and_then(|base| hook_url(&base, &self.secret));
-        tunnel
-            .or_else(|| self.public_hook.clone())
-            .unwrap_or_else(|| self.local_hook.clone())
+            .or_else(|| self.fixed_public.clone());
+        let url = public
+            .iter()
+            .chain([&self.local_base])
+            .find_map(|base| hook_url(base, &secret));
+        // An http base always takes a path: the fallback is never used.
+        url.unwrap_or_else(|| self.local_base.clone())
+    }
+
+    /// Makes the listener answer `secret` from the next request on (the old
+    /// webhook URL then gets 404), for a secret regenerated while running.
+    pub fn set_hook_secret(&self, secret: HookSecret) {
+        let changed = self.secret.send_if_modified(|old| {
+            let changed = *old != secret;
+            *old = secret;
+            changed
+        });
+        if changed {
+            tracing::warn!("the webhook secret changed: the old webhook URL no longer works; paste the new one into Sekoia.io");
+        }
+    }
+
+    /// The settings window's "regenerate secret": writes a new secret into
+    /// the config at `config` (comments kept), switches the listener to it
+    /// and returns the new webhook URL. The old URL stops working at once.
+    pub fn regenerate_secret(&self, config: &Path) -> Result<Url, EngineError> {
+        let secret = crate::settings::regenerate_secret(config)?;
+        self.set_hook_secret(secret);
+        Ok(self.webhook_url())
     }
 
     pub fn reader(&self) -> Result<Reader, StoreError> {
@@ -258,6 +340,9 @@ impl Engine {
         if let Err(e) = self.server.await {
             tracing::error!(error = %e, "listener task failed");
         }
+        // Before the tunnel, so that its stop is not recorded as an outage:
+        // the next start counts the downtime from this last heartbeat.
+        self.monitor.stop().await;
         if let Some(tunnel) = self.tunnel {
             tunnel.stop().await;
         }
@@ -379,6 +464,51 @@ async fn watch_tunnel(
             return;
         }
     }
+}
+
+/// Asks the engine running as `instance` to read the config again (SIGHUP;
+/// `sekoia-notifierd serve` then switches to the configured hook secret).
+/// Unix only: elsewhere an error that says to restart.
+pub fn ask_reload(instance: &Instance) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let pid = libc::pid_t::try_from(instance.pid)
+            .ok()
+            .filter(|p| *p > 1)
+            .ok_or_else(|| std::io::Error::other("instance.json holds no usable pid"))?;
+        // SAFETY: kill(2) with a plain signal number; a wrong pid fails
+        // with ESRCH or EPERM.
+        if unsafe { libc::kill(pid, libc::SIGHUP) } == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = instance;
+        Err(std::io::Error::other(
+            "a running instance cannot be told to reload here; restart it",
+        ))
+    }
+}
+
+/// Whether the listener at `listen` answers `secret` now: `GET` on its hook
+/// path gets 405 (wrong method, right secret) instead of 404.
+pub async fn answers_secret(listen: SocketAddr, secret: &HookSecret) -> bool {
+    let Some(url) = Url::parse(&format!("http://{listen}/"))
+        .ok()
+        .and_then(|base| hook_url(&base, secret))
+    else {
+        return false;
+    };
+    let Ok(client) = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+    else {
+        return false;
+    };
+    matches!(client.get(url).send().await, Ok(r) if r.status() == reqwest::StatusCode::METHOD_NOT_ALLOWED)
 }
 
 /// The webhook URL for `settings`, whether or not an engine runs: the public

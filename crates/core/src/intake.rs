@@ -18,10 +18,10 @@ use axum::{Json, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
@@ -38,16 +38,19 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 struct Intake {
-    secret: Arc<HookSecret>,
+    secret: watch::Receiver<HookSecret>,
     writer: Writer,
 }
 
 /// The router, without a socket: tests drive it with `oneshot`.
 pub fn router(secret: HookSecret, writer: Writer) -> Router {
-    let state = Intake {
-        secret: Arc::new(secret),
-        writer,
-    };
+    router_live(watch::channel(secret).1, writer)
+}
+
+/// Like [`router`], answering whatever secret `secret` holds now: a new
+/// secret takes effect at the next request, without a restart.
+pub fn router_live(secret: watch::Receiver<HookSecret>, writer: Writer) -> Router {
+    let state = Intake { secret, writer };
     Router::new()
         .route("/hooks/{secret}", any(hook))
         .route_layer(RequestBodyLimitLayer::new(MAX_BODY))
@@ -119,7 +122,7 @@ async fn hook(State(intake): State<Intake>, request: Request) -> Result<StatusCo
         .unwrap_or_default();
     let matches: bool = candidate
         .as_bytes()
-        .ct_eq(intake.secret.as_str().as_bytes())
+        .ct_eq(intake.secret.borrow().as_str().as_bytes())
         .into();
     if !matches {
         return Err(IntakeError::NotFound);

@@ -4,12 +4,15 @@
 pub mod engine;
 pub mod event;
 pub mod forward;
+pub mod health;
 pub mod intake;
+pub mod monitor;
 pub mod notify;
 pub mod outbox;
 pub mod pause;
 pub mod pipeline;
 pub mod policy;
+pub mod reach;
 pub mod retry;
 pub mod secrets;
 pub mod sekoia;

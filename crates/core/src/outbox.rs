@@ -142,6 +142,13 @@ pub(crate) enum Change {
     },
 }
 
+/// Applies `change` on the store's writer thread, in its own transaction.
+pub(crate) async fn submit(writer: &Writer, change: Change) -> Result<(), StoreError> {
+    writer
+        .apply(Box::new(move |tx| Ok(apply(tx, &change)?)))
+        .await
+}
+
 fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -323,13 +330,10 @@ enum Woken {
 
 impl Worker {
     async fn run(mut self) {
-        if let Err(e) = self
-            .writer
-            .outbox(Change::Recover {
-                dest: self.key.clone(),
-            })
-            .await
-        {
+        let recover = Change::Recover {
+            dest: self.key.clone(),
+        };
+        if let Err(e) = submit(&self.writer, recover).await {
             tracing::error!(destination = %self.name, error = %e, "cannot recover the outbox");
         }
         loop {
@@ -370,7 +374,7 @@ impl Worker {
     }
 
     async fn change(&self, change: Change) -> bool {
-        match self.writer.outbox(change).await {
+        match submit(&self.writer, change).await {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(destination = %self.name, error = %e, "cannot update the outbox");

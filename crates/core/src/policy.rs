@@ -4,7 +4,7 @@
 
 use crate::notify::{urgency_for, Popup};
 use crate::sekoia::Alert;
-use crate::selftest::TEST_TYPE;
+use crate::selftest::{PROBE_ACTION, TEST_TYPE};
 use crate::settings::{EventFilter, NotifySettings};
 use url::Url;
 
@@ -42,9 +42,10 @@ impl Policy {
     /// regardless. An unknown urgency (not enriched) never hides an alert:
     /// a missed alert costs more than an extra pop-up.
     pub fn wants_popup(&self, event: &EventView, alert: Option<&Alert>) -> bool {
-        // The user asked for a test alert: it must be seen.
+        // The user asked for a test alert: it must be seen. The engine's
+        // own periodic probes stay silent.
         if event.kind == TEST_TYPE {
-            return true;
+            return event.action != PROBE_ACTION;
         }
         let topic_ok = self
             .events
@@ -202,6 +203,12 @@ mod tests {
         let e = event(TEST_TYPE, "created");
         assert!(p.wants_popup(&e, None));
         assert_eq!(popup(&e, None, None).summary, "Sekoia Notifier test alert");
+    }
+
+    #[test]
+    fn the_engines_own_probes_raise_no_popup() {
+        let p = policy(&["alert:*", "notifier-test:*"], 0);
+        assert!(!p.wants_popup(&event(TEST_TYPE, PROBE_ACTION), None));
     }
 
     #[test]

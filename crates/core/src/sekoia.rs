@@ -416,7 +416,12 @@ struct Inner {
     config: ClientConfig,
     limiter: Option<DefaultDirectRateLimiter>,
     circuit: Mutex<Circuit>,
+    /// Told the outcome of every finished call (see [`Client::observe`]).
+    observer: std::sync::OnceLock<Observer>,
 }
+
+/// Receives the outcome of each finished API call (retries included).
+pub type Observer = Box<dyn Fn(Result<(), &SekoiaError>) + Send + Sync>;
 
 /// The Sekoia.io API client. Clones share the rate limiter and circuit state.
 #[derive(Clone)]
@@ -483,6 +488,7 @@ impl Client {
                 config,
                 limiter,
                 circuit: Mutex::new(Circuit::default()),
+                observer: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -600,8 +606,28 @@ impl Client {
         }
     }
 
-    /// One GET with retries. `path` is built from constants and validated UUIDs only.
+    /// Lets `observer` see the outcome of every later call, from every clone
+    /// (the engine's health follows the API this way). Only the first
+    /// observer set is kept; `false` when one was already set.
+    pub fn observe(&self, observer: Observer) -> bool {
+        self.inner.observer.set(observer).is_ok()
+    }
+
+    /// One GET with retries, its outcome told to the observer.
     async fn get_json(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, SekoiaError> {
+        let result = self.get_json_retried(path, query).await;
+        if let Some(observer) = self.inner.observer.get() {
+            observer(result.as_ref().map(|_| ()));
+        }
+        result
+    }
+
+    /// One GET with retries. `path` is built from constants and validated UUIDs only.
+    async fn get_json_retried(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Value, SekoiaError> {
         let call = Call {
             method: reqwest::Method::GET,
             path,

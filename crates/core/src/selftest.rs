@@ -11,8 +11,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use url::Url;
 
-/// The event type of test events; the policy always shows them.
+/// The event type of test events; the policy shows them, except probes.
 pub const TEST_TYPE: &str = "notifier-test";
+/// The action of the engine's own periodic probes: no pop-up, and the event
+/// is removed once seen (a test the user asked for is `created`).
+pub const PROBE_ACTION: &str = "probe";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SelfTestError {
@@ -38,6 +41,8 @@ pub enum SelfTestError {
 #[derive(Debug, Clone)]
 pub struct Delivered {
     pub nonce: String,
+    /// The test event's `attributes.uuid` (`test-<nonce>`).
+    pub uuid: String,
     pub round_trip: Duration,
 }
 
@@ -48,12 +53,31 @@ pub async fn send_test(
     data_dir: &Path,
     wait: Duration,
 ) -> Result<Delivered, SelfTestError> {
+    post_and_wait(webhook, data_dir, wait, "created").await
+}
+
+/// Like [`send_test`], for the engine's own periodic checks: the event's
+/// action is [`PROBE_ACTION`], so it raises no pop-up.
+pub async fn probe(
+    webhook: &Url,
+    data_dir: &Path,
+    wait: Duration,
+) -> Result<Delivered, SelfTestError> {
+    post_and_wait(webhook, data_dir, wait, PROBE_ACTION).await
+}
+
+async fn post_and_wait(
+    webhook: &Url,
+    data_dir: &Path,
+    wait: Duration,
+    action: &str,
+) -> Result<Delivered, SelfTestError> {
     let url_host = webhook.host_str().unwrap_or("the webhook URL").to_owned();
     let nonce = nonce();
     let uuid = format!("test-{nonce}");
     let body = serde_json::json!({
         "type": TEST_TYPE,
-        "action": "created",
+        "action": action,
         "attributes": { "uuid": uuid, "short_id": null },
         "metadata": { "version": 2, "created_at": time::OffsetDateTime::now_utc().unix_timestamp() },
     });
@@ -94,6 +118,7 @@ pub async fn send_test(
         if reader.has_event(&uuid)? {
             return Ok(Delivered {
                 nonce,
+                uuid,
                 round_trip: started.elapsed(),
             });
         }

@@ -442,6 +442,45 @@ pub struct TunnelSettings {
     /// With `kind = "ngrok"`: a static domain reserved on ngrok.
     #[serde(deserialize_with = "de_host", skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// Seconds between delivery self-tests while there is a public URL.
+    pub selftest_interval: SelfTestInterval,
+}
+
+/// `tunnel.selftest_interval`: seconds between delivery self-tests (default
+/// 600), 0 to turn the periodic test off. At most a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct SelfTestInterval(u32);
+
+impl SelfTestInterval {
+    const DEFAULT_SECS: u32 = 600;
+    const MAX_SECS: u32 = 86_400;
+
+    pub fn new(secs: u32) -> Result<SelfTestInterval, String> {
+        if secs > Self::MAX_SECS {
+            return Err(format!("got {secs} (more than a day)"));
+        }
+        Ok(SelfTestInterval(secs))
+    }
+
+    /// The period, `None` when periodic self-tests are off.
+    pub fn period(self) -> Option<std::time::Duration> {
+        (self.0 > 0).then(|| std::time::Duration::from_secs(u64::from(self.0)))
+    }
+}
+
+impl Default for SelfTestInterval {
+    fn default() -> Self {
+        SelfTestInterval(Self::DEFAULT_SECS)
+    }
+}
+
+impl<'de> Deserialize<'de> for SelfTestInterval {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        let secs = u32::try_from(n).map_err(|_| de::Error::custom(format!("got {n}")))?;
+        SelfTestInterval::new(secs).map_err(de::Error::custom)
+    }
 }
 
 /// A tunnel credential (`tunnel.secret`, `tunnel.token`). `Debug` never shows
@@ -858,6 +897,9 @@ fn expected_form(key: &str) -> &'static str {
         "tunnel.domain" => "an ngrok static domain such as \"example.ngrok.app\"",
         "tunnel.secret" => "the bore server's secret, a non-empty string",
         "tunnel.token" => "a cloudflared named tunnel token, a non-empty string",
+        "tunnel.selftest_interval" => {
+            "a number of seconds from 0 (off) to 86400, such as 600"
+        }
         "liveapi.enabled" => "true or false",
         "liveapi.url" => {
             "a wss:// URL such as \"wss://live.sekoia.io/\" (ws:// only for 127.0.0.1, ::1 or localhost)"
@@ -1061,10 +1103,7 @@ pub fn load_or_init(path: &Path) -> Result<Loaded, SettingsError> {
     let (mut settings, mut warnings) = parse(&text, path)?;
     if settings.listener.hook_secret.is_none() {
         let secret = HookSecret::generate()?;
-        let updated = insert_secret(&text, &secret, path)?;
-        // Write through a symlink (dotfile managers) rather than replacing it.
-        let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        write_atomic(&target, &updated, false)?;
+        rewrite(path, &insert_secret(&text, &secret, path)?)?;
         (settings, warnings) = reload(path)?;
     } else {
         warnings.extend(permission_warning(path));
@@ -1077,16 +1116,36 @@ pub fn load_or_init(path: &Path) -> Result<Loaded, SettingsError> {
     })
 }
 
+/// Replaces `listener.hook_secret` in the config file at `path` with a fresh
+/// secret: an atomic 0600 write that keeps the user's comments and layout.
+/// The webhook URL changes with it; the old URL stops working as soon as the
+/// running instance takes the new secret (`Engine::set_hook_secret`, which
+/// `serve` calls on SIGHUP). A file that does not parse is left alone.
+pub fn regenerate_secret(path: &Path) -> Result<HookSecret, SettingsError> {
+    let text = read_existing(path, "read", "the file does not exist")?;
+    parse(&text, path)?;
+    let secret = HookSecret::generate()?;
+    rewrite(path, &insert_secret(&text, &secret, path)?)?;
+    Ok(secret)
+}
+
+/// Rewrites an existing config atomically, through a symlink (dotfile
+/// managers) rather than replacing it.
+fn rewrite(path: &Path, text: &str) -> Result<(), SettingsError> {
+    let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    write_atomic(&target, text, false).map(|_| ())
+}
+
+/// The file's text; a missing file is an error saying `why`.
+fn read_existing(path: &Path, action: &'static str, why: &str) -> Result<String, SettingsError> {
+    read_config(path)?
+        .ok_or_else(|| io_error(action, path, io::Error::new(io::ErrorKind::NotFound, why)))
+}
+
 /// Re-reads what is on disk after a write, so that two processes racing on
 /// first run end up with the same secret (the last writer's).
 fn reload(path: &Path) -> Result<(Settings, Vec<String>), SettingsError> {
-    let text = read_config(path)?.ok_or_else(|| {
-        io_error(
-            "read back",
-            path,
-            io::Error::new(io::ErrorKind::NotFound, "the file vanished after writing"),
-        )
-    })?;
+    let text = read_existing(path, "read back", "the file vanished after writing")?;
     let (settings, mut warnings) = parse(&text, path)?;
     warnings.extend(permission_warning(path));
     Ok((settings, warnings))
@@ -1161,7 +1220,20 @@ fn insert_secret(text: &str, secret: &HookSecret, path: &Path) -> Result<String,
         .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
     match listener {
         toml_edit::Item::Table(table) => {
-            table.insert("hook_secret", toml_edit::value(secret.as_str()));
+            let mut value = toml_edit::Value::from(secret.as_str());
+            match table.get_mut("hook_secret") {
+                // Replaced in place: the comments around the key and after
+                // the value stay.
+                Some(old) => {
+                    if let Some(decor) = old.as_value().map(|v| v.decor().clone()) {
+                        *value.decor_mut() = decor;
+                    }
+                    *old = toml_edit::Item::Value(value);
+                }
+                None => {
+                    table.insert("hook_secret", toml_edit::Item::Value(value));
+                }
+            }
         }
         toml_edit::Item::Value(toml_edit::Value::InlineTable(table)) => {
             table.insert("hook_secret", secret.as_str().into());
@@ -1198,6 +1270,7 @@ hook_secret = "{secret}"
 # server = "bore.pub"             # with kind = "bore"; secret = "..." if the server has one
 # token = "..."                   # with kind = "cloudflared": a named tunnel (set public_url too)
 # domain = "x.ngrok.app"          # with kind = "ngrok": a static domain
+# selftest_interval = 600         # seconds between delivery self-tests through the public URL; 0 = off
 
 [liveapi]
 # enabled = false                 # true: also receive events over Sekoia's LiveAPI WebSocket (no tunnel needed)
@@ -1892,6 +1965,77 @@ events = ["alert:created"]
         }
         let again = load_or_init(&path).unwrap();
         assert_eq!(again.settings.listener.hook_secret, Some(secret));
+    }
+
+    #[test]
+    fn a_regenerated_secret_replaces_the_old_one_and_keeps_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let old = "old-secret-0123456789abcdefghij";
+        let original = format!(
+            "# my notes\n[listener]\n# the secret path\nhook_secret = \"{old}\"   # keep private\nbind = \"127.0.0.1:9000\"\n"
+        );
+        fs::write(&path, &original).unwrap();
+        let new = regenerate_secret(&path).unwrap();
+        assert_ne!(new.as_str(), old);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(old), "{text}");
+        assert!(text.contains(new.as_str()));
+        for kept in [
+            "# my notes",
+            "# the secret path",
+            "# keep private",
+            "127.0.0.1:9000",
+        ] {
+            assert!(text.contains(kept), "{kept} lost: {text}");
+        }
+        let loaded = load_or_init(&path).unwrap();
+        assert_eq!(loaded.settings.listener.hook_secret, Some(new));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
+
+    #[test]
+    fn a_broken_or_missing_file_is_not_rewritten_by_regenerate_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        assert!(matches!(
+            regenerate_secret(&path),
+            Err(SettingsError::Io { .. })
+        ));
+        fs::write(&path, "[listener\nhook_secret = 1").unwrap();
+        assert!(matches!(
+            regenerate_secret(&path),
+            Err(SettingsError::Syntax { .. })
+        ));
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "[listener\nhook_secret = 1"
+        );
+    }
+
+    #[test]
+    fn the_selftest_interval_defaults_to_ten_minutes_and_is_validated() {
+        let p = Path::new("c.toml");
+        let (s, _) = parse("", p).unwrap();
+        assert_eq!(
+            s.tunnel.selftest_interval.period(),
+            Some(std::time::Duration::from_secs(600))
+        );
+        let (s, _) = parse("[tunnel]\nselftest_interval = 0\n", p).unwrap();
+        assert_eq!(s.tunnel.selftest_interval.period(), None);
+        for bad in ["-5", "86401", "\"10m\"", "1e9"] {
+            let err = parse(&format!("[tunnel]\nselftest_interval = {bad}\n"), p)
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
+            let text = err.to_string();
+            assert!(text.contains("tunnel.selftest_interval"), "{text}");
+            assert!(text.contains("seconds from 0 (off)"), "{text}");
+        }
     }
 
     #[test]

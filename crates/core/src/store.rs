@@ -64,7 +64,30 @@ const MIGRATIONS: &[&str] = &[
         fetched_at      TEXT NOT NULL,
         raw             TEXT NOT NULL
      ) STRICT;",
-    // 3: the forward outbox (see `outbox`). `dest` names the destination
+    // 3 (health, gaps): the engine's last health snapshot (one row) for
+    // `check` in another process; the reachability bookkeeping (one row: the
+    // last heartbeat, and since when the listener has been unreachable from
+    // outside, if it is); closed intervals without possible webhook delivery.
+    // Times are unix seconds (UTC).
+    "CREATE TABLE health (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        updated_at INTEGER NOT NULL,
+        json       TEXT    NOT NULL
+     ) STRICT;
+     CREATE TABLE reach (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        beat       INTEGER NOT NULL,
+        down_since INTEGER,
+        reason     TEXT
+     ) STRICT;
+     CREATE TABLE gaps (
+        id     INTEGER PRIMARY KEY,
+        start  INTEGER NOT NULL,
+        end    INTEGER NOT NULL,
+        reason TEXT    NOT NULL
+     ) STRICT;
+     CREATE INDEX gaps_end ON gaps (end);",
+    // 4: the forward outbox (see `outbox`). `dest` names the destination
     // by kind, host and a hash of its URL, never the URL; times are unix
     // seconds. A (dest, event) pair is queued at most once.
     "CREATE TABLE outbox (
@@ -162,7 +185,8 @@ pub struct FeedEntry {
 enum Msg {
     Insert(Job),
     Record(Record),
-    Outbox(OutboxJob),
+    /// A write owned by another module (health, gaps), in its own transaction.
+    Apply(Apply),
     /// Mark one alert's events (by uuid), or every event, as read.
     MarkRead {
         uuid: Option<String>,
@@ -182,9 +206,13 @@ struct Record {
     reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// A forward worker's change to its outbox rows.
-struct OutboxJob {
-    change: crate::outbox::Change,
+/// A write another module hands the writer thread (see [`Writer::apply`]).
+pub(crate) type Work = Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError> + Send>;
+
+struct Apply {
+    work: Work,
+    /// The work changes what the feed shows (bump the change counter).
+    feed: bool,
     reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -339,24 +367,34 @@ impl Writer {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Runs `work` on the writer thread in its own transaction and returns
+    /// once it is committed. For the small writes of other modules (health,
+    /// gaps), so that only this thread ever writes.
+    pub(crate) async fn apply(&self, work: Work) -> Result<(), StoreError> {
+        self.apply_with(work, false).await
+    }
+
+    /// Like [`Writer::apply`], for work that changes what the feed shows
+    /// (such as removing the engine's own probe events).
+    pub(crate) async fn apply_to_feed(&self, work: Work) -> Result<(), StoreError> {
+        self.apply_with(work, true).await
+    }
+
+    async fn apply_with(&self, work: Work, feed: bool) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Msg::Apply(Apply { work, feed, reply }))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// Marks the events of the alert `uuid` as read, or every event when
     /// `uuid` is `None`; returns how many changed.
     pub async fn mark_read(&self, uuid: Option<String>) -> Result<usize, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Msg::MarkRead { uuid, reply })
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
-    }
-}
-
-impl Writer {
-    /// Applies a forward worker's change in its own committed transaction.
-    pub(crate) async fn outbox(&self, change: crate::outbox::Change) -> Result<(), StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Msg::Outbox(OutboxJob { change, reply }))
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -372,20 +410,14 @@ fn write_loop(
     let bump = || changed.send_modify(|n| *n = n.wrapping_add(1));
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut records = Vec::new();
+    let mut applies = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Insert(job) => group.push(job),
                 Msg::Record(record) => records.push(record),
-                Msg::Outbox(job) => {
-                    let done =
-                        in_transaction(&mut conn, |tx| Ok(crate::outbox::apply(tx, &job.change)?));
-                    if let Err(e) = &done {
-                        tracing::error!(error = %e, "updating the forward outbox failed");
-                    }
-                    let _ = job.reply.send(done);
-                }
+                Msg::Apply(apply) => applies.push(apply),
                 Msg::MarkRead { uuid, reply } => {
                     let marked = in_transaction(&mut conn, |tx| mark_read(tx, uuid.as_deref()));
                     if matches!(marked, Ok(n) if n > 0) {
@@ -399,6 +431,13 @@ fn write_loop(
             if group.len() < MAX_GROUP {
                 next = rx.try_recv().ok();
             }
+        }
+        for Apply { work, feed, reply } in applies.drain(..) {
+            let done = in_transaction(&mut conn, work);
+            if feed && done.is_ok() {
+                bump();
+            }
+            let _ = reply.send(done);
         }
         if records.is_empty() && group.is_empty() {
             continue;
@@ -667,6 +706,11 @@ impl Reader {
             )
             .optional()?
             .is_some())
+    }
+
+    /// The connection, for the read queries of other modules (health, gaps).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     /// How many times the event `id` was delivered (1 for no redelivery).

@@ -69,6 +69,8 @@ const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(600);
 const MAX_LINE: usize = 8 * 1024;
 /// How often the metrics / agent API is asked for the URL until it is known.
 const POLL_EVERY: Duration = Duration::from_millis(500);
+/// A run that has not shown its public URL after this long is restarted.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Between SIGTERM to the process group and SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
@@ -85,6 +87,8 @@ pub(crate) struct Overrides {
     pub(crate) metrics: Option<SocketAddr>,
     /// ngrok's agent API address (`/api/tunnels`).
     pub(crate) ngrok_api: Option<SocketAddr>,
+    /// How long a run may take to show its public URL.
+    pub(crate) start_timeout: Option<Duration>,
 }
 
 /// A supervised tunnel. Dropping it kills the process group; prefer
@@ -206,6 +210,8 @@ struct Process {
     discovery: Discovery,
     /// Strings never written to the log.
     redact: Vec<String>,
+    /// A run without a public URL after this long is restarted.
+    start_timeout: Duration,
 }
 
 #[derive(Debug)]
@@ -246,6 +252,7 @@ impl Plan {
                     envs,
                     discovery: Discovery::BoreLine,
                     redact,
+                    start_timeout: START_TIMEOUT,
                 }
             }
             TunnelKind::Cloudflared => {
@@ -266,6 +273,7 @@ impl Plan {
                         envs: vec![("TUNNEL_TOKEN", token.as_str().to_owned())],
                         discovery: Discovery::Fixed(url),
                         redact: vec![token.as_str().to_owned()],
+                        start_timeout: START_TIMEOUT,
                     }
                 } else {
                     let metrics_port = free_port().unwrap_or(0);
@@ -289,6 +297,7 @@ impl Plan {
                         envs: Vec::new(),
                         discovery: Discovery::Cloudflared { metrics },
                         redact: Vec::new(),
+                        start_timeout: START_TIMEOUT,
                     }
                 }
             }
@@ -314,6 +323,7 @@ impl Plan {
                             .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 4040))),
                     },
                     redact: Vec::new(),
+                    start_timeout: START_TIMEOUT,
                 }
             }
             TunnelKind::Command => {
@@ -341,10 +351,14 @@ impl Plan {
                         None => Discovery::FirstUrl,
                     },
                     redact: Vec::new(),
+                    start_timeout: START_TIMEOUT,
                 }
             }
         };
-        Ok(Plan::Run(proc))
+        Ok(Plan::Run(Process {
+            start_timeout: ov.start_timeout.unwrap_or(START_TIMEOUT),
+            ..proc
+        }))
     }
 }
 
@@ -768,7 +782,8 @@ async fn supervise(
         let mut poll = tokio::time::interval(POLL_EVERY);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
-        let exit: io::Result<ExitStatus> = loop {
+        let no_url_by = started + proc.start_timeout;
+        let end: End = loop {
             tokio::select! {
                 _ = &mut stop => {
                     terminate(&mut child, child_pid).await;
@@ -778,7 +793,11 @@ async fn supervise(
                     tracing::info!(target: "tunnel", "{} stopped", proc.name);
                     return;
                 }
-                status = child.wait() => break status,
+                status = child.wait() => break End::Exited(status),
+                () = tokio::time::sleep_until(no_url_by), if url.is_none() => {
+                    terminate(&mut child, child_pid).await;
+                    break End::NoUrl;
+                }
                 Some(line) = lines.recv() => {
                     log_line(&proc.name, &line);
                     if url.is_none() {
@@ -807,16 +826,15 @@ async fn supervise(
         }
         attempt = attempt.saturating_add(1);
         let delay = backoff(attempt);
-        let status = match exit {
-            Ok(s) => s.to_string(),
-            Err(e) => format!("could not be waited for: {e}"),
+        let what = match end {
+            End::Exited(Ok(s)) => format!("exited ({s}) after {}s", up_for.as_secs()),
+            End::Exited(Err(e)) => format!("could not be waited for ({e})"),
+            End::NoUrl => format!(
+                "showed no public URL within {}s (stopped)",
+                proc.start_timeout.as_secs()
+            ),
         };
-        let reason = format!(
-            "{} exited ({status}) after {}s; restarting in {}s",
-            proc.name,
-            up_for.as_secs(),
-            delay.as_secs()
-        );
+        let reason = format!("{} {what}; restarting in {}s", proc.name, delay.as_secs());
         tracing::warn!(target: "tunnel", "{reason}");
         state.send_replace(TunnelState::Restarting { reason, attempt });
         if sleep_or_stop(delay, &mut stop).await {
@@ -824,6 +842,13 @@ async fn supervise(
             return;
         }
     }
+}
+
+/// How one run of the program ended.
+enum End {
+    Exited(io::Result<ExitStatus>),
+    /// Stopped by the supervisor: no public URL within the start timeout.
+    NoUrl,
 }
 
 /// Logs the lines still in flight (bounded: the group is dead, pipes close).

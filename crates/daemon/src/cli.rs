@@ -25,7 +25,8 @@ pub struct Locations {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the engine in the foreground until SIGINT or SIGTERM.
+    /// Run the engine in the foreground until SIGINT or SIGTERM (SIGHUP
+    /// re-reads the webhook secret from the config).
     Serve {
         /// Log line format on stderr.
         #[arg(long, value_enum, default_value_t = LogFormat::Human)]
@@ -39,6 +40,11 @@ pub enum Command {
         /// At most this many entries.
         #[arg(long, default_value_t = 50, value_name = "N")]
         limit: usize,
+        /// With --json: print `{"entries": [...], "gaps": [...]}`, the
+        /// intervals in which no webhook delivery was possible beside the
+        /// entries (the table always shows them).
+        #[arg(long, requires = "json")]
+        gaps: bool,
     },
     /// Print the URL to paste into Sekoia.io's webhook notification.
     WebhookUrl,
@@ -56,6 +62,10 @@ pub enum Command {
     /// Post a test event to the running instance's webhook URL (through the
     /// public URL when there is one) and wait until it is in the feed.
     SendTest,
+    /// Replace the webhook secret in the config file with a new one and print
+    /// the new webhook URL; the old URL stops working (a running `serve` is
+    /// told to switch at once).
+    RegenerateSecret,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

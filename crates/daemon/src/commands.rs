@@ -5,12 +5,14 @@
 use crate::cli::{Cli, Command, LogFormat};
 use anyhow::Context;
 use notifier_core::engine::{self, Engine, Options};
+use notifier_core::health::Health;
+use notifier_core::reach::{self, Gap};
 use notifier_core::sekoia::{ApiKey, Client, ClientConfig};
 use notifier_core::settings::TunnelKind;
 use notifier_core::settings::{self, Paths, Settings, SettingsError};
 use notifier_core::store::{FeedEntry, Reader};
 use notifier_core::tunnel::Tunnel;
-use notifier_core::{outbox, secrets, selftest};
+use notifier_core::{monitor, outbox, secrets, selftest};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -48,7 +50,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command {
         Command::Serve { .. } => runtime.block_on(serve(&settings, &paths)),
-        Command::Feed { json, limit } => feed(&settings, &paths, json, limit),
+        Command::Feed { json, limit, gaps } => feed(&settings, &paths, json, limit, gaps),
+        Command::RegenerateSecret => runtime.block_on(regenerate_secret(&settings, &paths)),
         Command::Check => runtime.block_on(check(&settings, &paths)),
         Command::SetApiKey => set_api_key(),
         Command::SendTest => runtime.block_on(send_test(&settings, &paths)),
@@ -89,27 +92,47 @@ async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         ..Options::default()
     };
     let engine = Engine::start(settings, &paths.data_dir, options).await?;
-    shutdown_signal().await?;
+    run_until_stopped(&engine, paths).await?;
     tracing::info!("shutting down: no new requests, finishing those in flight");
     engine.stop().await;
     Ok(())
 }
 
+/// Serves until SIGINT or SIGTERM; SIGHUP re-reads the hook secret from
+/// the config (what `regenerate-secret` sends).
 #[cfg(unix)]
-async fn shutdown_signal() -> anyhow::Result<()> {
+async fn run_until_stopped(engine: &Engine, paths: &Paths) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = hup.recv() => reload_secret(engine, paths),
+        }
     }
-    Ok(())
 }
 
 #[cfg(not(unix))]
-async fn shutdown_signal() -> anyhow::Result<()> {
+async fn run_until_stopped(_engine: &Engine, _paths: &Paths) -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C")
+}
+
+/// Switches the listener to the hook secret now in the config; a config
+/// that does not load changes nothing (and says why).
+#[cfg(unix)]
+fn reload_secret(engine: &Engine, paths: &Paths) {
+    match settings::load_or_init(&paths.config_file) {
+        Ok(loaded) => match loaded.settings.listener.hook_secret {
+            Some(secret) => engine.set_hook_secret(secret),
+            None => {
+                tracing::warn!("the reloaded config has no hook_secret; keeping the current one")
+            }
+        },
+        Err(e) => tracing::warn!("config not reloaded, the webhook secret is unchanged: {e}"),
+    }
 }
 
 /// One line per check; an error when any failed (exit 1).
@@ -191,9 +214,9 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
             ),
         },
         (kind, Err(e)) => line(false, "tunnel", format!("{kind}: {e}")),
-        (kind, Ok(())) => match running.and_then(|i| i.tunnel) {
+        (kind, Ok(())) => match running.as_ref().and_then(|i| i.tunnel.clone()) {
             Some(state) => line(
-                !state.starts_with("failed"),
+                !state.starts_with("failed") && !state.starts_with("restarting"),
                 "tunnel",
                 format!("{kind}: {state}"),
             ),
@@ -205,10 +228,89 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         },
     }
 
+    // The last delivery self-test, as the engine recorded it.
+    match Reader::open(&paths.data_dir).and_then(|r| monitor::recorded(&r)) {
+        Err(e) => line(false, "self-test", format!("cannot read the store: {e}")),
+        Ok(recorded) => {
+            let (ok, detail) = selftest_line(recorded.map(|(_, h)| h), running.is_some());
+            line(ok, "self-test", detail);
+        }
+    }
+
     if failed > 0 {
         anyhow::bail!("{failed} check(s) failed");
     }
     Ok(())
+}
+
+/// `check`'s self-test line: a failure counts only while an instance runs
+/// (an old run's result is history).
+fn selftest_line(health: Option<Health>, running: bool) -> (bool, String) {
+    let Some(test) = health.and_then(|h| h.selftest) else {
+        return (
+            true,
+            "none yet: run `sekoia-notifierd send-test` while `serve` runs".to_owned(),
+        );
+    };
+    let when = if running { "" } else { " (previous run)" };
+    let detail = if test.ok {
+        format!("passed at {}{when}: {}", test.at, test.message)
+    } else {
+        format!("failed at {}{when}: {}", test.at, test.message)
+    };
+    (test.ok || !running, detail)
+}
+
+/// Writes a new hook secret into the config and prints the new webhook URL.
+async fn regenerate_secret(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
+    let secret = settings::regenerate_secret(&paths.config_file)?;
+    let mut updated = settings.clone();
+    updated.listener.hook_secret = Some(secret);
+    let url = engine::webhook_url(&updated, &paths.data_dir)
+        .await
+        .context("the new secret was written but no webhook URL can be built")?;
+    println!("{url}");
+    eprintln!(
+        "A new webhook secret is in {}: paste the URL above into Sekoia.io \
+         (Settings > Notifications > your WebHook); the old URL stops working.",
+        paths.config_file.display()
+    );
+    if let Some(instance) = engine::running(&paths.data_dir).await {
+        if switch_running(&instance, updated.listener.hook_secret.as_ref()).await {
+            eprintln!(
+                "The running sekoia-notifierd (pid {}) now answers only the new URL.",
+                instance.pid
+            );
+        } else {
+            eprintln!(
+                "The running sekoia-notifierd (pid {}) still answers the old URL: restart it \
+                 (a quick tunnel's address may change too; run `sekoia-notifierd webhook-url` after).",
+                instance.pid
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Tells the running instance to take the new secret and waits (up to 5 s)
+/// until its listener answers it.
+async fn switch_running(
+    instance: &engine::Instance,
+    secret: Option<&settings::HookSecret>,
+) -> bool {
+    let Some(secret) = secret else { return false };
+    if let Err(e) = engine::ask_reload(instance) {
+        tracing::warn!("cannot signal the running instance: {e}");
+        return false;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if engine::answers_secret(instance.listen, secret).await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
 
 async fn send_test(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
@@ -313,31 +415,61 @@ fn set_api_key() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn feed(settings: &Settings, paths: &Paths, json: bool, limit: usize) -> anyhow::Result<()> {
-    let entries = Reader::open(&paths.data_dir)?.feed(limit, settings)?;
+fn feed(
+    settings: &Settings,
+    paths: &Paths,
+    json: bool,
+    limit: usize,
+    with_gaps: bool,
+) -> anyhow::Result<()> {
+    let reader = Reader::open(&paths.data_dir)?;
+    let entries = reader.feed(limit, settings)?;
+    // The gaps that overlap the period the entries cover (all of them when
+    // the feed is not cut by the limit).
+    let since = match entries.last() {
+        Some(oldest) if entries.len() == limit => parse_time(&oldest.received_at),
+        _ => time::OffsetDateTime::UNIX_EPOCH,
+    };
+    let gaps = reach::gaps(&reader, since)?;
     let mut out = std::io::stdout().lock();
-    if json {
+    if json && with_gaps {
+        let both = serde_json::json!({ "entries": entries, "gaps": gaps });
+        serde_json::to_writer_pretty(&mut out, &both)?;
+        writeln!(out)?;
+    } else if json {
         serde_json::to_writer_pretty(&mut out, &entries)?;
         writeln!(out)?;
-    } else if entries.is_empty() {
+    } else if entries.is_empty() && gaps.is_empty() {
         writeln!(
             out,
             "No events yet. Paste the URL from `sekoia-notifierd webhook-url` into Sekoia.io \
              (Settings > Notifications > WebHook) and keep `sekoia-notifierd serve` running."
         )?;
     } else {
-        print_table(&mut out, &entries)?;
+        print_table(&mut out, &entries, &gaps)?;
     }
     Ok(())
 }
 
-fn print_table(out: &mut impl Write, entries: &[FeedEntry]) -> std::io::Result<()> {
+fn parse_time(rfc3339: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// The table, newest first, with a line for each gap where it falls.
+fn print_table(out: &mut impl Write, entries: &[FeedEntry], gaps: &[Gap]) -> std::io::Result<()> {
     writeln!(
         out,
         "{:<20}  {:<24}  {:<14}  TITLE",
         "RECEIVED", "EVENT", "SHORT ID"
     )?;
+    // Newest gap first, like the entries.
+    let mut gaps = gaps.iter().rev().peekable();
     for e in entries {
+        let received = parse_time(&e.received_at);
+        while let Some(gap) = gaps.next_if(|g| g.end >= received) {
+            writeln!(out, "--  {}", printable(&gap.sentence()))?;
+        }
         let received = e.received_at.get(..19).unwrap_or(&e.received_at);
         let topic = format!("{}:{}", e.kind, e.action);
         let title = e.title.as_deref().unwrap_or("(not enriched yet)");
@@ -350,6 +482,9 @@ fn print_table(out: &mut impl Write, entries: &[FeedEntry]) -> std::io::Result<(
             printable(title),
             if e.read { "" } else { "  *" },
         )?;
+    }
+    for gap in gaps {
+        writeln!(out, "--  {}", printable(&gap.sentence()))?;
     }
     Ok(())
 }
@@ -383,7 +518,69 @@ fn init_logging(default_level: &str, format: LogFormat) {
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{print_table, printable, FeedEntry, Gap};
+    use time::macros::datetime;
+
+    fn entry(id: i64, received_at: &str) -> FeedEntry {
+        FeedEntry {
+            id,
+            kind: "alert".to_owned(),
+            action: "created".to_owned(),
+            uuid: format!("u{id}"),
+            short_id: None,
+            received_at: received_at.to_owned(),
+            title: Some(format!("entry {id}")),
+            urgency: None,
+            urgency_display: None,
+            status: None,
+            rule: None,
+            entity: None,
+            url: None,
+            enriched: false,
+            enrich_error: None,
+            read: true,
+        }
+    }
+
+    #[test]
+    fn gaps_are_printed_between_the_entries_they_fall_between() {
+        let entries = [
+            entry(2, "2026-11-29T10:00:00Z"),
+            entry(1, "2026-11-29T08:00:00Z"),
+        ];
+        let gap = |start, end, reason: &str| Gap {
+            start,
+            end,
+            reason: reason.to_owned(),
+            ongoing: false,
+        };
+        // Oldest first, as reach::gaps returns them.
+        let gaps = [
+            gap(
+                datetime!(2026-11-29 07:00 UTC),
+                datetime!(2026-11-29 07:10 UTC),
+                "early",
+            ),
+            gap(
+                datetime!(2026-11-29 09:00 UTC),
+                datetime!(2026-11-29 09:30 UTC),
+                "mid\u{1b}[31m",
+            ),
+        ];
+        let mut out = Vec::new();
+        print_table(&mut out, &entries, &gaps).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let order: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .map(|l| if l.starts_with("--") { "gap" } else { "entry" })
+            .collect();
+        assert_eq!(order, ["entry", "gap", "entry", "gap"], "{text}");
+        assert!(text.contains("entry 2"));
+        assert!(text.contains(
+            "no webhook delivery possible from 2026-11-29T09:00:00Z to 2026-11-29T09:30:00Z (mid\\u{1b}[31m)"
+        ), "{text}");
+    }
 
     #[test]
     fn terminal_escape_sequences_are_shown_not_run() {

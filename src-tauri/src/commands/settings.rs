@@ -45,3 +45,16 @@ pub async fn settings_set_autostart<R: Runtime>(
 ) -> Result<bool, AppError> {
     crate::autostart::set(&app, enabled)
 }
+
+/// The user copied the webhook URL: a changed URL stops being a warning.
+#[tauri::command]
+pub async fn settings_url_copied(shell: ShellState<'_>) -> Result<(), AppError> {
+    shell.url_copied().await;
+    Ok(())
+}
+
+/// A new webhook secret; returns the new URL (the old one stops working).
+#[tauri::command]
+pub async fn settings_regenerate_secret(shell: ShellState<'_>) -> Result<String, AppError> {
+    shell.regenerate_secret().await
+}

@@ -149,7 +149,9 @@ async fn a_row_left_sending_by_a_crash_is_failed_and_never_sent_again() {
         .connection()
         .query_row("SELECT id FROM outbox", [], |r| r.get(0))
         .unwrap();
-    store.writer().outbox(Change::Sending { id }).await.unwrap();
+    submit(&store.writer(), Change::Sending { id })
+        .await
+        .unwrap();
     queue(&store, &t, "u2", r#"{"n":2}"#).await;
 
     let fw = run(&store, &t, &quick());

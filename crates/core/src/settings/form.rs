@@ -394,7 +394,14 @@ fn https_url(field: &'static str, text: &str) -> Result<Url, FieldError> {
             ),
         )
     })?;
-    if url.scheme() != "https" || !url.username().is_empty() || url.password().is_some() {
+    // Plain http only to this machine (a local proxy, a test double).
+    let loopback = matches!(
+        url.host(),
+        Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+    ) || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+        || url.host_str() == Some("localhost");
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    if !scheme_ok || !url.username().is_empty() || url.password().is_some() {
         return Err(field_error(
             field,
             "expected an https:// URL without user name or password".to_owned(),
@@ -471,6 +478,12 @@ mod tests {
         let settings = save(&path, &form()).unwrap();
         assert_eq!(settings.sekoia.api_url, None);
         assert!(!fs::read_to_string(&path).unwrap().contains("example.test"));
+        // Plain http is fine to this machine only (a local proxy).
+        let local = Form {
+            api_url: "http://127.0.0.1:9999/".into(),
+            ..custom
+        };
+        assert!(save(&path, &local).is_ok());
     }
 
     #[test]

@@ -567,6 +567,7 @@ async fn a_cloudflared_quick_tunnel_url_is_read_from_the_metrics_endpoint() {
     let ov = Overrides {
         metrics: Some(metrics),
         ngrok_api: None,
+        ..Overrides::default()
     };
     let t = Tunnel::start_with(&s, 8787, &ov).unwrap();
     let mut rx = t.state();
@@ -598,6 +599,7 @@ async fn a_cloudflared_quick_tunnel_url_falls_back_to_the_stderr_banner() {
     let ov = Overrides {
         metrics: Some(closed),
         ngrok_api: None,
+        ..Overrides::default()
     };
     let t = Tunnel::start_with(&s, 8787, &ov).unwrap();
     let mut rx = t.state();
@@ -653,6 +655,7 @@ async fn an_ngrok_url_is_read_from_the_agent_api() {
     let ov = Overrides {
         metrics: None,
         ngrok_api: Some(api),
+        ..Overrides::default()
     };
     let t = Tunnel::start_with(&s, 8787, &ov).unwrap();
     let mut rx = t.state();
@@ -813,4 +816,51 @@ async fn a_bore_tunnel_serves_the_listener_restarts_after_a_kill_and_leaves_noth
     assert_eq!(*rx.borrow(), TunnelState::Off);
     wait_pid_gone(pid).await;
     wait_pid_gone(new_pid).await;
+}
+
+#[tokio::test]
+async fn a_tunnel_stuck_starting_without_a_url_is_stopped_and_restarted_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let fake = script(
+        dir.path(),
+        "silent-tunnel.sh",
+        &format!(
+            "echo $$ >> '{}'\necho 'connecting...'\nexec sleep 60",
+            pids.display()
+        ),
+    );
+    let mut s = settings(TunnelKind::Command);
+    s.command = Some(format!("sh '{}'", fake.display()));
+    let overrides = Overrides {
+        start_timeout: Some(Duration::from_millis(700)),
+        ..Overrides::default()
+    };
+    let t = Tunnel::start_with(&s, 8787, &overrides).unwrap();
+    let mut rx = t.state();
+    let stuck = wait_for(&mut rx, 10, "Restarting after the start timeout", |s| {
+        matches!(s, TunnelState::Restarting { .. })
+    })
+    .await;
+    match stuck {
+        TunnelState::Restarting { reason, attempt } => {
+            assert_eq!(attempt, 1);
+            assert!(reason.contains("no public URL within"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The stuck run is gone before the next one starts.
+    let first: u32 = read_when_written(&pids)
+        .await
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap();
+    wait_pid_gone(first).await;
+    wait_for(&mut rx, 10, "Starting again", |s| {
+        matches!(s, TunnelState::Starting)
+            || matches!(s, TunnelState::Restarting { attempt: 2, .. })
+    })
+    .await;
+    t.stop().await;
 }

@@ -111,9 +111,12 @@ impl Fixture {
             lines.iter().any(|l| l == sentinel.as_str()),
             "the sentinel click never opened: {lines:?}"
         );
-        // Openers spawned before the sentinel's had as long to finish.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        self.opened_lines()
+        // Openers spawned before the sentinel's had as long to finish; they
+        // are separate processes, so their lines may land in any order.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut lines = self.opened_lines();
+        lines.sort();
+        lines
     }
 }
 
@@ -304,7 +307,8 @@ async fn a_link_opens_once_and_a_closed_popup_is_forgotten() {
     let opened = fx.settle().await;
     assert_eq!(
         opened,
-        vec![alert("ONCE").to_string(), alert("SENTINEL").to_string()]
+        vec![alert("ONCE").to_string(), alert("SENTINEL").to_string()],
+        "sorted"
     );
     // A closed pop-up is not replaced: the next one for its key is new.
     fx.show(&popup("a2", None)).await;

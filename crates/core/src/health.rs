@@ -1,0 +1,406 @@
+//! The engine's health in one value: the tunnel, the Sekoia.io API, the
+//! last delivery self-test and an unacknowledged webhook URL change. The
+//! desktop app subscribes to it (`Engine::health`) for the tray icon and the
+//! settings window; `status --json` and `check` print it (it is serde).
+//!
+//! This module only describes and words the state: it probes nothing and
+//! stores nothing (the engine's `monitor` feeds it and records it).
+
+use crate::sekoia::SekoiaError;
+use crate::tunnel::TunnelState;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Longest reason kept in a tooltip sentence, in characters.
+const MAX_REASON: usize = 200;
+
+/// Everything the tray needs to say whether delivery works.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub tunnel: TunnelHealth,
+    pub api: ApiHealth,
+    /// The last delivery self-test, if one ran.
+    pub selftest: Option<SelfTest>,
+    /// When the public URL last changed and the user has not acknowledged
+    /// it yet (RFC 3339): Sekoia.io still posts to the old URL.
+    pub url_changed_at: Option<String>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            tunnel: TunnelHealth::None { public_url: None },
+            api: ApiHealth::Unknown,
+            selftest: None,
+            url_changed_at: None,
+        }
+    }
+}
+
+/// The path from the internet to the listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TunnelHealth {
+    /// No tunnel program (`kind = "none"`): reachable at `public_url` when
+    /// the user routes one to the listener, else local only.
+    None { public_url: Option<Url> },
+    /// The program runs; its public URL is not known yet.
+    Starting,
+    /// Reachable at this base URL (without `/hooks/...`).
+    Up { url: Url },
+    /// The program exited and is started again after a delay.
+    Restarting { attempt: u32, reason: String },
+    /// The program cannot be started (retried after a delay).
+    Failed { reason: String },
+}
+
+impl TunnelHealth {
+    /// The supervisor's state as health. `Off` is a stopped or absent tunnel.
+    pub fn from_state(state: &TunnelState, public_url: Option<&Url>) -> TunnelHealth {
+        match state {
+            TunnelState::Off => TunnelHealth::None {
+                public_url: public_url.cloned(),
+            },
+            TunnelState::Starting => TunnelHealth::Starting,
+            TunnelState::Up { url } => TunnelHealth::Up { url: url.clone() },
+            TunnelState::Restarting { reason, attempt } => TunnelHealth::Restarting {
+                attempt: *attempt,
+                reason: reason.clone(),
+            },
+            TunnelState::Failed { reason } => TunnelHealth::Failed {
+                reason: reason.clone(),
+            },
+        }
+    }
+
+    /// The public base URL Sekoia.io can post to, when there is one now.
+    pub fn public_url(&self) -> Option<&Url> {
+        match self {
+            TunnelHealth::Up { url } => Some(url),
+            TunnelHealth::None { public_url } => public_url.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The state in words, as `check` prints it: `up at https://…`.
+    pub fn words(&self) -> String {
+        match self {
+            TunnelHealth::None {
+                public_url: Some(url),
+            } => format!("no tunnel; public URL {url}"),
+            TunnelHealth::None { public_url: None } => "no tunnel: local only".to_owned(),
+            TunnelHealth::Starting => "starting".to_owned(),
+            TunnelHealth::Up { url } => format!("up at {url}"),
+            TunnelHealth::Restarting { attempt, reason } => {
+                format!("restarting (attempt {attempt}): {reason}")
+            }
+            TunnelHealth::Failed { reason } => format!("failed: {reason}"),
+        }
+    }
+}
+
+/// What the last call to the Sekoia.io API said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ApiHealth {
+    /// No call yet.
+    Unknown,
+    /// No API key is configured: alerts are shown without enrichment.
+    NoKey,
+    /// The last call was answered with the key accepted.
+    Ok,
+    /// The key was refused (401, 403, unusable); the reason in words.
+    KeyRejected { reason: String },
+    /// The API could not be reached or answered oddly; the reason in words.
+    Unreachable { reason: String },
+}
+
+impl ApiHealth {
+    /// What a finished API call (retries included) says about the API, or
+    /// `None` when it says nothing (an identifier refused before any call).
+    pub fn from_result(result: Result<(), &SekoiaError>) -> Option<ApiHealth> {
+        let e = match result {
+            Ok(()) => return Some(ApiHealth::Ok),
+            Err(e) => e,
+        };
+        Some(match e {
+            // The key was accepted; only the alert, the pace or a triage
+            // action (a write permission, a status that moved on) was wrong.
+            SekoiaError::NotFound
+            | SekoiaError::RateLimited { .. }
+            | SekoiaError::WorkflowForbidden
+            | SekoiaError::NotPending => ApiHealth::Ok,
+            SekoiaError::InvalidUuid => return None,
+            SekoiaError::KeyRejected { .. }
+            | SekoiaError::Forbidden
+            | SekoiaError::InvalidKey { .. } => ApiHealth::KeyRejected {
+                reason: e.to_string(),
+            },
+            SekoiaError::Server { .. }
+            | SekoiaError::UnexpectedStatus { .. }
+            | SekoiaError::Timeout
+            | SekoiaError::Unreadable { .. }
+            | SekoiaError::Network { .. }
+            | SekoiaError::CircuitOpen { .. }
+            | SekoiaError::InvalidApiUrl { .. } => ApiHealth::Unreachable {
+                reason: e.to_string(),
+            },
+        })
+    }
+}
+
+/// One delivery self-test's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelfTest {
+    /// When it finished (RFC 3339, UTC).
+    pub at: String,
+    pub ok: bool,
+    /// What happened, in words (the failing leg on failure). Never the secret.
+    pub message: String,
+}
+
+impl Health {
+    /// One sentence for a tray tooltip, `None` when delivery works and
+    /// nothing needs the user. The most urgent problem wins: the path from
+    /// the internet, then a URL Sekoia.io does not know yet, then the last
+    /// self-test, then the API.
+    pub fn warning(&self) -> Option<String> {
+        let tunnel = match &self.tunnel {
+            TunnelHealth::None { public_url: None } => Some(
+                "No public webhook URL: Sekoia.io cannot reach this listener; configure a tunnel."
+                    .to_owned(),
+            ),
+            TunnelHealth::Starting => {
+                Some("The tunnel is starting: Sekoia.io cannot reach this listener yet.".to_owned())
+            }
+            TunnelHealth::Restarting { reason, .. } => Some(format!(
+                "The tunnel is down and restarting: {}",
+                sentence(reason)
+            )),
+            TunnelHealth::Failed { reason } => {
+                Some(format!("The tunnel cannot start: {}", sentence(reason)))
+            }
+            TunnelHealth::Up { .. } | TunnelHealth::None { .. } => None,
+        };
+        tunnel
+            .or_else(|| {
+                self.url_changed_at.as_ref().map(|_| {
+                    "The webhook URL changed: paste the new one into Sekoia.io (Copy URL)."
+                        .to_owned()
+                })
+            })
+            .or_else(|| {
+                self.selftest.as_ref().filter(|t| !t.ok).map(|t| {
+                    format!(
+                        "The last delivery self-test failed: {}",
+                        sentence(&t.message)
+                    )
+                })
+            })
+            .or_else(|| match &self.api {
+                ApiHealth::KeyRejected { reason } => {
+                    Some(format!("Alerts are not enriched: {}", sentence(reason)))
+                }
+                ApiHealth::Unreachable { reason } => Some(format!(
+                    "Sekoia.io's API cannot be reached: {}",
+                    sentence(reason)
+                )),
+                ApiHealth::NoKey => Some(
+                    "No API key: alerts are shown without enrichment (run set-api-key).".to_owned(),
+                ),
+                ApiHealth::Unknown | ApiHealth::Ok => None,
+            })
+    }
+}
+
+/// `reason` capped at [`MAX_REASON`] characters, ending with a full stop.
+fn sentence(reason: &str) -> String {
+    let trimmed = reason.trim();
+    let mut out: String = trimmed.chars().take(MAX_REASON).collect();
+    if out.len() < trimmed.len() {
+        out.push('…');
+    }
+    if !out.ends_with(['.', '…', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sekoia::KeyProblem;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    fn healthy() -> Health {
+        Health {
+            tunnel: TunnelHealth::Up {
+                url: url("https://a.trycloudflare.com/"),
+            },
+            api: ApiHealth::Ok,
+            selftest: Some(SelfTest {
+                at: "2026-11-29T05:00:00Z".to_owned(),
+                ok: true,
+                message: "delivered in 120 ms".to_owned(),
+            }),
+            url_changed_at: None,
+        }
+    }
+
+    #[test]
+    fn a_healthy_engine_has_no_warning() {
+        assert_eq!(healthy().warning(), None);
+        let fixed = Health {
+            tunnel: TunnelHealth::None {
+                public_url: Some(url("https://hooks.example.com/")),
+            },
+            ..healthy()
+        };
+        assert_eq!(fixed.warning(), None);
+    }
+
+    #[test]
+    fn each_problem_gives_one_sentence_naming_it() {
+        let cases = [
+            (
+                Health {
+                    tunnel: TunnelHealth::Failed {
+                        reason: "could not start bore: not found".to_owned(),
+                    },
+                    ..healthy()
+                },
+                "cannot start: could not start bore: not found.",
+            ),
+            (
+                Health {
+                    tunnel: TunnelHealth::Restarting {
+                        attempt: 2,
+                        reason: "bore exited".to_owned(),
+                    },
+                    ..healthy()
+                },
+                "restarting: bore exited.",
+            ),
+            (
+                Health {
+                    tunnel: TunnelHealth::None { public_url: None },
+                    ..healthy()
+                },
+                "No public webhook URL",
+            ),
+            (
+                Health {
+                    url_changed_at: Some("2026-11-29T05:00:00Z".to_owned()),
+                    ..healthy()
+                },
+                "webhook URL changed",
+            ),
+            (
+                Health {
+                    selftest: Some(SelfTest {
+                        at: "t".to_owned(),
+                        ok: false,
+                        message: "x answered 404".to_owned(),
+                    }),
+                    ..healthy()
+                },
+                "self-test failed: x answered 404.",
+            ),
+            (
+                Health {
+                    api: ApiHealth::NoKey,
+                    ..healthy()
+                },
+                "No API key",
+            ),
+        ];
+        for (health, expected) in cases {
+            let w = health.warning().unwrap_or_default();
+            assert!(w.contains(expected), "{w:?} lacks {expected:?}");
+            assert!(w.ends_with('.') || w.ends_with(')'), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn the_tunnel_problem_outranks_the_api_problem() {
+        let h = Health {
+            tunnel: TunnelHealth::Starting,
+            api: ApiHealth::Unreachable {
+                reason: "timeout".to_owned(),
+            },
+            ..healthy()
+        };
+        assert!(h.warning().unwrap_or_default().contains("starting"));
+    }
+
+    #[test]
+    fn an_overlong_reason_is_cut_in_the_tooltip() {
+        let h = Health {
+            tunnel: TunnelHealth::Failed {
+                reason: "é".repeat(5000),
+            },
+            ..healthy()
+        };
+        let w = h.warning().unwrap_or_default();
+        assert!(w.chars().count() < 300, "{}", w.chars().count());
+        assert!(w.ends_with('…'));
+    }
+
+    #[test]
+    fn api_results_map_to_key_rejected_unreachable_or_ok() {
+        assert_eq!(ApiHealth::from_result(Ok(())), Some(ApiHealth::Ok));
+        assert_eq!(
+            ApiHealth::from_result(Err(&SekoiaError::NotFound)),
+            Some(ApiHealth::Ok)
+        );
+        assert_eq!(ApiHealth::from_result(Err(&SekoiaError::InvalidUuid)), None);
+        let rejected = ApiHealth::from_result(Err(&SekoiaError::KeyRejected {
+            problem: KeyProblem::Expired,
+        }));
+        assert!(
+            matches!(rejected, Some(ApiHealth::KeyRejected { reason }) if reason.contains("rejected"))
+        );
+        let down = ApiHealth::from_result(Err(&SekoiaError::Timeout));
+        assert!(
+            matches!(down, Some(ApiHealth::Unreachable { reason }) if reason.contains("in time"))
+        );
+    }
+
+    #[test]
+    fn health_serializes_with_a_state_tag_and_reads_back() {
+        let h = Health {
+            tunnel: TunnelHealth::Restarting {
+                attempt: 3,
+                reason: "exited".to_owned(),
+            },
+            ..healthy()
+        };
+        let json = serde_json::to_value(&h).unwrap();
+        assert_eq!(json["tunnel"]["state"], "restarting");
+        assert_eq!(json["tunnel"]["attempt"], 3);
+        assert_eq!(json["api"]["state"], "ok");
+        assert_eq!(json["selftest"]["ok"], true);
+        let back: Health = serde_json::from_value(json).unwrap();
+        assert_eq!(back, h);
+    }
+
+    #[test]
+    fn tunnel_states_become_health_with_the_public_url() {
+        let fixed = url("https://hooks.example.com/");
+        assert_eq!(
+            TunnelHealth::from_state(&TunnelState::Off, Some(&fixed)).public_url(),
+            Some(&fixed)
+        );
+        assert_eq!(
+            TunnelHealth::from_state(&TunnelState::Starting, Some(&fixed)).public_url(),
+            None
+        );
+        assert_eq!(
+            TunnelHealth::from_state(&TunnelState::Up { url: fixed.clone() }, None).words(),
+            "up at https://hooks.example.com/"
+        );
+    }
+}

@@ -1,0 +1,262 @@
+//! The shell against a real engine (store, listener, pipeline) and the fake
+//! Sekoia.io API, with no window and no desktop session.
+
+use super::*;
+use fake_sekoia::{alert_json, FakeSekoia};
+use std::sync::Mutex as StdMutex;
+
+const UUID: &str = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+const SECRET: &str = "shell-test-secret-0123456789abcdef";
+
+#[derive(Default)]
+struct Recorder {
+    feed: StdMutex<Vec<Status>>,
+    status: StdMutex<Vec<Status>>,
+}
+
+impl Host for Recorder {
+    fn feed_changed(&self, status: &Status) {
+        self.feed.lock().unwrap().push(status.clone());
+    }
+    fn status_changed(&self, status: &Status) {
+        self.status.lock().unwrap().push(status.clone());
+    }
+}
+
+struct Fixture {
+    shell: Arc<Shell>,
+    host: Arc<Recorder>,
+    api: FakeSekoia,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture(key: Option<&str>) -> Fixture {
+    let api = FakeSekoia::start().await;
+    api.add_alert(alert_json(UUID, "ALshell", "Ransomware note dropped", 88));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sekoia]\napi_url = \"{}\"\napp_url = \"https://app.sekoia.io\"\n[listener]\nbind = \"127.0.0.1:0\"\nhook_secret = \"{SECRET}\"\n",
+            api.url()
+        ),
+    )
+    .unwrap();
+    let paths = Paths {
+        config_file: config,
+        data_dir: dir.path().join("data"),
+    };
+    let key = key.map(|k| {
+        if k == "right" {
+            api.api_key().to_owned()
+        } else {
+            k.to_owned()
+        }
+    });
+    let mut shell = Shell::new(paths).unwrap();
+    if let Some(key) = key {
+        shell = shell.with_key(ApiKey::new(key).unwrap());
+    }
+    let shell = Arc::new(shell);
+    let host = Arc::new(Recorder::default());
+    shell.set_host(host.clone());
+    Fixture {
+        shell,
+        host,
+        api,
+        _dir: dir,
+    }
+}
+
+async fn post(shell: &Shell, body: &str) -> u16 {
+    let url = shell.status().await.webhook_url.unwrap();
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn alert(uuid: &str) -> String {
+    format!(
+        r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{uuid}","short_id":"ALshell"}},"metadata":{{"version":2,"created_at":1764380000}}}}"#
+    )
+}
+
+async fn until<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..400 {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_webhook_reaches_the_feed_enriched_and_the_host_hears_of_it() {
+    let f = fixture(Some("right")).await;
+    assert!(f.shell.start().await.unwrap(), "a key is at hand");
+    assert_eq!(post(&f.shell, &alert(UUID)).await, 202);
+    let entry = until("the enriched entry", async || {
+        let feed = f.shell.feed(10).await.unwrap();
+        feed.into_iter().find(|e| e.title.is_some())
+    })
+    .await;
+    assert_eq!(entry.title.as_deref(), Some("Ransomware note dropped"));
+    let heard = until("the host to hear of it", async || {
+        f.host
+            .feed
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|s| s.unread == 1)
+            .cloned()
+    })
+    .await;
+    // Local only: the health says so, in words the tray can show.
+    let warning = heard.warning.clone().unwrap_or_default();
+    assert!(warning.contains("No public webhook URL"), "{heard:?}");
+
+    // Opening goes only to the alert page under the configured app URL.
+    let link = f.shell.alert_link(entry.id).await.unwrap();
+    assert_eq!(
+        link.as_str(),
+        "https://app.sekoia.io/operations/alerts/ALshell"
+    );
+    assert!(matches!(
+        f.shell.alert_link(9999).await,
+        Err(AppError::NoLink)
+    ));
+
+    assert_eq!(f.shell.mark_read(Some(UUID.into())).await.unwrap(), 1);
+    assert_eq!(f.shell.status().await.unread, 0);
+    f.shell.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_key_events_are_kept_and_the_status_says_what_to_do() {
+    let f = fixture(None).await;
+    // Outside a desktop session no keyring answers: no key.
+    std::env::remove_var("SEKOIA_API_KEY");
+    assert!(!f.shell.start().await.unwrap());
+    assert_eq!(post(&f.shell, &alert(UUID)).await, 202);
+    let entries = until("the entry", async || {
+        Some(f.shell.feed(10).await.unwrap()).filter(|f| !f.is_empty())
+    })
+    .await;
+    assert!(!entries[0].enriched);
+    let status = f.shell.status().await;
+    assert!(!status.key.stored);
+    assert!(status.warning.unwrap().contains("No API key"));
+    assert!(f.api.requests().is_empty(), "no call without a key");
+    f.shell.stop().await;
+}
+
+#[tokio::test]
+async fn saved_settings_apply_at_once_and_a_taken_port_keeps_the_old_ones() {
+    let f = fixture(Some("right")).await;
+    f.shell.start().await.unwrap();
+    let port = free_port();
+    let mut form = Form::from_settings(&f.shell.inner.lock().await.settings);
+    form.port = port.to_string();
+    form.min_urgency = "50".into();
+    f.shell.save_settings(&form).await.unwrap();
+    let url = f.shell.status().await.webhook_url.unwrap();
+    assert!(
+        url.starts_with(&format!("http://127.0.0.1:{port}/hooks/")),
+        "{url}"
+    );
+    assert_eq!(
+        post(&f.shell, &alert(UUID)).await,
+        202,
+        "the new listener serves"
+    );
+    let text = std::fs::read_to_string(f.shell.config_file()).unwrap();
+    assert!(text.contains("min_urgency = 50"), "{text}");
+
+    // A port someone else holds: refused, and the previous settings run on.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    form.port = taken.local_addr().unwrap().port().to_string();
+    let err = f.shell.save_settings(&form).await.unwrap_err();
+    assert!(err.to_string().contains("cannot listen"), "{err}");
+    assert_eq!(f.shell.status().await.webhook_url.unwrap(), url);
+    assert_eq!(
+        post(&f.shell, &alert("8b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e")).await,
+        202
+    );
+    let text = std::fs::read_to_string(f.shell.config_file()).unwrap();
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+
+    // A bad field changes nothing at all.
+    form.port = "99999".into();
+    assert!(matches!(
+        f.shell.save_settings(&form).await,
+        Err(AppError::Form(_))
+    ));
+    assert_eq!(f.shell.status().await.webhook_url.unwrap(), url);
+    f.shell.stop().await;
+}
+
+#[tokio::test]
+async fn a_rejected_key_is_reported_in_words_and_a_good_one_applied() {
+    let f = fixture(None).await;
+    f.shell.start().await.unwrap();
+    // The test shell never touches a keyring: the override stands in.
+    let shell = Arc::new(
+        Shell::new(f.shell.paths().clone())
+            .unwrap()
+            .with_key(ApiKey::new("placeholder".into()).unwrap()),
+    );
+    f.shell.stop().await;
+    shell.start().await.unwrap();
+    let err = shell.set_api_key("wrong-key".into()).await.unwrap_err();
+    assert!(err.to_string().contains("rejected"), "{err}");
+    let status = shell.status().await;
+    assert_eq!(status.key.accepted, Some(false));
+    assert!(status.warning.is_some());
+
+    let key = shell.set_api_key(f.api.api_key().to_owned()).await.unwrap();
+    assert_eq!(key.accepted, Some(true));
+    assert!(key.checked_at.is_some());
+    let json = serde_json::to_string(&shell.status().await).unwrap();
+    assert!(
+        !json.contains(f.api.api_key()),
+        "the key never goes back to the UI"
+    );
+    shell.stop().await;
+}
+
+#[tokio::test]
+async fn pausing_is_reported_and_resuming_clears_it() {
+    let f = fixture(Some("right")).await;
+    f.shell.start().await.unwrap();
+    f.shell.pause(PauseFor::OneHour).await;
+    let status = f.shell.status().await;
+    assert!(status.paused_until.is_some());
+    assert!(f
+        .host
+        .status
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .paused_until
+        .is_some());
+    f.shell.pause(PauseFor::Resume).await;
+    assert_eq!(f.shell.status().await.paused_until, None);
+    f.shell.stop().await;
+}

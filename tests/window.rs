@@ -1,0 +1,305 @@
+//! The desktop app's real windows, driven over WebDriver (WebKitWebDriver
+//! launches the app under Xvfb, in a private session with a keyring and the
+//! fake Sekoia.io API). Screenshots land in `target/screenshots/`.
+
+use crate::desktop::{app_bin, eventually, Display};
+use crate::util::{alert, Dir};
+use crate::webdriver::Driver;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+const UUID: &str = "4d8e9c3e-7f6b-4a5c-9d0e-9f8a7b6c5d4e";
+const HOSTILE: &str = r#"<img src=x onerror="document.title='pwned'"><b>Evil</b> & "quoted""#;
+
+fn screenshots() -> PathBuf {
+    // target/<profile>/sekoia-notifierd -> target/screenshots
+    let target = crate::util::bin()
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("target dir")
+        .to_owned();
+    target.join("screenshots")
+}
+
+/// WebKitWebDriver with the session, display and a fake browser opener.
+fn driver(dir: &Dir, display: &Display) -> Driver {
+    let bin = dir.tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    let opener = bin.join("xdg-open");
+    std::fs::write(
+        &opener,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            dir.tmp.path().join("opened").display()
+        ),
+    )
+    .expect("write fake xdg-open");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Driver::start(&dir.tmp.path().join("app.log"), |cmd: &mut Command| {
+        dir.session.as_ref().expect("session").apply(cmd);
+        cmd.env("DISPLAY", &display.name)
+            .env("HOME", dir.tmp.path().join("home"))
+            .env("PATH", path)
+            .env("TAURI_WEBVIEW_AUTOMATION", "true")
+            .env("RUST_LOG", "info");
+        for (k, v) in &dir.env {
+            cmd.env(k, v);
+        }
+    })
+}
+
+fn app_args(dir: &Dir) -> Vec<String> {
+    vec![
+        "--config".into(),
+        dir.config().display().to_string(),
+        "--data-dir".into(),
+        dir.data().display().to_string(),
+    ]
+}
+
+fn listen_addr(dir: &Dir) -> std::net::SocketAddr {
+    eventually("instance.json", Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(dir.data().join("instance.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v["listen"].as_str()?.parse().ok()
+    })
+}
+
+#[test]
+fn the_feed_window_lists_a_posted_alert_and_renders_a_hostile_title_as_text() {
+    let api = fake_sekoia::FakeSekoia::start_blocking();
+    api.add_alert(fake_sekoia::alert_json(UUID, "ALwin1", HOSTILE, 90));
+    // A key and no tray host: the app opens the feed window by itself.
+    let dir = crate::desktop::desktop_dir(&api);
+    let display = Display::start();
+    let driver = driver(&dir, &display);
+    let window = driver.session(&app_bin(), &app_args(&dir));
+    window.wait_for(
+        "the feed page",
+        "return document.querySelector('#feed') !== null && document.readyState === 'complete'",
+    );
+    window.wait_for(
+        "the empty state",
+        "return !document.querySelector('#empty').hidden",
+    );
+    assert!(window.text("#empty").contains("No alerts yet"));
+
+    let addr = listen_addr(&dir);
+    let post = |uuid: &str| {
+        let (status, _) = crate::util::http(
+            addr,
+            "POST",
+            &format!("/hooks/{}", crate::util::SECRET),
+            &[("Content-Type", "application/json")],
+            alert(uuid).as_bytes(),
+        );
+        assert_eq!(status, 202);
+    };
+    // Two ordinary alerts first, for a feed that looks like a working day.
+    for (uuid, short, title, urgency) in [
+        (
+            "5e9f0d4f-8a7c-4b6d-8e1f-0a9b8c7d6e5f",
+            "ALwin2",
+            "Impossible travel for j.doe@corp.example",
+            62,
+        ),
+        (
+            "6f0a1e5a-9b8d-4c7e-9f2a-1b0c9d8e7f6a",
+            "ALwin3",
+            "Outdated TLS protocol on mail gateway",
+            25,
+        ),
+    ] {
+        api.add_alert(fake_sekoia::alert_json(uuid, short, title, urgency));
+        post(uuid);
+    }
+    post(UUID);
+    let title = window.wait_for(
+        "the enriched row",
+        "const t = document.querySelector('.row .title'); return t && t.textContent.includes('Evil') ? t.textContent : null",
+    );
+    let row = format!("document.querySelector('.row[data-uuid=\"{UUID}\"]')");
+    assert_eq!(
+        title.as_str(),
+        Some(HOSTILE),
+        "the title is shown verbatim, as text"
+    );
+    let checks = window.execute(
+        &format!(
+            "return {{ imgs: document.querySelectorAll('#feed img, #feed b').length, title: document.title, \
+                      urgency: {row}.querySelector('.urgency').textContent, \
+                      level: {row}.className, unread: document.querySelector('#unread').textContent }}"
+        ),
+        json!([]),
+    );
+    assert_eq!(
+        checks["imgs"], 0,
+        "no markup from the alert became elements: {checks}"
+    );
+    assert_eq!(checks["title"], "Sekoia Notifier", "{checks}");
+    assert_eq!(checks["urgency"], "Urgent 90", "{checks}");
+    assert!(
+        checks["level"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("u-urgent"),
+        "{checks}"
+    );
+    assert_eq!(checks["unread"], "3", "{checks}");
+    window.screenshot(&screenshots().join("feed.png"));
+
+    // A click opens the alert page (through Rust, the app_url rule) and marks it read.
+    window.click(&format!(".row[data-uuid=\"{UUID}\"]"));
+    let opened = eventually("the browser opener to run", Duration::from_secs(10), || {
+        std::fs::read_to_string(dir.tmp.path().join("opened")).ok()
+    });
+    assert_eq!(
+        opened.trim(),
+        "https://app.sekoia.io/operations/alerts/ALwin1"
+    );
+    window.wait_for(
+        "the row to turn read",
+        &format!("return {row}.classList.contains('read')"),
+    );
+    window.wait_for(
+        "the badge to count 2",
+        "return document.querySelector('#unread').textContent === '2'",
+    );
+
+    // The feed window may not call the settings commands (capabilities).
+    let denied = window.execute_async(
+        "const done = arguments[arguments.length - 1]; \
+         window.__TAURI__.core.invoke('settings_set_api_key', {key: 'x'}).then(() => done('allowed'), (e) => done(String(e)));",
+        json!([]),
+    );
+    assert!(
+        denied.as_str().unwrap_or_default().contains("not allowed"),
+        "{denied}"
+    );
+}
+
+#[test]
+fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
+    let api = fake_sekoia::FakeSekoia::start_blocking();
+    // No key yet: the first run opens the settings window with a welcome.
+    let dir = Dir::with_session(&format!(
+        "[sekoia]\napi_url = \"{}\"\napp_url = \"https://app.sekoia.io\"\n",
+        api.url()
+    ));
+    let display = Display::start();
+    let driver = driver(&dir, &display);
+    let window = driver.session(&app_bin(), &app_args(&dir));
+    window.wait_for(
+        "the settings form",
+        "return document.querySelector('#region option') !== null",
+    );
+    window.wait_for(
+        "the welcome",
+        "return !document.querySelector('#welcome').hidden",
+    );
+    let addr = listen_addr(&dir);
+
+    // The copy button holds the webhook URL.
+    let url = window.wait_for(
+        "the webhook URL",
+        "return document.querySelector('#copy').dataset.url",
+    );
+    assert_eq!(
+        url.as_str(),
+        Some(format!("http://{addr}/hooks/{}", crate::util::SECRET).as_str())
+    );
+    window.screenshot(&screenshots().join("settings.png"));
+
+    // An invalid port is refused with a message; the file is untouched.
+    let before = std::fs::read_to_string(dir.config()).expect("config");
+    window.clear_and_type("#port", "80");
+    window.click("#save");
+    let message = window.wait_for(
+        "the port error",
+        "return document.querySelector('#f-port .error').textContent",
+    );
+    assert!(
+        message
+            .as_str()
+            .unwrap_or_default()
+            .contains("1024 to 65535"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.config()).expect("config"),
+        before
+    );
+
+    // A rejected key is not stored, and the reason is in words.
+    window.clear_and_type("#api-key", "not-the-right-key");
+    window.click("#save-key");
+    let error = window.wait_for(
+        "the key error",
+        "return document.querySelector('#key-error').textContent",
+    );
+    assert!(
+        error.as_str().unwrap_or_default().contains("rejected"),
+        "{error}"
+    );
+    assert_eq!(lookup(&dir), "", "a rejected key must not be stored");
+
+    // The right key is checked, stored in the keyring and never shown again.
+    window.clear_and_type("#api-key", api.api_key());
+    window.click("#save-key");
+    window.wait_for(
+        "the key to be accepted",
+        "return document.querySelector('#key-state').textContent.includes('accepted')",
+    );
+    assert_eq!(lookup(&dir), api.api_key());
+    let field = window.execute("return document.querySelector('#api-key').value", json!([]));
+    assert_eq!(field, "", "the key field is cleared after saving");
+    let page = window.execute("return document.documentElement.outerHTML", json!([]));
+    assert!(!page.as_str().unwrap_or_default().contains(api.api_key()));
+
+    // Start at login: an XDG autostart entry that runs this app.
+    window.click("#autostart");
+    // auto-launch writes under $HOME/.config, whatever XDG_CONFIG_HOME says.
+    let autostart = dir.tmp.path().join("home/.config/autostart");
+    let entry = eventually("the autostart entry", Duration::from_secs(10), || {
+        std::fs::read_dir(&autostart)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "desktop"))
+    });
+    let text = std::fs::read_to_string(&entry).expect("autostart entry");
+    assert!(text.contains("sekoia-notifier"), "{text}");
+    assert_eq!(
+        window.execute(
+            "return document.querySelector('#autostart').checked",
+            json!([])
+        ),
+        true
+    );
+}
+
+/// `secret-tool lookup` of the key `set-api-key` and the app share.
+fn lookup(dir: &Dir) -> String {
+    let mut cmd = Command::new("secret-tool");
+    cmd.args([
+        "lookup",
+        "service",
+        "sekoia-notifier",
+        "username",
+        "api-key",
+    ]);
+    dir.session.as_ref().expect("session").apply(&mut cmd);
+    let out = cmd.output().expect("secret-tool (package libsecret-tools)");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}

@@ -8,11 +8,11 @@ use fake_sekoia::{alert_json, FakeSekoia, Fault};
 use std::time::{Duration, Instant};
 
 /// Event uuids must look like Sekoia's for the API client to fetch them.
-fn uuid(n: u32) -> String {
+pub fn uuid(n: u32) -> String {
     format!("5a3f2bd6-5c1e-4f0a-9b7e-{n:012}")
 }
 
-fn event(n: u32) -> String {
+pub fn event(n: u32) -> String {
     alert(&uuid(n)).replace(&format!("AL{}", uuid(n).len()), &format!("AL{n}"))
 }
 

@@ -101,7 +101,9 @@ fn events_survive_a_restart() {
     assert_eq!(uuids, ["second-run", "first-run"]);
 }
 
-fn assert_config_error(extra: &str, needles: &[&str]) {
+/// `serve` with `extra` config must exit 2 with a short message naming the
+/// config file and every needle; returns stderr.
+pub fn assert_config_error(extra: &str, needles: &[&str]) -> String {
     let dir = Dir::new(extra);
     let out = dir.run(&["serve"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -126,6 +128,7 @@ fn assert_config_error(extra: &str, needles: &[&str]) {
         stderr.trim().lines().count() <= 3,
         "short and readable:\n{stderr}"
     );
+    stderr.into_owned()
 }
 
 #[test]

@@ -112,6 +112,11 @@ impl Session {
             .block_on(self.notifications.invoke(id, "default"));
     }
 
+    /// Simulates a click on the action `key` of pop-up `id`.
+    pub fn act(&self, id: u32, key: &str) {
+        self.runtime.block_on(self.notifications.invoke(id, key));
+    }
+
     fn wait_for_name(&self, name: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {

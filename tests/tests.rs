@@ -7,10 +7,12 @@
 //! - `intake`: every status code of the webhook endpoint over a real socket.
 //! - `desktop`: the desktop app with a display, a tray host and pop-ups.
 //! - `enrich`: webhook -> Alert API -> pop-up -> click, with keyring and D-Bus.
+//! - `forward`: `[[forward]]` to a Teams stand-in: at most once across kill -9, pop-ups not held up, `status`.
 //! - `lifecycle`: configuration errors, graceful shutdown, `feed`, `webhook-url`.
 //! - `selftest`: `send-test` through the webhook URL, and its failure legs.
 //! - `session`: a private D-Bus session bus and Secret Service keyring per test.
 //! - `tunnel`: a real bore tunnel supervised by the daemon; a missing tunnel program.
+//! - `triage`: "Acknowledge" on a pop-up of the real daemon -> PATCH on the fake API.
 //! - `window`: the app's feed and settings windows over WebDriver.
 //! - `webdriver`: a minimal W3C WebDriver client for WebKitWebDriver.
 //! - `fake_tunnels`: fake cloudflared / ngrok on PATH with faked metrics and
@@ -28,6 +30,7 @@ mod crash;
 mod desktop;
 mod enrich;
 mod fake_tunnels;
+mod forward;
 mod hardening;
 mod health;
 mod intake;
@@ -36,6 +39,7 @@ mod secrets;
 mod selftest;
 mod session;
 mod storm;
+mod triage;
 mod tunnel;
 mod util;
 mod webdriver;

@@ -150,12 +150,17 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(dir: &Dir) -> Daemon {
+        Daemon::start_with(dir, &["serve"])
+    }
+
+    /// Starts the daemon with these arguments (which must serve).
+    pub fn start_with(dir: &Dir, args: &[&str]) -> Daemon {
         let log = dir.tmp.path().join("serve.log");
         let file = std::fs::File::create(&log).expect("log file");
         // Kept so the secrets tests can search it too.
         let out = std::fs::File::create(dir.tmp.path().join("serve.out")).expect("stdout file");
         let child = dir
-            .command(&["serve"])
+            .command(args)
             .stdout(out)
             .stderr(file)
             .spawn()

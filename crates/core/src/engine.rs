@@ -13,11 +13,13 @@ use crate::monitor::{Monitor, MonitorConfig, Probe};
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
 use crate::notify::{Popup, PopupKind, Urgency};
+use crate::outbox::{DestinationStatus, Forwarders, OutboxConfig, OutboxError};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
 use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use crate::selftest::{Delivered, SelfTestError};
-use crate::settings::{hook_url, HookSecret, Settings, TunnelKind};
+use crate::settings::{hook_url, ForwardTarget, HookSecret, Settings, TunnelKind};
 use crate::store::{Reader, Store, StoreError, Writer};
+use crate::triage::{Acknowledged, TriageError};
 use crate::tunnel::{Tunnel, TunnelState};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -40,6 +42,8 @@ pub enum EngineError {
     Settings(#[from] crate::settings::SettingsError),
     #[error(transparent)]
     Sekoia(#[from] SekoiaError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
     #[error("cannot listen on {addr}: {cause}; another program (or another sekoia-notifierd) may use it: change listener.bind in the config")]
     Bind {
         addr: SocketAddr,
@@ -68,6 +72,10 @@ pub struct Options {
     /// Where pop-ups go (the desktop, forwarders).
     pub sinks: Vec<Arc<dyn Sink>>,
     pub pipeline: PipelineConfig,
+    /// Forward destinations (resolved `[[forward]]` entries or the desktop
+    /// app's own), each with its own outbox worker.
+    pub forward: Vec<ForwardTarget>,
+    pub outbox: OutboxConfig,
 }
 
 /// How long a stop waits for the pipeline to handle what is waiting.
@@ -91,6 +99,8 @@ pub struct Engine {
     server: JoinHandle<()>,
     stop_pipeline: oneshot::Sender<()>,
     pipeline: JoinHandle<()>,
+    forwarders: Forwarders,
+    forward: Vec<ForwardTarget>,
     tunnel: Option<Tunnel>,
     tunnel_watch: Option<JoinHandle<()>>,
     pub(crate) monitor: Monitor,
@@ -128,6 +138,14 @@ impl Engine {
             ))),
             None => None,
         };
+        if let Some(client) = &client {
+            let acknowledger = crate::triage::acknowledger(client.clone(), store.writer());
+            for sink in &options.sinks {
+                sink.offer_acknowledge(Arc::clone(&acknowledger));
+            }
+        }
+        let forwarders =
+            Forwarders::start(&options.forward, &store, &options.outbox, &options.sinks)?;
         let pipeline = Pipeline::new(Parts {
             ledger: store.ledger()?,
             writer: store.writer(),
@@ -136,7 +154,8 @@ impl Engine {
             sinks: options.sinks.clone(),
             wake: store.new_events(),
             config: options.pipeline,
-        });
+        })
+        .forwarding(forwarders.lanes());
         let addr = settings.listener.bind;
         if let Some(files) = intake::raise_open_file_limit() {
             tracing::debug!(files, "open file limit");
@@ -229,6 +248,8 @@ impl Engine {
             server,
             stop_pipeline,
             pipeline,
+            forwarders,
+            forward: options.forward,
             tunnel,
             tunnel_watch,
             monitor,
@@ -236,6 +257,18 @@ impl Engine {
             catch_up,
             catch_up_task,
         })
+    }
+
+    /// Acknowledges the alert `uuid` in Sekoia.io and updates its feed
+    /// entry (the feed window's "Acknowledge"); see [`crate::triage`].
+    pub async fn acknowledge(&self, uuid: &str) -> Result<Acknowledged, TriageError> {
+        let client = self.client.as_ref().ok_or(TriageError::NoKey)?;
+        crate::triage::acknowledge(client, &self.store.writer(), uuid).await
+    }
+
+    /// Each forward destination's state, in the order they were given.
+    pub fn forward_status(&self) -> Result<Vec<DestinationStatus>, StoreError> {
+        crate::outbox::status(&self.store.reader()?, &self.forward)
     }
 
     /// The live health (tunnel, API, last self-test, URL change): the tray
@@ -365,6 +398,7 @@ impl Engine {
                 task.abort();
             }
         }
+        self.forwarders.stop().await;
         self.store.close().await;
         tracing::info!("engine stopped");
     }

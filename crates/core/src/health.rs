@@ -124,8 +124,12 @@ impl ApiHealth {
             Err(e) => e,
         };
         Some(match e {
-            // The key was accepted; only the alert or the pace was wrong.
-            SekoiaError::NotFound | SekoiaError::RateLimited { .. } => ApiHealth::Ok,
+            // The key was accepted; only the alert, the pace or a triage
+            // action (a write permission, a status that moved on) was wrong.
+            SekoiaError::NotFound
+            | SekoiaError::RateLimited { .. }
+            | SekoiaError::WorkflowForbidden
+            | SekoiaError::NotPending => ApiHealth::Ok,
             SekoiaError::InvalidUuid => return None,
             SekoiaError::KeyRejected { .. }
             | SekoiaError::Forbidden

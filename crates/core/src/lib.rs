@@ -9,6 +9,7 @@ pub mod health;
 pub mod intake;
 pub mod monitor;
 pub mod notify;
+pub mod outbox;
 pub mod pause;
 pub mod pipeline;
 pub mod policy;
@@ -20,6 +21,7 @@ pub mod selftest;
 pub mod settings;
 pub mod store;
 pub mod storm;
+pub mod triage;
 pub mod tunnel;
 
 #[cfg(test)]

@@ -51,6 +51,10 @@ impl Sink for Pausable {
         }
         self.inner.show(popup)
     }
+
+    fn offer_acknowledge(&self, acknowledger: crate::notify::Acknowledger) {
+        self.inner.offer_acknowledge(acknowledger);
+    }
 }
 
 #[cfg(test)]

@@ -9,9 +9,11 @@
 //! recorded as the reason the entry is not enriched. The pipeline owns no
 //! HTTP listener and no delivery mechanism.
 
+use crate::forward::{payload, Message};
 use crate::notify::desktop::Desktop;
-use crate::notify::{NotifyError, Popup};
-use crate::policy::{popup, Policy};
+use crate::notify::{Acknowledger, NotifyError, Popup};
+use crate::outbox::{Lane, Queued};
+use crate::policy::{popup, EventView, Policy};
 use crate::sekoia::{Alert, Client, SekoiaError};
 use crate::settings::Settings;
 use crate::store::{Ledger, StoreError, Writer};
@@ -32,6 +34,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Sink: Send + Sync {
     fn name(&self) -> &'static str;
     fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>>;
+    /// Offers "Acknowledge" on alert pop-ups from now on, where the sink can.
+    fn offer_acknowledge(&self, _acknowledger: Acknowledger) {}
 }
 
 impl Sink for Desktop {
@@ -40,6 +44,9 @@ impl Sink for Desktop {
     }
     fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>> {
         Box::pin(Desktop::show(self, popup))
+    }
+    fn offer_acknowledge(&self, acknowledger: Acknowledger) {
+        self.set_acknowledger(acknowledger);
     }
 }
 
@@ -85,6 +92,8 @@ pub struct Pipeline {
     wake: Arc<Notify>,
     config: PipelineConfig,
     storm: Storm,
+    /// Forward destinations; empty without `[[forward]]`.
+    lanes: Vec<Lane>,
 }
 
 /// How an enrichment attempt ended, for the events that asked for it.
@@ -118,7 +127,15 @@ impl Pipeline {
             sinks: parts.sinks,
             wake: parts.wake,
             config: parts.config,
+            lanes: Vec::new(),
         }
+    }
+
+    /// Also queues each handled event for the forward destinations that
+    /// want it (see `outbox`).
+    pub fn forwarding(mut self, lanes: Vec<Lane>) -> Pipeline {
+        self.lanes = lanes;
+        self
     }
 
     fn ledger(&self) -> MutexGuard<'_, Ledger> {
@@ -193,6 +210,7 @@ impl Pipeline {
         };
         let (fresh, failed) = outcome(&wanted, fetched);
         let mut popups = Vec::new();
+        let mut forward = Vec::new();
         for event in &events {
             let alert = fresh
                 .iter()
@@ -209,9 +227,20 @@ impl Pipeline {
                     urgency: alert.and_then(Alert::urgency_value),
                 });
             }
+            self.queue_forward(event, alert, &mut forward);
         }
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-        self.writer.record(fresh, failed, ids).await?;
+        let woken: Vec<&Lane> = self
+            .lanes
+            .iter()
+            .filter(|l| forward.iter().any(|q: &Queued| q.dest == l.key))
+            .collect();
+        self.writer
+            .record_forwarding(fresh, failed, ids, forward)
+            .await?;
+        for lane in woken {
+            lane.wake();
+        }
         // Past the budget, alerts fold into one summary pop-up (storm).
         let popups = self.storm.admit(std::time::Instant::now(), popups);
         for p in &popups {
@@ -222,6 +251,38 @@ impl Pipeline {
             }
         }
         Ok(true)
+    }
+
+    /// The body each wanting destination gets for `event`.
+    fn queue_forward(&self, event: &EventView, alert: Option<&Alert>, out: &mut Vec<Queued>) {
+        if self.lanes.is_empty() {
+            return;
+        }
+        let short_id = alert
+            .and_then(|a| a.short_id.as_deref())
+            .or(event.short_id.as_deref());
+        let link = short_id.and_then(|s| self.settings.alert_url(s));
+        let msg = Message {
+            kind: &event.kind,
+            action: &event.action,
+            alert,
+            uuid: &event.uuid,
+            short_id,
+            link: link.as_ref(),
+        };
+        for lane in &self.lanes {
+            if !lane.wants(&event.kind, &event.action, alert) {
+                continue;
+            }
+            match serde_json::to_string(&payload(lane.kind, &msg)) {
+                Ok(body) => out.push(Queued {
+                    dest: lane.key.clone(),
+                    event_id: event.id,
+                    body,
+                }),
+                Err(e) => tracing::error!(error = %e, "cannot serialize a forward body"),
+            }
+        }
     }
 
     /// Enrichment still owed after a deadline or a transient failure.

@@ -160,6 +160,10 @@ pub enum SekoiaError {
     CircuitOpen { remaining: Duration },
     #[error("the alert identifier is not a UUID, so it was not looked up; the webhook may be malformed or forged")]
     InvalidUuid,
+    #[error("Sekoia.io refused the change (403): the API key lacks the SIC_WRITE_ALERTS_WORKFLOW permission; give it a role that includes SIC_WRITE_ALERTS_WORKFLOW in {KEYS_PAGE}")]
+    WorkflowForbidden,
+    #[error("Sekoia.io refused the change (409): the alert is no longer pending, so this action does not apply to it any more; refresh it in Sekoia.io")]
+    NotPending,
     #[error("the API key is unusable: {reason}; paste it again from {KEYS_PAGE}")]
     InvalidKey { reason: String },
     #[error("the Sekoia.io API URL is unusable: {reason}; fix sekoia.api_url in config.toml")]
@@ -312,6 +316,38 @@ struct MeFields {
     lastname: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     community_uuid: Option<String>,
+}
+
+/// One action of an alert's workflow (`GET /v1/sic/alerts/{uuid}/workflow`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowAction {
+    pub id: String,
+    pub name: String,
+}
+
+/// The workflow answer: `{"actions": [...]}` (or a bare array); actions
+/// without a string id and name are skipped.
+fn parse_actions(value: Value) -> Result<Vec<WorkflowAction>, SekoiaError> {
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Object(mut map) => match map.remove("actions") {
+            Some(Value::Array(items)) => items,
+            _ => {
+                return Err(SekoiaError::Unreadable {
+                    detail: "the alert workflow has no \"actions\" array".into(),
+                })
+            }
+        },
+        _ => {
+            return Err(SekoiaError::Unreadable {
+                detail: "the alert workflow is not a JSON object".into(),
+            })
+        }
+    };
+    Ok(items
+        .into_iter()
+        .filter_map(|item| serde_json::from_value(item).ok())
+        .collect())
 }
 
 /// True when `s` has the 8-4-4-4-12 hexadecimal UUID shape.
@@ -515,6 +551,44 @@ impl Client {
         Ok(alerts)
     }
 
+    /// `GET /v1/sic/alerts/{uuid}/workflow`: the actions allowed from the
+    /// alert's current status.
+    pub async fn workflow(&self, uuid: &str) -> Result<Vec<WorkflowAction>, SekoiaError> {
+        if !is_uuid(uuid) {
+            return Err(SekoiaError::InvalidUuid);
+        }
+        let body = self
+            .get_json(&format!("/v1/sic/alerts/{uuid}/workflow"), &[])
+            .await?;
+        parse_actions(body)
+    }
+
+    /// `PATCH /v1/sic/alerts/{uuid}/workflow` with `{"action_uuid": ...}`.
+    /// Retried only on 429 (the change was then not made); 403 and 409 say
+    /// which permission is missing or that the alert moved on.
+    pub async fn trigger_workflow(&self, uuid: &str, action_uuid: &str) -> Result<(), SekoiaError> {
+        if !is_uuid(uuid) || !is_uuid(action_uuid) {
+            return Err(SekoiaError::InvalidUuid);
+        }
+        let path = format!("/v1/sic/alerts/{uuid}/workflow");
+        let body = serde_json::json!({ "action_uuid": action_uuid });
+        let call = Call {
+            method: reqwest::Method::PATCH,
+            path: &path,
+            query: &[],
+            body: Some(&body),
+        };
+        match self
+            .call(call, |e| matches!(e, SekoiaError::RateLimited { .. }))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(SekoiaError::Forbidden) => Err(SekoiaError::WorkflowForbidden),
+            Err(SekoiaError::UnexpectedStatus { status: 409 }) => Err(SekoiaError::NotPending),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Lets `observer` see the outcome of every later call, from every clone
     /// (the engine's health follows the API this way). Only the first
     /// observer set is kept; `false` when one was already set.
@@ -564,6 +638,22 @@ impl Client {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<Value, SekoiaError> {
+        let call = Call {
+            method: reqwest::Method::GET,
+            path,
+            query,
+            body: None,
+        };
+        self.call(call, SekoiaError::is_transient).await
+    }
+
+    /// One request with retries of the errors `retry_on` accepts.
+    async fn call(
+        &self,
+        call: Call<'_>,
+        retry_on: fn(&SekoiaError) -> bool,
+    ) -> Result<Value, SekoiaError> {
+        let path = call.path;
         let url = format!("{}{}", self.inner.base, path);
         let config = &self.inner.config;
         let backoff = crate::retry::backoff(
@@ -572,9 +662,9 @@ impl Client {
             config.max_attempts,
         );
         let max_wait = config.max_retry_wait;
-        (|| self.attempt(&url, query))
+        (|| self.attempt(&url, &call))
             .retry(backoff)
-            .when(SekoiaError::is_transient)
+            .when(retry_on)
             .adjust(move |err, delay| crate::retry::honour_retry_after(err, delay, max_wait))
             .notify(|err, delay| {
                 tracing::warn!(
@@ -588,7 +678,7 @@ impl Client {
     }
 
     /// One attempt: circuit check, rate limiter, request, classification.
-    async fn attempt(&self, url: &str, query: &[(&str, &str)]) -> Result<Value, SekoiaError> {
+    async fn attempt(&self, url: &str, call: &Call<'_>) -> Result<Value, SekoiaError> {
         let mut probe = ProbeGuard {
             client: self,
             armed: self.circuit_admit()?,
@@ -596,25 +686,30 @@ impl Client {
         if let Some(limiter) = &self.inner.limiter {
             limiter.until_ready().await;
         }
-        let result = self.send(url, query).await;
+        let result = self.send(url, call).await;
         self.circuit_record(&result);
         probe.armed = false;
         result
     }
 
-    async fn send(&self, url: &str, query: &[(&str, &str)]) -> Result<Value, SekoiaError> {
-        let response = self
+    async fn send(&self, url: &str, call: &Call<'_>) -> Result<Value, SekoiaError> {
+        let mut request = self
             .inner
             .http
-            .get(url)
-            .query(query)
-            .send()
-            .await
-            .map_err(map_reqwest)?;
+            .request(call.method.clone(), url)
+            .query(call.query);
+        if let Some(body) = call.body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(map_reqwest)?;
         let status = response.status();
         let retry_after = crate::retry::retry_after(response.headers());
         let body = response.bytes().await.map_err(map_reqwest)?;
         if status.is_success() {
+            // A change may answer with no body at all.
+            if body.iter().all(u8::is_ascii_whitespace) && call.body.is_some() {
+                return Ok(Value::Null);
+            }
             return serde_json::from_slice(&body).map_err(|e| SekoiaError::Unreadable {
                 detail: format!("invalid JSON at line {} column {}", e.line(), e.column()),
             });
@@ -756,6 +851,14 @@ fn rfc3339_seconds(t: time::OffsetDateTime) -> String {
         .unwrap_or(t);
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// One request's shape: `path` from constants and validated UUIDs only.
+struct Call<'a> {
+    method: reqwest::Method,
+    path: &'a str,
+    query: &'a [(&'a str, &'a str)],
+    body: Option<&'a Value>,
 }
 
 fn parse_alert(value: Value) -> Result<Alert, SekoiaError> {

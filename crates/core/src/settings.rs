@@ -20,6 +20,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+mod forward;
+
+pub use forward::{forward_targets, ForwardSettings, ForwardTarget};
+
 use base64::Engine as _;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
@@ -172,6 +176,9 @@ pub struct Settings {
     pub tunnel: TunnelSettings,
     pub liveapi: LiveApiSettings,
     pub notify: NotifySettings,
+    /// `[[forward]]` entries: team-chat destinations (URLs are secrets).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forward: Vec<ForwardSettings>,
 }
 
 /// `[sekoia]`: which Sekoia.io region, with optional URL overrides.
@@ -949,7 +956,17 @@ fn expected_form(key: &str) -> &'static str {
         }
         "notify.storm_budget" => "an integer from 1 to 100 (alert pop-ups per storm window)",
         "notify.storm_window_secs" => "an integer from 1 to 3600 (seconds)",
-        "sekoia" | "listener" | "tunnel" | "liveapi" | "notify" => "a table",
+        "forward" => "[[forward]] tables",
+        "forward[].kind" => "one of teams, teams-legacy, slack, mattermost, webhook",
+        "forward[].url" => forward::URL_FORM,
+        "forward[].url_file" => "the path of a file holding the URL",
+        "forward[].secret" => "a non-empty string (kind = \"webhook\" only)",
+        "forward[].min_urgency" => "an integer from 0 to 100",
+        "forward[].events" => "a list of \"type:action\" strings such as [\"alert:created\"]",
+        "forward[].events[]" => {
+            "a \"type:action\" string such as \"alert:created\" or \"alert:*\" (lowercase letters, digits, _ and -, or *)"
+        }
+        "sekoia" | "listener" | "tunnel" | "liveapi" | "notify" | "forward[]" => "a table",
         _ => "a value of the documented form",
     }
 }
@@ -1056,6 +1073,7 @@ fn check_cross_fields(
             detail: "got nothing (tunnel.kind = \"command\" runs this command to open the tunnel; set it or choose another kind)".to_owned(),
         });
     }
+    forward::check(&settings.forward, path)?;
     if t.kind != TunnelKind::Command && t.command.is_some() {
         warnings.push(format!(
             "`tunnel.command` in {} has no effect unless tunnel.kind = \"command\" (ignored)",

@@ -87,7 +87,7 @@ const MIGRATIONS: &[&str] = &[
         reason TEXT    NOT NULL
      ) STRICT;
      CREATE INDEX gaps_end ON gaps (end);",
-    // 3 (catch-up): events added from the Alert API after a gap are marked
+    // 4 (catch-up): events added from the Alert API after a gap are marked
     // `caught_up`; `cursors` holds named positions such as the time up to
     // which the feed is known complete.
     "ALTER TABLE events ADD COLUMN caught_up INTEGER NOT NULL DEFAULT 0;
@@ -95,6 +95,24 @@ const MIGRATIONS: &[&str] = &[
         name  TEXT PRIMARY KEY,
         value TEXT NOT NULL
      ) STRICT;",
+    // 5: the forward outbox (see `outbox`). `dest` names the destination
+    // by kind, host and a hash of its URL, never the URL; times are unix
+    // seconds. A (dest, event) pair is queued at most once.
+    "CREATE TABLE outbox (
+        id        INTEGER PRIMARY KEY,
+        dest      TEXT    NOT NULL,
+        event_id  INTEGER NOT NULL,
+        body      TEXT    NOT NULL,
+        state     TEXT    NOT NULL DEFAULT 'queued'
+                  CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+        queued_at INTEGER NOT NULL,
+        attempts  INTEGER NOT NULL DEFAULT 0,
+        sent_at   INTEGER,
+        error     TEXT,
+        error_at  INTEGER,
+        UNIQUE (dest, event_id)
+     ) STRICT;
+     CREATE INDEX outbox_waiting ON outbox (dest, id) WHERE state IN ('queued', 'sending');",
 ];
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -194,6 +212,8 @@ struct Record {
     alerts: Vec<Alert>,
     failed: Vec<(String, String)>,
     handled: Vec<i64>,
+    /// Bodies to forward, queued with the handled marks.
+    forward: Vec<crate::outbox::Queued>,
     reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -275,6 +295,12 @@ impl Store {
         }
     }
 
+    /// A connection for a forward worker's reads (its writes go through
+    /// [`Writer::outbox`]).
+    pub(crate) fn connection(&self) -> Result<Connection, StoreError> {
+        connect(&self.path)
+    }
+
     /// A new read connection to the same database.
     pub fn reader(&self) -> Result<Reader, StoreError> {
         Ok(Reader {
@@ -323,11 +349,26 @@ impl Writer {
         failed: Vec<(String, String)>,
         handled: Vec<i64>,
     ) -> Result<(), StoreError> {
+        self.record_forwarding(alerts, failed, handled, Vec::new())
+            .await
+    }
+
+    /// [`Writer::record`] that also queues `forward` bodies in the same
+    /// transaction, so an event is queued for its destinations exactly when
+    /// it is marked handled.
+    pub async fn record_forwarding(
+        &self,
+        alerts: Vec<Alert>,
+        failed: Vec<(String, String)>,
+        handled: Vec<i64>,
+        forward: Vec<crate::outbox::Queued>,
+    ) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         let record = Record {
             alerts,
             failed,
             handled,
+            forward,
             reply,
         };
         self.tx
@@ -547,6 +588,7 @@ fn apply_records(tx: &rusqlite::Transaction<'_>, records: &[Record]) -> Result<(
             for id in &record.handled {
                 mark.execute([id])?;
             }
+            crate::outbox::enqueue(tx, &record.forward)?;
         }
     }
     Ok(())
@@ -616,12 +658,25 @@ fn now_rfc3339() -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
+/// Event totals for `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub stored: i64,
+    /// Not handled by the pipeline yet.
+    pub waiting: i64,
+}
+
 /// Read access: the feed and the queries the shells need.
 pub struct Reader {
     conn: Connection,
 }
 
 impl Reader {
+    /// The connection, for other modules' read queries (`outbox::status`).
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Opens a reader on the database in `data_dir`, creating it if absent.
     pub fn open(data_dir: &Path) -> Result<Reader, StoreError> {
         Ok(Reader {
@@ -669,6 +724,20 @@ impl Reader {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many events are stored, and how many wait for the pipeline.
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(handled = 0), 0) FROM events",
+            [],
+            |r| {
+                Ok(Counts {
+                    stored: r.get(0)?,
+                    waiting: r.get(1)?,
+                })
+            },
+        )?)
     }
 
     /// How many alerts (distinct uuids) have an unread event.

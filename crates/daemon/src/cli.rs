@@ -52,6 +52,13 @@ pub enum Command {
     Check,
     /// Read the API key from stdin and store it in the OS keyring.
     SetApiKey,
+    /// Print the health of this instance: running or not, the tunnel, the
+    /// events waiting, and each forward destination (named by kind and host).
+    Status {
+        /// Print one JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Post a test event to the running instance's webhook URL (through the
     /// public URL when there is one) and wait until it is in the feed.
     SendTest,

@@ -12,7 +12,7 @@ use notifier_core::settings::TunnelKind;
 use notifier_core::settings::{self, Paths, Settings, SettingsError};
 use notifier_core::store::{FeedEntry, Reader};
 use notifier_core::tunnel::Tunnel;
-use notifier_core::{monitor, secrets, selftest};
+use notifier_core::{monitor, outbox, secrets, selftest};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -55,6 +55,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Check => runtime.block_on(check(&settings, &paths)),
         Command::SetApiKey => set_api_key(),
         Command::SendTest => runtime.block_on(send_test(&settings, &paths)),
+        Command::Status { json } => runtime.block_on(status(&settings, &paths, json)),
         Command::WebhookUrl => {
             let url = runtime
                 .block_on(engine::webhook_url(&settings, &paths.data_dir))
@@ -72,6 +73,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
+    // A bad forward destination is a configuration error: say so first.
+    let forward = settings::forward_targets(&settings.forward, &paths.config_file)?;
     let api_key = match secrets::resolve(settings) {
         Ok((key, source)) => {
             tracing::info!(%source, "API key found; alerts will be enriched");
@@ -85,6 +88,7 @@ async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     let options = Options {
         api_key,
         sinks: engine::desktop_sink(settings).into_iter().collect(),
+        forward,
         ..Options::default()
     };
     let engine = Engine::start(settings, &paths.data_dir, options).await?;
@@ -176,6 +180,22 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
                 format!("{bind} is not available: {e}; change listener.bind"),
             ),
         },
+    }
+
+    match settings::forward_targets(&settings.forward, &paths.config_file) {
+        Ok(targets) if targets.is_empty() => line(true, "forward", "none configured".to_owned()),
+        Ok(targets) => {
+            let names: Vec<String> = targets
+                .iter()
+                .map(|t| outbox::destination_name(&t.destination))
+                .collect();
+            line(
+                true,
+                "forward",
+                format!("{} (see `status` for deliveries)", names.join(", ")),
+            );
+        }
+        Err(e) => line(false, "forward", e.to_string()),
     }
 
     let running = engine::running(&paths.data_dir).await;
@@ -310,6 +330,68 @@ async fn send_test(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         url.host_str().unwrap_or("the webhook URL"),
         delivered.round_trip.as_millis()
     );
+    Ok(())
+}
+
+async fn status(settings: &Settings, paths: &Paths, json: bool) -> anyhow::Result<()> {
+    let targets = settings::forward_targets(&settings.forward, &paths.config_file)?;
+    let instance = engine::running(&paths.data_dir).await;
+    let reader = Reader::open(&paths.data_dir)?;
+    let counts = reader.counts()?;
+    let forward = outbox::status(&reader, &targets)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let status = serde_json::json!({
+            "running": instance.is_some(),
+            "pid": instance.as_ref().map(|i| i.pid),
+            "listen": instance.as_ref().map(|i| i.listen.to_string()),
+            "tunnel": instance.as_ref().and_then(|i| i.tunnel.clone()),
+            "events": counts,
+            "forward": forward,
+        });
+        serde_json::to_writer_pretty(&mut out, &status)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    match &instance {
+        Some(i) => writeln!(out, "running   pid {}, listening on {}", i.pid, i.listen)?,
+        None => writeln!(
+            out,
+            "stopped   no sekoia-notifierd serves {}",
+            paths.data_dir.display()
+        )?,
+    }
+    if let Some(tunnel) = instance.as_ref().and_then(|i| i.tunnel.as_deref()) {
+        writeln!(out, "tunnel    {}", printable(tunnel))?;
+    }
+    writeln!(
+        out,
+        "events    {} stored, {} waiting for the pipeline",
+        counts.stored, counts.waiting
+    )?;
+    if forward.is_empty() {
+        writeln!(out, "forward   none configured ([[forward]] in the config)")?;
+    }
+    for f in &forward {
+        let last_ok = f.last_success.as_deref().unwrap_or("never");
+        writeln!(
+            out,
+            "forward   {}: {}; {} sent, {} queued, {} failed; last success {last_ok}",
+            printable(&f.name),
+            f.health,
+            f.sent,
+            f.queued,
+            f.failed
+        )?;
+        if let Some(failure) = &f.last_failure {
+            writeln!(
+                out,
+                "          last failure {}: {}",
+                failure.at,
+                printable(&failure.error)
+            )?;
+        }
+    }
     Ok(())
 }
 

@@ -17,6 +17,11 @@ use tokio::sync::oneshot;
 /// The most items the list endpoint returns in one page, like Sekoia.io.
 pub const MAX_LIMIT: usize = 100;
 
+/// The workflow action ids Sekoia.io documents (playbook "Update alert status").
+pub const ACKNOWLEDGE_ACTION: &str = "937bdabf-6a08-434b-b6d3-d7447e4e452a";
+pub const REJECT_ACTION: &str = "ade85d7b-7507-4026-bfc6-cc006d10ddac";
+pub const CLOSE_ACTION: &str = "1390be4e-ced8-4dd6-9bed-573471b235ab";
+
 /// What the next request(s) get instead of the normal answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
@@ -40,6 +45,8 @@ pub struct LoggedRequest {
     /// The raw (still percent-encoded) query string, when there was one.
     pub query: Option<String>,
     pub authorization: Option<String>,
+    /// The request body as text (empty for a GET).
+    pub body: String,
     /// When the handler received it.
     pub at: Instant,
 }
@@ -60,6 +67,8 @@ struct Inner {
     key_status: Option<String>,
     faults: VecDeque<Fault>,
     forbidden: bool,
+    /// The key lacks SIC_WRITE_ALERTS_WORKFLOW: workflow changes get 403.
+    no_workflow_write: bool,
     log: Vec<LoggedRequest>,
 }
 
@@ -190,6 +199,21 @@ impl FakeSekoia {
         self.shared.lock().forbidden = yes;
     }
 
+    /// `true`: the key lacks SIC_WRITE_ALERTS_WORKFLOW, so triggering a
+    /// workflow action is answered 403 (reads still work).
+    pub fn deny_workflow_write(&self, yes: bool) {
+        self.shared.lock().no_workflow_write = yes;
+    }
+
+    /// The stored alert's status name (it changes when an action is triggered).
+    pub fn alert_status(&self, uuid: &str) -> Option<String> {
+        self.shared.lock().alerts.get(uuid).and_then(|a| {
+            a.pointer("/status/name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+    }
+
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.shared.lock().log.clone()
@@ -272,6 +296,10 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response<Body
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let body = match axum::body::to_bytes(request.into_body(), 64 * 1024).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "Body too large", "T413"),
+    };
     let fault = {
         let mut inner = shared.lock();
         inner.log.push(LoggedRequest {
@@ -279,6 +307,7 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response<Body
             path: path.clone(),
             query: query.clone(),
             authorization: authorization.clone(),
+            body: body.clone(),
             at: Instant::now(),
         });
         inner.faults.pop_front()
@@ -309,23 +338,34 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response<Body
         Some(Fault::Json(body)) => return json_response(StatusCode::OK, &body),
         None => {}
     }
-    respond(
-        &shared,
-        &method,
-        &path,
-        query.as_deref(),
-        authorization.as_deref(),
-    )
+    let request = Incoming {
+        method: &method,
+        path: &path,
+        query: query.as_deref(),
+        authorization: authorization.as_deref(),
+        body: &body,
+    };
+    respond(&shared, &request)
 }
 
-fn respond(
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    query: Option<&str>,
-    authorization: Option<&str>,
-) -> Response<Body> {
-    let inner = shared.lock();
+/// What `respond` looks at in a request.
+struct Incoming<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: Option<&'a str>,
+    authorization: Option<&'a str>,
+    body: &'a str,
+}
+
+fn respond(shared: &Shared, request: &Incoming<'_>) -> Response<Body> {
+    let Incoming {
+        method,
+        path,
+        query,
+        authorization,
+        body,
+    } = *request;
+    let mut inner = shared.lock();
     let expected = format!("Bearer {}", inner.api_key);
     if authorization != Some(expected.as_str()) {
         return error(StatusCode::UNAUTHORIZED, "Invalid API key", "T300");
@@ -341,10 +381,13 @@ fn respond(
     if inner.forbidden {
         return error(StatusCode::FORBIDDEN, "Missing permission", "T403");
     }
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if let ["v1", "sic", "alerts", uuid, "workflow"] = segments.as_slice() {
+        return workflow(&mut inner, method, uuid, body);
+    }
     if method != Method::GET {
         return error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "405");
     }
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["v1", "me"] => json_response(
             StatusCode::OK,
@@ -363,6 +406,70 @@ fn respond(
         ["v1", "sic", "alerts"] => list(&inner.alerts, query),
         _ => error(StatusCode::NOT_FOUND, "Not found", "T404"),
     }
+}
+
+/// The actions allowed from a status, as (id, name).
+fn actions_from(status: &str) -> Vec<(&'static str, &'static str)> {
+    match status {
+        "Pending" => vec![
+            (ACKNOWLEDGE_ACTION, "Acknowledge"),
+            (REJECT_ACTION, "Reject"),
+        ],
+        "Closed" | "Rejected" => Vec::new(),
+        _ => vec![(CLOSE_ACTION, "Close"), (REJECT_ACTION, "Reject")],
+    }
+}
+
+/// `GET` lists the actions allowed now; `PATCH {"action_uuid"}` applies one
+/// (403 without SIC_WRITE_ALERTS_WORKFLOW, 409 when not allowed now).
+fn workflow(inner: &mut Inner, method: &Method, uuid: &str, body: &str) -> Response<Body> {
+    let no_write = inner.no_workflow_write;
+    let Some(alert) = inner.alerts.get_mut(uuid) else {
+        return error(StatusCode::NOT_FOUND, "Alert not found", "T404");
+    };
+    let status = alert
+        .pointer("/status/name")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending")
+        .to_owned();
+    let allowed = actions_from(&status);
+    if *method == Method::GET {
+        let actions: Vec<Value> = allowed
+            .iter()
+            .map(|(id, name)| json!({"id": id, "name": name, "description": format!("{name} the alert")}))
+            .collect();
+        return json_response(StatusCode::OK, &json!({ "actions": actions }));
+    }
+    if *method != Method::PATCH {
+        return error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "405");
+    }
+    if no_write {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Missing permission SIC_WRITE_ALERTS_WORKFLOW",
+            "T403",
+        );
+    }
+    let Some(action) = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|b| b.get("action_uuid")?.as_str().map(str::to_owned))
+    else {
+        return error(StatusCode::BAD_REQUEST, "action_uuid is required", "T400");
+    };
+    let Some((_, name)) = allowed.iter().find(|(id, _)| *id == action) else {
+        return error(
+            StatusCode::CONFLICT,
+            "Action not allowed from the current status",
+            "T409",
+        );
+    };
+    let new_status = match *name {
+        "Acknowledge" => "Acknowledged",
+        "Reject" => "Rejected",
+        _ => "Closed",
+    };
+    alert["status"] = json!({"name": new_status, "description": format!("Alert is {new_status}")});
+    json_response(StatusCode::OK, &json!({}))
 }
 
 fn list(alerts: &BTreeMap<String, Value>, query: Option<&str>) -> Response<Body> {

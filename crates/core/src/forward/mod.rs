@@ -256,6 +256,13 @@ impl<T> fmt::Display for Secret<T> {
     }
 }
 
+/// Transparent, so settings holding one can be written back to config.
+impl<T: serde::Serialize> serde::Serialize for Secret<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         T::deserialize(deserializer).map(Secret)
@@ -538,5 +545,7 @@ fn error_detail(err: &reqwest::Error) -> String {
     detail
 }
 
+#[cfg(test)]
+pub(crate) mod test_receiver;
 #[cfg(test)]
 mod tests;

@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use futures_util::StreamExt;
 use tokio::sync::OnceCell;
@@ -33,12 +33,16 @@ use url::Url;
 use zbus::proxy::CacheProperties;
 use zbus::zvariant::Value;
 
-use super::{body_text, summary_text, NotifyError, Popup, Urgency};
+use super::{body_text, summary_text, Acknowledger, NotifyError, Popup, Urgency};
 
 /// The application name every pop-up carries.
 pub const APP_NAME: &str = "Sekoia Notifier";
 /// The label of the default action (the click).
 pub const OPEN_LABEL: &str = "Open in Sekoia.io";
+/// The label of the action that acknowledges the alert in Sekoia.io.
+pub const ACKNOWLEDGE_LABEL: &str = "Acknowledge";
+/// The action key of that button.
+pub const ACKNOWLEDGE_KEY: &str = "acknowledge";
 /// How many notifications are remembered for replacement and clicks; the
 /// oldest is forgotten first.
 pub const TRACKED_MAX: usize = 1000;
@@ -202,11 +206,14 @@ struct Tracked {
     by_key: Bounded<String, u32>,
     /// Notification id -> alert page, for clicks.
     links: Bounded<u32, Url>,
+    /// Notification id -> alert uuid, for "Acknowledge".
+    alerts: Bounded<u32, String>,
 }
 
 impl Tracked {
     fn closed(&mut self, id: u32) {
         self.links.remove(&id);
+        self.alerts.remove(&id);
         self.by_key.retain(|v| *v != id);
     }
 }
@@ -219,6 +226,8 @@ fn lock(tracked: &Mutex<Tracked>) -> std::sync::MutexGuard<'_, Tracked> {
 struct Inner {
     proxy: NotificationsProxy<'static>,
     markup: bool,
+    /// The server shows action buttons.
+    buttons: bool,
     tracked: Arc<Mutex<Tracked>>,
     listener: JoinHandle<()>,
 }
@@ -229,6 +238,9 @@ pub struct Desktop {
     opener: Opener,
     bus: Bus,
     inner: OnceCell<Inner>,
+    /// Set once the engine has an API client: pop-ups of alerts then offer
+    /// "Acknowledge".
+    acknowledger: Arc<OnceLock<Acknowledger>>,
 }
 
 impl std::fmt::Debug for Desktop {
@@ -252,7 +264,15 @@ impl Desktop {
             opener,
             bus: Bus::Session,
             inner: OnceCell::new(),
+            acknowledger: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// From now on, pop-ups of alerts offer "Acknowledge" (when the server
+    /// shows action buttons), which calls `acknowledger` with the alert
+    /// uuid and shows its answer in a pop-up. A second call is ignored.
+    pub fn set_acknowledger(&self, acknowledger: Acknowledger) {
+        let _ = self.acknowledger.set(acknowledger);
     }
 
     /// Like `new`, on the bus at this D-Bus address instead of the session
@@ -280,10 +300,15 @@ impl Desktop {
             }
             None => None,
         };
-        let actions: &[&str] = if link.is_some() {
-            &["default", OPEN_LABEL]
-        } else {
-            &[]
+        // Only an alert (a uuid key with an alert page) can be acknowledged.
+        let ackable = inner.buttons
+            && self.acknowledger.get().is_some()
+            && link.is_some()
+            && crate::sekoia::is_uuid(&popup.key);
+        let actions: &[&str] = match (&link, ackable) {
+            (Some(_), true) => &["default", OPEN_LABEL, ACKNOWLEDGE_KEY, ACKNOWLEDGE_LABEL],
+            (Some(_), false) => &["default", OPEN_LABEL],
+            (None, _) => &[],
         };
         let icon = match popup.urgency {
             Urgency::Critical => "dialog-warning",
@@ -311,6 +336,12 @@ impl Desktop {
         let mut tracked = lock(&inner.tracked);
         if replaces != 0 && replaces != id {
             tracked.links.remove(&replaces);
+            tracked.alerts.remove(&replaces);
+        }
+        if ackable {
+            tracked.alerts.insert(id, popup.key.clone());
+        } else {
+            tracked.alerts.remove(&id);
         }
         tracked.by_key.insert(popup.key.clone(), id);
         match link {
@@ -364,20 +395,28 @@ impl Desktop {
             .await
             .map_err(server("subscribing to clicks"))?;
         let markup = capabilities.iter().any(|c| c == "body-markup");
+        let buttons = capabilities.iter().any(|c| c == "actions");
 
         let tracked = Arc::new(Mutex::new(Tracked {
             by_key: Bounded::new(),
             links: Bounded::new(),
+            alerts: Bounded::new(),
         }));
         let listener = tokio::spawn(listen(
             signals,
             Arc::clone(&tracked),
-            self.allowed.clone(),
-            self.opener.clone(),
+            Clicks {
+                allowed: self.allowed.clone(),
+                opener: self.opener.clone(),
+                acknowledger: Arc::clone(&self.acknowledger),
+                proxy: proxy.clone(),
+                markup,
+            },
         ));
         Ok(Inner {
             proxy,
             markup,
+            buttons,
             tracked,
             listener,
         })
@@ -391,13 +430,67 @@ impl Drop for Inner {
     }
 }
 
-/// The one background task: clicks open links, closes forget them.
+/// What the listener needs to act on clicks.
+struct Clicks {
+    allowed: Url,
+    opener: Opener,
+    acknowledger: Arc<OnceLock<Acknowledger>>,
+    proxy: NotificationsProxy<'static>,
+    markup: bool,
+}
+
+impl Clicks {
+    /// Runs the acknowledger off the listener and shows its answer.
+    fn acknowledge(&self, uuid: String) {
+        let Some(acknowledger) = self.acknowledger.get() else {
+            return;
+        };
+        let answer = acknowledger(uuid.clone());
+        let (proxy, markup) = (self.proxy.clone(), self.markup);
+        tokio::spawn(async move {
+            let (summary, line, urgency) = match answer.await {
+                Ok(words) => ("Alert acknowledged", words, Urgency::Low),
+                Err(words) => ("Could not acknowledge the alert", words, Urgency::Normal),
+            };
+            let popup = Popup {
+                kind: crate::notify::PopupKind::Notice,
+                key: format!("ack-{uuid}"),
+                summary: summary.to_owned(),
+                lines: vec![line],
+                urgency,
+                link: None,
+            };
+            let mut hints = HashMap::new();
+            hints.insert("urgency", Value::U8(popup.urgency.hint_byte()));
+            let shown = proxy
+                .notify(
+                    APP_NAME,
+                    0,
+                    "dialog-information",
+                    &summary_text(&popup),
+                    &body_text(&popup, markup),
+                    &[],
+                    hints,
+                    -1,
+                )
+                .await;
+            if let Err(error) = shown {
+                tracing::warn!(%error, "could not show the acknowledge result");
+            }
+        });
+    }
+}
+
+/// The one background task: clicks open links, "Acknowledge" acknowledges,
+/// closes forget them.
 async fn listen(
     mut signals: zbus::proxy::SignalStream<'static>,
     tracked: Arc<Mutex<Tracked>>,
-    allowed: Url,
-    opener: Opener,
+    clicks: Clicks,
 ) {
+    let Clicks {
+        allowed, opener, ..
+    } = &clicks;
     while let Some(message) = signals.next().await {
         if let Some(closed) = NotificationClosed::from_message(message.clone()) {
             if let Ok(args) = closed.args() {
@@ -409,13 +502,24 @@ async fn listen(
             continue;
         };
         let Ok(args) = action.args() else { continue };
+        if args.action_key == ACKNOWLEDGE_KEY {
+            let uuid = lock(&tracked).alerts.get(&args.id).cloned();
+            match uuid {
+                Some(uuid) => clicks.acknowledge(uuid),
+                None => tracing::debug!(
+                    id = args.id,
+                    "acknowledge on a notification we do not track"
+                ),
+            }
+            continue;
+        }
         if args.action_key != "default" {
             continue;
         }
         let id = args.id;
         let link = lock(&tracked).links.remove(&id);
         match link {
-            Some(link) if link_allowed(&allowed, &link) => opener.open(&link),
+            Some(link) if link_allowed(allowed, &link) => opener.open(&link),
             Some(link) => {
                 tracing::warn!(%link, "refusing to open an alert link outside the configured app URL")
             }

@@ -8,6 +8,17 @@
 
 pub mod desktop;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// What a pop-up's "Acknowledge" button calls with the alert uuid: a
+/// sentence saying what happened (`Ok`) or what went wrong (`Err`). Built by
+/// `triage::acknowledger`; notification backends only call it.
+pub type Acknowledger = Arc<
+    dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>> + Send + Sync,
+>;
+
 /// How loudly a pop-up asks for attention; maps to the freedesktop
 /// `urgency` hint (0, 1, 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,101 @@
+//! Triage from the notifier: acknowledging an alert in Sekoia.io. Reads the
+//! alert's workflow, triggers its Acknowledge action, and refreshes the feed
+//! entry's status through the writer. The desktop pop-up ("Acknowledge"
+//! button) and the desktop app's feed window both call [`acknowledge`].
+//!
+//! Must not: write SQLite itself (the writer does), guess an action id (it
+//! always comes from the workflow the API lists for this alert), or put
+//! untrusted text unfiltered into a message.
+
+use std::sync::Arc;
+
+use crate::notify::{cap, strip_controls, Acknowledger};
+use crate::sekoia::{Client, SekoiaError};
+use crate::store::{StoreError, Writer};
+
+/// The name of the workflow action this module triggers.
+pub const ACKNOWLEDGE: &str = "Acknowledge";
+
+/// Why an alert could not be acknowledged, in words.
+#[derive(Debug, thiserror::Error)]
+pub enum TriageError {
+    /// 403 carries the missing permission, 409 that the alert moved on.
+    #[error(transparent)]
+    Sekoia(#[from] SekoiaError),
+    #[error("Sekoia.io offers no Acknowledge action for this alert (it offers: {offered}); it is probably no longer pending")]
+    NoAcknowledge { offered: String },
+    #[error("no Sekoia.io API key is set, and acknowledging needs one with the SIC_WRITE_ALERTS_WORKFLOW permission; run `sekoia-notifierd set-api-key`")]
+    NoKey,
+    #[error("the alert was acknowledged, but its feed entry could not be updated: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What an acknowledgement changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledged {
+    /// The alert's status name after the change, when Sekoia.io told it.
+    pub status: Option<String>,
+}
+
+/// Acknowledges the alert `uuid` in Sekoia.io and updates its feed entry.
+/// Needs SIC_WRITE_ALERTS_WORKFLOW on the key.
+pub async fn acknowledge(
+    client: &Client,
+    writer: &Writer,
+    uuid: &str,
+) -> Result<Acknowledged, TriageError> {
+    let actions = client.workflow(uuid).await?;
+    let Some(action) = actions
+        .iter()
+        .find(|a| a.name.trim().eq_ignore_ascii_case(ACKNOWLEDGE))
+    else {
+        let names: Vec<String> = actions
+            .iter()
+            .map(|a| cap(strip_controls(&a.name).trim(), 40))
+            .collect();
+        let offered = if names.is_empty() {
+            "nothing".to_owned()
+        } else {
+            cap(&names.join(", "), 200)
+        };
+        return Err(TriageError::NoAcknowledge { offered });
+    };
+    client.trigger_workflow(uuid, &action.id).await?;
+    tracing::info!(alert = uuid, "alert acknowledged in Sekoia.io");
+    // The feed shows the status Sekoia.io now reports. If reading it back
+    // fails, the alert's next `updated` event brings it.
+    match client.get_alert(uuid).await {
+        Ok(alert) => {
+            let status = alert.status.as_ref().and_then(|s| s.name.clone());
+            writer.record(vec![alert], Vec::new(), Vec::new()).await?;
+            Ok(Acknowledged { status })
+        }
+        Err(e) => {
+            tracing::warn!(alert = uuid, error = %e, "acknowledged, but the new status could not be read back");
+            Ok(Acknowledged { status: None })
+        }
+    }
+}
+
+/// [`acknowledge`] as the desktop pop-up's "Acknowledge" button calls it:
+/// the answer is a sentence either way.
+pub fn acknowledger(client: Client, writer: Writer) -> Acknowledger {
+    Arc::new(move |uuid: String| {
+        let (client, writer) = (client.clone(), writer.clone());
+        Box::pin(async move {
+            match acknowledge(&client, &writer, &uuid).await {
+                Ok(done) => Ok(match done.status {
+                    Some(status) => format!("Acknowledged in Sekoia.io; status: {status}."),
+                    None => "Acknowledged in Sekoia.io.".to_owned(),
+                }),
+                Err(e) => {
+                    tracing::warn!(alert = %uuid, error = %e, "acknowledge failed");
+                    Err(e.to_string())
+                }
+            }
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests;

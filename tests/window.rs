@@ -177,6 +177,22 @@ fn the_feed_window_lists_a_posted_alert_and_renders_a_hostile_title_as_text() {
         "return document.querySelector('#unread').textContent === '2'",
     );
 
+    // Acknowledge from the row: the workflow action in Sekoia.io, then the
+    // row shows the new status and offers the action no more.
+    window.click(&format!(".row[data-uuid=\"{UUID}\"] .ack"));
+    window.wait_for(
+        "the acknowledged status",
+        &format!(
+            "return {row}.textContent.includes('Acknowledged') && !{row}.querySelector('.ack')"
+        ),
+    );
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.method == "PATCH" && r.path.contains(UUID)),
+        "no PATCH of the workflow reached the API"
+    );
+
     // The feed window may not call the settings commands (capabilities).
     let denied = window.execute_async(
         "const done = arguments[arguments.length - 1]; \

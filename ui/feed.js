@@ -73,6 +73,11 @@ function row(e) {
       e.enrich_error ? el("span", { text: ` · ${e.enrich_error}` }) : null,
     ]),
   ]);
+  if (e.type === "alert" && (e.status ?? "").toLowerCase() === "pending") {
+    const ack = el("button", { text: "Acknowledge", cls: "secondary ack", attrs: { type: "button", title: "Acknowledge in Sekoia.io (a)" } });
+    ack.addEventListener("click", (ev) => { ev.stopPropagation(); acknowledge(e, ack); });
+    li.append(ack);
+  }
   li.addEventListener("click", () => openEntry(e));
   li.addEventListener("keydown", (ev) => onRowKey(ev, e, li));
   return li;
@@ -85,6 +90,16 @@ async function openEntry(e) {
   }
 }
 
+async function acknowledge(e, button) {
+  if (button) button.disabled = true;
+  try {
+    await invoke(cmd.feedAcknowledge, { uuid: e.uuid });
+  } catch (err) {
+    showWarning(err.message);
+    if (button) button.disabled = false;
+  }
+}
+
 async function markRead(uuid) {
   try { await invoke(cmd.feedMarkRead, { uuid }); } catch (err) { showWarning(err.message); }
 }
@@ -92,6 +107,7 @@ async function markRead(uuid) {
 function onRowKey(ev, e, li) {
   if (ev.key === "Enter") { ev.preventDefault(); openEntry(e); }
   else if (ev.key === "r") { ev.preventDefault(); markRead(e.uuid); }
+  else if (ev.key === "a" && li.querySelector(".ack")) { ev.preventDefault(); acknowledge(e, li.querySelector(".ack")); }
   else if (ev.key === "ArrowDown" || ev.key === "j") { ev.preventDefault(); li.nextElementSibling?.focus(); }
   else if (ev.key === "ArrowUp" || ev.key === "k") { ev.preventDefault(); (li.previousElementSibling ?? filter).focus(); }
 }

@@ -3,6 +3,7 @@ export const cmd = Object.freeze({
   feedList: "feed_list",
   feedMarkRead: "feed_mark_read",
   feedOpen: "feed_open",
+  feedAcknowledge: "feed_acknowledge",
   settingsGet: "settings_get",
   settingsSave: "settings_save",
   settingsSetApiKey: "settings_set_api_key",

@@ -10,6 +10,7 @@ use notifier_core::selftest::SelfTestError;
 use notifier_core::settings::form::FormError;
 use notifier_core::settings::SettingsError;
 use notifier_core::store::StoreError;
+use notifier_core::triage::TriageError;
 use serde::ser::SerializeStruct;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,8 @@ pub enum AppError {
     Sekoia(#[from] SekoiaError),
     #[error(transparent)]
     SelfTest(#[from] SelfTestError),
+    #[error(transparent)]
+    Triage(#[from] TriageError),
     #[error("the engine is not running: {0}")]
     NotRunning(String),
     #[error("this entry has no alert page to open")]

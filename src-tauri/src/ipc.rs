@@ -9,6 +9,7 @@ pub const COMMANDS: &[&str] = &[
     "feed_list",
     "feed_mark_read",
     "feed_open",
+    "feed_acknowledge",
     "settings_get",
     "settings_save",
     "settings_set_api_key",

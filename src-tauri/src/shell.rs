@@ -221,8 +221,12 @@ impl Shell {
             );
             pausable
         });
+        // Forward destinations from `[[forward]]` work here too (a bad one is
+        // a settings error, as in the daemon).
+        let forward = settings::forward_targets(&inner.settings.forward, &self.paths.config_file)?;
         let options = Options {
             api_key: key,
+            forward,
             sinks: desktop
                 .iter()
                 .map(|d| Arc::clone(d) as Arc<dyn Sink>)
@@ -329,7 +333,10 @@ impl Shell {
         } else if inner.key.accepted == Some(false) {
             inner.key.problem.clone()
         } else {
-            health.as_ref().and_then(Health::warning)
+            health
+                .as_ref()
+                .and_then(Health::warning)
+                .or_else(|| forward_warning(inner.running.as_ref()))
         };
         Status {
             unread,
@@ -385,6 +392,14 @@ impl Shell {
             return Err(AppError::NoLink);
         }
         Ok(link)
+    }
+
+    /// Acknowledges alert `uuid` in Sekoia.io (its workflow's Acknowledge
+    /// action) and updates the feed entry; returns the new status.
+    pub async fn acknowledge(&self, uuid: &str) -> Result<Option<String>, AppError> {
+        let inner = self.inner.lock().await;
+        let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
+        Ok(running.engine.acknowledge(uuid).await?.status)
     }
 
     /// Opens the alert page of feed entry `id` in the default browser.
@@ -598,6 +613,18 @@ impl KeyStatus {
 async fn check_key(api_url: Url, key: ApiKey) -> Result<(), SekoiaError> {
     let client = Client::new(ClientConfig::new(api_url), key)?;
     client.me().await.map(|_| ())
+}
+
+/// The first forward destination whose last outcome was a failure, in words.
+fn forward_warning(running: Option<&Running>) -> Option<String> {
+    let statuses = running?.engine.forward_status().ok()?;
+    statuses
+        .into_iter()
+        .find(|d| d.health == "failing")
+        .map(|d| match d.last_failure {
+            Some(f) => format!("Forwarding to {} fails: {}", d.name, f.error),
+            None => format!("Forwarding to {} fails", d.name),
+        })
 }
 
 fn not_running(inner: &Inner) -> AppError {

@@ -26,3 +26,12 @@ pub async fn feed_mark_read(
 pub async fn feed_open(shell: ShellState<'_>, id: i64) -> Result<(), AppError> {
     shell.open_alert(id).await
 }
+
+/// Acknowledges alert `uuid` in Sekoia.io; returns its new status.
+#[tauri::command]
+pub async fn feed_acknowledge(
+    shell: ShellState<'_>,
+    uuid: String,
+) -> Result<Option<String>, AppError> {
+    shell.acknowledge(&uuid).await
+}

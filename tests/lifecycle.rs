@@ -297,3 +297,49 @@ fn feed_limit_and_order_hold() {
         "{table}"
     );
 }
+
+#[test]
+fn serve_keeps_a_private_log_file_and_status_json_says_what_support_needs() {
+    let dir = Dir::new("");
+    let mut daemon = Daemon::start(&dir);
+    assert_eq!(daemon.post(&alert("status-1")), 202);
+    let status = loop {
+        let text = dir.stdout(&["status", "--json"]);
+        let v: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("status --json ({e}): {text}"));
+        if v["events"]["waiting"] == 0 && v["health"].is_object() {
+            break v;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status["running"], true, "{status}");
+    assert_eq!(status["events"]["stored"], 1, "{status}");
+    assert!(status["events"]["last_received"].is_string(), "{status}");
+    assert!(status["health"]["state"]["tunnel"].is_object(), "{status}");
+    assert!(status["health"]["state"]["api"].is_object(), "{status}");
+    assert!(!status.to_string().contains(SECRET), "{status}");
+
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(20)), Some(0));
+    let logs = dir.data().join("logs");
+    let files: Vec<_> = std::fs::read_dir(&logs)
+        .unwrap_or_else(|e| panic!("{}: {e}", logs.display()))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).expect("log file");
+    assert!(text.contains("webhook listener ready"), "{text}");
+    assert!(text.contains("engine stopped"), "{text}");
+    assert!(!text.contains(SECRET), "the hook secret is never logged");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&files[0])
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "the log file is private");
+    }
+}

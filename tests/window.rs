@@ -177,6 +177,43 @@ fn the_feed_window_lists_a_posted_alert_and_renders_a_hostile_title_as_text() {
         "return document.querySelector('#unread').textContent === '2'",
     );
 
+    // A hostile corpus: bidi overrides, NUL and other controls, a
+    // javascript: URL, 100 KB: shown as bounded plain text, no layout break.
+    let corpus = "7e1b2c3d-0a9b-4c8d-8e7f-6a5b4c3d2e1f";
+    let long = format!(
+        "\u{202e}gpj.exe\u{202c} \u{0000}<script>alert(1)</script> javascript:alert(1) {}",
+        "A".repeat(100 * 1024)
+    );
+    api.add_alert(fake_sekoia::alert_json(corpus, "ALwin4", &long, 70));
+    post(corpus);
+    let hostile_row = format!("document.querySelector('.row[data-uuid=\"{corpus}\"]')");
+    window.wait_for(
+        "the hostile corpus row",
+        &format!("const r = {hostile_row}; return r && r.querySelector('.title').textContent.includes('gpj')"),
+    );
+    let shown = window.execute(
+        &format!(
+            "const r = {hostile_row}; const t = r.querySelector('.title').textContent; \
+             return {{ chars: Array.from(t).length, bidi: /[\\u202a-\\u202e\\u2066-\\u2069\\u0000]/.test(t), \
+                      ends: t.endsWith('…'), height: r.getBoundingClientRect().height, \
+                      overflow: document.documentElement.scrollWidth > document.documentElement.clientWidth, \
+                      scripts: document.querySelectorAll('#feed script').length }}"
+        ),
+        json!([]),
+    );
+    assert!(
+        shown["chars"].as_u64().unwrap_or(u64::MAX) <= 300,
+        "{shown}"
+    );
+    assert_eq!(shown["bidi"], false, "{shown}");
+    assert_eq!(shown["ends"], true, "shortened with an ellipsis: {shown}");
+    assert!(
+        shown["height"].as_f64().unwrap_or(f64::MAX) < 200.0,
+        "{shown}"
+    );
+    assert_eq!(shown["overflow"], false, "{shown}");
+    assert_eq!(shown["scripts"], 0, "{shown}");
+
     // Acknowledge from the row: the workflow action in Sekoia.io, then the
     // row shows the new status and offers the action no more.
     window.click(&format!(".row[data-uuid=\"{UUID}\"] .ack"));

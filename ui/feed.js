@@ -41,9 +41,19 @@ export function relative(iso, now = Date.now()) {
   return d === 1 ? "yesterday" : `${d} days ago`;
 }
 
+// Control and bidi-override characters (they could hide or reorder text).
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const MAX_CHARS = 300;
+
+/** Untrusted text made safe to show: no controls, at most MAX_CHARS characters. */
+export function clean(text) {
+  const chars = Array.from(String(text ?? "").replace(UNSAFE, ""));
+  return chars.length > MAX_CHARS ? `${chars.slice(0, MAX_CHARS - 1).join("")}…` : chars.join("");
+}
+
 function titleOf(e) {
   if (e.type === "notifier-test") return "Test alert";
-  return e.title || (e.short_id ? `Alert ${e.short_id}` : `${e.type} ${e.action}`);
+  return clean(e.title) || (e.short_id ? `Alert ${clean(e.short_id)}` : clean(`${e.type} ${e.action}`));
 }
 
 function matches(e, text, min) {
@@ -58,8 +68,8 @@ function row(e) {
   const level = band(e.urgency);
   const urgency = e.urgency === null || e.urgency === undefined
     ? (e.enriched ? "Urgency unknown" : "Not enriched yet")
-    : `${e.urgency_display || level} ${e.urgency}`;
-  const meta = [e.status, e.rule, e.entity].filter(Boolean).join(" · ");
+    : `${clean(e.urgency_display) || level} ${e.urgency}`;
+  const meta = [e.status, e.rule, e.entity].filter(Boolean).map(clean).join(" · ");
   const li = el("li", {
     cls: `row u-${level}${e.read ? " read" : ""}`,
     attrs: { tabindex: "0", "data-id": e.id, "data-uuid": e.uuid, "aria-label": `${titleOf(e)}, ${urgency}` },
@@ -70,7 +80,7 @@ function row(e) {
     el("span", { cls: "meta" }, [
       el("span", { cls: "urgency", text: urgency }),
       meta ? document.createTextNode(` · ${meta}`) : null,
-      e.enrich_error ? el("span", { text: ` · ${e.enrich_error}` }) : null,
+      e.enrich_error ? el("span", { text: ` · ${clean(e.enrich_error)}` }) : null,
     ]),
   ]);
   if (e.type === "alert" && (e.status ?? "").toLowerCase() === "pending") {

@@ -44,11 +44,10 @@ pub fn run() {
     let _ =
         LOCAL_OFFSET.set(time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC));
     let cli = Cli::parse();
-    init_logging();
-    let shell = match Paths::resolve(cli.config, cli.data_dir)
-        .map_err(error::AppError::from)
-        .and_then(Shell::new)
-    {
+    notifier_core::logs::private_files();
+    let paths = Paths::resolve(cli.config, cli.data_dir);
+    init_logging(paths.as_ref().ok().map(|p| p.data_dir.as_path()));
+    let shell = match paths.map_err(error::AppError::from).and_then(Shell::new) {
         Ok(shell) => Arc::new(shell),
         Err(e) => {
             eprintln!("sekoia-notifier: {e}");
@@ -165,12 +164,23 @@ pub(crate) fn tomorrow_morning() -> SystemTime {
         .unwrap_or_else(|_| SystemTime::now() + std::time::Duration::from_secs(12 * 3600))
 }
 
-fn init_logging() {
+/// Logs to stderr and to a daily file in the data dir (for support).
+fn init_logging(data_dir: Option<&std::path::Path>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let file = data_dir
+        .and_then(|dir| notifier_core::logs::rolling(dir, "sekoia-notifier").ok())
+        .map(|writer| {
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(writer)
+        });
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(file)
         .try_init();
 }
 

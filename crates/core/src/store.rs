@@ -659,11 +659,13 @@ fn now_rfc3339() -> String {
 }
 
 /// Event totals for `status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub stored: i64,
     /// Not handled by the pipeline yet.
     pub waiting: i64,
+    /// When the newest event arrived (RFC 3339), if any did.
+    pub last_received: Option<String>,
 }
 
 /// Read access: the feed and the queries the shells need.
@@ -729,12 +731,13 @@ impl Reader {
     /// How many events are stored, and how many wait for the pipeline.
     pub fn counts(&self) -> Result<Counts, StoreError> {
         Ok(self.conn.query_row(
-            "SELECT COUNT(*), COALESCE(SUM(handled = 0), 0) FROM events",
+            "SELECT COUNT(*), COALESCE(SUM(handled = 0), 0), MAX(received_at) FROM events",
             [],
             |r| {
                 Ok(Counts {
                     stored: r.get(0)?,
                     waiting: r.get(1)?,
+                    last_received: r.get(2)?,
                 })
             },
         )?)

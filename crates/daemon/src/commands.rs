@@ -19,11 +19,21 @@ use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 pub fn run(cli: Cli) -> ExitCode {
+    notifier_core::logs::private_files();
     let (level, format) = match cli.command {
         Command::Serve { log_format } => ("info", log_format),
         _ => ("warn", LogFormat::Human),
     };
-    init_logging(level, format);
+    // `serve` also logs to a daily file in the data dir, for support.
+    let log_dir = match cli.command {
+        Command::Serve { .. } => {
+            Paths::resolve(cli.locations.config.clone(), cli.locations.data_dir.clone())
+                .ok()
+                .map(|p| p.data_dir)
+        }
+        _ => None,
+    };
+    init_logging(level, format, log_dir.as_deref());
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -339,6 +349,9 @@ async fn status(settings: &Settings, paths: &Paths, json: bool) -> anyhow::Resul
     let reader = Reader::open(&paths.data_dir)?;
     let counts = reader.counts()?;
     let forward = outbox::status(&reader, &targets)?;
+    // The running engine's last recorded health: tunnel, API (its last
+    // error in words), last self-test.
+    let health = notifier_core::monitor::recorded(&reader)?;
     let mut out = std::io::stdout().lock();
     if json {
         let status = serde_json::json!({
@@ -347,6 +360,11 @@ async fn status(settings: &Settings, paths: &Paths, json: bool) -> anyhow::Resul
             "listen": instance.as_ref().map(|i| i.listen.to_string()),
             "tunnel": instance.as_ref().and_then(|i| i.tunnel.clone()),
             "events": counts,
+            "health": health.as_ref().map(|(at, h)| serde_json::json!({
+                "recorded_at": at.format(&time::format_description::well_known::Rfc3339).ok(),
+                "state": h,
+                "warning": h.warning(),
+            })),
             "forward": forward,
         });
         serde_json::to_writer_pretty(&mut out, &status)?;
@@ -508,17 +526,38 @@ fn printable(s: &str) -> String {
         .collect()
 }
 
-fn init_logging(default_level: &str, format: LogFormat) {
+fn init_logging(default_level: &str, format: LogFormat, log_dir: Option<&std::path::Path>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = EnvFilter::try_from_env("SEKOIA_NOTIFIER_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},hyper=warn")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    let stderr = match format {
+        LogFormat::Human => stderr.boxed(),
+        LogFormat::Json => stderr.json().boxed(),
+    };
+    let file =
+        log_dir.and_then(
+            |dir| match notifier_core::logs::rolling(dir, "sekoia-notifierd") {
+                Ok(writer) => Some(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(false)
+                        .with_writer(writer),
+                ),
+                Err(e) => {
+                    eprintln!("sekoia-notifierd: no log file in {}: {e}", dir.display());
+                    None
+                }
+            },
+        );
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr)
+        .with(file)
+        .init();
 }
 
 #[cfg(test)]

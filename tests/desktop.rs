@@ -406,3 +406,44 @@ fn pausing_from_the_tray_holds_pop_ups_back_but_not_the_feed() {
     assert_eq!(popups.len(), 1, "{popups:?}");
     assert_eq!(popups[0].summary, "Second alert");
 }
+
+#[test]
+fn a_click_on_a_storm_summary_opens_the_feed_window() {
+    let api = api_with_alert();
+    let dir = desktop_dir(&api);
+    // One pop-up per window: the next alerts fold into a summary.
+    let mut config = std::fs::read_to_string(dir.config()).expect("config");
+    config.push_str("[notify]\nstorm_budget = 1\n");
+    std::fs::write(dir.config(), config).expect("config");
+    let session = dir.session.as_ref().expect("session");
+    let host = session.tray_host();
+    let display = Display::start();
+    let app = App::start(&dir, &display);
+    tray_item(&dir, &host);
+    for n in 0..4 {
+        let uuid = format!("5d6e7f80-1a2b-4c3d-8e9f-{n:012}");
+        assert_eq!(app.post(&crate::util::alert(&uuid)), 202);
+    }
+    let summary = eventually("a summary pop-up", Duration::from_secs(20), || {
+        session
+            .notifications
+            .calls()
+            .into_iter()
+            .find(|c| c.summary.contains("new alerts"))
+    });
+    assert_eq!(
+        web_processes(app.child.id()),
+        0,
+        "no window before the click"
+    );
+    session.click(summary.returned_id);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while web_processes(app.child.id()) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no feed window after the summary click {summary:?}:\n{}",
+            app.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

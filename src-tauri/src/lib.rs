@@ -144,6 +144,10 @@ impl<R: Runtime> Host for TauriHost<R> {
         let _ = self.app.emit(ipc::STATUS_CHANGED, status);
         tray::show(&self.app, status);
     }
+
+    fn open_feed(&self) {
+        windows::open_feed(&self.app);
+    }
 }
 
 static LOCAL_OFFSET: OnceLock<time::UtcOffset> = OnceLock::new();

@@ -33,6 +33,8 @@ pub trait Host: Send + Sync + 'static {
     fn feed_changed(&self, status: &Status);
     /// Health, pause, key or webhook URL changed.
     fn status_changed(&self, status: &Status);
+    /// A summary pop-up (a storm, a catch-up) was clicked: show the feed.
+    fn open_feed(&self);
 }
 
 /// The state the tray and both windows show.
@@ -219,6 +221,13 @@ impl Shell {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner),
             );
+            // A click on a summary pop-up (a storm, a catch-up) opens the feed.
+            let shell = Arc::downgrade(self);
+            pausable.offer_feed(Arc::new(move || {
+                if let Some(host) = shell.upgrade().as_ref().and_then(|s| s.host.get()) {
+                    host.open_feed();
+                }
+            }));
             pausable
         });
         // Forward destinations from `[[forward]]` work here too (a bad one is

@@ -55,6 +55,10 @@ impl Sink for Pausable {
     fn offer_acknowledge(&self, acknowledger: crate::notify::Acknowledger) {
         self.inner.offer_acknowledge(acknowledger);
     }
+
+    fn offer_feed(&self, open: crate::notify::FeedOpener) {
+        self.inner.offer_feed(open);
+    }
 }
 
 #[cfg(test)]

@@ -33,7 +33,9 @@ use url::Url;
 use zbus::proxy::CacheProperties;
 use zbus::zvariant::Value;
 
-use super::{body_text, summary_text, Acknowledger, NotifyError, Popup, Urgency};
+use super::{
+    body_text, summary_text, Acknowledger, FeedOpener, NotifyError, Popup, PopupKind, Urgency,
+};
 
 /// The application name every pop-up carries.
 pub const APP_NAME: &str = "Sekoia Notifier";
@@ -208,12 +210,15 @@ struct Tracked {
     links: Bounded<u32, Url>,
     /// Notification id -> alert uuid, for "Acknowledge".
     alerts: Bounded<u32, String>,
+    /// Notification ids of summary pop-ups (their click may open the feed).
+    summaries: Bounded<u32, ()>,
 }
 
 impl Tracked {
     fn closed(&mut self, id: u32) {
         self.links.remove(&id);
         self.alerts.remove(&id);
+        self.summaries.remove(&id);
         self.by_key.retain(|v| *v != id);
     }
 }
@@ -241,6 +246,8 @@ pub struct Desktop {
     /// Set once the engine has an API client: pop-ups of alerts then offer
     /// "Acknowledge".
     acknowledger: Arc<OnceLock<Acknowledger>>,
+    /// Set by a shell with a feed window: summary clicks open it.
+    feed_opener: Arc<OnceLock<FeedOpener>>,
 }
 
 impl std::fmt::Debug for Desktop {
@@ -265,7 +272,15 @@ impl Desktop {
             bus: Bus::Session,
             inner: OnceCell::new(),
             acknowledger: Arc::new(OnceLock::new()),
+            feed_opener: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// From now on a click on a summary pop-up (a storm, a catch-up) calls
+    /// `open` instead of opening the alert list in the browser. A second
+    /// call is ignored.
+    pub fn set_feed_opener(&self, open: FeedOpener) {
+        let _ = self.feed_opener.set(open);
     }
 
     /// From now on, pop-ups of alerts offer "Acknowledge" (when the server
@@ -343,6 +358,11 @@ impl Desktop {
         } else {
             tracked.alerts.remove(&id);
         }
+        if popup.kind == PopupKind::Summary {
+            tracked.summaries.insert(id, ());
+        } else {
+            tracked.summaries.remove(&id);
+        }
         tracked.by_key.insert(popup.key.clone(), id);
         match link {
             Some(link) => tracked.links.insert(id, link),
@@ -401,6 +421,7 @@ impl Desktop {
             by_key: Bounded::new(),
             links: Bounded::new(),
             alerts: Bounded::new(),
+            summaries: Bounded::new(),
         }));
         let listener = tokio::spawn(listen(
             signals,
@@ -409,6 +430,7 @@ impl Desktop {
                 allowed: self.allowed.clone(),
                 opener: self.opener.clone(),
                 acknowledger: Arc::clone(&self.acknowledger),
+                feed_opener: Arc::clone(&self.feed_opener),
                 proxy: proxy.clone(),
                 markup,
             },
@@ -435,6 +457,7 @@ struct Clicks {
     allowed: Url,
     opener: Opener,
     acknowledger: Arc<OnceLock<Acknowledger>>,
+    feed_opener: Arc<OnceLock<FeedOpener>>,
     proxy: NotificationsProxy<'static>,
     markup: bool,
 }
@@ -517,7 +540,17 @@ async fn listen(
             continue;
         }
         let id = args.id;
-        let link = lock(&tracked).links.remove(&id);
+        let (link, summary) = {
+            let mut tracked = lock(&tracked);
+            (
+                tracked.links.remove(&id),
+                tracked.summaries.remove(&id).is_some(),
+            )
+        };
+        if let (true, Some(open_feed)) = (summary, clicks.feed_opener.get()) {
+            open_feed();
+            continue;
+        }
         match link {
             Some(link) if link_allowed(allowed, &link) => opener.open(&link),
             Some(link) => {

@@ -19,6 +19,10 @@ pub type Acknowledger = Arc<
     dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>> + Send + Sync,
 >;
 
+/// What a click on a summary pop-up calls instead of opening the alert list
+/// in the browser: the desktop app opens its feed window.
+pub type FeedOpener = Arc<dyn Fn() + Send + Sync>;
+
 /// How loudly a pop-up asks for attention; maps to the freedesktop
 /// `urgency` hint (0, 1, 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

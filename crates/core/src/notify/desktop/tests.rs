@@ -446,3 +446,26 @@ fn tracked_maps_forget_the_oldest_entry_beyond_the_bound() {
     assert!(map.get(&5).is_some());
     assert!(map.get(&(TRACKED_MAX as u32 + 4)).is_some());
 }
+
+#[tokio::test]
+async fn a_summary_click_opens_the_shells_feed_instead_of_the_browser() {
+    let fx = Fixture::start().await;
+    let opened_feed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&opened_feed);
+    fx.desktop.set_feed_opener(Arc::new(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }));
+    let list = Url::parse(&format!("{APP}/operations/alerts")).expect("list url");
+    let summary = fx
+        .show(&Popup {
+            kind: PopupKind::Summary,
+            link: Some(list),
+            ..popup("storm", None)
+        })
+        .await;
+    fx.server.invoke(summary, "default").await;
+    // An ordinary alert's click still opens its page in the browser.
+    let opened = fx.settle().await;
+    assert_eq!(opened, vec![alert("SENTINEL").to_string()]);
+    assert_eq!(opened_feed.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

@@ -108,6 +108,8 @@ pub struct Engine {
     catch_up: Option<CatchUp>,
     /// The start catch-up; finished means it succeeded.
     catch_up_task: Option<JoinHandle<()>>,
+    /// Catches up each outage the monitor records (tunnel down, asleep).
+    gap_catch_up: Option<JoinHandle<()>>,
 }
 
 impl Engine {
@@ -220,6 +222,14 @@ impl Engine {
             has_key: client.is_some(),
         })
         .await;
+        let gap_catch_up = match &catch_up {
+            Some(c) => Some(tokio::spawn(catch_up_gaps(
+                c.clone(),
+                store.reader()?,
+                monitor.shared.subscribe(),
+            ))),
+            None => None,
+        };
         if let Some(client) = &client {
             let shared = Arc::clone(&monitor.shared);
             client.observe(Box::new(move |result| {
@@ -256,6 +266,7 @@ impl Engine {
             client,
             catch_up,
             catch_up_task,
+            gap_catch_up,
         })
     }
 
@@ -376,6 +387,9 @@ impl Engine {
         // Before the tunnel, so that its stop is not recorded as an outage:
         // the next start counts the downtime from this last heartbeat.
         self.monitor.stop().await;
+        if let Some(task) = self.gap_catch_up {
+            task.abort();
+        }
         if let Some(tunnel) = self.tunnel {
             tunnel.stop().await;
         }
@@ -401,6 +415,41 @@ impl Engine {
         self.forwarders.stop().await;
         self.store.close().await;
         tracing::info!("engine stopped");
+    }
+}
+
+/// How long after a health change the gaps are read: the monitor records
+/// the outage's end in the same breath, through the writer.
+const GAP_SETTLE: Duration = Duration::from_secs(2);
+
+/// After every health change (the tunnel back up, a self-test after resume
+/// from sleep), asks the Alert API for the alerts created during each
+/// outage closed since the last look: webhooks Sekoia.io could not deliver
+/// then are added to the feed as caught up.
+async fn catch_up_gaps(catch_up: CatchUp, reader: Reader, mut health: watch::Receiver<Health>) {
+    let mut seen = time::OffsetDateTime::now_utc();
+    while health.changed().await.is_ok() {
+        tokio::time::sleep(GAP_SETTLE).await;
+        health.borrow_and_update();
+        let gaps = match crate::reach::gaps(&reader, seen) {
+            Ok(gaps) => gaps,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the outages for the catch-up");
+                continue;
+            }
+        };
+        let since = seen;
+        for gap in gaps.into_iter().filter(|g| !g.ongoing && g.end > since) {
+            tracing::info!(from = %gap.start, to = %gap.end, "catching up an outage");
+            match catch_up.catch_up(gap.start, gap.end).await {
+                Ok(_) => seen = seen.max(gap.end),
+                // Tried again at the next health change.
+                Err(e) => {
+                    tracing::warn!(error = %e, "catch-up of an outage failed");
+                    break;
+                }
+            }
+        }
     }
 }
 
@@ -593,4 +642,72 @@ fn write_instance(data_dir: &Path, instance: &Instance) {
 
 fn remove_instance(data_dir: &Path) {
     let _ = std::fs::remove_file(data_dir.join(INSTANCE_FILE));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fake_sekoia::{alert_json, FakeSekoia};
+    use std::time::Instant;
+
+    /// An outage the monitor recorded (here written as it would) is caught up
+    /// from the Alert API at the next health change.
+    #[tokio::test]
+    async fn an_outage_is_caught_up_once_delivery_works_again() {
+        let api = FakeSekoia::start().await;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let uuid = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
+        let mut missed = alert_json(uuid, "ALgap1", "Created while the tunnel was down", 60);
+        // Created inside the outage the engine's start opens (now .. now+5).
+        missed["created_at"] = serde_json::json!(now + 2);
+        api.add_alert(missed);
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[sekoia]\napi_url = \"{}\"\n[listener]\nbind = \"127.0.0.1:0\"\nhook_secret = \"gap-test-secret-0123456789abcdefgh\"\n\
+             [tunnel]\npublic_url = \"http://127.0.0.1:9/\"\nselftest_interval = 0\n",
+            api.url()
+        );
+        let (settings, _) = crate::settings::parse(&text, Path::new("c.toml")).unwrap();
+        let options = Options {
+            api_key: Some(ApiKey::new(api.api_key().to_owned()).unwrap()),
+            ..Options::default()
+        };
+        let engine = Engine::start(&settings, dir.path(), options).await.unwrap();
+        // Down since a minute ago (the engine's own start already counts as
+        // down from now on), up again a few seconds from now.
+        engine
+            .writer()
+            .apply(Box::new(move |tx| {
+                crate::reach::went_down(tx, now - 60, "the tunnel is down")?;
+                crate::reach::came_up(tx, now + 5)
+            }))
+            .await
+            .unwrap();
+        // A health change (here a failing self-test) makes the engine look.
+        let _ = engine.send_test().await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let feed = engine.reader().unwrap().feed(10, &settings).unwrap();
+            if let Some(entry) = feed.iter().find(|e| e.uuid == uuid) {
+                assert!(entry.caught_up, "{entry:?}");
+                assert_eq!(
+                    entry.title.as_deref(),
+                    Some("Created while the tunnel was down")
+                );
+                break;
+            }
+            if Instant::now() > deadline {
+                let gaps =
+                    crate::reach::gaps(&engine.reader().unwrap(), time::OffsetDateTime::UNIX_EPOCH);
+                panic!("the outage was not caught up: gaps {gaps:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(api.requests().iter().any(|r| {
+            r.query.as_deref().is_some_and(|q| {
+                q.contains("date%5Bcreated_at%5D") || q.contains("date[created_at]")
+            })
+        }));
+        engine.stop().await;
+    }
 }

@@ -62,7 +62,7 @@ fn main() {
     stop(&mut daemon);
 
     // 2. The app in the tray, no window.
-    let display = Xvfb::start();
+    let display = fake_notifications::display::Display::start();
     let app_dir = root.path().join("app");
     let app_bin = bins.join("sekoia-notifier");
     let mut app = launch(
@@ -290,43 +290,4 @@ fn post(addr: SocketAddr, body: &str) -> u16 {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0)
-}
-
-struct Xvfb {
-    child: Child,
-    name: String,
-}
-
-impl Xvfb {
-    fn start() -> Xvfb {
-        let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("display");
-        Xvfb {
-            child,
-            name: format!(":{}", line.trim()),
-        }
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -4,55 +4,14 @@
 
 use crate::secrets::set_api_key;
 use crate::util::{http, Dir, SECRET};
+pub use fake_notifications::display::Display;
 use fake_notifications::tray::{Item, MenuEntry, Watcher};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const UUID: &str = "2b6e7a1c-5d4f-4e3a-9b8c-7d6e5f4a3b2c";
-
-/// A virtual X display (Xvfb picks a free number). Killed on drop.
-pub struct Display {
-    child: Child,
-    pub name: String,
-}
-
-impl Display {
-    pub fn start() -> Display {
-        let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb (package xvfb) must be installed");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("Xvfb prints its display number");
-        Display {
-            child,
-            name: format!(":{}", line.trim()),
-        }
-    }
-}
-
-impl Drop for Display {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The built desktop app, next to this test binary's `deps/` folder.
 pub fn app_bin() -> PathBuf {

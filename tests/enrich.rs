@@ -26,28 +26,7 @@ pub fn setup(api: &FakeSekoia) -> Dir {
 pub fn setup_with(api: &FakeSekoia, extra: &str) -> Dir {
     let extra = format!("[sekoia]\napi_url = \"{}\"\n{extra}", api.url());
     let mut dir = Dir::with_session(&extra);
-    let bin = dir.tmp.path().join("bin");
-    std::fs::create_dir_all(&bin).expect("bin dir");
-    let opener = bin.join("xdg-open");
-    let opened = dir.tmp.path().join("opened.txt");
-    std::fs::write(
-        &opener,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
-            opened.display()
-        ),
-    )
-    .expect("opener");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let (path, _) = crate::util::fake_opener(dir.tmp.path(), "opened.txt");
     dir.env.push(("PATH".into(), path));
     let out = set_api_key(&dir, api.api_key());
     assert!(

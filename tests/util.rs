@@ -130,6 +130,35 @@ impl Dir {
     }
 }
 
+/// A fake `xdg-open` in `<root>/bin` that appends its argument to
+/// `<root>/<log>`: put the directory first on PATH and read what the app
+/// asked the browser to open. Returns the PATH value and the log file.
+pub fn fake_opener(root: &Path, log: &str) -> (String, PathBuf) {
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    let opener = bin.join("xdg-open");
+    let opened = root.join(log);
+    std::fs::write(
+        &opener,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            opened.display()
+        ),
+    )
+    .expect("write fake xdg-open");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (path, opened)
+}
+
 /// A description of a finished command for a failure message.
 pub fn report(cmd: &Command, out: &Output) -> String {
     format!(

@@ -25,27 +25,7 @@ fn screenshots() -> PathBuf {
 
 /// WebKitWebDriver with the session, display and a fake browser opener.
 fn driver(dir: &Dir, display: &Display) -> Driver {
-    let bin = dir.tmp.path().join("bin");
-    std::fs::create_dir_all(&bin).expect("bin dir");
-    let opener = bin.join("xdg-open");
-    std::fs::write(
-        &opener,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
-            dir.tmp.path().join("opened").display()
-        ),
-    )
-    .expect("write fake xdg-open");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let (path, _) = crate::util::fake_opener(dir.tmp.path(), "opened");
     Driver::start(&dir.tmp.path().join("app.log"), |cmd: &mut Command| {
         dir.session.as_ref().expect("session").apply(cmd);
         cmd.env("DISPLAY", &display.name)

@@ -96,6 +96,10 @@ struct Running {
 }
 
 impl Running {
+    fn reader(&self) -> std::sync::MutexGuard<'_, Reader> {
+        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     async fn stop(self) {
         for watcher in &self.watchers {
             watcher.abort();
@@ -311,13 +315,7 @@ impl Shell {
             inner
                 .running
                 .as_ref()
-                .and_then(|r| {
-                    r.reader
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .unread()
-                        .ok()
-                })
+                .and_then(|r| r.reader().unread().ok())
                 .unwrap_or(0)
         };
         self.status_with(unread).await
@@ -362,11 +360,10 @@ impl Shell {
     pub async fn feed(&self, limit: usize) -> Result<Vec<FeedEntry>, AppError> {
         let inner = self.inner.lock().await;
         let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
-        let reader = running
-            .reader
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        Ok(reader.feed(limit.min(FEED_LIMIT), &inner.settings)?)
+        let entries = running
+            .reader()
+            .feed(limit.min(FEED_LIMIT), &inner.settings)?;
+        Ok(entries)
     }
 
     /// Marks one alert's events, or all, as read.
@@ -384,11 +381,8 @@ impl Shell {
     pub async fn alert_link(&self, id: i64) -> Result<Url, AppError> {
         let inner = self.inner.lock().await;
         let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
-        let reader = running
-            .reader
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let entry = reader
+        let entry = running
+            .reader()
             .feed(FEED_LIMIT, &inner.settings)?
             .into_iter()
             .find(|e| e.id == id);

@@ -5,6 +5,7 @@
 //! end-to-end tests against the real daemon. Must not touch the user's
 //! session bus.
 
+pub mod display;
 pub mod tray;
 
 use std::collections::HashMap;

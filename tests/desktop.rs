@@ -7,7 +7,7 @@ use crate::util::{http, Dir, SECRET};
 pub use fake_notifications::display::Display;
 use fake_notifications::tray::{Item, MenuEntry, Watcher};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,27 +66,13 @@ impl App {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log,
         };
-        app.addr = app.wait_ready(&dir.data());
+        app.addr = crate::util::wait_listening(
+            &mut app.child,
+            &dir.data(),
+            Duration::from_secs(60),
+            &app.log,
+        );
         app
-    }
-
-    fn wait_ready(&mut self, data: &Path) -> SocketAddr {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let instance = data.join("instance.json");
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("the app exited early ({status}):\n{}", self.log_text());
-            }
-            if let Ok(text) = std::fs::read_to_string(&instance) {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                    if let Some(addr) = v["listen"].as_str().and_then(|a| a.parse().ok()) {
-                        return addr;
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the app did not start within 60 s:\n{}", self.log_text());
     }
 
     pub fn log_text(&self) -> String {

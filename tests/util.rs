@@ -130,6 +130,28 @@ impl Dir {
     }
 }
 
+/// Waits until the engine of `child` records its listening address in
+/// `<data>/instance.json`; a failure shows the process's log.
+pub fn wait_listening(child: &mut Child, data: &Path, within: Duration, log: &Path) -> SocketAddr {
+    let deadline = Instant::now() + within;
+    let instance = data.join("instance.json");
+    let log_text = || std::fs::read_to_string(log).unwrap_or_default();
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{:?} exited early ({status}):\n{}", child.id(), log_text());
+        }
+        let addr = std::fs::read_to_string(&instance)
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|v| v["listen"].as_str().and_then(|a| a.parse().ok()));
+        if let Some(addr) = addr {
+            return addr;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no listener within {within:?}:\n{}", log_text());
+}
+
 /// A fake `xdg-open` in `<root>/bin` that appends its argument to
 /// `<root>/<log>`: put the directory first on PATH and read what the app
 /// asked the browser to open. Returns the PATH value and the log file.
@@ -199,27 +221,13 @@ impl Daemon {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log,
         };
-        daemon.addr = daemon.wait_ready(&dir.data());
+        daemon.addr = wait_listening(
+            &mut daemon.child,
+            &dir.data(),
+            Duration::from_secs(20),
+            &daemon.log,
+        );
         daemon
-    }
-
-    fn wait_ready(&mut self, data: &Path) -> SocketAddr {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let instance = data.join("instance.json");
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("serve exited early ({status}):\n{}", self.log_text());
-            }
-            if let Ok(text) = std::fs::read_to_string(&instance) {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                    if let Some(addr) = v["listen"].as_str().and_then(|a| a.parse().ok()) {
-                        return addr;
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("serve did not start within 20 s:\n{}", self.log_text());
     }
 
     pub fn log_text(&self) -> String {

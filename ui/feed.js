@@ -7,6 +7,7 @@ const empty = document.getElementById("empty");
 const filter = document.getElementById("filter");
 const minUrgency = document.getElementById("min-urgency");
 let entries = [];
+let gaps = [];
 let status = null;
 
 /** One row per alert: the newest event of each uuid; read when all are. */
@@ -93,6 +94,28 @@ function row(e) {
   return li;
 }
 
+/** Alert rows with "no delivery possible" rows at their place in time. */
+function interleave(rows, outages) {
+  const byEnd = [...outages].sort((a, b) => Date.parse(b.end) - Date.parse(a.end));
+  const out = [];
+  let g = 0;
+  for (const r of rows) {
+    while (g < byEnd.length && Date.parse(byEnd[g].end) >= Date.parse(r.received_at)) out.push(gapRow(byEnd[g++]));
+    out.push(row(r));
+  }
+  while (g < byEnd.length) out.push(gapRow(byEnd[g++]));
+  return out;
+}
+
+function gapRow(gap) {
+  const from = new Date(gap.start).toLocaleString();
+  const to = gap.ongoing ? "now" : new Date(gap.end).toLocaleString();
+  return el("li", { cls: "gap", attrs: { role: "note" } }, [
+    el("span", { text: `No webhook delivery possible from ${from} to ${to}` }),
+    el("span", { cls: "why", text: ` (${clean(gap.reason)}); missed alerts are caught up from the API.` }),
+  ]);
+}
+
 async function openEntry(e) {
   await markRead(e.uuid);
   if (e.url) {
@@ -118,8 +141,15 @@ function onRowKey(ev, e, li) {
   if (ev.key === "Enter") { ev.preventDefault(); openEntry(e); }
   else if (ev.key === "r") { ev.preventDefault(); markRead(e.uuid); }
   else if (ev.key === "a" && li.querySelector(".ack")) { ev.preventDefault(); acknowledge(e, li.querySelector(".ack")); }
-  else if (ev.key === "ArrowDown" || ev.key === "j") { ev.preventDefault(); li.nextElementSibling?.focus(); }
-  else if (ev.key === "ArrowUp" || ev.key === "k") { ev.preventDefault(); (li.previousElementSibling ?? filter).focus(); }
+  else if (ev.key === "ArrowDown" || ev.key === "j") { ev.preventDefault(); sibling(li, "nextElementSibling")?.focus(); }
+  else if (ev.key === "ArrowUp" || ev.key === "k") { ev.preventDefault(); (sibling(li, "previousElementSibling") ?? filter).focus(); }
+}
+
+/** The next alert row up or down, skipping "no delivery" notes. */
+function sibling(li, direction) {
+  let node = li[direction];
+  while (node && !node.classList.contains("row")) node = node[direction];
+  return node;
 }
 
 function render() {
@@ -127,7 +157,7 @@ function render() {
   const text = filter.value.trim().toLowerCase();
   const min = Number(minUrgency.value);
   const rows = group(entries).filter((e) => matches(e, text, min));
-  list.replaceChildren(...rows.map(row));
+  list.replaceChildren(...interleave(rows, gaps));
   if (focusedId) list.querySelector(`[data-id="${CSS.escape(focusedId)}"]`)?.focus();
   renderEmpty(entries.length === 0, rows.length === 0);
 }
@@ -175,7 +205,10 @@ function showStatus(s) {
 
 async function refresh() {
   try {
-    entries = await invoke(cmd.feedList, { limit: 500 });
+    [entries, gaps] = await Promise.all([
+      invoke(cmd.feedList, { limit: 500 }),
+      invoke(cmd.feedGaps).catch(() => []),
+    ]);
     render();
   } catch (err) {
     showWarning(err.message);
@@ -186,7 +219,7 @@ document.getElementById("mark-all").addEventListener("click", () => markRead(nul
 filter.addEventListener("input", render);
 minUrgency.addEventListener("change", render);
 filter.addEventListener("keydown", (ev) => {
-  if (ev.key === "ArrowDown") { ev.preventDefault(); list.firstElementChild?.focus(); }
+  if (ev.key === "ArrowDown") { ev.preventDefault(); list.querySelector(".row")?.focus(); }
 });
 
 listen(events.feedChanged, (s) => { showStatus(s); refresh(); });

@@ -4,6 +4,7 @@ export const cmd = Object.freeze({
   feedMarkRead: "feed_mark_read",
   feedOpen: "feed_open",
   feedAcknowledge: "feed_acknowledge",
+  feedGaps: "feed_gaps",
   settingsGet: "settings_get",
   settingsSave: "settings_save",
   settingsSetApiKey: "settings_set_api_key",

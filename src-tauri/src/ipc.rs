@@ -10,6 +10,7 @@ pub const COMMANDS: &[&str] = &[
     "feed_mark_read",
     "feed_open",
     "feed_acknowledge",
+    "feed_gaps",
     "settings_get",
     "settings_save",
     "settings_set_api_key",

@@ -79,6 +79,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, shell: Arc<Shell>) -> tauri
             commands::feed::feed_mark_read,
             commands::feed::feed_open,
             commands::feed::feed_acknowledge,
+            commands::feed::feed_gaps,
             commands::settings::settings_get,
             commands::settings::settings_save,
             commands::settings::settings_set_api_key,

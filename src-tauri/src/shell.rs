@@ -366,6 +366,16 @@ impl Shell {
         Ok(entries)
     }
 
+    /// The intervals of the last 7 days in which no webhook could arrive
+    /// (tunnel down, app not running, asleep), oldest first.
+    pub async fn gaps(&self) -> Result<Vec<notifier_core::reach::Gap>, AppError> {
+        let inner = self.inner.lock().await;
+        let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
+        let since = time::OffsetDateTime::now_utc() - time::Duration::days(7);
+        let gaps = notifier_core::reach::gaps(&running.reader(), since)?;
+        Ok(gaps)
+    }
+
     /// Marks one alert's events, or all, as read.
     pub async fn mark_read(&self, uuid: Option<String>) -> Result<usize, AppError> {
         let writer = {

@@ -35,3 +35,9 @@ pub async fn feed_acknowledge(
 ) -> Result<Option<String>, AppError> {
     shell.acknowledge(&uuid).await
 }
+
+/// When no webhook could arrive (last 7 days), for "no delivery from A to B" rows.
+#[tauri::command]
+pub async fn feed_gaps(shell: ShellState<'_>) -> Result<Vec<notifier_core::reach::Gap>, AppError> {
+    shell.gaps().await
+}

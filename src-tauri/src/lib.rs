@@ -146,8 +146,13 @@ impl<R: Runtime> Host for TauriHost<R> {
         tray::show(&self.app, status);
     }
 
-    fn open_feed(&self) {
-        windows::open_feed(&self.app);
+    fn open_window(&self, window: notifier_core::notify::ShellWindow) {
+        match window {
+            notifier_core::notify::ShellWindow::Feed => windows::open_feed(&self.app),
+            notifier_core::notify::ShellWindow::Settings => {
+                windows::open_settings(&self.app, false)
+            }
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use crate::error::AppError;
 use notifier_core::engine::{self, Engine, Options};
 use notifier_core::health::Health;
 use notifier_core::notify::desktop::link_allowed;
-use notifier_core::notify::{Popup, PopupKind, Urgency};
+use notifier_core::notify::{Popup, PopupKind, ShellWindow, Urgency};
 use notifier_core::pause::Pausable;
 use notifier_core::pipeline::Sink;
 use notifier_core::secrets;
@@ -33,8 +33,9 @@ pub trait Host: Send + Sync + 'static {
     fn feed_changed(&self, status: &Status);
     /// Health, pause, key or webhook URL changed.
     fn status_changed(&self, status: &Status);
-    /// A summary pop-up (a storm, a catch-up) was clicked: show the feed.
-    fn open_feed(&self);
+    /// A summary pop-up (a storm, a catch-up) or the URL-changed notice was
+    /// clicked: show that window.
+    fn open_window(&self, window: ShellWindow);
 }
 
 /// The state the tray and both windows show.
@@ -225,11 +226,12 @@ impl Shell {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner),
             );
-            // A click on a summary pop-up (a storm, a catch-up) opens the feed.
+            // A click on a summary pop-up (a storm, a catch-up) opens the
+            // feed; on the URL-changed notice, the settings (to copy it).
             let shell = Arc::downgrade(self);
-            pausable.offer_feed(Arc::new(move || {
+            pausable.offer_windows(Arc::new(move |window| {
                 if let Some(host) = shell.upgrade().as_ref().and_then(|s| s.host.get()) {
-                    host.open_feed();
+                    host.open_window(window);
                 }
             }));
             pausable

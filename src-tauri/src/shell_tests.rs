@@ -21,7 +21,7 @@ impl Host for Recorder {
     fn status_changed(&self, status: &Status) {
         self.status.lock().unwrap().push(status.clone());
     }
-    fn open_feed(&self) {}
+    fn open_window(&self, _window: ShellWindow) {}
 }
 
 struct Fixture {

@@ -497,12 +497,12 @@ pub async fn running(data_dir: &Path) -> Option<Instance> {
 /// never the secret path (notification servers keep a history).
 async fn url_changed(sinks: &[Arc<dyn Sink>], url: &Url) {
     let popup = Popup {
-        kind: PopupKind::Notice,
+        kind: PopupKind::UrlChanged,
         key: "webhook-url-changed".to_owned(),
         summary: "Webhook URL changed".to_owned(),
         lines: vec![
             format!("The tunnel now answers at {url}."),
-            "Sekoia.io still posts to the old URL: paste the new one from `sekoia-notifierd webhook-url`.".to_owned(),
+            "Sekoia.io still posts to the old URL: paste the new one (Settings > Copy in the app, or `sekoia-notifierd webhook-url`).".to_owned(),
         ],
         urgency: Urgency::Critical,
         link: None,

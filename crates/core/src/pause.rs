@@ -56,8 +56,8 @@ impl Sink for Pausable {
         self.inner.offer_acknowledge(acknowledger);
     }
 
-    fn offer_feed(&self, open: crate::notify::FeedOpener) {
-        self.inner.offer_feed(open);
+    fn offer_windows(&self, open: crate::notify::WindowOpener) {
+        self.inner.offer_windows(open);
     }
 }
 

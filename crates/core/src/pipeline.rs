@@ -11,7 +11,7 @@
 
 use crate::forward::{payload, Message};
 use crate::notify::desktop::Desktop;
-use crate::notify::{Acknowledger, FeedOpener, NotifyError, Popup};
+use crate::notify::{Acknowledger, NotifyError, Popup, WindowOpener};
 use crate::outbox::{Lane, Queued};
 use crate::policy::{popup, EventView, Policy};
 use crate::sekoia::{Alert, Client, SekoiaError};
@@ -36,9 +36,9 @@ pub trait Sink: Send + Sync {
     fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>>;
     /// Offers "Acknowledge" on alert pop-ups from now on, where the sink can.
     fn offer_acknowledge(&self, _acknowledger: Acknowledger) {}
-    /// Summary pop-ups' clicks call `open` (the shell's feed window), where
-    /// the sink can.
-    fn offer_feed(&self, _open: FeedOpener) {}
+    /// Summary and URL-changed pop-ups' clicks call `open` (the shell's
+    /// windows), where the sink can.
+    fn offer_windows(&self, _open: WindowOpener) {}
 }
 
 impl Sink for Desktop {
@@ -51,8 +51,8 @@ impl Sink for Desktop {
     fn offer_acknowledge(&self, acknowledger: Acknowledger) {
         self.set_acknowledger(acknowledger);
     }
-    fn offer_feed(&self, open: FeedOpener) {
-        self.set_feed_opener(open);
+    fn offer_windows(&self, open: WindowOpener) {
+        self.set_window_opener(open);
     }
 }
 

@@ -34,13 +34,16 @@ use zbus::proxy::CacheProperties;
 use zbus::zvariant::Value;
 
 use super::{
-    body_text, summary_text, Acknowledger, FeedOpener, NotifyError, Popup, PopupKind, Urgency,
+    body_text, summary_text, Acknowledger, NotifyError, Popup, PopupKind, ShellWindow, Urgency,
+    WindowOpener,
 };
 
 /// The application name every pop-up carries.
 pub const APP_NAME: &str = "Sekoia Notifier";
 /// The label of the default action (the click).
 pub const OPEN_LABEL: &str = "Open in Sekoia.io";
+/// The default action's label on a pop-up that opens a shell window.
+const SETTINGS_LABEL: &str = "Open";
 /// The label of the action that acknowledges the alert in Sekoia.io.
 pub const ACKNOWLEDGE_LABEL: &str = "Acknowledge";
 /// The action key of that button.
@@ -210,15 +213,15 @@ struct Tracked {
     links: Bounded<u32, Url>,
     /// Notification id -> alert uuid, for "Acknowledge".
     alerts: Bounded<u32, String>,
-    /// Notification ids of summary pop-ups (their click may open the feed).
-    summaries: Bounded<u32, ()>,
+    /// Notification id -> the shell window its click opens.
+    windows: Bounded<u32, ShellWindow>,
 }
 
 impl Tracked {
     fn closed(&mut self, id: u32) {
         self.links.remove(&id);
         self.alerts.remove(&id);
-        self.summaries.remove(&id);
+        self.windows.remove(&id);
         self.by_key.retain(|v| *v != id);
     }
 }
@@ -246,8 +249,9 @@ pub struct Desktop {
     /// Set once the engine has an API client: pop-ups of alerts then offer
     /// "Acknowledge".
     acknowledger: Arc<OnceLock<Acknowledger>>,
-    /// Set by a shell with a feed window: summary clicks open it.
-    feed_opener: Arc<OnceLock<FeedOpener>>,
+    /// Set by a shell with windows: summary clicks open its feed, the
+    /// URL-changed notice its settings.
+    window_opener: Arc<OnceLock<WindowOpener>>,
 }
 
 impl std::fmt::Debug for Desktop {
@@ -272,15 +276,16 @@ impl Desktop {
             bus: Bus::Session,
             inner: OnceCell::new(),
             acknowledger: Arc::new(OnceLock::new()),
-            feed_opener: Arc::new(OnceLock::new()),
+            window_opener: Arc::new(OnceLock::new()),
         }
     }
 
     /// From now on a click on a summary pop-up (a storm, a catch-up) calls
-    /// `open` instead of opening the alert list in the browser. A second
-    /// call is ignored.
-    pub fn set_feed_opener(&self, open: FeedOpener) {
-        let _ = self.feed_opener.set(open);
+    /// `open(Feed)` instead of opening the alert list in the browser, and a
+    /// click on the URL-changed notice calls `open(Settings)`. A second call
+    /// is ignored.
+    pub fn set_window_opener(&self, open: WindowOpener) {
+        let _ = self.window_opener.set(open);
     }
 
     /// From now on, pop-ups of alerts offer "Acknowledge" (when the server
@@ -320,10 +325,18 @@ impl Desktop {
             && self.acknowledger.get().is_some()
             && link.is_some()
             && crate::sekoia::is_uuid(&popup.key);
-        let actions: &[&str] = match (&link, ackable) {
-            (Some(_), true) => &["default", OPEN_LABEL, ACKNOWLEDGE_KEY, ACKNOWLEDGE_LABEL],
-            (Some(_), false) => &["default", OPEN_LABEL],
-            (None, _) => &[],
+        // The shell window a click opens instead, when a shell set one.
+        let window = match popup.kind {
+            PopupKind::Summary => Some(ShellWindow::Feed),
+            PopupKind::UrlChanged => Some(ShellWindow::Settings),
+            PopupKind::Alert | PopupKind::Notice => None,
+        }
+        .filter(|_| self.window_opener.get().is_some());
+        let actions: &[&str] = match (&link, ackable, window) {
+            (Some(_), true, _) => &["default", OPEN_LABEL, ACKNOWLEDGE_KEY, ACKNOWLEDGE_LABEL],
+            (Some(_), false, _) => &["default", OPEN_LABEL],
+            (None, _, Some(_)) => &["default", SETTINGS_LABEL],
+            (None, _, None) => &[],
         };
         let icon = match popup.urgency {
             Urgency::Critical => "dialog-warning",
@@ -358,10 +371,11 @@ impl Desktop {
         } else {
             tracked.alerts.remove(&id);
         }
-        if popup.kind == PopupKind::Summary {
-            tracked.summaries.insert(id, ());
-        } else {
-            tracked.summaries.remove(&id);
+        match window {
+            Some(window) => tracked.windows.insert(id, window),
+            None => {
+                tracked.windows.remove(&id);
+            }
         }
         tracked.by_key.insert(popup.key.clone(), id);
         match link {
@@ -421,7 +435,7 @@ impl Desktop {
             by_key: Bounded::new(),
             links: Bounded::new(),
             alerts: Bounded::new(),
-            summaries: Bounded::new(),
+            windows: Bounded::new(),
         }));
         let listener = tokio::spawn(listen(
             signals,
@@ -430,7 +444,7 @@ impl Desktop {
                 allowed: self.allowed.clone(),
                 opener: self.opener.clone(),
                 acknowledger: Arc::clone(&self.acknowledger),
-                feed_opener: Arc::clone(&self.feed_opener),
+                window_opener: Arc::clone(&self.window_opener),
                 proxy: proxy.clone(),
                 markup,
             },
@@ -457,7 +471,7 @@ struct Clicks {
     allowed: Url,
     opener: Opener,
     acknowledger: Arc<OnceLock<Acknowledger>>,
-    feed_opener: Arc<OnceLock<FeedOpener>>,
+    window_opener: Arc<OnceLock<WindowOpener>>,
     proxy: NotificationsProxy<'static>,
     markup: bool,
 }
@@ -540,15 +554,12 @@ async fn listen(
             continue;
         }
         let id = args.id;
-        let (link, summary) = {
+        let (link, window) = {
             let mut tracked = lock(&tracked);
-            (
-                tracked.links.remove(&id),
-                tracked.summaries.remove(&id).is_some(),
-            )
+            (tracked.links.remove(&id), tracked.windows.remove(&id))
         };
-        if let (true, Some(open_feed)) = (summary, clicks.feed_opener.get()) {
-            open_feed();
+        if let (Some(window), Some(open)) = (window, clicks.window_opener.get()) {
+            open(window);
             continue;
         }
         match link {

@@ -19,9 +19,18 @@ pub type Acknowledger = Arc<
     dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>> + Send + Sync,
 >;
 
-/// What a click on a summary pop-up calls instead of opening the alert list
-/// in the browser: the desktop app opens its feed window.
-pub type FeedOpener = Arc<dyn Fn() + Send + Sync>;
+/// A window of the desktop shell a pop-up click can open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShellWindow {
+    /// For summary pop-ups (a storm, a catch-up).
+    Feed,
+    /// For the webhook-URL-changed notice: the new URL is copied there.
+    Settings,
+}
+
+/// What a click on a summary or URL-changed pop-up calls when a shell with
+/// windows set it (instead of opening the alert list, or nothing).
+pub type WindowOpener = Arc<dyn Fn(ShellWindow) + Send + Sync>;
 
 /// How loudly a pop-up asks for attention; maps to the freedesktop
 /// `urgency` hint (0, 1, 2).
@@ -63,8 +72,11 @@ pub enum PopupKind {
     /// Many alerts in one pop-up (a storm, a catch-up); `link` is the alert
     /// list page.
     Summary,
-    /// About the app itself (test alert, URL changed); never coalesced.
+    /// About the app itself (test alert, failures); never coalesced.
     Notice,
+    /// The webhook URL changed; a click opens the shell's settings, where
+    /// the new URL is copied. Never coalesced.
+    UrlChanged,
 }
 
 /// What to show. Every text field is untrusted (it comes from the alert).

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::notify::{NotifyError, Popup, PopupKind, Urgency};
+use crate::notify::{NotifyError, Popup, PopupKind, ShellWindow, Urgency};
 use fake_notifications::{Bus, Server};
+use std::sync::Mutex;
 
 const APP: &str = "https://app.sekoia.io";
 
@@ -448,12 +449,15 @@ fn tracked_maps_forget_the_oldest_entry_beyond_the_bound() {
 }
 
 #[tokio::test]
-async fn a_summary_click_opens_the_shells_feed_instead_of_the_browser() {
+async fn summary_and_url_changed_clicks_open_the_shells_windows_instead_of_the_browser() {
     let fx = Fixture::start().await;
     let opened_feed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = Arc::clone(&opened_feed);
-    fx.desktop.set_feed_opener(Arc::new(move || {
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let windows = Arc::clone(&asked);
+    fx.desktop.set_window_opener(Arc::new(move |window| {
         counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        windows.lock().unwrap().push(window);
     }));
     let list = Url::parse(&format!("{APP}/operations/alerts")).expect("list url");
     let summary = fx
@@ -464,8 +468,21 @@ async fn a_summary_click_opens_the_shells_feed_instead_of_the_browser() {
         })
         .await;
     fx.server.invoke(summary, "default").await;
+    // The URL-changed notice has no link, yet a click opens the settings.
+    let changed = fx
+        .show(&Popup {
+            kind: PopupKind::UrlChanged,
+            ..popup("webhook-url-changed", None)
+        })
+        .await;
+    assert!(fx.server.last().actions.contains(&"default".to_owned()));
+    fx.server.invoke(changed, "default").await;
     // An ordinary alert's click still opens its page in the browser.
     let opened = fx.settle().await;
     assert_eq!(opened, vec![alert("SENTINEL").to_string()]);
-    assert_eq!(opened_feed.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(opened_feed.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(
+        *asked.lock().unwrap(),
+        [ShellWindow::Feed, ShellWindow::Settings]
+    );
 }

@@ -23,14 +23,14 @@ struct Got {
 
 /// An incoming-webhook stand-in (HTTP/1.1 with keep-alive) that records
 /// every request and answers 200, or, while `hold` is set, never answers.
-struct Receiver {
+pub(crate) struct Receiver {
     port: u16,
     got: Arc<Mutex<Vec<Got>>>,
     hold: Arc<AtomicBool>,
 }
 
 impl Receiver {
-    fn start() -> Receiver {
+    pub(crate) fn start() -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().expect("address").port();
         let got = Arc::new(Mutex::new(Vec::new()));
@@ -45,7 +45,7 @@ impl Receiver {
         Receiver { port, got, hold }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!(
             "http://127.0.0.1:{}/workflows/x/triggers/manual?sig={URL_SECRET}",
             self.port
@@ -66,7 +66,7 @@ impl Receiver {
     }
 
     /// Waits for `n` requests and returns their JSON bodies.
-    fn wait_for(&self, n: usize) -> Vec<serde_json::Value> {
+    pub(crate) fn wait_for(&self, n: usize) -> Vec<serde_json::Value> {
         self.wait_got(n)
             .iter()
             .map(|g| serde_json::from_slice(&g.body).expect("the forwarder posts JSON"))

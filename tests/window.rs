@@ -313,6 +313,61 @@ fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
     });
     let text = std::fs::read_to_string(&entry).expect("autostart entry");
     assert!(text.contains("sekoia-notifier"), "{text}");
+
+    // A forward destination: its URL goes to the keyring, the config only
+    // names the entry, and an alert reaches the destination.
+    let receiver = crate::forward::Receiver::start();
+    window.execute(
+        "document.querySelector('#forward-kind').value = 'webhook'",
+        json!([]),
+    );
+    window.clear_and_type("#forward-url", &receiver.url());
+    window.click("#add-forward");
+    window.wait_for(
+        "the destination in the list",
+        "return document.querySelectorAll('#forwards li').length === 1",
+    );
+    let config = std::fs::read_to_string(dir.config()).expect("config");
+    assert!(!config.contains(&receiver.url()), "{config}");
+    let id = config
+        .lines()
+        .find_map(|l| l.strip_prefix("url_keyring = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no url_keyring in {config}"))
+        .to_owned();
+    assert_eq!(lookup_user(&dir, &format!("forward-{id}")), receiver.url());
+    let uuid = "8f9e0d1c-2b3a-4c5d-9e6f-7a8b9c0d1e2f";
+    api.add_alert(fake_sekoia::alert_json(
+        uuid,
+        "ALfwd1",
+        "Forwarded from the app",
+        75,
+    ));
+    let addr = listen_addr(&dir);
+    let (status, _) = crate::util::http(
+        addr,
+        "POST",
+        &format!("/hooks/{}", crate::util::SECRET),
+        &[("Content-Type", "application/json")],
+        alert(uuid).as_bytes(),
+    );
+    assert_eq!(status, 202);
+    let got = receiver.wait_for(1);
+    assert!(
+        got[0].to_string().contains("Forwarded from the app"),
+        "{}",
+        got[0]
+    );
+    let page = window.execute("return document.documentElement.outerHTML", json!([]));
+    assert!(!page.as_str().unwrap_or_default().contains(&receiver.url()));
+
+    // Removing it deletes the keyring entry too.
+    window.click("#forwards li button");
+    window.wait_for(
+        "the empty list",
+        "return document.querySelectorAll('#forwards li').length === 0",
+    );
+    assert_eq!(lookup_user(&dir, &format!("forward-{id}")), "");
     assert_eq!(
         window.execute(
             "return document.querySelector('#autostart').checked",
@@ -324,14 +379,13 @@ fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
 
 /// `secret-tool lookup` of the key `set-api-key` and the app share.
 fn lookup(dir: &Dir) -> String {
+    lookup_user(dir, "api-key")
+}
+
+/// `secret-tool lookup` of one of our keyring entries.
+fn lookup_user(dir: &Dir, user: &str) -> String {
     let mut cmd = Command::new("secret-tool");
-    cmd.args([
-        "lookup",
-        "service",
-        "sekoia-notifier",
-        "username",
-        "api-key",
-    ]);
+    cmd.args(["lookup", "service", "sekoia-notifier", "username", user]);
     dir.session.as_ref().expect("session").apply(&mut cmd);
     let out = cmd.output().expect("secret-tool (package libsecret-tools)");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()

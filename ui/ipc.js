@@ -11,6 +11,8 @@ export const cmd = Object.freeze({
   settingsSetAutostart: "settings_set_autostart",
   settingsUrlCopied: "settings_url_copied",
   settingsRegenerateSecret: "settings_regenerate_secret",
+  settingsAddForward: "settings_add_forward",
+  settingsRemoveForward: "settings_remove_forward",
   appSendTest: "app_send_test",
   appStatus: "app_status",
   appOpenSettings: "app_open_settings",

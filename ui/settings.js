@@ -24,11 +24,37 @@ function fill(view) {
       el("input", { attrs: { type: "checkbox", value: name, ...(f.events.includes(name) ? { checked: "" } : {}) } }),
       document.createTextNode(` ${name}`),
     ])));
+  showForwards(view.forwards);
   $("autostart").checked = view.autostart === true;
   $("autostart").disabled = view.autostart === null;
   $("config-file").textContent = `Saved to ${view.config_file}`;
   showStatus(view.status);
   toggle();
+}
+
+function showForwards(forwards) {
+  $("forwards").replaceChildren(...forwards.map((f) => {
+    const st = f.status;
+    const state = st
+      ? `${st.name}: ${st.health}; ${st.sent} sent, ${st.queued} queued, ${st.failed} failed${st.last_failure ? ` (last error: ${st.last_failure.error})` : ""}`
+      : f.kind;
+    const remove = el("button", { text: "Remove", cls: "secondary", attrs: { type: "button", "data-index": f.index } });
+    remove.addEventListener("click", async () => {
+      try { fill(await invoke(cmd.settingsRemoveForward, { index: f.index })); } catch (err) { forwardError(err); }
+    });
+    return el("li", { cls: "forward", attrs: { "data-index": f.index } }, [
+      el("span", { text: `${state} · ${f.events.join(", ")} · min urgency ${f.min_urgency} · URL in the ${f.url_in}` }),
+      f.url_in === "keyring" ? remove : null,
+    ]);
+  }));
+}
+
+function forwardError(err) {
+  for (const id of ["f-forward_kind", "f-forward_url", "f-forward_min_urgency", "f-forward_events"]) {
+    $(id).querySelector(".error").textContent = "";
+  }
+  const box = $(`f-${err.field}`) ?? $("f-forward_url");
+  box.querySelector(".error").textContent = err.message;
 }
 
 function showStatus(s) {
@@ -162,6 +188,25 @@ $("send-test").addEventListener("click", async () => {
     result($("test-result"), false, err.message);
   } finally {
     $("send-test").disabled = false;
+  }
+});
+
+$("add-forward").addEventListener("click", async () => {
+  const forward = {
+    kind: $("forward-kind").value,
+    url: $("forward-url").value,
+    events: ["alert:created"],
+    min_urgency: $("forward-min").value,
+  };
+  $("add-forward").disabled = true;
+  try {
+    fill(await invoke(cmd.settingsAddForward, { forward }));
+    $("forward-url").value = "";
+    forwardError({ field: "forward_url", message: "" });
+  } catch (err) {
+    forwardError(err);
+  } finally {
+    $("add-forward").disabled = false;
   }
 });
 

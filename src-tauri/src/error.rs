@@ -39,6 +39,8 @@ pub enum AppError {
     Browser(String),
     #[error("autostart: {0}")]
     Autostart(String),
+    #[error("the OS keyring could not make an id: {0}")]
+    Keyring(String),
 }
 
 impl AppError {

@@ -17,6 +17,8 @@ pub const COMMANDS: &[&str] = &[
     "settings_set_autostart",
     "settings_url_copied",
     "settings_regenerate_secret",
+    "settings_add_forward",
+    "settings_remove_forward",
     "app_send_test",
     "app_status",
     "app_open_settings",

@@ -86,6 +86,8 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, shell: Arc<Shell>) -> tauri
             commands::settings::settings_set_autostart,
             commands::settings::settings_url_copied,
             commands::settings::settings_regenerate_secret,
+            commands::settings::settings_add_forward,
+            commands::settings::settings_remove_forward,
             commands::app::app_send_test,
             commands::app::app_status,
             commands::app::app_open_settings,

@@ -13,11 +13,12 @@ use notifier_core::engine::{self, Engine, Options};
 use notifier_core::health::Health;
 use notifier_core::notify::desktop::link_allowed;
 use notifier_core::notify::{Popup, PopupKind, ShellWindow, Urgency};
+use notifier_core::outbox::DestinationStatus;
 use notifier_core::pause::Pausable;
 use notifier_core::pipeline::Sink;
 use notifier_core::secrets;
 use notifier_core::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
-use notifier_core::settings::form::{self, Form};
+use notifier_core::settings::form::{self, Form, FormError, NewForward};
 use notifier_core::settings::{self, Paths, Region, Settings};
 use notifier_core::store::{FeedEntry, Reader};
 use serde::{Deserialize, Serialize};
@@ -69,10 +70,24 @@ pub struct KeyStatus {
     pub problem: Option<String>,
 }
 
+/// One forward destination as the settings window lists it: never its URL.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForwardView {
+    pub index: usize,
+    pub kind: String,
+    /// Where the URL is kept: "keyring", "file" or "config".
+    pub url_in: &'static str,
+    pub events: Vec<String>,
+    pub min_urgency: u8,
+    /// Delivery state (host, counts, last failure), while the engine runs.
+    pub status: Option<DestinationStatus>,
+}
+
 /// What the settings window opens with.
 #[derive(Debug, Clone, Serialize)]
 pub struct SettingsView {
     pub form: Form,
+    pub forwards: Vec<ForwardView>,
     pub regions: Vec<&'static str>,
     pub status: Status,
     pub config_file: String,
@@ -495,9 +510,13 @@ impl Shell {
 
     /// What the settings window opens with.
     pub async fn settings_view(&self, autostart: Option<bool>) -> SettingsView {
-        let form = Form::from_settings(&self.inner.lock().await.settings);
+        let (form, forwards) = {
+            let inner = self.inner.lock().await;
+            (Form::from_settings(&inner.settings), forward_views(&inner))
+        };
         SettingsView {
             form,
+            forwards,
             regions: Region::ALL.iter().map(|r| r.as_str()).collect(),
             status: self.status().await,
             config_file: self.paths.config_file.display().to_string(),
@@ -603,6 +622,46 @@ impl Shell {
         Ok(url.to_string())
     }
 
+    /// Adds a forward destination: its URL goes to the OS keyring, the
+    /// config gets a `[[forward]]` table naming the keyring entry, and the
+    /// engine restarts with it.
+    pub async fn add_forward(self: &Arc<Self>, new: &NewForward) -> Result<(), AppError> {
+        let checked = new.check().map_err(FormError::from)?;
+        let id = keyring_id()?;
+        secrets::store_forward_url(&id, checked.url.as_str())?;
+        let saved = form::add_forward(&self.paths.config_file, &checked, &id);
+        let settings = match saved {
+            Ok(settings) => settings,
+            Err(e) => {
+                let _ = secrets::delete_forward_url(&id);
+                return Err(e.into());
+            }
+        };
+        self.restart_with(settings).await
+    }
+
+    /// Removes forward destination `index` (and its URL from the keyring).
+    pub async fn remove_forward(self: &Arc<Self>, index: usize) -> Result<(), AppError> {
+        let (settings, id) = form::remove_forward(&self.paths.config_file, index)?;
+        if let Some(id) = id {
+            secrets::delete_forward_url(&id)?;
+        }
+        self.restart_with(settings).await
+    }
+
+    async fn restart_with(self: &Arc<Self>, settings: Settings) -> Result<(), AppError> {
+        let mut inner = self.inner.lock().await;
+        let key = self.restart_key(&mut inner);
+        if let Some(running) = inner.running.take() {
+            running.stop().await;
+        }
+        inner.settings = settings;
+        let started = self.start_engine(&mut inner, key).await;
+        drop(inner);
+        self.publish_status().await;
+        started
+    }
+
     pub fn config_file(&self) -> PathBuf {
         self.paths.config_file.clone()
     }
@@ -630,6 +689,34 @@ async fn check_key(api_url: Url, key: ApiKey) -> Result<(), SekoiaError> {
     client.me().await.map(|_| ())
 }
 
+fn forward_views(inner: &Inner) -> Vec<ForwardView> {
+    let statuses = inner
+        .running
+        .as_ref()
+        .and_then(|r| r.engine.forward_status().ok())
+        .unwrap_or_default();
+    inner
+        .settings
+        .forward
+        .iter()
+        .enumerate()
+        .map(|(index, f)| ForwardView {
+            index,
+            kind: f.kind.to_string(),
+            url_in: if f.url_keyring.is_some() {
+                "keyring"
+            } else if f.url_file.is_some() {
+                "file"
+            } else {
+                "config"
+            },
+            events: f.events.iter().map(ToString::to_string).collect(),
+            min_urgency: f.min_urgency,
+            status: statuses.get(index).cloned(),
+        })
+        .collect()
+}
+
 /// The first forward destination whose last outcome was a failure, in words.
 fn forward_warning(running: Option<&Running>) -> Option<String> {
     let statuses = running?.engine.forward_status().ok()?;
@@ -640,6 +727,13 @@ fn forward_warning(running: Option<&Running>) -> Option<String> {
             Some(f) => format!("Forwarding to {} fails: {}", d.name, f.error),
             None => format!("Forwarding to {} fails", d.name),
         })
+}
+
+/// A fresh keyring id for a forward URL: 12 random hex digits.
+fn keyring_id() -> Result<String, AppError> {
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).map_err(|e| AppError::Keyring(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn not_running(inner: &Inner) -> AppError {

@@ -86,6 +86,34 @@ pub fn from_keyring() -> Result<Option<ApiKey>, SecretsError> {
     }
 }
 
+/// The keyring entry holding the URL of a forward destination the desktop
+/// app added (`url_keyring = "<id>"` in its `[[forward]]` table).
+fn forward_entry(id: &str) -> Result<keyring::Entry, SecretsError> {
+    keyring::Entry::new(SERVICE, &format!("forward-{id}")).map_err(keyring_error)
+}
+
+/// Stores a forward destination's URL in the OS keyring under `id`.
+pub fn store_forward_url(id: &str, url: &str) -> Result<(), SecretsError> {
+    forward_entry(id)?.set_password(url).map_err(keyring_error)
+}
+
+/// The URL stored under `id`, if there is one.
+pub fn forward_url(id: &str) -> Result<Option<String>, SecretsError> {
+    match forward_entry(id)?.get_password() {
+        Ok(text) => Ok(Some(text)),
+        Err(keyring::Error::NoEntry) => Ok(None),
+        Err(e) => Err(keyring_error(e)),
+    }
+}
+
+/// Removes the URL stored under `id`; absent is fine.
+pub fn delete_forward_url(id: &str) -> Result<(), SecretsError> {
+    match forward_entry(id)?.delete_credential() {
+        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+        Err(e) => Err(keyring_error(e)),
+    }
+}
+
 fn parse(text: String, source_name: &str) -> Result<ApiKey, SecretsError> {
     ApiKey::new(text).map_err(|e| SecretsError::Invalid {
         source_name: source_name.to_owned(),

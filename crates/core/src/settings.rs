@@ -22,7 +22,9 @@ use std::str::FromStr;
 
 mod forward;
 
-pub use forward::{forward_targets, ForwardSettings, ForwardTarget};
+pub use forward::{
+    check_url as check_forward_url, forward_targets, is_keyring_id, ForwardSettings, ForwardTarget,
+};
 
 use base64::Engine as _;
 use serde::de::{self, Deserializer};
@@ -960,6 +962,7 @@ fn expected_form(key: &str) -> &'static str {
         "forward[].kind" => "one of teams, teams-legacy, slack, mattermost, webhook",
         "forward[].url" => forward::URL_FORM,
         "forward[].url_file" => "the path of a file holding the URL",
+        "forward[].url_keyring" => "1 to 40 lowercase letters, digits and - (the id of a URL in the OS keyring)",
         "forward[].secret" => "a non-empty string (kind = \"webhook\" only)",
         "forward[].min_urgency" => "an integer from 0 to 100",
         "forward[].events" => "a list of \"type:action\" strings such as [\"alert:created\"]",

@@ -3,7 +3,7 @@
 use super::ShellState;
 use crate::error::AppError;
 use crate::shell::{KeyStatus, SettingsView};
-use notifier_core::settings::form::Form;
+use notifier_core::settings::form::{Form, NewForward};
 use tauri::{AppHandle, Runtime};
 
 #[tauri::command]
@@ -57,4 +57,30 @@ pub async fn settings_url_copied(shell: ShellState<'_>) -> Result<(), AppError> 
 #[tauri::command]
 pub async fn settings_regenerate_secret(shell: ShellState<'_>) -> Result<String, AppError> {
     shell.regenerate_secret().await
+}
+
+/// Adds a forward destination (its URL goes to the OS keyring).
+#[tauri::command]
+pub async fn settings_add_forward<R: Runtime>(
+    app: AppHandle<R>,
+    shell: ShellState<'_>,
+    forward: NewForward,
+) -> Result<SettingsView, AppError> {
+    shell.add_forward(&forward).await?;
+    Ok(shell
+        .settings_view(crate::autostart::is_enabled(&app))
+        .await)
+}
+
+/// Removes forward destination `index` and its URL from the keyring.
+#[tauri::command]
+pub async fn settings_remove_forward<R: Runtime>(
+    app: AppHandle<R>,
+    shell: ShellState<'_>,
+    index: usize,
+) -> Result<SettingsView, AppError> {
+    shell.remove_forward(index).await?;
+    Ok(shell
+        .settings_view(crate::autostart::is_enabled(&app))
+        .await)
 }

@@ -249,6 +249,180 @@ impl Form {
     }
 }
 
+/// A forward destination as the settings window adds it. The URL goes to
+/// the OS keyring (the shell stores it), never to the file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NewForward {
+    /// teams | teams-legacy | slack | mattermost | webhook
+    pub kind: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub min_urgency: String,
+}
+
+/// What a valid [`NewForward`] says.
+#[derive(Debug)]
+pub struct CheckedForward {
+    pub kind: crate::forward::Kind,
+    pub url: Url,
+    pub events: Vec<EventFilter>,
+    pub min_urgency: u8,
+}
+
+impl NewForward {
+    /// Checks every field; errors name the field, never echo the URL.
+    pub fn check(&self) -> Result<CheckedForward, FieldError> {
+        for (field, text) in [
+            ("forward_kind", &self.kind),
+            ("forward_min_urgency", &self.min_urgency),
+        ] {
+            check_text(field, label(field), text)?;
+        }
+        let kind: crate::forward::Kind =
+            serde_json::from_value(serde_json::Value::String(self.kind.trim().to_owned()))
+                .map_err(|_| {
+                    field_error(
+                        "forward_kind",
+                        "choose teams, teams-legacy, slack, mattermost or webhook".to_owned(),
+                    )
+                })?;
+        if self.url.chars().count() > MAX_FIELD_CHARS {
+            return Err(field_error(
+                "forward_url",
+                format!("too long (at most {MAX_FIELD_CHARS} characters)"),
+            ));
+        }
+        let url = super::check_forward_url(&self.url).map_err(|detail| {
+            field_error(
+                "forward_url",
+                format!("expected an https:// incoming-webhook URL; {detail}"),
+            )
+        })?;
+        let mut events = Vec::new();
+        for text in self.events.iter().take(65) {
+            check_text("forward_events", label("forward_events"), text)?;
+            events.push(EventFilter::from_str(text.trim()).map_err(|_| {
+                field_error(
+                    "forward_events",
+                    format!("expected type:action pairs, got \"{}\"", shown(text)),
+                )
+            })?);
+        }
+        if events.is_empty() || self.events.len() > 64 {
+            return Err(field_error(
+                "forward_events",
+                "choose 1 to 64 events".to_owned(),
+            ));
+        }
+        let min_urgency = self
+            .min_urgency
+            .trim()
+            .parse()
+            .ok()
+            .filter(|u: &u8| *u <= 100)
+            .ok_or_else(|| {
+                field_error(
+                    "forward_min_urgency",
+                    format!(
+                        "expected a whole number from 0 to 100, got \"{}\"",
+                        shown(&self.min_urgency)
+                    ),
+                )
+            })?;
+        Ok(CheckedForward {
+            kind,
+            url,
+            events,
+            min_urgency,
+        })
+    }
+}
+
+/// Appends a `[[forward]]` table whose URL is in the keyring under
+/// `keyring_id`, validates the whole file and writes it.
+pub fn add_forward(
+    path: &Path,
+    new: &CheckedForward,
+    keyring_id: &str,
+) -> Result<Settings, FormError> {
+    edit_file(path, |doc| {
+        let mut table = toml_edit::Table::new();
+        table.insert("kind", toml_edit::value(new.kind.to_string()));
+        table.insert("url_keyring", toml_edit::value(keyring_id));
+        let mut events = toml_edit::Array::new();
+        for e in &new.events {
+            events.push(e.to_string());
+        }
+        table.insert("events", toml_edit::value(events));
+        table.insert("min_urgency", toml_edit::value(i64::from(new.min_urgency)));
+        match doc
+            .entry("forward")
+            .or_insert_with(|| toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))
+        {
+            toml_edit::Item::ArrayOfTables(tables) => {
+                tables.push(table);
+                Ok(())
+            }
+            _ => Err(field_error(
+                "forward_kind",
+                "the config's `forward` is not a list of [[forward]] tables; fix it by hand"
+                    .to_owned(),
+            )),
+        }
+    })
+}
+
+/// Removes the `index`th `[[forward]]` table; returns the settings now in
+/// force and the keyring id its URL was stored under, if any.
+pub fn remove_forward(path: &Path, index: usize) -> Result<(Settings, Option<String>), FormError> {
+    let mut removed = None;
+    let settings = edit_file(path, |doc| {
+        let Some(toml_edit::Item::ArrayOfTables(tables)) = doc.get_mut("forward") else {
+            return Err(field_error(
+                "forward_kind",
+                "there is no such destination".to_owned(),
+            ));
+        };
+        if index >= tables.len() {
+            return Err(field_error(
+                "forward_kind",
+                "there is no such destination".to_owned(),
+            ));
+        }
+        removed = tables
+            .get(index)
+            .and_then(|t| t.get("url_keyring"))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        tables.remove(index);
+        if tables.is_empty() {
+            doc.remove("forward");
+        }
+        Ok(())
+    })?;
+    Ok((settings, removed))
+}
+
+/// Reads the file, applies `change`, validates the whole result and writes
+/// it atomically (comments kept).
+fn edit_file(
+    path: &Path,
+    change: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<(), FieldError>,
+) -> Result<Settings, FormError> {
+    let text = read_config(path)?.unwrap_or_default();
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|_| FieldError {
+        field: "forward_kind",
+        label: "Config file",
+        message: format!("{} could not be edited; fix it by hand", path.display()),
+    })?;
+    change(&mut doc)?;
+    let updated = doc.to_string();
+    let (settings, _) = parse(&updated, path)?;
+    let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    write_atomic(&target, &updated, false)?;
+    Ok(settings)
+}
+
 /// Checks `form`, writes it into the config file at `path` (atomically,
 /// keeping comments and other keys) and returns the settings now in force.
 pub fn save(path: &Path, form: &Form) -> Result<Settings, FormError> {
@@ -354,6 +528,10 @@ fn label(field: &str) -> &'static str {
         "command" => "Tunnel command",
         "server" => "bore server",
         "domain" => "ngrok domain",
+        "forward_kind" => "Destination kind",
+        "forward_url" => "Webhook URL",
+        "forward_events" => "Forwarded events",
+        "forward_min_urgency" => "Minimum urgency to forward",
         _ => "Setting",
     }
 }
@@ -659,6 +837,79 @@ mod tests {
             settings.tunnel.command.as_deref(),
             Some(sneaky.command.as_str())
         );
+    }
+
+    fn new_forward(url: &str) -> NewForward {
+        NewForward {
+            kind: "slack".into(),
+            url: url.into(),
+            events: vec!["alert:created".into()],
+            min_urgency: "40".into(),
+        }
+    }
+
+    #[test]
+    fn a_forward_added_from_the_window_names_a_keyring_id_and_never_the_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config(dir.path(), USER_FILE);
+        let url = "https://hooks.slack.test/services/T0/B0/S3CR3T";
+        let checked = new_forward(url).check().unwrap();
+        let settings = add_forward(&path, &checked, "k1").unwrap();
+        assert_eq!(settings.forward.len(), 1);
+        assert_eq!(settings.forward[0].url_keyring.as_deref(), Some("k1"));
+        assert_eq!(settings.forward[0].min_urgency, 40);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("S3CR3T"), "{text}");
+        assert!(text.starts_with("# my notes\n"), "{text}");
+        add_forward(&path, &checked, "k2").unwrap();
+        let (settings, removed) = remove_forward(&path, 0).unwrap();
+        assert_eq!(removed.as_deref(), Some("k1"));
+        assert_eq!(settings.forward[0].url_keyring.as_deref(), Some("k2"));
+        let (settings, _) = remove_forward(&path, 0).unwrap();
+        assert!(settings.forward.is_empty());
+        assert!(remove_forward(&path, 0).is_err());
+    }
+
+    #[test]
+    fn bad_forward_fields_are_named_without_echoing_the_url() {
+        let secret = "http://hooks.example.test/S3CR3T";
+        let cases = [
+            (
+                NewForward {
+                    kind: "irc".into(),
+                    ..new_forward("https://h.test/x")
+                },
+                "forward_kind",
+            ),
+            (new_forward(secret), "forward_url"),
+            (new_forward("not a url S3CR3T"), "forward_url"),
+            (
+                NewForward {
+                    events: vec![],
+                    ..new_forward("https://h.test/x")
+                },
+                "forward_events",
+            ),
+            (
+                NewForward {
+                    events: vec!["alert".into()],
+                    ..new_forward("https://h.test/x")
+                },
+                "forward_events",
+            ),
+            (
+                NewForward {
+                    min_urgency: "101".into(),
+                    ..new_forward("https://h.test/x")
+                },
+                "forward_min_urgency",
+            ),
+        ];
+        for (bad, field) in cases {
+            let e = bad.check().unwrap_err();
+            assert_eq!(e.field, field, "{bad:?}: {e}");
+            assert!(!e.to_string().contains("S3CR3T"), "{e}");
+        }
     }
 
     #[test]

@@ -35,6 +35,14 @@ pub struct ForwardSettings {
     /// A file holding the URL (e.g. a systemd credential), read at start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_file: Option<PathBuf>,
+    /// The URL is in the OS keyring under this id (service
+    /// `sekoia-notifier`, user `forward-<id>`): what the desktop app writes.
+    #[serde(
+        default,
+        deserialize_with = "de_keyring_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub url_keyring: Option<String>,
     /// Webhook only: the HMAC key of `X-Sekoia-Notifier-Signature`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<Secret<String>>,
@@ -60,6 +68,7 @@ impl fmt::Debug for ForwardSettings {
             .field("kind", &self.kind)
             .field("url", &self.url)
             .field("url_file", &self.url_file)
+            .field("url_keyring", &self.url_keyring)
             .field("secret", &self.secret)
             .field("events", &self.events)
             .field("min_urgency", &self.min_urgency)
@@ -103,6 +112,31 @@ fn check_forward_url(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// Checks a destination URL typed in a form: the same rules as in the
+/// config; the error never echoes the URL.
+pub fn check_url(text: &str) -> Result<Url, String> {
+    check_forward_url(text)
+}
+
+/// Whether `id` can name a keyring entry: 1 to 40 of a-z, 0-9 and `-`.
+pub fn is_keyring_id(id: &str) -> bool {
+    (1..=40).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn de_keyring_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    if is_keyring_id(&s) {
+        Ok(Some(s))
+    } else {
+        Err(de::Error::custom(
+            "got something else than 1 to 40 lowercase letters, digits and -",
+        ))
+    }
+}
+
 fn de_forward_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret<Url>>, D::Error> {
     let s = String::deserialize(d)?;
     check_forward_url(&s)
@@ -123,16 +157,13 @@ fn invalid(path: &Path, key: String, expected: &str, detail: String) -> Settings
 /// `url_file`, `secret` only (and never empty) for `kind = "webhook"`.
 pub(super) fn check(entries: &[ForwardSettings], path: &Path) -> Result<(), SettingsError> {
     for (i, f) in entries.iter().enumerate() {
-        match (&f.url, &f.url_file) {
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    path,
-                    format!("forward[{i}].url_file"),
-                    "either url or url_file, not both",
-                    "got both".to_owned(),
-                ))
-            }
-            (None, None) => {
+        let given = [
+            f.url.is_some(),
+            f.url_file.is_some(),
+            f.url_keyring.is_some(),
+        ];
+        match given.iter().filter(|g| **g).count() {
+            0 => {
                 return Err(invalid(
                     path,
                     format!("forward[{i}].url"),
@@ -140,7 +171,15 @@ pub(super) fn check(entries: &[ForwardSettings], path: &Path) -> Result<(), Sett
                     "got nothing (set url, or url_file naming a file that holds it)".to_owned(),
                 ))
             }
-            _ => {}
+            1 => {}
+            _ => {
+                return Err(invalid(
+                    path,
+                    format!("forward[{i}].url_file"),
+                    "one of url, url_file and url_keyring",
+                    "got more than one".to_owned(),
+                ))
+            }
         }
         if let Some(secret) = &f.secret {
             if f.kind != Kind::Webhook {
@@ -180,10 +219,11 @@ pub fn forward_targets(
 ) -> Result<Vec<ForwardTarget>, SettingsError> {
     let mut out = Vec::with_capacity(entries.len());
     for (i, f) in entries.iter().enumerate() {
-        let url = match (&f.url, &f.url_file) {
-            (Some(url), _) => url.clone(),
-            (None, Some(file)) => Secret::new(read_url_file(file, i, config)?),
-            (None, None) => {
+        let url = match (&f.url, &f.url_file, &f.url_keyring) {
+            (Some(url), _, _) => url.clone(),
+            (None, Some(file), _) => Secret::new(read_url_file(file, i, config)?),
+            (None, None, Some(id)) => Secret::new(read_url_keyring(id, i, config)?),
+            (None, None, None) => {
                 return Err(invalid(
                     config,
                     format!("forward[{i}].url"),
@@ -203,6 +243,27 @@ pub fn forward_targets(
         });
     }
     Ok(out)
+}
+
+fn read_url_keyring(id: &str, index: usize, config: &Path) -> Result<Url, SettingsError> {
+    let key = format!("forward[{index}].url_keyring");
+    let expected = "the id of a URL the desktop app stored in the OS keyring";
+    match crate::secrets::forward_url(id) {
+        Ok(Some(text)) => check_forward_url(&text)
+            .map_err(|detail| invalid(config, key, URL_FORM, format!("{detail} (in the keyring)"))),
+        Ok(None) => Err(invalid(
+            config,
+            key,
+            expected,
+            format!("got \"{id}\", which has no entry in the keyring; add the destination again"),
+        )),
+        Err(e) => Err(invalid(
+            config,
+            key,
+            expected,
+            format!("the keyring failed: {e}"),
+        )),
+    }
 }
 
 fn read_url_file(file: &Path, index: usize, config: &Path) -> Result<Url, SettingsError> {
@@ -404,6 +465,7 @@ mod tests {
             kind: Kind::Teams,
             url: None,
             url_file: Some(file.to_owned()),
+            url_keyring: None,
             secret: None,
             events: default_events(),
             min_urgency: 0,
@@ -423,6 +485,32 @@ mod tests {
             assert!(msg.contains("/etc/sekoia/config.toml"), "{msg}");
             assert!(msg.contains(words), "{msg}");
             assert!(!msg.contains("S3CR3T"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn a_keyring_entry_is_a_third_way_to_give_the_url_and_its_id_is_checked() {
+        let ok = "[[forward]]\nkind = \"slack\"\nurl_keyring = \"a1b2-c3\"\n";
+        let (settings, _) = parse(ok, &cfg()).unwrap();
+        assert_eq!(settings.forward[0].url_keyring.as_deref(), Some("a1b2-c3"));
+        let both = "[[forward]]\nkind = \"slack\"\nurl_keyring = \"a1\"\nurl_file = \"/x\"\n";
+        assert!(
+            err(both).contains("one of url, url_file and url_keyring"),
+            "{}",
+            err(both)
+        );
+        for bad in [
+            "\"\"",
+            "\"UPPER\"",
+            "\"../x\"",
+            &format!("\"{}\"", "a".repeat(41)),
+        ] {
+            let text = format!("[[forward]]\nkind = \"slack\"\nurl_keyring = {bad}\n");
+            assert!(
+                err(&text).contains("forward[0].url_keyring"),
+                "{bad}: {}",
+                err(&text)
+            );
         }
     }
 }

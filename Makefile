@@ -12,7 +12,7 @@ APT_BUILD := build-essential pkg-config libdbus-1-dev libssl-dev \
 APT_BENCH := wrk curl bc
 # The tests start a private D-Bus session bus and Secret Service keyring each;
 # the desktop tests add a virtual X display and WebKit's WebDriver.
-APT_TEST := dbus dbus-x11 gnome-keyring libsecret-tools xvfb xauth webkit2gtk-driver
+APT_TEST := dbus dbus-x11 gnome-keyring libsecret-tools xvfb xauth webkit2gtk-driver fonts-dejavu-core
 
 
 .PHONY: deps test-deps bench-deps toolchain run serve test lint bench fuzz clean

@@ -104,7 +104,9 @@ pub enum PauseFor {
 }
 
 struct Running {
-    engine: Engine,
+    /// Shared so that long calls (a test alert, an acknowledgement) run
+    /// without holding the shell's lock.
+    engine: Arc<Engine>,
     reader: Mutex<Reader>,
     desktop: Option<Arc<Pausable>>,
     /// Forward feed changes and health changes to the host.
@@ -116,11 +118,22 @@ impl Running {
         self.reader.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Stops the engine once no call still uses it (such calls end within
+    /// their own timeouts).
     async fn stop(self) {
         for watcher in &self.watchers {
             watcher.abort();
         }
-        self.engine.stop().await;
+        let mut engine = self.engine;
+        loop {
+            match Arc::try_unwrap(engine) {
+                Ok(engine) => return engine.stop().await,
+                Err(shared) => {
+                    engine = shared;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
     }
 }
 
@@ -274,7 +287,7 @@ impl Shell {
         let feed = tokio::spawn(Arc::clone(self).watch_feed(engine.changes(), engine.reader()?));
         let health = tokio::spawn(Arc::clone(self).watch_health(engine.health()));
         inner.running = Some(Running {
-            engine,
+            engine: Arc::new(engine),
             reader: Mutex::new(reader),
             desktop,
             watchers: [feed, health],
@@ -427,9 +440,15 @@ impl Shell {
     /// Acknowledges alert `uuid` in Sekoia.io (its workflow's Acknowledge
     /// action) and updates the feed entry; returns the new status.
     pub async fn acknowledge(&self, uuid: &str) -> Result<Option<String>, AppError> {
+        let engine = self.engine().await?;
+        Ok(engine.acknowledge(uuid).await?.status)
+    }
+
+    /// The running engine, without holding the shell's lock while using it.
+    async fn engine(&self) -> Result<Arc<Engine>, AppError> {
         let inner = self.inner.lock().await;
         let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
-        Ok(running.engine.acknowledge(uuid).await?.status)
+        Ok(Arc::clone(&running.engine))
     }
 
     /// Opens the alert page of feed entry `id` in the default browser.
@@ -473,10 +492,9 @@ impl Shell {
     /// Posts a synthetic event through the public webhook URL and waits for
     /// it in the store: proves tunnel and listener end to end.
     pub async fn send_test(&self) -> Result<String, AppError> {
-        let inner = self.inner.lock().await;
-        let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
-        let url = running.engine.webhook_url();
-        let delivered = running.engine.send_test().await?;
+        let engine = self.engine().await?;
+        let url = engine.webhook_url();
+        let delivered = engine.send_test().await?;
         Ok(format!(
             "Test alert received through {} in {} ms",
             url.host_str().unwrap_or("the webhook"),

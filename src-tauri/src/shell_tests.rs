@@ -261,3 +261,40 @@ async fn pausing_is_reported_and_resuming_clears_it() {
     assert_eq!(f.shell.status().await.paused_until, None);
     f.shell.stop().await;
 }
+
+#[tokio::test]
+async fn the_status_answers_while_a_test_alert_hangs_on_a_dead_public_url() {
+    let f = fixture(Some("right")).await;
+    // A public URL whose server accepts and never answers.
+    let stall = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = stall.local_addr().unwrap().port();
+    let mut text = std::fs::read_to_string(f.shell.config_file()).unwrap();
+    text.push_str(&format!(
+        "[tunnel]\npublic_url = \"http://127.0.0.1:{port}/\"\nselftest_interval = 0\n"
+    ));
+    std::fs::write(f.shell.config_file(), text).unwrap();
+    let shell = Arc::new(Shell::new(f.shell.paths().clone()).unwrap());
+    shell.start().await.unwrap();
+    let hold = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((conn, _)) = stall.accept().await {
+            conns.push(conn);
+        }
+    });
+    let testing = tokio::spawn({
+        let shell = Arc::clone(&shell);
+        async move { shell.send_test().await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!testing.is_finished(), "the test alert should still hang");
+    let status = tokio::time::timeout(Duration::from_secs(5), shell.status())
+        .await
+        .expect("status must not wait for the test alert");
+    assert!(status
+        .webhook_url
+        .unwrap()
+        .contains(&format!(":{port}/hooks/")));
+    testing.abort();
+    hold.abort();
+    shell.stop().await;
+}

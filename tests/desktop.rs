@@ -3,7 +3,7 @@
 //! a tray host (a fake StatusNotifierWatcher), and the fake Sekoia.io API.
 
 use crate::secrets::set_api_key;
-use crate::util::{http, Dir, SECRET};
+use crate::util::Dir;
 pub use fake_notifications::display::Display;
 use fake_notifications::tray::{Item, MenuEntry, Watcher};
 use std::net::SocketAddr;
@@ -80,14 +80,7 @@ impl App {
     }
 
     pub fn post(&self, body: &str) -> u16 {
-        http(
-            self.addr,
-            "POST",
-            &format!("/hooks/{SECRET}"),
-            &[("Content-Type", "application/json")],
-            body.as_bytes(),
-        )
-        .0
+        crate::util::post_hook(self.addr, body)
     }
 
     /// The exit code, once the app exited within `within`.

@@ -240,14 +240,7 @@ impl Daemon {
 
     /// POSTs a JSON body to the webhook and returns the status.
     pub fn post(&self, body: &str) -> u16 {
-        http(
-            self.addr,
-            "POST",
-            &self.hook(),
-            &[("Content-Type", "application/json")],
-            body.as_bytes(),
-        )
-        .0
+        post_hook(self.addr, body)
     }
 
     pub fn signal(&self, sig: i32) {
@@ -278,6 +271,19 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// POSTs a JSON body to the webhook of the engine at `addr` (the test
+/// secret) and returns the status.
+pub fn post_hook(addr: SocketAddr, body: &str) -> u16 {
+    http(
+        addr,
+        "POST",
+        &format!("/hooks/{SECRET}"),
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .0
 }
 
 /// One HTTP/1.1 request on a fresh connection; returns status and body.

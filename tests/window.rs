@@ -76,16 +76,7 @@ fn the_feed_window_lists_a_posted_alert_and_renders_a_hostile_title_as_text() {
     assert!(window.text("#empty").contains("No alerts yet"));
 
     let addr = listen_addr(&dir);
-    let post = |uuid: &str| {
-        let (status, _) = crate::util::http(
-            addr,
-            "POST",
-            &format!("/hooks/{}", crate::util::SECRET),
-            &[("Content-Type", "application/json")],
-            alert(uuid).as_bytes(),
-        );
-        assert_eq!(status, 202);
-    };
+    let post = |uuid: &str| assert_eq!(crate::util::post_hook(addr, &alert(uuid)), 202);
     // Two ordinary alerts first, for a feed that looks like a working day.
     for (uuid, short, title, urgency) in [
         (
@@ -344,14 +335,7 @@ fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
         75,
     ));
     let addr = listen_addr(&dir);
-    let (status, _) = crate::util::http(
-        addr,
-        "POST",
-        &format!("/hooks/{}", crate::util::SECRET),
-        &[("Content-Type", "application/json")],
-        alert(uuid).as_bytes(),
-    );
-    assert_eq!(status, 202);
+    assert_eq!(crate::util::post_hook(addr, &alert(uuid)), 202);
     let got = receiver.wait_for(1);
     assert!(
         got[0].to_string().contains("Forwarded from the app"),

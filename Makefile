@@ -9,7 +9,8 @@ CARGO ?= cargo
 APT_BUILD := build-essential pkg-config libdbus-1-dev libssl-dev \
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev \
   libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
-APT_BENCH := wrk curl bc
+# wrk generates the load; python3-venv hosts the FastAPI reference receiver.
+APT_BENCH := wrk curl bc python3 python3-venv
 # The tests start a private D-Bus session bus and Secret Service keyring each;
 # the desktop tests add a virtual X display and WebKit's WebDriver.
 APT_TEST := dbus dbus-x11 gnome-keyring libsecret-tools xvfb xauth webkit2gtk-driver fonts-dejavu-core
@@ -51,12 +52,16 @@ lint: toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## bench: intake throughput and latency against a bare axum handler, enrichment, idle footprint (release build)
+## bench: every benchmark side by side in one run (release builds, about 10 minutes warm; not part of
+## `make test`): intake against a bare axum handler and the FastAPI reference, POST -> pop-up latency,
+## a 10,000-alert storm, idle footprint and start-up beside a hello-world Tauri app (the framework's
+## floor). Prints the table, writes bench/results.json and the results part of BENCHMARKS.md.
 bench: bench-deps test-deps
+	$(CARGO) build --release -q -p notifier-daemon -p sekoia-notifier -p bench -p tauri-floor
 	./bench/intake.sh
-	cargo build --release -q -p notifier-daemon -p sekoia-notifier -p bench
 	./target/release/enrich-bench
 	./target/release/footprint-bench
+	./target/release/bench-report
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := event_parse alert_list

@@ -2,20 +2,24 @@
 //! `sekoia-notifierd`: the fake Sekoia API on loopback, a private D-Bus bus
 //! with a notification server that speaks the real protocol.
 //!
-//! 1. Queued (a storm): QUEUED alert events are stored before the daemon
-//!    starts; measures the time until all are enriched in the feed, the API
-//!    calls it took, the pop-ups the storm budget let through and the peak
-//!    RSS (VmHWM).
+//! 1. Queued (a storm), STORMS times, each over a fresh store: QUEUED alert
+//!    events are stored before the daemon starts; measures the time until
+//!    all are enriched in the feed, the API calls it took, the pop-ups the
+//!    storm budget let through and the peak RSS (VmHWM).
 //! 2. Latency: SAMPLES webhook POSTs, one at a time and spaced to stay
 //!    under the 5 requests/s API budget; time from POST to the Notify call.
 //!
-//! Usage: enrich-bench [QUEUED] [SAMPLES]   (defaults 10000 and 60)
+//! Usage: enrich-bench [QUEUED] [SAMPLES] [STORMS]   (defaults 10000, 60, 3)
+//! Writes target/bench/enrich.txt and target/bench/enrich.json.
+
+#[path = "stats.rs"]
+mod stats;
 
 use notifier_core::event::Event;
 use notifier_core::store::Store;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -36,6 +40,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let queued: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let samples: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(60);
+    let storms: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3).max(1);
     let daemon = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(|d| d.join("sekoia-notifierd")))
@@ -57,77 +62,21 @@ fn main() {
             70,
         ));
     }
-
     let work = tempfile::tempdir().expect("tempdir");
-    let config = work.path().join("config.toml");
-    // The storm runs on the default budget (5 pop-ups per 30 s).
-    let base = format!(
-        "[sekoia]\napi_url = \"{}\"\n[listener]\nbind = \"127.0.0.1:0\"\nhook_secret = \"{SECRET}\"\n",
-        api.url()
-    );
-    std::fs::write(&config, &base).expect("config");
-    let data = work.path().join("data");
 
-    // 1. Queued alerts.
-    runtime.block_on(async {
-        let store = Store::open(&data).expect("store");
-        for n in 0..queued {
-            let event = Event::parse(body(n).as_bytes()).expect("event");
-            store.writer().insert(event).await.expect("insert");
-        }
-        store.close().await;
-    });
-    let started = Instant::now();
-    let mut child = spawn(
-        &daemon,
-        &config,
-        &data,
-        &bus.address,
-        api.api_key(),
-        work.path(),
-    );
-    wait_ready(&data, &mut child);
-    let settings = notifier_core::settings::Settings::default();
-    let reader = notifier_core::store::Reader::open(&data).expect("reader");
-    let all_enriched = || {
-        reader
-            .feed(queued, &settings)
-            .is_ok_and(|feed| feed.len() == queued && feed.iter().all(|e| e.enriched))
-    };
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while !all_enriched() {
-        assert!(Instant::now() < deadline, "timed out");
-        std::thread::sleep(Duration::from_millis(20));
+    // 1. Storms of queued alerts, each over a fresh store.
+    let mut runs = Vec::with_capacity(storms);
+    for run in 0..storms {
+        let dir = work.path().join(format!("storm-{run}"));
+        runs.push(storm(&runtime, &daemon, &dir, &bus, &server, &api, queued));
     }
-    let drained = started.elapsed();
-    let calls = api.requests().len();
-    let rss_kb = rss_kb(child.id(), "VmRSS:");
-    let peak_kb = rss_kb_peak(child.id());
-    // Let the last summary arrive.
-    std::thread::sleep(Duration::from_millis(500));
-    let popups = server.calls().len();
-    let distinct = {
-        let mut ids: Vec<u32> = server.calls().iter().map(|c| c.returned_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids.len()
-    };
 
-    // 2. Latency, one event at a time, after a restart with a one-second
-    // storm window: the samples (4 per second) stay within the budget of 5
-    // and each gets its own pop-up.
-    let _ = child.kill();
-    let _ = child.wait();
-    std::fs::write(&config, format!("{base}[notify]\nstorm_window_secs = 1\n")).expect("config");
-    let _ = std::fs::remove_file(data.join("instance.json"));
-    let mut child = spawn(
-        &daemon,
-        &config,
-        &data,
-        &bus.address,
-        api.api_key(),
-        work.path(),
-    );
+    // 2. Latency, one event at a time, with a one-second storm window: the
+    // samples (4 per second) stay within the budget of 5 and each gets its
+    // own pop-up.
+    let dir = work.path().join("latency");
+    let (config, data) = write_config(&dir, &api, "[notify]\nstorm_window_secs = 1\n");
+    let mut child = spawn(&daemon, &config, &data, &bus.address, api.api_key(), &dir);
     let addr = wait_ready(&data, &mut child);
     // Let the start-up catch-up call (one list call) finish first.
     std::thread::sleep(Duration::from_secs(2));
@@ -147,23 +96,32 @@ fn main() {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
 
+    let col = |f: fn(&Storm) -> f64| stats::summary(&runs.iter().map(f).collect::<Vec<_>>());
+    let drain = col(|r| r.drained_s);
+    let calls = col(|r| r.api_calls as f64);
+    let distinct = col(|r| r.distinct_popups as f64);
+    let notify = col(|r| r.notify_calls as f64);
+    let peak = col(|r| r.peak_rss_mb);
     let mut out = String::new();
-    out.push_str(&format!("queued alerts:              {queued}\n"));
     out.push_str(&format!(
-        "time until all enriched:    {:.2} s\n",
-        drained.as_secs_f64()
+        "storm: {queued} queued alerts, median (min-max) of {storms} runs\n"
     ));
     out.push_str(&format!(
-        "Alert API calls:            {calls} ({:.1} per 1,000 alerts)\n",
-        calls as f64 * 1000.0 / queued as f64
+        "  time until all enriched:  {} s\n",
+        stats::text(&drain, 2)
     ));
     out.push_str(&format!(
-        "pop-ups during the storm:   {distinct} distinct ({popups} Notify calls; the summary replaces itself)\n"
+        "  Alert API calls:          {}\n",
+        stats::text(&calls, 0)
     ));
     out.push_str(&format!(
-        "daemon RSS after the queue: {} KiB (peak {} KiB)\n",
-        rss_kb.map_or("?".into(), |k| k.to_string()),
-        peak_kb.map_or("?".into(), |k| k.to_string())
+        "  pop-ups shown:            {} distinct, {} Notify calls (the summary replaces itself)\n",
+        stats::text(&distinct, 0),
+        stats::text(&notify, 0)
+    ));
+    out.push_str(&format!(
+        "  daemon peak RSS:          {} MB\n",
+        stats::text(&peak, 1)
     ));
     out.push_str(&format!(
         "POST -> Notify on D-Bus:    p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples, one GET each)\n",
@@ -173,8 +131,109 @@ fn main() {
         samples
     ));
     print!("{out}");
+    let json = serde_json::json!({
+        "storm": {
+            "queued": queued,
+            "drain_s": drain,
+            "api_calls": calls,
+            "distinct_popups": distinct,
+            "notify_calls": notify,
+            "peak_rss_mb": peak,
+        },
+        "post_to_notify": {
+            "samples": samples,
+            "p50_ms": ms(pct(0.50)),
+            "p99_ms": ms(pct(0.99)),
+            "max_ms": ms(pct(1.0)),
+        },
+    });
     let _ = std::fs::create_dir_all("target/bench");
     let _ = std::fs::write("target/bench/enrich.txt", out);
+    let _ = std::fs::write("target/bench/enrich.json", json.to_string());
+}
+
+struct Storm {
+    drained_s: f64,
+    api_calls: usize,
+    distinct_popups: usize,
+    notify_calls: usize,
+    peak_rss_mb: f64,
+}
+
+/// One storm: `queued` alerts stored in a fresh store under `dir`, then the
+/// daemon started on them; measured until every one is enriched.
+fn storm(
+    runtime: &tokio::runtime::Runtime,
+    daemon: &Path,
+    dir: &Path,
+    bus: &fake_notifications::Bus,
+    server: &fake_notifications::Server,
+    api: &fake_sekoia::FakeSekoia,
+    queued: usize,
+) -> Storm {
+    // The storm runs on the default budget (5 pop-ups per 30 s).
+    let (config, data) = write_config(dir, api, "");
+    runtime.block_on(async {
+        let store = Store::open(&data).expect("store");
+        for n in 0..queued {
+            let event = Event::parse(body(n).as_bytes()).expect("event");
+            store.writer().insert(event).await.expect("insert");
+        }
+        store.close().await;
+    });
+    let calls_before = api.requests().len();
+    let notify_before = server.calls().len();
+    let started = Instant::now();
+    let mut child = spawn(daemon, &config, &data, &bus.address, api.api_key(), dir);
+    wait_ready(&data, &mut child);
+    let settings = notifier_core::settings::Settings::default();
+    let reader = notifier_core::store::Reader::open(&data).expect("reader");
+    let all_enriched = || {
+        reader
+            .feed(queued, &settings)
+            .is_ok_and(|feed| feed.len() == queued && feed.iter().all(|e| e.enriched))
+    };
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !all_enriched() {
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let drained = started.elapsed();
+    let api_calls = api.requests().len() - calls_before;
+    let peak_kb = rss_kb(child.id(), "VmHWM:").unwrap_or(0);
+    // Let the last summary arrive.
+    std::thread::sleep(Duration::from_millis(500));
+    let calls = server.calls();
+    let mut ids: Vec<u32> = calls[notify_before..]
+        .iter()
+        .map(|c| c.returned_id)
+        .collect();
+    let notify_calls = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    let _ = child.kill();
+    let _ = child.wait();
+    Storm {
+        drained_s: drained.as_secs_f64(),
+        api_calls,
+        distinct_popups: ids.len(),
+        notify_calls,
+        peak_rss_mb: peak_kb as f64 / 1024.0,
+    }
+}
+
+fn write_config(dir: &Path, api: &fake_sekoia::FakeSekoia, extra: &str) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).expect("dir");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sekoia]\napi_url = \"{}\"\n[listener]\nbind = \"127.0.0.1:0\"\nhook_secret = \"{SECRET}\"\n{extra}",
+            api.url()
+        ),
+    )
+    .expect("config");
+    (config, dir.join("data"))
 }
 
 fn ms(d: Duration) -> f64 {
@@ -240,10 +299,6 @@ fn post(addr: SocketAddr, body: &str) -> u16 {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0)
-}
-
-fn rss_kb_peak(pid: u32) -> Option<u64> {
-    rss_kb(pid, "VmHWM:")
 }
 
 fn rss_kb(pid: u32, field: &str) -> Option<u64> {

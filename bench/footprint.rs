@@ -1,17 +1,27 @@
-//! Idle footprint of the release builds: proportional memory (PSS, from
-//! /proc/PID/smaps_rollup) of each process tree, and CPU use over an idle
-//! minute (utime + stime of the tree, from /proc/PID/stat).
+//! Idle footprint and start-up of the release builds, side by side with the
+//! framework's floor (`bench/tauri-floor`, a hello-world Tauri 2 tray app):
+//! proportional memory (PSS, /proc/PID/smaps_rollup) of each process tree,
+//! its CPU use and its wakeups (context switches of every thread) over an
+//! idle period split into WINDOWS equal windows (median, min, max).
 //!
 //! 1. `sekoia-notifierd serve`, idle.
 //! 2. `sekoia-notifier` in the tray (a fake tray host on a private bus, an
-//!    Xvfb display), no window open: the WebKit processes must be gone.
+//!    Xvfb display), no window open: no WebKit process runs.
 //! 3. The same app with the feed window open over 1,000 alerts.
+//! 4. The floor in the tray, no window; 5. the floor with its window.
+//! 6. Start-up, STARTS times each: exec to the listener accepting (daemon,
+//!    app), exec to the tray item registered (app, floor).
 //!
-//! Usage: footprint-bench [IDLE_SECONDS]   (default 60)
+//! Usage: footprint-bench [IDLE_SECONDS] [WINDOWS] [STARTS]   (60, 3, 5)
+//! Writes target/bench/footprint.txt and target/bench/footprint.json.
 
+#[path = "stats.rs"]
+mod stats;
+
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,10 +29,11 @@ use std::time::{Duration, Instant};
 const SECRET: &str = "footprint-secret-0123456789abcdefgh";
 
 fn main() {
-    let idle: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(60);
+    let mut args = std::env::args().skip(1);
+    let idle: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(60);
+    let windows: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(3).max(1);
+    let starts: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5).max(1);
+    let window = Duration::from_secs_f64(idle as f64 / windows as f64);
     let bins = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
@@ -43,107 +54,250 @@ fn main() {
         &["actions", "body"],
     ));
     let host = runtime.block_on(fake_notifications::tray::Watcher::start(&bus.address));
+    let display = fake_notifications::display::Display::start();
     let root = tempfile::tempdir().expect("tempdir");
+    let daemon_bin = bins.join("sekoia-notifierd");
+    let app_bin = bins.join("sekoia-notifier");
+    let floor_bin = bins.join("tauri-floor");
+    let env = Env {
+        api: &api,
+        bus: &bus.address,
+        display: &display.name,
+    };
     let mut rows = Vec::new();
 
     // 1. The daemon.
     let daemon_dir = root.path().join("daemon");
-    let mut daemon = launch(
-        &bins.join("sekoia-notifierd"),
-        &["serve"],
-        &daemon_dir,
-        &api,
-        &bus.address,
-        None,
-    );
+    let mut daemon = env.launch(&daemon_bin, &["serve"], &daemon_dir, false);
     wait_ready(&daemon_dir.join("data"), &mut daemon);
     std::thread::sleep(Duration::from_secs(3));
-    rows.push(measure("sekoia-notifierd serve, idle", daemon.id(), idle));
+    rows.push(measure(
+        "sekoia-notifierd serve, idle",
+        daemon.id(),
+        window,
+        windows,
+    ));
     stop(&mut daemon);
 
     // 2. The app in the tray, no window.
-    let display = fake_notifications::display::Display::start();
     let app_dir = root.path().join("app");
-    let app_bin = bins.join("sekoia-notifier");
-    let mut app = launch(
-        &app_bin,
-        &[],
-        &app_dir,
-        &api,
-        &bus.address,
-        Some(&display.name),
-    );
+    let mut app = env.launch(&app_bin, &[], &app_dir, true);
     let addr = wait_ready(&app_dir.join("data"), &mut app);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while host.items().is_empty() {
-        assert!(Instant::now() < deadline, "the tray item did not register");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_tray(&host, 0);
     std::thread::sleep(Duration::from_secs(3));
     rows.push(measure(
         "sekoia-notifier, tray only (no window)",
         app.id(),
-        idle,
+        window,
+        windows,
     ));
 
     // 3. 1,000 alerts, then the feed window (a second launch opens it).
     for n in 0..1000 {
         assert_eq!(post(addr, &body(n)), 202);
     }
-    let mut second = launch(
-        &app_bin,
-        &[],
-        &app_dir,
-        &api,
-        &bus.address,
-        Some(&display.name),
-    );
+    let mut second = env.launch(&app_bin, &[], &app_dir, true);
     let _ = second.wait();
     std::thread::sleep(Duration::from_secs(15));
     rows.push(measure(
         "sekoia-notifier, feed window open (1,000 alerts)",
         app.id(),
-        idle,
+        window,
+        windows,
     ));
     stop(&mut app);
 
-    let mut out = String::from(
-        "| scenario | processes | PSS (MB) | CPU over idle (%) |\n|---|---|---|---|\n",
+    // 4, 5. The framework's floor, without and with its window.
+    for (name, args) in [
+        ("floor: hello-world Tauri tray app, no window", &[][..]),
+        (
+            "floor: hello-world Tauri tray app, one window",
+            &["--window"][..],
+        ),
+    ] {
+        let before = host.items().len();
+        let mut floor = env.launch(&floor_bin, args, &root.path().join("floor"), true);
+        wait_tray(&host, before);
+        std::thread::sleep(Duration::from_secs(if args.is_empty() { 3 } else { 10 }));
+        rows.push(measure(name, floor.id(), window, windows));
+        stop(&mut floor);
+    }
+
+    // 6. Start-up.
+    let mut startup = Vec::new();
+    let port = free_port();
+    let daemon_dir = root.path().join("start-daemon");
+    env.config(&daemon_dir, &format!("127.0.0.1:{port}"));
+    startup.push(("sekoia-notifierd serve: exec to listener accepting", {
+        let mut runs = Vec::new();
+        for _ in 0..starts {
+            let t0 = Instant::now();
+            let mut child = env.launch(&daemon_bin, &["serve"], &daemon_dir, false);
+            runs.push(wait_accepting(port, &mut child, t0));
+            stop(&mut child);
+        }
+        runs
+    }));
+    let app_dir = root.path().join("start-app");
+    env.config(&app_dir, &format!("127.0.0.1:{port}"));
+    let (mut accept, mut tray) = (Vec::new(), Vec::new());
+    for _ in 0..starts {
+        let before = host.items().len();
+        let t0 = Instant::now();
+        let mut child = env.launch(&app_bin, &[], &app_dir, true);
+        accept.push(wait_accepting(port, &mut child, t0));
+        wait_tray(&host, before);
+        tray.push(t0.elapsed().as_secs_f64() * 1000.0);
+        stop(&mut child);
+    }
+    startup.push(("sekoia-notifier: exec to listener accepting", accept));
+    startup.push(("sekoia-notifier: exec to tray item registered", tray));
+    startup.push(("floor: exec to tray item registered", {
+        let mut runs = Vec::new();
+        for _ in 0..starts {
+            let before = host.items().len();
+            let t0 = Instant::now();
+            let mut child = env.launch(&floor_bin, &[], &root.path().join("floor"), true);
+            wait_tray(&host, before);
+            runs.push(t0.elapsed().as_secs_f64() * 1000.0);
+            stop(&mut child);
+        }
+        runs
+    }));
+
+    let mut out = format!(
+        "Idle footprint: {idle} s idle in {windows} windows, median (min-max)\n\
+         | scenario | processes | PSS (MB) | CPU (%) | wakeups/s |\n|---|---|---|---|---|\n"
     );
+    let mut json_rows = Vec::new();
     for r in &rows {
         out.push_str(&format!(
-            "| {} | {} | {:.1} | {:.2} |\n",
-            r.name, r.processes, r.pss_mb, r.cpu_percent
+            "| {} | {} | {} | {} | {} |\n",
+            r.name,
+            r.processes,
+            stats::text(&r.pss_mb, 1),
+            stats::text(&r.cpu_percent, 2),
+            stats::text(&r.wakeups_per_s, 1),
         ));
+        json_rows.push(json!({
+            "scenario": r.name,
+            "processes": r.processes,
+            "pss_mb": r.pss_mb,
+            "cpu_percent": r.cpu_percent,
+            "wakeups_per_s": r.wakeups_per_s,
+        }));
+    }
+    out.push_str(&format!(
+        "\nStart-up, {starts} runs, ms, median (min-max)\n"
+    ));
+    let mut json_startup = Vec::new();
+    for (name, runs) in &startup {
+        let s = stats::summary(runs);
+        out.push_str(&format!("  {name}: {}\n", stats::text(&s, 0)));
+        json_startup.push(json!({ "what": name, "ms": s }));
     }
     print!("{out}");
+    let json = json!({
+        "idle_s": idle,
+        "windows": windows,
+        "idle": json_rows,
+        "startup": json_startup,
+    });
     let dir = bins.join("../bench");
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(dir.join("footprint.txt"), out);
+    let _ = std::fs::write(dir.join("footprint.json"), json.to_string());
 }
 
 struct Row {
     name: &'static str,
     processes: usize,
-    pss_mb: f64,
-    cpu_percent: f64,
+    pss_mb: Value,
+    cpu_percent: Value,
+    wakeups_per_s: Value,
 }
 
-/// PSS now and CPU over `idle` seconds of the tree rooted at `pid`.
-fn measure(name: &'static str, pid: u32, idle: u64) -> Row {
-    let before = cpu_ticks(&tree(pid));
-    std::thread::sleep(Duration::from_secs(idle));
-    let pids = tree(pid);
-    let after = cpu_ticks(&pids);
+/// PSS, CPU and wakeups of the tree rooted at `pid`, over `count` windows.
+fn measure(name: &'static str, pid: u32, window: Duration, count: u64) -> Row {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    let pss_kb: u64 = pids.iter().map(|p| pss(*p)).sum();
+    let (mut pss_mb, mut cpu, mut wakeups) = (Vec::new(), Vec::new(), Vec::new());
+    let mut processes = 0;
+    for _ in 0..count {
+        let pids = tree(pid);
+        let (ticks0, switches0) = (cpu_ticks(&pids), switches(&pids));
+        let t0 = Instant::now();
+        std::thread::sleep(window);
+        // Threads and processes that came or went in the window are counted
+        // from the end readings only: both trees are read the same way.
+        let pids = tree(pid);
+        let secs = t0.elapsed().as_secs_f64();
+        let (ticks1, switches1) = (cpu_ticks(&pids), switches(&pids));
+        cpu.push(ticks1.saturating_sub(ticks0) as f64 / hz / secs * 100.0);
+        wakeups.push(switches1.saturating_sub(switches0) as f64 / secs);
+        pss_mb.push(pids.iter().map(|p| pss(*p)).sum::<u64>() as f64 / 1024.0);
+        processes = pids.len();
+    }
     Row {
         name,
-        processes: pids.len(),
-        pss_mb: pss_kb as f64 / 1024.0,
-        cpu_percent: (after.saturating_sub(before)) as f64 / hz / idle as f64 * 100.0,
+        processes,
+        pss_mb: stats::summary(&pss_mb),
+        cpu_percent: stats::summary(&cpu),
+        wakeups_per_s: stats::summary(&wakeups),
     }
+}
+
+/// Voluntary and involuntary context switches of every thread of `pids`:
+/// each one is the thread waking up (or being preempted) once.
+fn switches(pids: &[u32]) -> u64 {
+    let mut total = 0;
+    for pid in pids {
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+                continue;
+            };
+            total += status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    total
+}
+
+fn wait_tray(host: &fake_notifications::tray::Watcher, before: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while host.items().len() <= before {
+        assert!(Instant::now() < deadline, "the tray item did not register");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Milliseconds from `t0` until `port` accepts a connection.
+fn wait_accepting(port: u16, child: &mut Child, t0: Instant) -> f64 {
+    let deadline = t0 + Duration::from_secs(30);
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return t0.elapsed().as_secs_f64() * 1000.0;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("exited early: {status}");
+        }
+        assert!(Instant::now() < deadline, "not accepting within 30 s");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// `pid` and all its descendants.
@@ -209,48 +363,58 @@ fn body(n: usize) -> String {
     )
 }
 
-fn launch(
-    bin: &Path,
-    args: &[&str],
-    dir: &Path,
-    api: &fake_sekoia::FakeSekoia,
-    bus: &str,
-    display: Option<&str>,
-) -> Child {
-    std::fs::create_dir_all(dir.join("run")).expect("dirs");
-    let config = dir.join("config.toml");
-    if !config.exists() {
+/// What every launched process shares: the fake API, the bus, the display.
+struct Env<'a> {
+    api: &'a fake_sekoia::FakeSekoia,
+    bus: &'a str,
+    display: &'a str,
+}
+
+impl Env<'_> {
+    /// Writes `dir/config.toml` listening on `bind`.
+    fn config(&self, dir: &Path, bind: &str) {
+        std::fs::create_dir_all(dir).expect("dir");
         std::fs::write(
-            &config,
+            dir.join("config.toml"),
             format!(
-                "[sekoia]\napi_url = \"{}\"\n[listener]\nbind = \"127.0.0.1:0\"\nhook_secret = \"{SECRET}\"\n[tunnel]\npublic_url = \"https://bench.example.test\"\nselftest_interval = 0\n",
-                api.url()
+                "[sekoia]\napi_url = \"{}\"\n[listener]\nbind = \"{bind}\"\nhook_secret = \"{SECRET}\"\n[tunnel]\npublic_url = \"https://bench.example.test\"\nselftest_interval = 0\n",
+                self.api.url()
             ),
         )
         .expect("config");
     }
-    let mut cmd = Command::new(bin);
-    cmd.arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(args);
-    cmd.env("DBUS_SESSION_BUS_ADDRESS", bus)
-        .env("SEKOIA_API_KEY", api.api_key())
-        .env("HOME", dir)
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("XDG_DATA_HOME", dir.join("xdg-data"))
-        .env("XDG_CACHE_HOME", dir.join("cache"))
-        .env("XDG_RUNTIME_DIR", dir.join("run"))
-        .env("RUST_LOG", "warn")
-        .env_remove("DISPLAY")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if let Some(d) = display {
-        cmd.env("DISPLAY", d);
+
+    /// Starts `bin` over `dir` (config written on first use), on the
+    /// display when `gui`.
+    fn launch(&self, bin: &Path, args: &[&str], dir: &Path, gui: bool) -> Child {
+        std::fs::create_dir_all(dir.join("run")).expect("dirs");
+        let config = dir.join("config.toml");
+        if !config.exists() {
+            self.config(dir, "127.0.0.1:0");
+        }
+        let mut cmd = Command::new(bin);
+        cmd.arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .args(args);
+        cmd.env("DBUS_SESSION_BUS_ADDRESS", self.bus)
+            .env("SEKOIA_API_KEY", self.api.api_key())
+            .env("HOME", dir)
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .env("XDG_DATA_HOME", dir.join("xdg-data"))
+            .env("XDG_CACHE_HOME", dir.join("cache"))
+            .env("XDG_RUNTIME_DIR", dir.join("run"))
+            .env("RUST_LOG", "warn")
+            .env_remove("DISPLAY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if gui {
+            cmd.env("DISPLAY", self.display);
+        }
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()))
     }
-    cmd.spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()))
 }
 
 fn wait_ready(data: &Path, child: &mut Child) -> SocketAddr {

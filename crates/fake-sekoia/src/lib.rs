@@ -1,6 +1,9 @@
-//! A fake of the Sekoia.io Alert API (DESIGN.md §4) for tests: an axum server on
+//! A fake of the Sekoia.io Alert API (DESIGN.md §4) for tests (and, in
+//! `live`, of its LiveAPI WebSocket): an axum server on
 //! `127.0.0.1:0` with programmable faults and a request log. It owns nothing of
 //! the engine and must never be a dependency of shipped code (dev-dependency only).
+
+pub mod live;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;

@@ -50,7 +50,7 @@ const BUSY_WAIT: Duration = Duration::from_millis(100);
 pub enum LiveError {
     #[error("the LiveAPI URL is unusable ({reason}); fix liveapi.url in config.toml")]
     InvalidUrl { reason: String },
-    #[error("the LiveAPI refused the API key ({status}); check the key and the region, or create a new key in Settings > API keys")]
+    #[error("the LiveAPI refused the API key (HTTP {status}); check the key and the region, or create a new key in Settings > API keys")]
     Rejected { status: u16 },
     #[error("Sekoia.io rejected the API key: {0}")]
     KeyCheck(SekoiaError),
@@ -240,6 +240,30 @@ async fn run(parts: Parts, health: watch::Sender<LiveHealth>, mut stopped: onesh
             _ = &mut stopped => return,
             () = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+/// One connection for `check`: opens the WebSocket with `key`, waits up to
+/// `wait` for the server's first frame (the handshake), then closes.
+pub async fn probe(url: &Url, key: &ApiKey, wait: Duration) -> Result<(), LiveError> {
+    let config = LiveConfig {
+        connect_timeout: wait,
+        ..LiveConfig::new(url.clone())
+    };
+    let mut socket = connect(&config, key).await?;
+    let first = tokio::time::timeout(wait, socket.next()).await;
+    let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(None)).await;
+    match first {
+        Err(_) => Err(LiveError::Timeout(wait)),
+        Ok(None) | Ok(Some(Ok(Message::Close(_)))) => Err(LiveError::Closed),
+        Ok(Some(Err(e))) => Err(stream_error(e)),
+        Ok(Some(Ok(Message::Text(text)))) => match frame::classify(text.as_str()) {
+            Frame::Handshake {
+                authenticated: false,
+            } => Err(LiveError::Rejected { status: 0 }),
+            _ => Ok(()),
+        },
+        Ok(Some(Ok(_))) => Ok(()),
     }
 }
 

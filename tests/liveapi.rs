@@ -22,16 +22,28 @@ fn v2(uuid: &str, short_id: &str) -> String {
 fn a_liveapi_event_becomes_an_enriched_popup_within_a_second_without_a_tunnel() {
     let api = FakeSekoia::start_blocking();
     let live = FakeLive::start_blocking(api.api_key());
-    api.add_alert(alert_json(&uuid(71), "ALlive71", "Direct: ransomware note", 90));
-    api.add_alert(alert_json(&uuid(72), "ALlive72", "Direct: old-style frame", 50));
+    api.add_alert(alert_json(
+        &uuid(71),
+        "ALlive71",
+        "Direct: ransomware note",
+        90,
+    ));
+    api.add_alert(alert_json(
+        &uuid(72),
+        "ALlive72",
+        "Direct: old-style frame",
+        50,
+    ));
     let mut dir = setup_with(
         &api,
         &format!("[liveapi]\nenabled = true\nurl = \"{}\"\n", live.url()),
     );
-    // As verbose as a user could make it, the WebSocket library included:
-    // the key must still not reach a log.
-    dir.env
-        .push(("SEKOIA_NOTIFIER_LOG".into(), "debug,tungstenite=trace".into()));
+    // As verbose as a user could make it, down to the WebSocket library's
+    // handshake: the key must still not reach a log.
+    dir.env.push((
+        "SEKOIA_NOTIFIER_LOG".into(),
+        "debug,tungstenite=trace,tungstenite::handshake::client=trace".into(),
+    ));
     let d = Daemon::start(&dir);
     assert!(
         live.wait_connections(1, Duration::from_secs(15)),
@@ -77,8 +89,15 @@ fn a_liveapi_event_becomes_an_enriched_popup_within_a_second_without_a_tunnel() 
     let status: serde_json::Value =
         serde_json::from_str(&dir.stdout(&["status", "--json"])).expect("status JSON");
     assert_eq!(status["liveapi"]["enabled"], true, "{status:#}");
-    assert_eq!(status["liveapi"]["state"]["state"], "connected", "{status:#}");
-    assert_eq!(status["health"]["warning"], serde_json::Value::Null, "{status:#}");
+    assert_eq!(
+        status["liveapi"]["state"]["state"], "connected",
+        "{status:#}"
+    );
+    assert_eq!(
+        status["health"]["warning"],
+        serde_json::Value::Null,
+        "{status:#}"
+    );
     let out = dir.run(&["check"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -139,7 +158,8 @@ fn a_rejected_key_is_reported_by_status_and_check_and_not_retried() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(
-        state["liveapi"]["state"]["state"], "key_rejected",
+        state["liveapi"]["state"]["state"],
+        "key_rejected",
         "{state:#}\n{}",
         d.log_text()
     );

@@ -161,13 +161,13 @@ pub fn canonical_time(text: &str) -> String {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.to_owned();
     }
-    let nanos: Option<i128> = if let Ok(t) = time::OffsetDateTime::parse(
-        text,
-        &time::format_description::well_known::Rfc3339,
-    ) {
+    let nanos: Option<i128> = if let Ok(t) =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+    {
         Some(t.unix_timestamp_nanos())
     } else if let Some((whole, frac)) = text.split_once('.') {
-        let digits = |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
         if digits(whole) && digits(frac) && frac.len() <= 9 {
             let secs: i128 = whole.parse().unwrap_or_default();
             let mut padded = frac.to_owned();
@@ -369,7 +369,10 @@ mod tests {
         assert_eq!(key("1732874400.25"), key("2024-11-29T10:00:00.250Z"));
         assert_ne!(key("1732874400"), key("1732874401"));
         // Integer seconds stay as written: keys stored before are still valid.
-        assert_eq!(key("1732874400"), "alert\u{1f}created\u{1f}u-1\u{1f}1732874400");
+        assert_eq!(
+            key("1732874400"),
+            "alert\u{1f}created\u{1f}u-1\u{1f}1732874400"
+        );
         assert_eq!(canonical_time("0"), "0");
         assert_eq!(canonical_time("not a time"), "not a time");
     }

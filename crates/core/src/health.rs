@@ -85,12 +85,16 @@ impl LiveHealth {
                 attempt,
                 next_try_in_s,
                 reason,
-            } => format!("reconnecting (attempt {attempt}, next try in {next_try_in_s} s): {reason}"),
+            } => {
+                format!("reconnecting (attempt {attempt}, next try in {next_try_in_s} s): {reason}")
+            }
             LiveHealth::Unreachable {
                 attempt,
                 next_try_in_s,
                 reason,
-            } => format!("unreachable (attempt {attempt}, next try in {next_try_in_s} s): {reason}"),
+            } => {
+                format!("unreachable (attempt {attempt}, next try in {next_try_in_s} s): {reason}")
+            }
             LiveHealth::KeyRejected { reason } => format!("API key rejected: {reason}"),
             LiveHealth::NoKey => "no API key: the LiveAPI needs one".to_owned(),
         }

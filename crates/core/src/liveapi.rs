@@ -56,7 +56,9 @@ pub enum LiveError {
     KeyCheck(SekoiaError),
     #[error("the LiveAPI answered the upgrade with HTTP {status}; check liveapi.url")]
     Upgrade { status: u16 },
-    #[error("could not reach the LiveAPI ({detail}); check the network, any proxy and liveapi.url")]
+    #[error(
+        "could not reach the LiveAPI ({detail}); check the network, any proxy and liveapi.url"
+    )]
     Connect { detail: String },
     #[error("the LiveAPI did not answer within {} s", .0.as_secs())]
     Timeout(Duration),
@@ -280,13 +282,14 @@ async fn check_key(client: &Client) -> Result<(), LiveError> {
 
 /// Opens the WebSocket with the key in the cookie.
 async fn connect(config: &LiveConfig, key: &ApiKey) -> Result<Socket, LiveError> {
-    let mut request = config
-        .url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| LiveError::InvalidUrl {
-            reason: e.to_string(),
-        })?;
+    let mut request =
+        config
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| LiveError::InvalidUrl {
+                reason: e.to_string(),
+            })?;
     let mut cookie =
         HeaderValue::from_str(&format!("{COOKIE_NAME}={}", key.expose())).map_err(|_| {
             LiveError::KeyCheck(SekoiaError::InvalidKey {
@@ -330,7 +333,8 @@ fn tls_connector() -> Connector {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()
+    match rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
     {
         Ok(builder) => Connector::Rustls(Arc::new(
             builder.with_root_certificates(roots).with_no_client_auth(),

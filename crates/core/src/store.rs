@@ -953,7 +953,14 @@ fn rekey(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
             "SELECT id, dedup_key, kind, action, uuid, created_at FROM events WHERE created_at IS NOT NULL",
         )?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })?;
         rows.collect::<Result<_, _>>()?
     };
@@ -1100,7 +1107,7 @@ mod tests {
             tx.commit().unwrap();
         }
         let old = event("u-rfc", "2024-11-29T10:00:00Z");
-        let old_key = format!("alert\u{1f}created\u{1f}u-rfc\u{1f}2024-11-29T10:00:00Z");
+        let old_key = "alert\u{1f}created\u{1f}u-rfc\u{1f}2024-11-29T10:00:00Z";
         conn.execute(
             "INSERT INTO events (dedup_key, received_at, kind, action, uuid, created_at, raw)
              VALUES (?1, '2026-01-01T00:00:00Z', 'alert', 'created', 'u-rfc', '2024-11-29T10:00:00Z', ?2)",
@@ -1109,9 +1116,16 @@ mod tests {
         .unwrap();
         drop(conn);
         let store = Store::open(dir.path()).unwrap();
-        let again = store.writer().insert(event("u-rfc", "1732874400")).await.unwrap();
+        let again = store
+            .writer()
+            .insert(event("u-rfc", "1732874400"))
+            .await
+            .unwrap();
         assert!(matches!(again, Stored::Duplicate { .. }), "{again:?}");
-        assert_eq!(store.reader().unwrap().feed(10, &settings()).unwrap().len(), 1);
+        assert_eq!(
+            store.reader().unwrap().feed(10, &settings()).unwrap().len(),
+            1
+        );
         store.close().await;
     }
 

@@ -228,7 +228,9 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
 
     let running = engine::running(&paths.data_dir).await;
     match (settings.tunnel.kind, Tunnel::validate(&settings.tunnel)) {
-        (TunnelKind::None, _) if settings.liveapi.enabled && settings.tunnel.public_url.is_none() => {
+        (TunnelKind::None, _)
+            if settings.liveapi.enabled && settings.tunnel.public_url.is_none() =>
+        {
             line(
                 true,
                 "tunnel",

@@ -263,6 +263,8 @@ async fn serve(stream: TcpStream, shared: Shared) {
     }
     let expected = format!("{COOKIE_NAME}={}", shared.lock().api_key);
     let log = shared.clone();
+    // tungstenite's handshake callback fixes this signature.
+    #[allow(clippy::result_large_err)]
     let check = move |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
         let header = |name| {
             request

@@ -64,8 +64,12 @@ fn old_style(root: &Map<String, Value>) -> Option<Value> {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let field = |k: &str| text(attributes.and_then(|a| a.get(k)));
     let event = field("event");
-    let kind = text(root.get("event_type"))
-        .or_else(|| event.as_deref().and_then(|e| e.split('-').next()).map(str::to_owned))?;
+    let kind = text(root.get("event_type")).or_else(|| {
+        event
+            .as_deref()
+            .and_then(|e| e.split('-').next())
+            .map(str::to_owned)
+    })?;
     let action = match event {
         Some(e) => e
             .strip_prefix(&format!("{kind}-"))
@@ -192,7 +196,9 @@ mod tests {
                 panic!("{text} was classified")
             };
             assert_eq!(event.kind, UNKNOWN_TYPE, "{text}");
-            assert!(event.raw.contains(&serde_json::to_string(text).unwrap()[1..3]));
+            assert!(event
+                .raw
+                .contains(&serde_json::to_string(text).unwrap()[1..3]));
             assert!(!why.contains(text) || text.len() < 4, "{why}");
             // The same frame twice has one identity.
             let Frame::Unknown { event: again, .. } = classify(text) else {

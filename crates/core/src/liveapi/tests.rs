@@ -140,7 +140,9 @@ async fn events_of_both_shapes_reach_the_feed_once_even_when_the_webhook_brings_
     assert_eq!(feed_after.len(), 3, "{feed_after:#?}");
     assert_eq!(feed, feed_after);
     assert_eq!(feed.iter().filter(|e| e.uuid == UUID).count(), 1);
-    assert!(feed.iter().any(|e| e.uuid == OLD_UUID && e.action == "created"));
+    assert!(feed
+        .iter()
+        .any(|e| e.uuid == OLD_UUID && e.action == "created"));
     assert!(feed.iter().any(|e| e.kind == frame::UNKNOWN_TYPE));
     let id = feed.iter().find(|e| e.uuid == UUID).unwrap().id;
     assert_eq!(rig.store.reader().unwrap().deliveries(id).unwrap(), Some(3));

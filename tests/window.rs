@@ -419,10 +419,20 @@ fn the_settings_window_switches_to_direct_mode_and_a_liveapi_event_pops_up() {
         json!([]),
     );
     window.clear_and_type("#liveapi_url", live.url().as_str());
+    // The test config listens on port 0, which the form does not accept.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    window.clear_and_type("#port", &port.to_string());
     window.click("#save");
-    window.wait_for(
-        "the saved form",
-        "return document.querySelector('#save-result').textContent.includes('Saved')",
+    let saved = window.wait_for(
+        "the outcome of Save",
+        "const t = document.querySelector('#save-result').textContent; return t && !t.startsWith('Saving') ? t : null;",
+    );
+    assert!(
+        saved.as_str().unwrap_or_default().contains("Saved"),
+        "{saved}"
     );
     let config = std::fs::read_to_string(dir.config()).expect("config");
     assert!(

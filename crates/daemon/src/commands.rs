@@ -74,7 +74,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 .host_str()
                 .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "::1")
             {
-                eprintln!("note: this URL is local; Sekoia.io needs a public HTTPS URL (configure [tunnel])");
+                if settings.liveapi.enabled {
+                    eprintln!("note: this URL is local; events come over the LiveAPI (direct mode), so no webhook is needed");
+                } else {
+                    eprintln!("note: this URL is local; Sekoia.io needs a public HTTPS URL (configure [tunnel], or [liveapi] enabled = true for direct mode)");
+                }
             }
             println!("{url}");
             Ok(())

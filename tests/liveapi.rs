@@ -6,7 +6,7 @@
 //! `check` show the connection; the key is in no log or output.
 
 use crate::enrich::{session, setup_with, uuid};
-use crate::secrets::files_containing;
+use crate::secrets::assert_in_no_file;
 use crate::util::{report, Daemon};
 use fake_sekoia::live::{FakeLive, Outcome};
 use fake_sekoia::{alert_json, FakeSekoia};
@@ -127,14 +127,7 @@ fn a_liveapi_event_becomes_an_enriched_popup_within_a_second_without_a_tunnel() 
     assert!(log.contains("LiveAPI connected"), "{log}");
     assert!(!log.contains(&key), "the key is in the serve log");
     assert!(!text.contains(&key), "the key is in check's output");
-    assert_eq!(
-        files_containing(&dir.data(), &key),
-        Vec::<std::path::PathBuf>::new()
-    );
-    assert_eq!(
-        files_containing(&dir.config(), &key),
-        Vec::<std::path::PathBuf>::new()
-    );
+    assert_in_no_file(&dir, &key);
 }
 
 #[test]

@@ -48,6 +48,21 @@ fn app_args(dir: &Dir) -> Vec<String> {
     ]
 }
 
+/// A first run against `api`: no key yet, so the app opens its settings.
+fn first_run_dir(api: &fake_sekoia::FakeSekoia) -> Dir {
+    Dir::with_session(&format!(
+        "[sekoia]\napi_url = \"{}\"\napp_url = \"https://app.sekoia.io\"\n",
+        api.url()
+    ))
+}
+
+fn wait_settings_form(window: &crate::webdriver::Session<'_>) {
+    window.wait_for(
+        "the settings form",
+        "return document.querySelector('#region option') !== null",
+    );
+}
+
 fn listen_addr(dir: &Dir) -> std::net::SocketAddr {
     eventually("instance.json", Duration::from_secs(30), || {
         let text = std::fs::read_to_string(dir.data().join("instance.json")).ok()?;
@@ -217,17 +232,11 @@ fn the_feed_window_lists_a_posted_alert_and_renders_a_hostile_title_as_text() {
 fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
     let api = fake_sekoia::FakeSekoia::start_blocking();
     // No key yet: the first run opens the settings window with a welcome.
-    let dir = Dir::with_session(&format!(
-        "[sekoia]\napi_url = \"{}\"\napp_url = \"https://app.sekoia.io\"\n",
-        api.url()
-    ));
+    let dir = first_run_dir(&api);
     let display = Display::start();
     let driver = driver(&dir, &display);
     let window = driver.session(&app_bin(), &app_args(&dir));
-    window.wait_for(
-        "the settings form",
-        "return document.querySelector('#region option') !== null",
-    );
+    wait_settings_form(&window);
     window.wait_for(
         "the welcome",
         "return !document.querySelector('#welcome').hidden",
@@ -389,17 +398,11 @@ fn the_settings_window_switches_to_direct_mode_and_a_liveapi_event_pops_up() {
         "Direct from the window",
         80,
     ));
-    let dir = Dir::with_session(&format!(
-        "[sekoia]\napi_url = \"{}\"\napp_url = \"https://app.sekoia.io\"\n",
-        api.url()
-    ));
+    let dir = first_run_dir(&api);
     let display = Display::start();
     let driver = driver(&dir, &display);
     let window = driver.session(&app_bin(), &app_args(&dir));
-    window.wait_for(
-        "the settings form",
-        "return document.querySelector('#region option') !== null",
-    );
+    wait_settings_form(&window);
     window.clear_and_type("#api-key", api.api_key());
     window.click("#save-key");
     window.wait_for(

@@ -7,7 +7,6 @@
 
 use futures_util::{SinkExt, StreamExt};
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
@@ -60,16 +59,7 @@ struct Client {
     drop: Option<oneshot::Sender<()>>,
 }
 
-#[derive(Debug, Clone, Default)]
-struct Shared(Arc<Mutex<Inner>>);
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
+type Shared = crate::Shared<Inner>;
 
 /// A running fake LiveAPI. Stops accepting when dropped.
 #[derive(Debug)]

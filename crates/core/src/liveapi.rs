@@ -52,8 +52,11 @@ pub enum LiveError {
     InvalidUrl { reason: String },
     #[error("the LiveAPI refused the API key (HTTP {status}); check the key and the region, or create a new key in Settings > API keys")]
     Rejected { status: u16 },
-    #[error("Sekoia.io rejected the API key: {0}")]
+    /// `GET /v1/me` refused the key (the error says how).
+    #[error("{0}")]
     KeyCheck(SekoiaError),
+    #[error("the API key could not be checked before connecting: {0}")]
+    KeyUnchecked(SekoiaError),
     #[error("the LiveAPI answered the upgrade with HTTP {status}; check liveapi.url")]
     Upgrade { status: u16 },
     #[error(
@@ -274,9 +277,7 @@ async fn check_key(client: &Client) -> Result<(), LiveError> {
     match client.me().await {
         Ok(_) => Ok(()),
         Err(e) if e.is_rejection() => Err(LiveError::KeyCheck(e)),
-        Err(e) => Err(LiveError::Connect {
-            detail: e.to_string(),
-        }),
+        Err(e) => Err(LiveError::KeyUnchecked(e)),
     }
 }
 

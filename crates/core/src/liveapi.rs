@@ -180,7 +180,8 @@ async fn run(parts: Parts, health: watch::Sender<LiveHealth>, mut stopped: onesh
             _ = &mut stopped => return,
             r = attempt => r,
         };
-        let error = match result {
+        // Why this try ended, and whether an open connection dropped.
+        let (error, dropped) = match result {
             Ok(socket) => {
                 key_checked = true;
                 let since = OffsetDateTime::now_utc();
@@ -222,7 +223,6 @@ async fn run(parts: Parts, health: watch::Sender<LiveHealth>, mut stopped: onesh
                 (e, false)
             }
         };
-        let (error, dropped) = error;
         failures = failures.saturating_add(1);
         let wait = config.schedule.delay(failures, schedule::random_unit());
         let next_try_in_s = wait.as_secs_f64().ceil() as u64;

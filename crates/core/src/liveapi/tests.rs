@@ -244,7 +244,7 @@ async fn a_drop_and_refusals_follow_the_schedule_and_the_gap_is_caught_up() {
         let gap = pair[1] - pair[0];
         let want = Duration::from_millis(100 << (i + 1));
         assert!(
-            gap >= want && gap < want + Duration::from_millis(400),
+            gap >= want && gap < want + Duration::from_millis(700),
             "wait {i}: {gap:?}, want {want:?}; {attempts:?}"
         );
     }

@@ -4,7 +4,7 @@
 //! file the daemon wrote is private to its owner.
 
 use crate::enrich::setup;
-use crate::secrets::files_containing;
+use crate::secrets::assert_in_no_file;
 use crate::util::{alert, Daemon, Dir};
 use fake_sekoia::{alert_json, FakeSekoia, Fault};
 use std::io::{Read, Write};
@@ -156,14 +156,7 @@ fn after_a_run_full_of_errors_the_key_is_nowhere_and_every_file_is_private() {
     let stdout = std::fs::read_to_string(dir.tmp.path().join("serve.out")).unwrap_or_default();
     assert!(!stdout.contains(&key), "the key is on stdout");
     assert!(!outputs.contains(&key), "the key is in a command's output");
-    assert_eq!(
-        files_containing(&dir.data(), &key),
-        Vec::<std::path::PathBuf>::new()
-    );
-    assert_eq!(
-        files_containing(&dir.config(), &key),
-        Vec::<std::path::PathBuf>::new()
-    );
+    assert_in_no_file(&dir, &key);
 
     // The config here was written by the test; one the daemon writes
     // itself (first run) is checked below.

@@ -38,6 +38,16 @@ fn set_api_key_once(dir: &Dir, input: &str) -> std::process::Output {
     child.wait_with_output().expect("set-api-key output")
 }
 
+/// Fails when any file of the data directory or the config holds `secret`.
+pub fn assert_in_no_file(dir: &Dir, secret: &str) {
+    for root in [dir.data(), dir.config()] {
+        assert_eq!(
+            files_containing(&root, secret),
+            Vec::<std::path::PathBuf>::new()
+        );
+    }
+}
+
 /// Every file under `root` that contains `needle`.
 pub fn files_containing(root: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
     let mut hits = Vec::new();

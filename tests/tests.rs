@@ -24,6 +24,8 @@
 //! - `crash`: `kill -9` under a flood of POSTs; nothing acknowledged is lost or doubled.
 //! - `hardening`: idle and trickling connections; the API key after a run full of errors.
 //! - `storm`: 1,000 queued alerts against the pop-up budget; hostile alert text in pop-ups.
+//! - `liveapi`: direct mode, no tunnel: a LiveAPI frame -> enriched pop-up within 1 s,
+//!   once even when the webhook brings it too; a refused key; the key in no log.
 
 mod catchup;
 mod crash;
@@ -35,6 +37,7 @@ mod hardening;
 mod health;
 mod intake;
 mod lifecycle;
+mod liveapi;
 mod secrets;
 mod selftest;
 mod session;

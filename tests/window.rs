@@ -48,6 +48,21 @@ fn app_args(dir: &Dir) -> Vec<String> {
     ]
 }
 
+/// A first run against `api`: no key yet, so the app opens its settings.
+fn first_run_dir(api: &fake_sekoia::FakeSekoia) -> Dir {
+    Dir::with_session(&format!(
+        "[sekoia]\napi_url = \"{}\"\napp_url = \"https://app.sekoia.io\"\n",
+        api.url()
+    ))
+}
+
+fn wait_settings_form(window: &crate::webdriver::Session<'_>) {
+    window.wait_for(
+        "the settings form",
+        "return document.querySelector('#region option') !== null",
+    );
+}
+
 fn listen_addr(dir: &Dir) -> std::net::SocketAddr {
     eventually("instance.json", Duration::from_secs(30), || {
         let text = std::fs::read_to_string(dir.data().join("instance.json")).ok()?;
@@ -217,17 +232,11 @@ fn the_feed_window_lists_a_posted_alert_and_renders_a_hostile_title_as_text() {
 fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
     let api = fake_sekoia::FakeSekoia::start_blocking();
     // No key yet: the first run opens the settings window with a welcome.
-    let dir = Dir::with_session(&format!(
-        "[sekoia]\napi_url = \"{}\"\napp_url = \"https://app.sekoia.io\"\n",
-        api.url()
-    ));
+    let dir = first_run_dir(&api);
     let display = Display::start();
     let driver = driver(&dir, &display);
     let window = driver.session(&app_bin(), &app_args(&dir));
-    window.wait_for(
-        "the settings form",
-        "return document.querySelector('#region option') !== null",
-    );
+    wait_settings_form(&window);
     window.wait_for(
         "the welcome",
         "return !document.querySelector('#welcome').hidden",
@@ -373,4 +382,84 @@ fn lookup_user(dir: &Dir, user: &str) -> String {
     dir.session.as_ref().expect("session").apply(&mut cmd);
     let out = cmd.output().expect("secret-tool (package libsecret-tools)");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Direct mode from the settings window: "Connection: direct" and the
+/// LiveAPI URL are saved, the engine restarts connected (the window says
+/// so), and an event pushed over the LiveAPI pops up, with no tunnel.
+#[test]
+fn the_settings_window_switches_to_direct_mode_and_a_liveapi_event_pops_up() {
+    let api = fake_sekoia::FakeSekoia::start_blocking();
+    let live = fake_sekoia::live::FakeLive::start_blocking(api.api_key());
+    let uuid = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+    api.add_alert(fake_sekoia::alert_json(
+        uuid,
+        "ALdirect1",
+        "Direct from the window",
+        80,
+    ));
+    let dir = first_run_dir(&api);
+    let display = Display::start();
+    let driver = driver(&dir, &display);
+    let window = driver.session(&app_bin(), &app_args(&dir));
+    wait_settings_form(&window);
+    window.clear_and_type("#api-key", api.api_key());
+    window.click("#save-key");
+    window.wait_for(
+        "the key to be accepted",
+        "return document.querySelector('#key-state').textContent.includes('accepted')",
+    );
+    assert_eq!(
+        window.execute(
+            "return document.querySelector('#f-liveapi_url').hidden",
+            json!([])
+        ),
+        true,
+        "the LiveAPI URL shows only in direct mode"
+    );
+    window.execute(
+        "const s = document.querySelector('#connection'); s.value = 'direct'; s.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    window.clear_and_type("#liveapi_url", live.url().as_str());
+    // The test config listens on port 0, which the form does not accept.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    window.clear_and_type("#port", &port.to_string());
+    window.click("#save");
+    let saved = window.wait_for(
+        "the outcome of Save",
+        "const t = document.querySelector('#save-result').textContent; return t && !t.startsWith('Saving') ? t : null;",
+    );
+    assert!(
+        saved.as_str().unwrap_or_default().contains("Saved"),
+        "{saved}"
+    );
+    let config = std::fs::read_to_string(dir.config()).expect("config");
+    assert!(
+        config.contains("[liveapi]") && config.contains("enabled = true"),
+        "{config}"
+    );
+    assert!(config.contains(live.url().as_str()), "{config}");
+    assert!(
+        live.wait_connections(1, Duration::from_secs(20)),
+        "no LiveAPI connection"
+    );
+    window.wait_for(
+        "the LiveAPI state",
+        "return document.querySelector('#liveapi-state').textContent.includes('connected since')",
+    );
+    window.screenshot(&screenshots().join("settings-direct.png"));
+
+    assert_eq!(
+        live.send(&format!(
+            r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{uuid}","short_id":"ALdirect1"}},"metadata":{{"version":2,"created_at":1764380000}}}}"#
+        )),
+        1
+    );
+    let popups = dir.session.as_ref().expect("session").popups(1);
+    assert_eq!(popups.len(), 1, "no pop-up");
+    assert_eq!(popups[0].summary, "Direct from the window");
 }

@@ -4,7 +4,7 @@ import { cmd, events, invoke, listen, el } from "./ipc.js";
 
 const $ = (id) => document.getElementById(id);
 const KNOWN_EVENTS = ["alert:created", "alert:updated", "alert:deleted", "content-proposal:created"];
-const TEXT_FIELDS = ["api_url", "app_url", "port", "min_urgency", "public_url", "command", "server", "domain"];
+const TEXT_FIELDS = ["api_url", "app_url", "port", "min_urgency", "public_url", "command", "server", "domain", "liveapi_url"];
 let extraEvents = [];
 
 $("welcome").hidden = new URLSearchParams(location.search).get("welcome") !== "1";
@@ -18,6 +18,7 @@ function fill(view) {
   $("region").value = f.region;
   for (const name of TEXT_FIELDS) $(name).value = f[name] ?? "";
   $("tunnel_kind").value = f.tunnel_kind;
+  $("connection").value = f.connection || "webhook";
   extraEvents = f.events.filter((e) => !KNOWN_EVENTS.includes(e));
   $("events").replaceChildren(...[...KNOWN_EVENTS, ...extraEvents].map((name) =>
     el("label", {}, [
@@ -79,8 +80,21 @@ function showStatus(s) {
   $("selftest-state").textContent = h?.selftest
     ? `Last self-test ${new Date(h.selftest.at).toLocaleString()}: ${h.selftest.ok ? "passed" : "failed"} (${h.selftest.message})`
     : "No self-test yet.";
+  $("liveapi-state").textContent = h && h.liveapi && h.liveapi.state !== "off" ? `LiveAPI: ${liveWords(h.liveapi)}` : "";
   $("warning").textContent = s.warning ?? "";
   $("warning").hidden = !s.warning;
+}
+
+function liveWords(l) {
+  switch (l.state) {
+    case "connecting": return "connecting…";
+    case "connected": return `connected since ${new Date(l.since).toLocaleString()}`;
+    case "reconnecting": return `connection lost, reconnecting (attempt ${l.attempt}, next try in ${l.next_try_in_s} s): ${l.reason}`;
+    case "unreachable": return `unreachable (attempt ${l.attempt}, next try in ${l.next_try_in_s} s): ${l.reason}`;
+    case "key_rejected": return `the API key was refused: ${l.reason}`;
+    case "no_key": return "needs an API key (above)";
+    default: return l.state;
+  }
 }
 
 function tunnelWords(t) {
@@ -97,6 +111,8 @@ function tunnelWords(t) {
 function toggle() {
   const custom = $("region").value === "custom";
   for (const node of document.querySelectorAll(".custom-only")) node.hidden = !custom;
+  const direct = $("connection").value === "direct";
+  for (const node of document.querySelectorAll(".direct-only")) node.hidden = !direct;
   const kind = $("tunnel_kind").value;
   for (const node of document.querySelectorAll(".tunnel-opt")) node.hidden = !node.dataset.kinds.split(" ").includes(kind);
 }
@@ -117,7 +133,7 @@ function fieldError(err) {
 }
 
 function collect() {
-  const form = { region: $("region").value, tunnel_kind: $("tunnel_kind").value };
+  const form = { region: $("region").value, tunnel_kind: $("tunnel_kind").value, connection: $("connection").value };
   for (const name of TEXT_FIELDS) form[name] = $(name).value;
   form.events = [...document.querySelectorAll("#events input:checked")].map((c) => c.value);
   return form;
@@ -130,6 +146,7 @@ function result(node, ok, text) {
 
 $("region").addEventListener("change", toggle);
 $("tunnel_kind").addEventListener("change", toggle);
+$("connection").addEventListener("change", toggle);
 
 $("form").addEventListener("submit", async (ev) => {
   ev.preventDefault();

@@ -180,8 +180,13 @@ pub(crate) fn tomorrow_morning() -> SystemTime {
 fn init_logging(data_dir: Option<&std::path::Path>) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for directive in notifier_core::logs::SECRET_SAFE {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let file = data_dir
         .and_then(|dir| notifier_core::logs::rolling(dir, "sekoia-notifier").ok())
         .map(|writer| {

@@ -9,6 +9,7 @@
 use crate::catchup::{self, CatchUp};
 use crate::health::{ApiHealth, Health};
 use crate::intake;
+use crate::liveapi::{self, LiveApi, LiveConfig};
 use crate::monitor::{Monitor, MonitorConfig, Probe};
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
@@ -110,6 +111,10 @@ pub struct Engine {
     catch_up_task: Option<JoinHandle<()>>,
     /// Catches up each outage the monitor records (tunnel down, asleep).
     gap_catch_up: Option<JoinHandle<()>>,
+    /// The LiveAPI source (`[liveapi] enabled`), and the task that copies
+    /// its state into the health.
+    liveapi: Option<LiveApi>,
+    live_watch: Option<JoinHandle<()>>,
 }
 
 impl Engine {
@@ -124,7 +129,7 @@ impl Engine {
             .hook_secret
             .clone()
             .ok_or(EngineError::NoSecret)?;
-        let client = match options.api_key {
+        let client = match options.api_key.clone() {
             Some(key) => Some(Client::new(ClientConfig::new(settings.api_url()), key)?),
             None => None,
         };
@@ -158,6 +163,17 @@ impl Engine {
             config: options.pipeline,
         })
         .forwarding(forwarders.lanes());
+        // Direct mode: events over the LiveAPI WebSocket, into the same
+        // store as the webhook's (stored first, deduplicated by one key).
+        let liveapi = settings.liveapi.enabled.then(|| {
+            LiveApi::start(liveapi::Parts {
+                config: LiveConfig::new(settings.liveapi_url()),
+                key: options.api_key.clone(),
+                client: client.clone(),
+                writer: store.writer(),
+                catch_up: catch_up.clone(),
+            })
+        });
         let addr = settings.listener.bind;
         if let Some(files) = intake::raise_open_file_limit() {
             tracing::debug!(files, "open file limit");
@@ -230,6 +246,9 @@ impl Engine {
             ))),
             None => None,
         };
+        let live_watch = liveapi
+            .as_ref()
+            .map(|l| tokio::spawn(follow_liveapi(l.state(), Arc::clone(&monitor.shared))));
         if let Some(client) = &client {
             let shared = Arc::clone(&monitor.shared);
             client.observe(Box::new(move |result| {
@@ -267,6 +286,8 @@ impl Engine {
             catch_up,
             catch_up_task,
             gap_catch_up,
+            liveapi,
+            live_watch,
         })
     }
 
@@ -384,6 +405,13 @@ impl Engine {
         if let Err(e) = self.server.await {
             tracing::error!(error = %e, "listener task failed");
         }
+        // The other source of events stops with intake.
+        if let Some(live) = self.liveapi {
+            live.stop().await;
+        }
+        if let Some(task) = self.live_watch {
+            task.abort();
+        }
         // Before the tunnel, so that its stop is not recorded as an outage:
         // the next start counts the downtime from this last heartbeat.
         self.monitor.stop().await;
@@ -449,6 +477,21 @@ async fn catch_up_gaps(catch_up: CatchUp, reader: Reader, mut health: watch::Rec
                     break;
                 }
             }
+        }
+    }
+}
+
+/// Copies the LiveAPI's state into the engine's health (tray, settings
+/// window, `status --json`), until the source stops.
+async fn follow_liveapi(
+    mut state: watch::Receiver<crate::health::LiveHealth>,
+    shared: Arc<crate::monitor::Shared>,
+) {
+    loop {
+        let now = state.borrow_and_update().clone();
+        shared.live_state(now);
+        if state.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -124,22 +124,75 @@ impl Event {
     }
 
     /// The identity of a delivery: an identical redelivery has the same key
-    /// (same type, action, uuid and `metadata.created_at`).
+    /// (same type, action, uuid and `metadata.created_at`), whichever source
+    /// (webhook or LiveAPI) brought it; see [`dedup_key`].
     pub fn dedup_key(&self) -> String {
-        // Fields cannot contain control characters (see `check_ident`), so
-        // the unit separator keeps the parts unambiguous.
-        format!(
-            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
-            self.kind,
-            self.action,
-            self.uuid,
-            self.created_at.as_deref().unwrap_or("")
+        dedup_key(
+            &self.kind,
+            &self.action,
+            &self.uuid,
+            self.created_at.as_deref(),
         )
     }
 
     /// `type:action`, as used in `[notify] events` filters and in logs.
     pub fn topic(&self) -> String {
         format!("{}:{}", self.kind, self.action)
+    }
+}
+
+/// The dedup key of an event: type, action, uuid and the event time in a
+/// canonical form ([`canonical_time`]), so that the same event written as
+/// `1732874400`, `1732874400.0` or `"2024-11-29T10:00:00Z"` by two sources is
+/// stored once. Integer seconds (what Sekoia.io sends) are kept as written,
+/// so keys stored before this normalization existed stay valid.
+pub fn dedup_key(kind: &str, action: &str, uuid: &str, created_at: Option<&str>) -> String {
+    // Fields cannot contain control characters (see `check_ident`), so
+    // the unit separator keeps the parts unambiguous.
+    let time = created_at.map(canonical_time).unwrap_or_default();
+    format!("{kind}\u{1f}{action}\u{1f}{uuid}\u{1f}{time}")
+}
+
+/// An event time as unix seconds when it reads as a time (integer or
+/// decimal seconds, RFC 3339), with a fraction only when there is one;
+/// anything else as written.
+pub fn canonical_time(text: &str) -> String {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.to_owned();
+    }
+    let nanos: Option<i128> = if let Ok(t) =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+    {
+        Some(t.unix_timestamp_nanos())
+    } else if let Some((whole, frac)) = text.split_once('.') {
+        let digits =
+            |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
+        if digits(whole) && digits(frac) && frac.len() <= 9 {
+            let secs: i128 = whole.parse().unwrap_or_default();
+            let mut padded = frac.to_owned();
+            while padded.len() < 9 {
+                padded.push('0');
+            }
+            let sub: i128 = padded.parse().unwrap_or_default();
+            Some(secs * 1_000_000_000 + sub)
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+    match nanos {
+        Some(n) => {
+            let (secs, sub) = (n.div_euclid(1_000_000_000), n.rem_euclid(1_000_000_000));
+            if sub == 0 {
+                secs.to_string()
+            } else {
+                let frac = format!("{sub:09}");
+                format!("{secs}.{}", frac.trim_end_matches('0'))
+            }
+        }
+        None => text.to_owned(),
     }
 }
 
@@ -305,6 +358,23 @@ mod tests {
         assert_eq!(parse(no_meta).unwrap().version, None);
         let null_meta = r#"{"type":"alert","action":"created","attributes":{"uuid":"u","short_id":null},"metadata":null}"#;
         assert_eq!(parse(null_meta).unwrap().short_id, None);
+    }
+
+    #[test]
+    fn dedup_key_reads_one_instant_written_three_ways_as_one() {
+        let key = |t: &str| dedup_key("alert", "created", "u-1", Some(t));
+        assert_eq!(key("1732874400"), key("1732874400.0"));
+        assert_eq!(key("1732874400"), key("2024-11-29T10:00:00Z"));
+        assert_eq!(key("1732874400"), key("2024-11-29T11:00:00+01:00"));
+        assert_eq!(key("1732874400.25"), key("2024-11-29T10:00:00.250Z"));
+        assert_ne!(key("1732874400"), key("1732874401"));
+        // Integer seconds stay as written: keys stored before are still valid.
+        assert_eq!(
+            key("1732874400"),
+            "alert\u{1f}created\u{1f}u-1\u{1f}1732874400"
+        );
+        assert_eq!(canonical_time("0"), "0");
+        assert_eq!(canonical_time("not a time"), "not a time");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The engine's health in one value: the tunnel, the Sekoia.io API, the
-//! last delivery self-test and an unacknowledged webhook URL change. The
+//! LiveAPI connection (direct mode), the last delivery self-test and an
+//! unacknowledged webhook URL change. The
 //! desktop app subscribes to it (`Engine::health`) for the tray icon and the
 //! settings window; `status --json` and `check` print it (it is serde).
 //!
@@ -24,6 +25,10 @@ pub struct Health {
     /// When the public URL last changed and the user has not acknowledged
     /// it yet (RFC 3339): Sekoia.io still posts to the old URL.
     pub url_changed_at: Option<String>,
+    /// The LiveAPI WebSocket (`[liveapi] enabled`); `off` otherwise. Absent
+    /// in snapshots recorded before direct mode existed.
+    #[serde(default)]
+    pub liveapi: LiveHealth,
 }
 
 impl Default for Health {
@@ -33,6 +38,104 @@ impl Default for Health {
             api: ApiHealth::Unknown,
             selftest: None,
             url_changed_at: None,
+            liveapi: LiveHealth::Off,
+        }
+    }
+}
+
+/// The LiveAPI WebSocket, Sekoia.io's outbound event stream (direct mode).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LiveHealth {
+    /// Not enabled (`[liveapi] enabled = false`).
+    #[default]
+    Off,
+    /// Checking the key and opening the first connection.
+    Connecting,
+    /// Open and authenticated since `since` (RFC 3339).
+    Connected { since: String },
+    /// The connection dropped; try `attempt` comes in `next_try_in_s`.
+    Reconnecting {
+        attempt: u32,
+        next_try_in_s: u64,
+        reason: String,
+    },
+    /// The server cannot be reached at all yet; try `attempt` comes in
+    /// `next_try_in_s`.
+    Unreachable {
+        attempt: u32,
+        next_try_in_s: u64,
+        reason: String,
+    },
+    /// The API key was refused (by `/v1/me` or on the upgrade): the
+    /// connection is not tried again until the key changes.
+    KeyRejected { reason: String },
+    /// Enabled, but there is no API key to authenticate with.
+    NoKey,
+}
+
+impl LiveHealth {
+    /// The state in words, as `check` and `status` print it.
+    pub fn words(&self) -> String {
+        match self {
+            LiveHealth::Off => "off".to_owned(),
+            LiveHealth::Connecting => "connecting".to_owned(),
+            LiveHealth::Connected { since } => format!("connected since {since}"),
+            LiveHealth::Reconnecting {
+                attempt,
+                next_try_in_s,
+                reason,
+            } => {
+                format!("reconnecting (attempt {attempt}, next try in {next_try_in_s} s): {reason}")
+            }
+            LiveHealth::Unreachable {
+                attempt,
+                next_try_in_s,
+                reason,
+            } => {
+                format!("unreachable (attempt {attempt}, next try in {next_try_in_s} s): {reason}")
+            }
+            LiveHealth::KeyRejected { reason } => format!("API key rejected: {reason}"),
+            LiveHealth::NoKey => "no API key: the LiveAPI needs one".to_owned(),
+        }
+    }
+
+    /// Whether events can arrive over the LiveAPI now.
+    pub fn is_connected(&self) -> bool {
+        matches!(self, LiveHealth::Connected { .. })
+    }
+
+    /// One tooltip sentence when the LiveAPI is enabled but not delivering.
+    fn warning(&self) -> Option<String> {
+        match self {
+            LiveHealth::Off | LiveHealth::Connected { .. } => None,
+            LiveHealth::Connecting => {
+                Some("Connecting to Sekoia.io's LiveAPI: no events yet.".to_owned())
+            }
+            LiveHealth::Reconnecting {
+                attempt,
+                next_try_in_s,
+                reason,
+            } => Some(format!(
+                "The LiveAPI connection dropped; reconnecting (attempt {attempt}, next try in {next_try_in_s} s): {}",
+                sentence(reason)
+            )),
+            LiveHealth::Unreachable {
+                attempt,
+                next_try_in_s,
+                reason,
+            } => Some(format!(
+                "Sekoia.io's LiveAPI cannot be reached (attempt {attempt}, next try in {next_try_in_s} s): {}",
+                sentence(reason)
+            )),
+            LiveHealth::KeyRejected { reason } => Some(format!(
+                "The LiveAPI refused the API key: {}",
+                sentence(reason)
+            )),
+            LiveHealth::NoKey => Some(
+                "The LiveAPI is enabled but there is no API key: set one to receive events directly."
+                    .to_owned(),
+            ),
         }
     }
 }
@@ -161,11 +264,17 @@ pub struct SelfTest {
 
 impl Health {
     /// One sentence for a tray tooltip, `None` when delivery works and
-    /// nothing needs the user. The most urgent problem wins: the path from
-    /// the internet, then a URL Sekoia.io does not know yet, then the last
-    /// self-test, then the API.
+    /// nothing needs the user. The most urgent problem wins: the LiveAPI
+    /// when it is on, the path from the internet, then a URL Sekoia.io does
+    /// not know yet, then the last self-test, then the API. With the LiveAPI
+    /// on, having no public webhook URL is the intended setup, not a problem.
     pub fn warning(&self) -> Option<String> {
+        let direct = self.liveapi != LiveHealth::Off;
+        if let Some(live) = self.liveapi.warning() {
+            return Some(live);
+        }
         let tunnel = match &self.tunnel {
+            TunnelHealth::None { public_url: None } if direct => None,
             TunnelHealth::None { public_url: None } => Some(
                 "No public webhook URL: Sekoia.io cannot reach this listener; configure a tunnel."
                     .to_owned(),
@@ -247,7 +356,62 @@ mod tests {
                 message: "delivered in 120 ms".to_owned(),
             }),
             url_changed_at: None,
+            liveapi: LiveHealth::Off,
         }
+    }
+
+    /// Direct mode: no tunnel, no public URL, the LiveAPI delivering.
+    fn direct(liveapi: LiveHealth) -> Health {
+        Health {
+            tunnel: TunnelHealth::None { public_url: None },
+            api: ApiHealth::Ok,
+            selftest: None,
+            url_changed_at: None,
+            liveapi,
+        }
+    }
+
+    #[test]
+    fn direct_mode_without_a_public_url_warns_only_about_the_liveapi() {
+        let connected = direct(LiveHealth::Connected {
+            since: "2026-11-29T05:00:00Z".to_owned(),
+        });
+        assert_eq!(connected.warning(), None);
+        let dropped = direct(LiveHealth::Reconnecting {
+            attempt: 3,
+            next_try_in_s: 4,
+            reason: "the connection was reset".to_owned(),
+        });
+        let w = dropped.warning().unwrap();
+        assert!(w.contains("attempt 3") && w.contains("4 s"), "{w}");
+        let rejected = direct(LiveHealth::KeyRejected {
+            reason: "401".to_owned(),
+        });
+        assert!(rejected.warning().unwrap().contains("refused the API key"));
+        // The same health without the LiveAPI is the "no public URL" warning.
+        let webhook_only = direct(LiveHealth::Off);
+        assert!(webhook_only
+            .warning()
+            .unwrap()
+            .contains("No public webhook URL"));
+    }
+
+    #[test]
+    fn liveapi_health_serializes_with_a_state_tag_and_reads_old_snapshots() {
+        let h = direct(LiveHealth::Unreachable {
+            attempt: 2,
+            next_try_in_s: 1,
+            reason: "connection refused".to_owned(),
+        });
+        let json = serde_json::to_value(&h).unwrap();
+        assert_eq!(json["liveapi"]["state"], "unreachable");
+        assert_eq!(json["liveapi"]["attempt"], 2);
+        assert_eq!(json["liveapi"]["next_try_in_s"], 1);
+        // A snapshot recorded before direct mode has no `liveapi` field.
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("liveapi");
+        let back: Health = serde_json::from_value(old).unwrap();
+        assert_eq!(back.liveapi, LiveHealth::Off);
     }
 
     #[test]

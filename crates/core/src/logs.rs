@@ -10,6 +10,13 @@ use std::io;
 use std::path::Path;
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 
+/// Log filter directives both shells add after the user's own: libraries
+/// that would log a secret at their most verbose levels are capped below
+/// them. tungstenite traces the whole WebSocket upgrade request, whose
+/// cookie is the API key; the directive names that module exactly, so even
+/// a user directive for it cannot be more specific.
+pub const SECRET_SAFE: &[&str] = &["tungstenite::handshake::client=debug"];
+
 /// How many daily files are kept.
 pub const KEEP_FILES: usize = 7;
 

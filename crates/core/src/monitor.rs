@@ -9,7 +9,7 @@
 //! It owns no listener and no tunnel process: it only observes them, probes
 //! through `selftest`, and writes through the store's writer.
 
-use crate::health::{ApiHealth, Health, SelfTest, TunnelHealth};
+use crate::health::{ApiHealth, Health, LiveHealth, SelfTest, TunnelHealth};
 use crate::reach;
 use crate::selftest::{self, Delivered, SelfTestError};
 use crate::settings::{hook_url, HookSecret};
@@ -72,6 +72,15 @@ impl Shared {
         self.health.send_if_modified(|h| {
             let changed = h.api != api;
             h.api = api;
+            changed
+        });
+    }
+
+    /// Feeds the LiveAPI connection's state into the health.
+    pub(crate) fn live_state(&self, live: LiveHealth) {
+        self.health.send_if_modified(|h| {
+            let changed = h.liveapi != live;
+            h.liveapi = live;
             changed
         });
     }

@@ -113,7 +113,14 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (dest, event_id)
      ) STRICT;
      CREATE INDEX outbox_waiting ON outbox (dest, id) WHERE state IN ('queued', 'sending');",
+    // 6 (direct mode): dedup keys carry the event time in canonical form
+    // (`event::dedup_key`), so the LiveAPI and the webhook agree on it. No
+    // schema change: `rekey` rewrites the stored keys right after this.
+    "-- dedup keys re-written by store::rekey",
 ];
+
+/// The migration after which stored dedup keys are rewritten.
+const REKEY_AFTER: usize = 6;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -928,9 +935,42 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         tx.execute_batch(sql)?;
+        if i + 1 == REKEY_AFTER {
+            rekey(&tx)?;
+        }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Rewrites every stored dedup key in the current form. A row whose new
+/// key another row already holds (the same event stored twice under two
+/// spellings of its time) keeps its old key: nothing is merged or lost.
+fn rekey(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    let rows: Vec<(i64, String, String, String, String, Option<String>)> = {
+        let mut stmt = tx.prepare(
+            "SELECT id, dedup_key, kind, action, uuid, created_at FROM events WHERE created_at IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut update = tx.prepare("UPDATE OR IGNORE events SET dedup_key = ?1 WHERE id = ?2")?;
+    for (id, old, kind, action, uuid, created_at) in rows {
+        let key = crate::event::dedup_key(&kind, &action, &uuid, created_at.as_deref());
+        if key != old {
+            update.execute(params![key, id])?;
+        }
+    }
     Ok(())
 }
 
@@ -1049,6 +1089,44 @@ mod tests {
             .unwrap();
         assert_eq!(mode, "wal");
         assert!(reader.feed(10, &settings()).unwrap().is_empty());
+    }
+
+    /// Before migration 6 a key held the event time as written; an event
+    /// stored then with an RFC 3339 time must still be recognised when the
+    /// same event arrives again (by webhook or LiveAPI) after the upgrade.
+    #[tokio::test]
+    async fn a_version_5_database_is_rekeyed_so_a_redelivery_is_still_a_duplicate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        {
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..5] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 5).unwrap();
+            tx.commit().unwrap();
+        }
+        let old = event("u-rfc", "2024-11-29T10:00:00Z");
+        let old_key = "alert\u{1f}created\u{1f}u-rfc\u{1f}2024-11-29T10:00:00Z";
+        conn.execute(
+            "INSERT INTO events (dedup_key, received_at, kind, action, uuid, created_at, raw)
+             VALUES (?1, '2026-01-01T00:00:00Z', 'alert', 'created', 'u-rfc', '2024-11-29T10:00:00Z', ?2)",
+            params![old_key, old.raw],
+        )
+        .unwrap();
+        drop(conn);
+        let store = Store::open(dir.path()).unwrap();
+        let again = store
+            .writer()
+            .insert(event("u-rfc", "1732874400"))
+            .await
+            .unwrap();
+        assert!(matches!(again, Stored::Duplicate { .. }), "{again:?}");
+        assert_eq!(
+            store.reader().unwrap().feed(10, &settings()).unwrap().len(),
+            1
+        );
+        store.close().await;
     }
 
     #[test]

@@ -12,7 +12,7 @@ use notifier_core::settings::TunnelKind;
 use notifier_core::settings::{self, Paths, Settings, SettingsError};
 use notifier_core::store::{FeedEntry, Reader};
 use notifier_core::tunnel::Tunnel;
-use notifier_core::{monitor, outbox, secrets, selftest};
+use notifier_core::{liveapi, monitor, outbox, secrets, selftest};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -74,7 +74,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 .host_str()
                 .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "::1")
             {
-                eprintln!("note: this URL is local; Sekoia.io needs a public HTTPS URL (configure [tunnel])");
+                if settings.liveapi.enabled {
+                    eprintln!("note: this URL is local; events come over the LiveAPI (direct mode), so no webhook is needed");
+                } else {
+                    eprintln!("note: this URL is local; Sekoia.io needs a public HTTPS URL (configure [tunnel], or [liveapi] enabled = true for direct mode)");
+                }
             }
             println!("{url}");
             Ok(())
@@ -160,10 +164,11 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         format!("{} is valid", paths.config_file.display()),
     );
 
-    match secrets::resolve(settings) {
+    let resolved = secrets::resolve(settings);
+    match &resolved {
         Err(e) => line(false, "api key", e.to_string()),
         Ok((key, source)) => {
-            let client = Client::new(ClientConfig::new(settings.api_url()), key)?;
+            let client = Client::new(ClientConfig::new(settings.api_url()), key.clone())?;
             match client.me().await {
                 Ok(_) => line(
                     true,
@@ -208,8 +213,34 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         Err(e) => line(false, "forward", e.to_string()),
     }
 
+    // Direct mode: one real connection to the LiveAPI with the key.
+    let live_url = settings.liveapi_url();
+    match (settings.liveapi.enabled, &resolved) {
+        (false, _) => line(
+            true,
+            "liveapi",
+            "off (webhook only; [liveapi] enabled = true for direct mode)".to_owned(),
+        ),
+        (true, Err(_)) => line(false, "liveapi", format!("{live_url}: needs the API key")),
+        (true, Ok((key, _))) => {
+            match liveapi::probe(&live_url, key, std::time::Duration::from_secs(10)).await {
+                Ok(()) => line(true, "liveapi", format!("{live_url} accepted the key")),
+                Err(e) => line(false, "liveapi", format!("{live_url}: {e}")),
+            }
+        }
+    }
+
     let running = engine::running(&paths.data_dir).await;
     match (settings.tunnel.kind, Tunnel::validate(&settings.tunnel)) {
+        (TunnelKind::None, _)
+            if settings.liveapi.enabled && settings.tunnel.public_url.is_none() =>
+        {
+            line(
+                true,
+                "tunnel",
+                "none: events come over the LiveAPI (direct mode)".to_owned(),
+            )
+        }
         (TunnelKind::None, _) => match &settings.tunnel.public_url {
             Some(url) => line(
                 true,
@@ -366,6 +397,11 @@ async fn status(settings: &Settings, paths: &Paths, json: bool) -> anyhow::Resul
                 "warning": h.warning(),
             })),
             "forward": forward,
+            "liveapi": serde_json::json!({
+                "enabled": settings.liveapi.enabled,
+                "url": settings.liveapi_url().to_string(),
+                "state": health.as_ref().map(|(_, h)| &h.liveapi),
+            }),
         });
         serde_json::to_writer_pretty(&mut out, &status)?;
         writeln!(out)?;
@@ -381,6 +417,13 @@ async fn status(settings: &Settings, paths: &Paths, json: bool) -> anyhow::Resul
     }
     if let Some(tunnel) = instance.as_ref().and_then(|i| i.tunnel.as_deref()) {
         writeln!(out, "tunnel    {}", printable(tunnel))?;
+    }
+    if settings.liveapi.enabled {
+        let state = match (&instance, &health) {
+            (Some(_), Some((_, h))) => h.liveapi.words(),
+            _ => "enabled; not running".to_owned(),
+        };
+        writeln!(out, "liveapi   {}", printable(&state))?;
     }
     writeln!(
         out,
@@ -530,8 +573,13 @@ fn init_logging(default_level: &str, format: LogFormat, log_dir: Option<&std::pa
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
-    let filter = EnvFilter::try_from_env("SEKOIA_NOTIFIER_LOG")
+    let mut filter = EnvFilter::try_from_env("SEKOIA_NOTIFIER_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},hyper=warn")));
+    for directive in notifier_core::logs::SECRET_SAFE {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let stderr = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);

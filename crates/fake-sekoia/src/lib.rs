@@ -1,6 +1,9 @@
-//! A fake of the Sekoia.io Alert API (DESIGN.md §4) for tests: an axum server on
+//! A fake of the Sekoia.io Alert API (DESIGN.md §4) for tests (and, in
+//! `live`, of its LiveAPI WebSocket): an axum server on
 //! `127.0.0.1:0` with programmable faults and a request log. It owns nothing of
 //! the engine and must never be a dependency of shipped code (dev-dependency only).
+
+pub mod live;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
@@ -72,11 +75,19 @@ struct Inner {
     log: Vec<LoggedRequest>,
 }
 
-#[derive(Debug, Clone, Default)]
-struct Shared(Arc<Mutex<Inner>>);
+/// State behind a mutex, shared by a fake and its server tasks (the Alert
+/// API's `Inner` by default; the LiveAPI fake has its own).
+#[derive(Debug, Default)]
+struct Shared<T = Inner>(Arc<Mutex<T>>);
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, T> {
         // A test that panicked while holding the lock must not hide the real failure.
         self.0
             .lock()
@@ -150,7 +161,7 @@ impl FakeSekoia {
         let url = url::Url::parse(&format!("http://{addr}"))
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let api_key = format!("fake-sekoia-key-{}", addr.port());
-        let shared = Shared::default();
+        let shared: Shared = Shared::default();
         shared.lock().api_key = api_key.clone();
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let (tx, rx) = oneshot::channel();

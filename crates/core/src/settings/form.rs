@@ -45,6 +45,13 @@ pub struct Form {
     /// kind = ngrok: a static domain (optional).
     #[serde(default)]
     pub domain: String,
+    /// "Connection": `webhook` (through a tunnel) or `direct` (the LiveAPI
+    /// WebSocket too, `[liveapi] enabled`); empty leaves it as it is.
+    #[serde(default)]
+    pub connection: String,
+    /// `[liveapi] url` (empty: the region's).
+    #[serde(default)]
+    pub liveapi_url: String,
 }
 
 /// A field the user must fix, and how.
@@ -104,6 +111,13 @@ impl Form {
             command: settings.tunnel.command.clone().unwrap_or_default(),
             server: settings.tunnel.server.clone().unwrap_or_default(),
             domain: settings.tunnel.domain.clone().unwrap_or_default(),
+            connection: if settings.liveapi.enabled {
+                "direct"
+            } else {
+                "webhook"
+            }
+            .to_owned(),
+            liveapi_url: url(&settings.liveapi.url),
         }
     }
 
@@ -120,6 +134,8 @@ impl Form {
             ("command", &self.command),
             ("server", &self.server),
             ("domain", &self.domain),
+            ("connection", &self.connection),
+            ("liveapi_url", &self.liveapi_url),
         ];
         for (field, text) in fields {
             check_text(field, label(field), text)?;
@@ -245,6 +261,37 @@ impl Form {
         edits.push(optional("command", &self.command));
         edits.push(optional("server", &self.server));
         edits.push(optional("domain", &self.domain));
+
+        let direct = match self.connection.trim() {
+            "" => None,
+            "webhook" => Some(false),
+            "direct" => Some(true),
+            _ => {
+                return Err(field_error(
+                    "connection",
+                    "choose webhook (through a tunnel) or direct (LiveAPI)".to_owned(),
+                ))
+            }
+        };
+        if let Some(enabled) = direct {
+            edits.push(Edit {
+                table: "liveapi",
+                key: "enabled",
+                value: Some(enabled.into()),
+            });
+        }
+        match self.liveapi_url.trim() {
+            "" => edits.push(Edit::remove("liveapi", "url")),
+            text => {
+                let url = super::check_base_url(text, "wss", "ws").map_err(|why| {
+                    field_error(
+                        "liveapi_url",
+                        format!("expected a wss:// URL such as wss://live.sekoia.io/; {why}"),
+                    )
+                })?;
+                edits.push(Edit::set("liveapi", "url", url.as_str()));
+            }
+        }
         Ok(edits)
     }
 }
@@ -528,6 +575,8 @@ fn label(field: &str) -> &'static str {
         "command" => "Tunnel command",
         "server" => "bore server",
         "domain" => "ngrok domain",
+        "connection" => "Connection",
+        "liveapi_url" => "LiveAPI URL",
         "forward_kind" => "Destination kind",
         "forward_url" => "Webhook URL",
         "forward_events" => "Forwarded events",
@@ -610,7 +659,65 @@ mod tests {
             command: String::new(),
             server: String::new(),
             domain: String::new(),
+            connection: "webhook".into(),
+            liveapi_url: String::new(),
         }
+    }
+
+    #[test]
+    fn direct_mode_is_saved_and_read_back_and_a_plain_remote_url_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config(dir.path(), USER_FILE);
+        let direct = Form {
+            connection: "direct".into(),
+            liveapi_url: "wss://app.fra2.sekoia.io/live".into(),
+            ..form()
+        };
+        let settings = save(&path, &direct).unwrap();
+        assert!(settings.liveapi.enabled);
+        assert_eq!(
+            settings.liveapi_url().as_str(),
+            "wss://app.fra2.sekoia.io/live"
+        );
+        assert_eq!(Form::from_settings(&settings), direct);
+        // Back to the webhook: off, and the region's URL again.
+        let settings = save(&path, &form()).unwrap();
+        assert!(!settings.liveapi.enabled);
+        assert_eq!(settings.liveapi.url, None);
+        let err = save(
+            &path,
+            &Form {
+                liveapi_url: "ws://live.example.com/".into(),
+                ..direct.clone()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, FormError::Field(f) if f.field == "liveapi_url"),
+            "{err:?}"
+        );
+        let err = save(
+            &path,
+            &Form {
+                connection: "carrier pigeon".into(),
+                ..direct
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, FormError::Field(f) if f.field == "connection"),
+            "{err:?}"
+        );
+        // An empty connection (an older window) leaves the setting alone.
+        let settings = save(
+            &path,
+            &Form {
+                connection: String::new(),
+                ..form()
+            },
+        )
+        .unwrap();
+        assert!(!settings.liveapi.enabled);
     }
 
     fn config(dir: &Path, text: &str) -> std::path::PathBuf {

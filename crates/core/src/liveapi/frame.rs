@@ -1,0 +1,210 @@
+//! What one LiveAPI text frame is: the handshake acknowledgement, an event
+//! (the webhook's v2 shape, or the older `event_version`/`event_type`
+//! shape, mapped onto v2), or something unknown, which is kept as an event
+//! of its own type rather than dropped. Pure: no I/O.
+
+use crate::event::Event;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The `type` under which frames of an unknown shape are stored.
+pub const UNKNOWN_TYPE: &str = "liveapi-frame";
+
+/// One frame, classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// `{"authenticated": ...}`: the server's answer to the connection.
+    Handshake { authenticated: bool },
+    /// An event to store, in the webhook's model.
+    Event(Event),
+    /// A frame of no known shape, stored as a `liveapi-frame` event (its
+    /// uuid a hash of the text, so a repeated frame is stored once); `why`
+    /// says what did not fit, for the log. Never the frame's content.
+    Unknown { event: Event, why: String },
+}
+
+/// Classifies one text frame. Total: every text gives a frame.
+pub fn classify(text: &str) -> Frame {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(_) => return unknown(text, "not JSON".to_owned()),
+    };
+    let Value::Object(root) = &value else {
+        return unknown(text, "not a JSON object".to_owned());
+    };
+    if let Some(flag) = root.get("authenticated") {
+        return Frame::Handshake {
+            authenticated: flag.as_bool().unwrap_or(false),
+        };
+    }
+    if root.contains_key("type") && root.contains_key("action") {
+        return match Event::parse(text.as_bytes()) {
+            Ok(event) => Frame::Event(event),
+            Err(e) => unknown(text, format!("an event the webhook model refuses: {e}")),
+        };
+    }
+    if root.contains_key("event_type") || root.contains_key("event_version") {
+        return match old_style(root) {
+            Some(v2) => match Event::parse(v2.to_string().as_bytes()) {
+                Ok(event) => Frame::Event(event),
+                Err(e) => unknown(text, format!("an old-style event that does not map: {e}")),
+            },
+            None => unknown(text, "an old-style frame without event and uuid".to_owned()),
+        };
+    }
+    unknown(text, "no type/action nor event_type".to_owned())
+}
+
+/// An old-style (v1) frame as a v2 body: `event_type` is the type,
+/// `attributes.event` (`alert-created`, `alert-status-changed`) less the
+/// type's prefix is the action, `attributes.alert_uuid` (or `uuid`) the
+/// object. The original frame is kept under `liveapi_v1`.
+fn old_style(root: &Map<String, Value>) -> Option<Value> {
+    let attributes = root.get("attributes").and_then(Value::as_object);
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let field = |k: &str| text(attributes.and_then(|a| a.get(k)));
+    let event = field("event");
+    let kind = text(root.get("event_type")).or_else(|| {
+        event
+            .as_deref()
+            .and_then(|e| e.split('-').next())
+            .map(str::to_owned)
+    })?;
+    let action = match event {
+        Some(e) => e
+            .strip_prefix(&format!("{kind}-"))
+            .map(str::to_owned)
+            .unwrap_or(e),
+        None => field("action")?,
+    };
+    let uuid = field("alert_uuid").or_else(|| field("uuid"))?;
+    let short_id = field("alert_short_id").or_else(|| field("short_id"));
+    let created_at = attributes
+        .and_then(|a| a.get("created_at"))
+        .or_else(|| root.get("created_at"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    Some(json!({
+        "type": kind,
+        "action": action,
+        "attributes": {"uuid": uuid, "short_id": short_id},
+        "metadata": {"created_at": created_at},
+        "liveapi_v1": Value::Object(root.clone()),
+    }))
+}
+
+fn unknown(text: &str, why: String) -> Frame {
+    let digest = Sha256::digest(text.as_bytes());
+    let uuid = hex::encode(&digest[..16]);
+    let body = json!({
+        "type": UNKNOWN_TYPE,
+        "action": "received",
+        "attributes": {"uuid": uuid},
+        "frame": text,
+    });
+    match Event::parse(body.to_string().as_bytes()) {
+        Ok(event) => Frame::Unknown { event, why },
+        // The body above always parses; keep a total function regardless.
+        Err(e) => Frame::Unknown {
+            event: Event {
+                kind: UNKNOWN_TYPE.to_owned(),
+                action: "received".to_owned(),
+                uuid,
+                short_id: None,
+                version: None,
+                created_at: None,
+                raw: body.to_string(),
+            },
+            why: format!("{why} ({e})"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UUID: &str = "5a3f2bd6-5c1e-4f0a-9b7e-2f1c3d4e5f60";
+
+    #[test]
+    fn the_handshake_is_not_an_event() {
+        assert_eq!(
+            classify(r#"{"authenticated": true}"#),
+            Frame::Handshake {
+                authenticated: true
+            }
+        );
+        assert_eq!(
+            classify(r#"{"authenticated": "no"}"#),
+            Frame::Handshake {
+                authenticated: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_v2_frame_is_the_webhook_event_with_the_same_dedup_key() {
+        let body = format!(
+            r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{UUID}","short_id":"ALx"}},"metadata":{{"version":2,"created_at":1732874400,"community_uuid":"c"}}}}"#
+        );
+        let Frame::Event(e) = classify(&body) else {
+            panic!("not an event")
+        };
+        assert_eq!(e, Event::parse(body.as_bytes()).unwrap());
+        assert_eq!(e.raw, body);
+    }
+
+    #[test]
+    fn an_old_style_frame_maps_to_type_action_and_uuid() {
+        let body = format!(
+            r#"{{"event_version":1,"event_type":"alert","attributes":{{"event":"alert-created","alert_uuid":"{UUID}","alert_short_id":"ALold","created_at":1732874400}}}}"#
+        );
+        let Frame::Event(e) = classify(&body) else {
+            panic!("not an event")
+        };
+        assert_eq!((e.kind.as_str(), e.action.as_str()), ("alert", "created"));
+        assert_eq!(e.uuid, UUID);
+        assert_eq!(e.short_id.as_deref(), Some("ALold"));
+        // The same event as a v2 webhook: one key, one feed entry.
+        let v2 = format!(
+            r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{UUID}"}},"metadata":{{"created_at":"2024-11-29T10:00:00Z"}}}}"#
+        );
+        assert_eq!(
+            e.dedup_key(),
+            Event::parse(v2.as_bytes()).unwrap().dedup_key()
+        );
+        assert!(e.raw.contains("liveapi_v1"));
+        let status = format!(
+            r#"{{"event_version":"1","event_type":"alert","attributes":{{"event":"alert-status-changed","alert_uuid":"{UUID}"}}}}"#
+        );
+        let Frame::Event(e) = classify(&status) else {
+            panic!("not an event")
+        };
+        assert_eq!(e.action, "status-changed");
+    }
+
+    #[test]
+    fn unknown_shapes_are_kept_under_their_own_type_never_refused() {
+        for text in [
+            "not json at all",
+            "[1,2,3]",
+            r#"{"hello":"world"}"#,
+            r#"{"event_type":"alert","attributes":{}}"#,
+            r#"{"type":"alert","action":"created","attributes":{"uuid":""}}"#,
+        ] {
+            let Frame::Unknown { event, why } = classify(text) else {
+                panic!("{text} was classified")
+            };
+            assert_eq!(event.kind, UNKNOWN_TYPE, "{text}");
+            assert!(event
+                .raw
+                .contains(&serde_json::to_string(text).unwrap()[1..3]));
+            assert!(!why.contains(text) || text.len() < 4, "{why}");
+            // The same frame twice has one identity.
+            let Frame::Unknown { event: again, .. } = classify(text) else {
+                unreachable!()
+            };
+            assert_eq!(event.dedup_key(), again.dedup_key());
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! The LiveAPI source against the fake LiveAPI and the fake Alert API, with
+//! a real store: events reach the feed once, the key goes only in the
+//! cookie, a refused key stops, drops and refusals follow the schedule, and
+//! every reconnect catches up the disconnected interval.
+
+use super::*;
+use crate::settings::Settings;
+use crate::store::Store;
+use fake_sekoia::live::{FakeLive, Outcome};
+use fake_sekoia::{alert_json, FakeSekoia};
+use std::time::Instant as StdInstant;
+
+const UUID: &str = "5a3f2bd6-5c1e-4f0a-9b7e-2f1c3d4e5f60";
+const OLD_UUID: &str = "6b4f3ce7-6d2f-4a1b-8c8f-3a2d4e5f6071";
+
+fn v2(uuid: &str, created_at: i64) -> String {
+    format!(
+        r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{uuid}","short_id":"ALlive"}},"metadata":{{"version":2,"created_at":{created_at},"community_uuid":"c"}}}}"#
+    )
+}
+
+fn fast(url: Url) -> LiveConfig {
+    LiveConfig {
+        schedule: Schedule {
+            base: Duration::from_millis(100),
+            jitter: Duration::ZERO,
+            max: Duration::from_secs(2),
+            reset_after: Duration::from_secs(3600),
+        },
+        catch_up_margin: Duration::from_secs(60),
+        ..LiveConfig::new(url)
+    }
+}
+
+struct Rig {
+    api: FakeSekoia,
+    live: FakeLive,
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    async fn new() -> Rig {
+        let api = FakeSekoia::start().await;
+        let live = FakeLive::start(api.api_key()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        Rig {
+            api,
+            live,
+            store,
+            _dir: dir,
+        }
+    }
+
+    fn key(&self) -> ApiKey {
+        ApiKey::new(self.api.api_key().to_owned()).unwrap()
+    }
+
+    fn client(&self) -> Client {
+        Client::new(crate::sekoia::ClientConfig::new(self.api.url()), self.key()).unwrap()
+    }
+
+    fn start(&self, config: LiveConfig, key: ApiKey, with_client: bool) -> LiveApi {
+        let client = self.client();
+        let catch_up = CatchUp::new(
+            client.clone(),
+            self.store.writer(),
+            &Settings::default(),
+            Vec::new(),
+        );
+        LiveApi::start(Parts {
+            config,
+            key: Some(key),
+            client: with_client.then_some(client),
+            writer: self.store.writer(),
+            catch_up: Some(catch_up),
+        })
+    }
+
+    fn feed(&self) -> Vec<crate::store::FeedEntry> {
+        self.store
+            .reader()
+            .unwrap()
+            .feed(100, &Settings::default())
+            .unwrap()
+    }
+
+    async fn feed_has(&self, n: usize) -> Vec<crate::store::FeedEntry> {
+        let deadline = StdInstant::now() + Duration::from_secs(10);
+        loop {
+            let feed = self.feed();
+            if feed.len() >= n || StdInstant::now() > deadline {
+                return feed;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn wait_state(
+    state: &mut watch::Receiver<LiveHealth>,
+    what: &str,
+    ok: impl Fn(&LiveHealth) -> bool,
+) -> LiveHealth {
+    let found = tokio::time::timeout(Duration::from_secs(10), state.wait_for(|s| ok(s)))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map(|s| s.clone());
+    match found {
+        Some(s) => s,
+        None => panic!("never {what}; last state {:?}", *state.borrow()),
+    }
+}
+
+#[tokio::test]
+async fn events_of_both_shapes_reach_the_feed_once_even_when_the_webhook_brings_them_too() {
+    let rig = Rig::new().await;
+    let source = rig.start(fast(rig.live.url()), rig.key(), true);
+    let mut state = source.state();
+    wait_state(&mut state, "connected", LiveHealth::is_connected).await;
+    assert!(rig.live.connected(1, Duration::from_secs(5)).await);
+
+    // The same alert event by webhook (stored first) and by the LiveAPI.
+    let body = v2(UUID, 1_732_874_400);
+    let webhook = crate::event::Event::parse(body.as_bytes()).unwrap();
+    rig.store.writer().insert(webhook).await.unwrap();
+    assert_eq!(rig.live.send(&body), 1);
+    // An old-style frame, the same v2 frame again, and an unknown shape.
+    rig.live.send(&format!(
+        r#"{{"event_version":1,"event_type":"alert","attributes":{{"event":"alert-created","alert_uuid":"{OLD_UUID}","created_at":1732874401}}}}"#
+    ));
+    rig.live.send(&body);
+    rig.live.send(r#"{"something":"new"}"#);
+    let feed = rig.feed_has(3).await;
+    // Give a wrongly duplicated entry the time to show up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let feed_after = rig.feed();
+    assert_eq!(feed_after.len(), 3, "{feed_after:#?}");
+    assert_eq!(feed, feed_after);
+    assert_eq!(feed.iter().filter(|e| e.uuid == UUID).count(), 1);
+    assert!(feed
+        .iter()
+        .any(|e| e.uuid == OLD_UUID && e.action == "created"));
+    assert!(feed.iter().any(|e| e.kind == frame::UNKNOWN_TYPE));
+    let id = feed.iter().find(|e| e.uuid == UUID).unwrap().id;
+    assert_eq!(rig.store.reader().unwrap().deliveries(id).unwrap(), Some(3));
+
+    // The key went in the cookie of the upgrade, and nowhere else.
+    let attempts = rig.live.attempts();
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert_eq!(
+        attempts[0].cookie.as_deref(),
+        Some(format!("access_token_cookie={}", rig.api.api_key()).as_str())
+    );
+    assert_eq!(attempts[0].authorization, None);
+    assert!(!attempts[0].path.contains(rig.api.api_key()));
+    // The key was checked first.
+    assert!(rig.api.requests().iter().any(|r| r.path == "/v1/me"));
+    source.stop().await;
+    rig.store.close().await;
+}
+
+#[tokio::test]
+async fn a_key_refused_on_the_upgrade_stops_without_retrying() {
+    let rig = Rig::new().await;
+    let wrong = ApiKey::new("not-the-key".to_owned()).unwrap();
+    // Without the /v1/me check, so that the upgrade itself refuses.
+    let source = rig.start(fast(rig.live.url()), wrong, false);
+    let mut state = source.state();
+    let s = wait_state(&mut state, "rejected", |s| {
+        matches!(s, LiveHealth::KeyRejected { .. })
+    })
+    .await;
+    assert!(s.words().contains("401"), "{s:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let attempts = rig.live.attempts();
+    assert_eq!(attempts.len(), 1, "retried: {attempts:?}");
+    assert_eq!(attempts[0].outcome, Outcome::Rejected);
+    source.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_refused_by_v1_me_never_opens_the_websocket() {
+    let rig = Rig::new().await;
+    rig.api.set_key_status(Some("T300"));
+    let source = rig.start(fast(rig.live.url()), rig.key(), true);
+    let mut state = source.state();
+    wait_state(&mut state, "rejected", |s| {
+        matches!(s, LiveHealth::KeyRejected { .. })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(rig.live.attempts().is_empty());
+    source.stop().await;
+}
+
+#[tokio::test]
+async fn a_drop_and_refusals_follow_the_schedule_and_the_gap_is_caught_up() {
+    let rig = Rig::new().await;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    // An alert created while disconnected: only the catch-up can bring it.
+    let missed = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
+    let mut alert = alert_json(missed, "ALmissed", "Created while disconnected", 70);
+    alert["created_at"] = serde_json::json!(now + 1);
+    rig.api.add_alert(alert);
+
+    let source = rig.start(fast(rig.live.url()), rig.key(), true);
+    let mut state = source.state();
+    wait_state(&mut state, "connected", LiveHealth::is_connected).await;
+    assert!(rig.live.connected(1, Duration::from_secs(5)).await);
+    rig.live.send(&v2(UUID, now));
+    rig.feed_has(1).await;
+
+    // Cut mid-stream, then refuse for a while.
+    let cut = OffsetDateTime::now_utc();
+    rig.live.refuse_for(Duration::from_millis(1200));
+    rig.live.drop_connections();
+    let s = wait_state(&mut state, "reconnecting", |s| {
+        matches!(s, LiveHealth::Reconnecting { .. })
+    })
+    .await;
+    assert!(
+        matches!(s, LiveHealth::Reconnecting { attempt: 1, .. }),
+        "{s:?}"
+    );
+    wait_state(&mut state, "unreachable", |s| {
+        matches!(s, LiveHealth::Unreachable { .. })
+    })
+    .await;
+    wait_state(&mut state, "connected again", LiveHealth::is_connected).await;
+    let back = OffsetDateTime::now_utc();
+
+    // Waits between tries: 0.1, 0.2, 0.4, 0.8 s (no jitter here).
+    let attempts = rig.live.attempts();
+    let refused: Vec<_> = attempts
+        .iter()
+        .filter(|a| a.outcome == Outcome::Refused)
+        .collect();
+    assert!(refused.len() >= 2, "{attempts:?}");
+    let tries: Vec<_> = attempts.iter().skip(1).map(|a| a.at).collect();
+    for (i, pair) in tries.windows(2).enumerate() {
+        let gap = pair[1] - pair[0];
+        let want = Duration::from_millis(100 << (i + 1));
+        assert!(
+            gap >= want && gap < want + Duration::from_millis(700),
+            "wait {i}: {gap:?}, want {want:?}; {attempts:?}"
+        );
+    }
+    assert_eq!(attempts.last().unwrap().outcome, Outcome::Accepted);
+
+    // The catch-up asked for the disconnected interval (less the margin).
+    let feed = rig.feed_has(2).await;
+    assert!(
+        feed.iter().any(|e| e.uuid == missed && e.caught_up),
+        "{feed:#?}"
+    );
+    let ranges: Vec<String> = rig
+        .api
+        .requests()
+        .iter()
+        .flat_map(|r| r.query_pairs())
+        .filter(|(k, _)| k == "date[created_at]")
+        .map(|(_, v)| v)
+        .collect();
+    let covering = ranges.iter().any(|range| {
+        let Some((from, to)) = range.split_once(',') else {
+            return false;
+        };
+        let (Ok(from), Ok(to)) = (
+            OffsetDateTime::parse(from, &Rfc3339),
+            OffsetDateTime::parse(to, &Rfc3339),
+        ) else {
+            return false;
+        };
+        from <= cut - Duration::from_secs(59) && to >= back - Duration::from_secs(2) && to >= cut
+    });
+    assert!(covering, "no catch-up of {cut}..{back}: {ranges:?}");
+    source.stop().await;
+    rig.store.close().await;
+}
+
+#[tokio::test]
+async fn an_unanswered_ping_drops_the_connection_and_it_comes_back() {
+    let rig = Rig::new().await;
+    let config = LiveConfig {
+        ping_every: Duration::from_millis(100),
+        pong_timeout: Duration::from_millis(200),
+        ..fast(rig.live.url())
+    };
+    let source = rig.start(config, rig.key(), true);
+    let mut state = source.state();
+    wait_state(&mut state, "connected", LiveHealth::is_connected).await;
+    // Answered pings keep it open.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(state.borrow().is_connected(), "{:?}", *state.borrow());
+    assert_eq!(rig.live.attempts().len(), 1);
+    rig.live.set_silent(true);
+    let s = wait_state(&mut state, "dropped", |s| {
+        matches!(s, LiveHealth::Reconnecting { .. })
+    })
+    .await;
+    assert!(s.words().contains("did not answer"), "{s:?}");
+    rig.live.set_silent(false);
+    wait_state(&mut state, "connected again", LiveHealth::is_connected).await;
+    source.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_costs_sleeps_not_cpu() {
+    // Nothing listens on this port (bound, then closed).
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let rig = Rig::new().await;
+    let url = Url::parse(&format!("ws://127.0.0.1:{port}/live")).unwrap();
+    let source = rig.start(fast(url), rig.key(), false);
+    let mut state = source.state();
+    let cpu = cpu_time();
+    let started = StdInstant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let used = cpu_time() - cpu;
+    let s = state.borrow_and_update().clone();
+    // 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s: five tries in 3 s, then waits of 2 s.
+    let LiveHealth::Unreachable { attempt, .. } = s else {
+        panic!("{s:?}")
+    };
+    assert!((4..=6).contains(&attempt), "{attempt} tries");
+    assert!(
+        used < started.elapsed() / 10,
+        "{used:?} of CPU in {:?}",
+        started.elapsed()
+    );
+    source.stop().await;
+}
+
+/// This thread's CPU time (user + system): the test's current-thread
+/// runtime runs the source, so other tests running beside it do not count.
+fn cpu_time() -> Duration {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: getrusage fills the struct we pass; RUSAGE_THREAD is valid on Linux.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) } == 0 {
+            let tv = |t: libc::timeval| {
+                Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+            };
+            return tv(usage.ru_utime) + tv(usage.ru_stime);
+        }
+    }
+    Duration::ZERO
+}

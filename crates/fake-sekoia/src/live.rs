@@ -1,0 +1,323 @@
+//! A fake of Sekoia.io's LiveAPI WebSocket for tests: a tokio-tungstenite
+//! server on `127.0.0.1:0` that checks the `access_token_cookie` on the
+//! upgrade (401 for a wrong or missing one), sends the `{"authenticated":
+//! true}` handshake frame, then whatever text frames the test pushes. It can
+//! drop every connection mid-stream and refuse connections for a while, and
+//! logs every attempt. Test support only, like the rest of this crate.
+
+use futures_util::{SinkExt, StreamExt};
+use std::io;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The cookie the LiveAPI authenticates with.
+pub const COOKIE_NAME: &str = "access_token_cookie";
+
+/// One connection attempt as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub at: Instant,
+    /// What happened: refused (dropped before the upgrade), rejected (401),
+    /// or accepted.
+    pub outcome: Outcome,
+    /// The request's `Cookie` header, when one was sent (the test checks the
+    /// key went there and only there).
+    pub cookie: Option<String>,
+    /// The request's `Authorization` header, when one was sent.
+    pub authorization: Option<String>,
+    /// The request path.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Refused,
+    Rejected,
+    Accepted,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    api_key: String,
+    refuse_until: Option<Instant>,
+    attempts: Vec<Attempt>,
+    /// Frames for each open connection, and a way to drop it.
+    clients: Vec<Client>,
+    /// Text frames the clients sent (none expected; kept for assertions).
+    received: Vec<String>,
+    /// Open connections stop reading (so pings go unanswered).
+    silent: bool,
+}
+
+#[derive(Debug)]
+struct Client {
+    frames: mpsc::UnboundedSender<Message>,
+    drop: Option<oneshot::Sender<()>>,
+}
+
+type Shared = crate::Shared<Inner>;
+
+/// A running fake LiveAPI. Stops accepting when dropped.
+#[derive(Debug)]
+pub struct FakeLive {
+    url: url::Url,
+    shared: Shared,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl FakeLive {
+    /// Starts the fake on the current tokio runtime; it accepts `api_key`.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound: a test cannot go on without it.
+    pub async fn start(api_key: &str) -> FakeLive {
+        let listener = match TcpListener::bind("127.0.0.1:0").await {
+            Ok(l) => l,
+            Err(e) => panic!("fake LiveAPI could not bind 127.0.0.1:0: {e}"),
+        };
+        let (fake, rx) = Self::prepare(&listener, api_key);
+        tokio::spawn(accept_loop(listener, fake.shared.clone(), rx));
+        fake
+    }
+
+    /// Starts the fake on its own runtime thread, for tests that are not async.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound or the runtime cannot start.
+    pub fn start_blocking(api_key: &str) -> FakeLive {
+        match Self::try_start_blocking(api_key) {
+            Ok(fake) => fake,
+            Err(e) => panic!("fake LiveAPI could not start: {e}"),
+        }
+    }
+
+    fn try_start_blocking(api_key: &str) -> io::Result<FakeLive> {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        std_listener.set_nonblocking(true)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let listener = {
+            let _guard = runtime.enter();
+            TcpListener::from_std(std_listener)?
+        };
+        let (fake, rx) = Self::prepare(&listener, api_key);
+        let shared = fake.shared.clone();
+        std::thread::Builder::new()
+            .name("fake-liveapi".into())
+            .spawn(move || runtime.block_on(accept_loop(listener, shared, rx)))?;
+        Ok(fake)
+    }
+
+    fn prepare(listener: &TcpListener, api_key: &str) -> (FakeLive, oneshot::Receiver<()>) {
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let url = match url::Url::parse(&format!("ws://127.0.0.1:{port}/live")) {
+            Ok(u) => u,
+            Err(e) => panic!("fake LiveAPI URL: {e}"),
+        };
+        let shared = Shared::default();
+        shared.lock().api_key = api_key.to_owned();
+        let (tx, rx) = oneshot::channel();
+        let fake = FakeLive {
+            url,
+            shared,
+            shutdown: Some(tx),
+        };
+        (fake, rx)
+    }
+
+    /// `ws://127.0.0.1:PORT/live`.
+    pub fn url(&self) -> url::Url {
+        self.url.clone()
+    }
+
+    /// Sends a text frame to every open connection; returns how many got it.
+    pub fn send(&self, text: &str) -> usize {
+        let mut inner = self.shared.lock();
+        inner.clients.retain(|c| !c.frames.is_closed());
+        inner
+            .clients
+            .iter()
+            .filter(|c| c.frames.send(Message::text(text)).is_ok())
+            .count()
+    }
+
+    /// Drops every open connection at once, without a close frame (a
+    /// network cut mid-stream).
+    pub fn drop_connections(&self) {
+        let mut inner = self.shared.lock();
+        for client in &mut inner.clients {
+            if let Some(drop) = client.drop.take() {
+                let _ = drop.send(());
+            }
+        }
+        inner.clients.clear();
+    }
+
+    /// Refuses every connection (closed before the upgrade) for `span`.
+    pub fn refuse_for(&self, span: Duration) {
+        self.shared.lock().refuse_until = Some(Instant::now() + span);
+    }
+
+    /// `true`: open connections stop reading, so the client's pings are
+    /// never answered (a half-dead connection).
+    pub fn set_silent(&self, yes: bool) {
+        self.shared.lock().silent = yes;
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        let mut inner = self.shared.lock();
+        inner.clients.retain(|c| !c.frames.is_closed());
+        inner.clients.len()
+    }
+
+    /// Waits until `n` connections are open, up to `timeout`; whether they were.
+    pub fn wait_connections(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.open_connections() >= n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.open_connections() >= n
+    }
+
+    /// [`FakeLive::wait_connections`] for async tests (does not block the runtime).
+    pub async fn connected(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.open_connections() >= n {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.open_connections() >= n
+    }
+
+    /// Every connection attempt so far, oldest first.
+    pub fn attempts(&self) -> Vec<Attempt> {
+        self.shared.lock().attempts.clone()
+    }
+
+    /// Text frames the clients sent.
+    pub fn received(&self) -> Vec<String> {
+        self.shared.lock().received.clone()
+    }
+}
+
+impl Drop for FakeLive {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.drop_connections();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Shared, mut stop: oneshot::Receiver<()>) {
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                tokio::spawn(serve(stream, shared.clone()));
+            }
+        }
+    }
+}
+
+async fn serve(stream: TcpStream, shared: Shared) {
+    let refusing = {
+        let mut inner = shared.lock();
+        let refusing = inner.refuse_until.is_some_and(|t| Instant::now() < t);
+        if refusing {
+            inner.attempts.push(Attempt {
+                at: Instant::now(),
+                outcome: Outcome::Refused,
+                cookie: None,
+                authorization: None,
+                path: String::new(),
+            });
+        }
+        refusing
+    };
+    if refusing {
+        drop(stream);
+        return;
+    }
+    let expected = format!("{COOKIE_NAME}={}", shared.lock().api_key);
+    let log = shared.clone();
+    // tungstenite's handshake callback fixes this signature.
+    #[allow(clippy::result_large_err)]
+    let check = move |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+        let header = |name| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let cookie = header("cookie");
+        let ok = cookie
+            .as_deref()
+            .is_some_and(|c| c.split(';').any(|part| part.trim() == expected));
+        log.lock().attempts.push(Attempt {
+            at: Instant::now(),
+            outcome: if ok {
+                Outcome::Accepted
+            } else {
+                Outcome::Rejected
+            },
+            cookie,
+            authorization: header("authorization"),
+            path: request.uri().path().to_owned(),
+        });
+        if ok {
+            Ok(response)
+        } else {
+            let mut refusal = ErrorResponse::new(Some(
+                r#"{"message":"Unauthorized","code":"T300"}"#.to_owned(),
+            ));
+            *refusal.status_mut() = StatusCode::UNAUTHORIZED;
+            Err(refusal)
+        }
+    };
+    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, check).await else {
+        return;
+    };
+    if ws
+        .send(Message::text(r#"{"authenticated": true}"#))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let (frames, mut outgoing) = mpsc::unbounded_channel();
+    let (drop_tx, mut dropped) = oneshot::channel();
+    shared.lock().clients.push(Client {
+        frames,
+        drop: Some(drop_tx),
+    });
+    loop {
+        tokio::select! {
+            _ = &mut dropped => return,
+            out = outgoing.recv() => match out {
+                Some(frame) => if ws.send(frame).await.is_err() { return },
+                None => return,
+            },
+            () = tokio::time::sleep(Duration::from_millis(20)), if shared.lock().silent => {}
+            incoming = ws.next(), if !shared.lock().silent => match incoming {
+                // tungstenite answers pings itself while we read.
+                Some(Ok(Message::Text(text))) => shared.lock().received.push(text.to_string()),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

@@ -36,6 +36,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 printf '[listener]\nbind = "127.0.0.1:%s"\nhook_secret = "%s"\nmax_requests_per_second = 0\n' "$PORT_DURABLE" "$SECRET" > "$work/config.toml"
+chmod 600 "$work/config.toml"
 SEKOIA_NOTIFIER_LOG=warn target/release/sekoia-notifierd --config "$work/config.toml" --data-dir "$work/data" serve 2>"$work/serve.log" &
 pid_durable=$!; pids+=($pid_durable)
 target/release/bare-202 "$PORT_BARE" &
@@ -49,6 +50,8 @@ done
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
+# x / y with 3 decimals and a leading zero (bc prints ".5"), for the JSON
+div() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", x / y }'; }
 
 # run PID URL CONNS -> "rps p50_us p99_us p999_us errors cpu_us_per_event"
 run() {
@@ -86,8 +89,8 @@ for c in $CONNS; do
       "$(echo "$p50/1000" | bc -l)" "$(echo "$p99/1000" | bc -l)" "$(echo "$p999/1000" | bc -l)" "$err" "$cpu" | tee -a "$OUT/intake.txt"
     [ "$json" = "[" ] || json+=","
     json+=$(printf '{"target":"%s","conns":%s,"events_per_s":{"median":%s,"min":%s,"max":%s,"runs":[%s]},"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"errors":%s,"cpu_us_per_event":%s,"peak_rss_mb":%s}' \
-      "$target" "$c" "$r" "$lo" "$hi" "$all" "$(echo "scale=3; $p50/1000" | bc)" "$(echo "scale=3; $p99/1000" | bc)" \
-      "$(echo "scale=3; $p999/1000" | bc)" "$err" "$cpu" "$(echo "scale=1; $(hwm_kb "$pid")/1024" | bc)")
+      "$target" "$c" "$r" "$lo" "$hi" "$all" "$(div "$p50" 1000)" "$(div "$p99" 1000)" \
+      "$(div "$p999" 1000)" "$err" "$cpu" "$(div "$(hwm_kb "$pid")" 1024)")
   done
 done
 json+="]"

@@ -193,11 +193,15 @@ impl Pipeline {
             }
             // Anything but a creation may have changed the alert (status,
             // urgency): fetch it again rather than trust the cache.
-            match self.ledger().alert(&e.uuid)? {
-                Some(cached) if e.action == "created" => {
+            let cached = match e.action.as_str() {
+                "created" => self.ledger().alert(&e.uuid)?,
+                _ => None,
+            };
+            match cached {
+                Some(cached) => {
                     known.insert(e.uuid.clone(), cached);
                 }
-                _ => wanted.push(e.uuid.clone()),
+                None => wanted.push(e.uuid.clone()),
             }
         }
         let fetched = if wanted.is_empty() {

@@ -842,11 +842,12 @@ impl Ledger {
 
     /// The cached alert, if enrichment got it.
     pub fn alert(&self, uuid: &str) -> Result<Option<Alert>, StoreError> {
+        // Cached: the pipeline asks once per alert event, and preparing the
+        // statement each time was most of its CPU under a flood.
         let raw: Option<String> = self
             .conn
-            .query_row("SELECT raw FROM alerts WHERE uuid = ?1", [uuid], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT raw FROM alerts WHERE uuid = ?1")?
+            .query_row([uuid], |r| r.get(0))
             .optional()?;
         // The cache holds our own serialization; an unreadable row is
         // treated as absent and fetched again.

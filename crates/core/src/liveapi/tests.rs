@@ -352,3 +352,53 @@ fn cpu_time() -> Duration {
     }
     Duration::ZERO
 }
+
+#[tokio::test]
+async fn hostile_and_oversized_frames_lose_nothing_that_follows() {
+    let rig = Rig::new().await;
+    let source = rig.start(fast(rig.live.url()), rig.key(), true);
+    let mut state = source.state();
+    wait_state(&mut state, "connected", LiveHealth::is_connected).await;
+    assert!(rig.live.connected(1, Duration::from_secs(5)).await);
+    // Not JSON, a bare array, 10,000-deep nesting, invalid event fields:
+    // each is kept as an unknown frame, and the connection stays.
+    rig.live.send("\u{0}not json\u{202e}");
+    rig.live.send("[1,2,3]");
+    rig.live
+        .send(&format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)));
+    rig.live
+        .send(r#"{"type":"alert","action":"created","attributes":{"uuid":42}}"#);
+    // Over the 1 MiB frame limit: the connection is dropped (the frame
+    // cannot be read), and the source reconnects.
+    rig.live.send(&format!(
+        r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{}"}}}}"#,
+        "x".repeat(MAX_FRAME + 1)
+    ));
+    wait_state(&mut state, "dropped", |s| {
+        matches!(s, LiveHealth::Reconnecting { .. })
+    })
+    .await;
+    wait_state(&mut state, "connected again", LiveHealth::is_connected).await;
+    assert!(rig.live.connected(1, Duration::from_secs(5)).await);
+    rig.live.send(&v2(UUID, 1_732_874_400));
+    let deadline = StdInstant::now() + Duration::from_secs(10);
+    let feed = loop {
+        let feed = rig.feed();
+        if feed.iter().any(|e| e.uuid == UUID) || StdInstant::now() > deadline {
+            break feed;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(feed.iter().any(|e| e.uuid == UUID), "{feed:#?}");
+    // The four hostile frames before the drop, each kept once.
+    assert_eq!(
+        feed.iter()
+            .filter(|e| e.kind == frame::UNKNOWN_TYPE)
+            .count(),
+        4,
+        "{feed:#?}"
+    );
+    assert!(rig.live.attempts().len() >= 2);
+    source.stop().await;
+    rig.store.close().await;
+}

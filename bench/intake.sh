@@ -105,5 +105,25 @@ for t in durable bare fastapi; do
 done
 stored=$(target/release/sekoia-notifierd --config "$work/config.toml" --data-dir "$work/data" feed --json --limit 1000000000 | grep -c '"uuid"' || true)
 echo "events in the durable store after the run: $stored" | tee -a "$OUT/intake.txt"
-printf '{"runs":%s,"duration_s":%s,"stored_after_run":%s,"cells":%s}\n' "$RUNS" "$DURATION" "$stored" "$json" > "$OUT/intake.json"
+# What one durable answer costs at least: fsync on the store's file system
+# (a request on one connection waits for its own commit).
+fsync_ms=$(python3 - "$OUT" <<'PY'
+import os, sys, time
+path = os.path.join(sys.argv[1], "fsync-probe")
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+times = []
+for _ in range(500):
+    os.write(fd, b"x" * 200)
+    t = time.perf_counter()
+    os.fsync(fd)
+    times.append(time.perf_counter() - t)
+os.close(fd)
+os.unlink(path)
+times.sort()
+print("%.3f %.3f" % (times[250] * 1e3, times[495] * 1e3))
+PY
+)
+read -r fsync_p50 fsync_p99 <<<"$fsync_ms"
+echo "fsync of 200 bytes on this file system: p50 $fsync_p50 ms, p99 $fsync_p99 ms (500 calls)" | tee -a "$OUT/intake.txt"
+printf '{"runs":%s,"duration_s":%s,"stored_after_run":%s,"fsync_ms":{"p50":%s,"p99":%s},"cells":%s}\n' "$RUNS" "$DURATION" "$stored" "$fsync_p50" "$fsync_p99" "$json" > "$OUT/intake.json"
 echo "results in $OUT/intake.txt and $OUT/intake.json"

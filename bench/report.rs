@@ -113,6 +113,13 @@ fn markdown(
         ));
     }
 
+    if let Some(p50) = intake["fsync_ms"]["p50"].as_f64() {
+        md.push_str(&format!(
+            "\nfsync of 200 bytes on the store's file system: p50 {p50:.3} ms, p99 {} ms (one connection waits for its own commit).\n",
+            num(&intake["fsync_ms"]["p99"], 3)
+        ));
+    }
+
     let storm = &enrich["storm"];
     let latency = &enrich["post_to_notify"];
     md.push_str(&format!(

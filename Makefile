@@ -11,8 +11,9 @@ APT_BUILD := build-essential pkg-config libdbus-1-dev libssl-dev \
   libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
 APT_BENCH := wrk curl bc
 # The tests start a private D-Bus session bus and Secret Service keyring each;
-# the desktop tests add a virtual X display and WebKit's WebDriver.
-APT_TEST := dbus dbus-x11 gnome-keyring libsecret-tools xvfb xauth webkit2gtk-driver fonts-dejavu-core
+# the desktop tests add a virtual X display and WebKit's WebDriver; the pop-up
+# screenshot test a real notification daemon (dunst) and imagemagick's import.
+APT_TEST := dbus dbus-x11 gnome-keyring libsecret-tools xvfb xauth webkit2gtk-driver fonts-dejavu-core dunst imagemagick
 # cargo-deb is pinned: 3.8 warns that packaging the dev profile (package-test)
 # will become an error.
 # Packaging: dpkg-shlibdeps (cargo-deb's $$auto Depends), the desktop entry

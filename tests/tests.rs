@@ -24,6 +24,7 @@
 //! - `crash`: `kill -9` under a flood of POSTs; nothing acknowledged is lost or doubled.
 //! - `hardening`: idle and trickling connections; the API key after a run full of errors.
 //! - `storm`: 1,000 queued alerts against the pop-up budget; hostile alert text in pop-ups.
+//! - `popup`: a real notification daemon (dunst) draws the pop-up; its screenshot.
 
 mod catchup;
 mod crash;
@@ -35,6 +36,7 @@ mod hardening;
 mod health;
 mod intake;
 mod lifecycle;
+mod popup;
 mod secrets;
 mod selftest;
 mod session;

@@ -14,8 +14,6 @@ APT_BENCH := wrk curl bc
 # the desktop tests add a virtual X display and WebKit's WebDriver; the pop-up
 # screenshot test a real notification daemon (dunst) and imagemagick's import.
 APT_TEST := dbus dbus-x11 gnome-keyring libsecret-tools xvfb xauth webkit2gtk-driver fonts-dejavu-core dunst imagemagick
-# cargo-deb is pinned: 3.8 warns that packaging the dev profile (package-test)
-# will become an error.
 # Packaging: dpkg-shlibdeps (cargo-deb's $$auto Depends), the desktop entry
 # validator and systemd-analyze for the package test, npm for tauri-cli.
 APT_PACKAGE := dpkg-dev desktop-file-utils systemd npm
@@ -39,13 +37,14 @@ test-deps:
 	@command -v bore >/dev/null || test -x "$${CARGO_HOME:-$$HOME/.cargo}/bin/bore" || $(CARGO) install bore-cli --locked
 
 bench-deps: deps
+	@./scripts/apt-install $(APT_BENCH)
 
 package-deps: deps
 	@command -v npm >/dev/null || ./scripts/apt-install $(APT_PACKAGE)
 	@./scripts/apt-install $(filter-out npm,$(APT_PACKAGE))
 	@test -x $(TAURI) || npm install --prefix $(TAURI_CLI_DIR) --no-save --no-audit --no-fund @tauri-apps/cli@$(TAURI_CLI_VERSION)
+	@# cargo-deb is pinned: 3.8 warns that packaging the dev profile (package-test) will become an error.
 	@command -v cargo-deb >/dev/null || test -x "$${CARGO_HOME:-$$HOME/.cargo}/bin/cargo-deb" || $(CARGO) install cargo-deb --locked --version 3.8.0
-	@./scripts/apt-install $(APT_BENCH)
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 2; }

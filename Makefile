@@ -12,11 +12,21 @@ APT_BUILD := build-essential pkg-config libdbus-1-dev libssl-dev \
 # wrk generates the load; python3-venv hosts the FastAPI reference receiver.
 APT_BENCH := wrk curl bc python3 python3-venv
 # The tests start a private D-Bus session bus and Secret Service keyring each;
-# the desktop tests add a virtual X display and WebKit's WebDriver.
-APT_TEST := dbus dbus-x11 gnome-keyring libsecret-tools xvfb xauth webkit2gtk-driver fonts-dejavu-core
+# the desktop tests add a virtual X display and WebKit's WebDriver; the pop-up
+# screenshot test a real notification daemon (dunst) and imagemagick's import.
+APT_TEST := dbus dbus-x11 gnome-keyring libsecret-tools xvfb xauth webkit2gtk-driver fonts-dejavu-core dunst imagemagick
+# Packaging: dpkg-shlibdeps (cargo-deb's $$auto Depends), the desktop entry
+# validator and systemd-analyze for the package test, npm for tauri-cli.
+APT_PACKAGE := dpkg-dev desktop-file-utils systemd npm
+# tauri-cli from npm: a prebuilt binary in seconds, where `cargo install
+# tauri-cli` compiles for about 10 minutes on 2 cores; kept under target/
+# (not global) and pinned to the tauri crate's version in Cargo.lock.
+TAURI_CLI_VERSION := 2.12.5
+TAURI_CLI_DIR := target/tools/tauri-cli
+TAURI := $(TAURI_CLI_DIR)/node_modules/.bin/tauri
 
 
-.PHONY: deps test-deps bench-deps toolchain run serve test lint bench fuzz clean
+.PHONY: deps test-deps bench-deps package-deps toolchain run serve test lint bench fuzz package package-test clean
 
 ## deps: install the system packages the build and the tests need (no-op when present)
 deps: toolchain
@@ -29,6 +39,13 @@ test-deps:
 
 bench-deps: deps
 	@./scripts/apt-install $(APT_BENCH)
+
+package-deps: deps
+	@command -v npm >/dev/null || ./scripts/apt-install $(APT_PACKAGE)
+	@./scripts/apt-install $(filter-out npm,$(APT_PACKAGE))
+	@test -x $(TAURI) || npm install --prefix $(TAURI_CLI_DIR) --no-save --no-audit --no-fund @tauri-apps/cli@$(TAURI_CLI_VERSION)
+	@# cargo-deb is pinned: 3.8 warns that packaging the dev profile (package-test) will become an error.
+	@command -v cargo-deb >/dev/null || test -x "$${CARGO_HOME:-$$HOME/.cargo}/bin/cargo-deb" || $(CARGO) install cargo-deb --locked --version 3.8.0
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 2; }
@@ -62,6 +79,18 @@ bench: bench-deps test-deps
 	./target/release/enrich-bench
 	./target/release/footprint-bench
 	./target/release/bench-report
+
+## package: release .deb packages of the app and the daemon, and the AppImage where the
+## bundler can download its tools, in target/packages/ (see scripts/package)
+package: package-deps
+	TAURI=$(TAURI) ./scripts/package release
+
+## package-test: the same packaging over the dev profile `make test` already built (a release
+## build of the app adds about 10 minutes on 2 cores), then the checks in scripts/package-test;
+## CI runs it after `make test`
+package-test: package-deps
+	TAURI=$(TAURI) ./scripts/package debug
+	./scripts/package-test target/packages
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := event_parse alert_list

@@ -232,6 +232,19 @@ fn tray_registers_with_its_menu_and_its_tooltip_follows_the_unread_count() {
 
     let menu = session.block_on(item.menu()).expect("menu");
     let labels: Vec<&str> = menu.iter().map(|e| e.label.as_str()).collect();
+    // About: the same version and commit as `--version` of both binaries.
+    let version = |bin: PathBuf, name: &str| -> String {
+        let out = Command::new(bin)
+            .arg("--version")
+            .output()
+            .expect("--version");
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.trim().trim_start_matches(name).trim().to_owned()
+    };
+    let app_version = version(app_bin(), "sekoia-notifier");
+    assert_eq!(app_version, version(crate::util::bin(), "sekoia-notifierd"));
+    assert!(app_version.contains(" (commit "), "{app_version}");
+    let about = format!("Sekoia Notifier {app_version}");
     assert_eq!(
         labels,
         [
@@ -240,6 +253,7 @@ fn tray_registers_with_its_menu_and_its_tooltip_follows_the_unread_count() {
             "Pause notifications",
             "Send test alert",
             "",
+            about.as_str(),
             "Quit"
         ],
         "{menu:?}"

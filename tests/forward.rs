@@ -251,27 +251,42 @@ fn an_unreadable_url_file_stops_serve_with_exit_2() {
 }
 
 #[test]
-fn the_shipped_systemd_unit_runs_serve_and_stops_cleanly_on_its_kill_signal() {
-    let unit_path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/systemd/sekoia-notifierd.service");
-    let unit = std::fs::read_to_string(&unit_path).expect("the unit file ships");
-    let value = |key: &str| -> String {
+fn the_shipped_systemd_units_run_serve_and_stop_cleanly_on_their_kill_signal() {
+    let unit = |variant: &str| -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+            "../contrib/systemd/{variant}/sekoia-notifierd.service"
+        ));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let value = |unit: &str, key: &str| -> String {
         unit.lines()
             .find_map(|l| l.strip_prefix(&format!("{key}=")))
             .unwrap_or_else(|| panic!("no {key}= in the unit"))
             .to_owned()
     };
-    let exec = value("ExecStart");
-    let mut words = exec.split_whitespace();
-    assert_eq!(words.next(), Some("%h/.cargo/bin/sekoia-notifierd"));
-    let args: Vec<&str> = words.collect();
+    let (user, system) = (unit("user"), unit("system"));
+    for unit in [&user, &system] {
+        let exec = value(unit, "ExecStart");
+        assert!(exec.starts_with("/usr/bin/sekoia-notifierd "), "{exec}");
+        assert!(exec.ends_with(" serve --log-format json"), "{exec}");
+        assert_eq!(value(unit, "KillSignal"), "SIGTERM");
+        assert_eq!(
+            value(unit, "RestartPreventExitStatus"),
+            "2",
+            "config errors exit 2"
+        );
+        assert!(value(unit, "LoadCredential").starts_with("api-key:"));
+        for hardening in [
+            "NoNewPrivileges=yes",
+            "ProtectSystem=strict",
+            "PrivateTmp=yes",
+        ] {
+            assert!(unit.lines().any(|l| l == hardening), "no {hardening}");
+        }
+    }
+    let exec = value(&user, "ExecStart");
+    let args: Vec<&str> = exec.split_whitespace().skip(1).collect();
     assert_eq!(args[0], "serve", "{exec}");
-    assert_eq!(value("KillSignal"), "SIGTERM");
-    assert_eq!(
-        value("RestartPreventExitStatus"),
-        "2",
-        "config errors exit 2"
-    );
 
     let dir = Dir::new("");
     let mut daemon = Daemon::start_with(&dir, &args);

@@ -149,3 +149,35 @@ fn without_a_keyring_the_environment_then_the_key_file_provide_the_key() {
         report(&dir.command(&["check"]), &out)
     );
 }
+
+#[test]
+fn a_systemd_credential_provides_the_key_before_the_key_file() {
+    let api = fake_sekoia::FakeSekoia::start_blocking();
+    // The unit's LoadCredential=api-key:... puts the key in
+    // $CREDENTIALS_DIRECTORY/api-key; a key file named in the config holds
+    // a stale key, which must not be used.
+    let credentials = tempfile::tempdir().unwrap();
+    let credential = credentials.path().join("api-key");
+    std::fs::write(&credential, format!("{}\n", api.api_key())).unwrap();
+    let stale = credentials.path().join("stale-key");
+    std::fs::write(&stale, "stale-key-from-the-file\n").unwrap();
+    let mut dir = Dir::new(&format!(
+        "[sekoia]\napi_url = \"{}\"\napi_key_file = \"{}\"\n",
+        api.url(),
+        stale.display()
+    ));
+    dir.env.push((
+        "CREDENTIALS_DIRECTORY".into(),
+        credentials.path().display().to_string(),
+    ));
+    let out = dir.run(&["check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "ok    api key   from the systemd credential {}",
+            credential.display()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(api.api_key()), "the key is never printed");
+}

@@ -26,6 +26,7 @@
 //! - `storm`: 1,000 queued alerts against the pop-up budget; hostile alert text in pop-ups.
 //! - `liveapi`: direct mode, no tunnel: a LiveAPI frame -> enriched pop-up within 1 s,
 //!   once even when the webhook brings it too; a refused key; the key in no log.
+//! - `popup`: a real notification daemon (dunst) draws the pop-up; its screenshot.
 
 mod catchup;
 mod crash;
@@ -38,6 +39,7 @@ mod health;
 mod intake;
 mod lifecycle;
 mod liveapi;
+mod popup;
 mod secrets;
 mod selftest;
 mod session;

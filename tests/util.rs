@@ -85,7 +85,9 @@ impl Dir {
             .arg(self.data())
             .args(args)
             .current_dir(self.tmp.path())
-            .env_remove("SEKOIA_NOTIFIER_LOG");
+            .env_remove("SEKOIA_NOTIFIER_LOG")
+            // A test run under systemd must not hand its credentials on.
+            .env_remove("CREDENTIALS_DIRECTORY");
         match &self.session {
             Some(session) => session.apply(&mut cmd),
             // No session: make sure the user's own bus and keyring are

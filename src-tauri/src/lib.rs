@@ -21,12 +21,27 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime};
 
+/// The version and the commit it was built from (`build-support/commit.rs`),
+/// for `--version` and the tray's About line.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("NOTIFIER_COMMIT"),
+    ")"
+);
+
 /// Command line of `sekoia-notifier`.
 #[derive(Debug, Parser)]
 #[command(
     name = "sekoia-notifier",
-    version,
-    about = "Sekoia.io alerts on your desktop"
+    version = VERSION,
+    about = "Sekoia.io alerts on your desktop",
+    after_help = "\
+Examples:
+  sekoia-notifier                          start in the tray (the settings window opens on first run)
+  sekoia-notifier --config ./test.toml --data-dir ./test-data
+
+A second launch opens the running instance's feed and exits."
 )]
 pub struct Cli {
     /// Config file (default: <config dir>/sekoia-notifier/config.toml).

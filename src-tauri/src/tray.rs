@@ -24,7 +24,15 @@ pub mod ids {
     pub const PAUSE_TOMORROW: &str = "pause-tomorrow";
     pub const RESUME: &str = "resume";
     pub const SEND_TEST: &str = "send-test";
+    /// The About line (disabled: it only shows the version and commit).
+    pub const ABOUT: &str = "about";
     pub const QUIT: &str = "quit";
+}
+
+/// The About line of the menu: product, version and the commit it was built
+/// from, as `sekoia-notifier --version` prints them.
+pub fn about() -> String {
+    format!("Sekoia Notifier {}", crate::VERSION)
 }
 
 /// The four icon states, most important first.
@@ -109,6 +117,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
             &pause,
             &MenuItem::with_id(app, ids::SEND_TEST, "Send test alert", true, None::<&str>)?,
             &PredefinedMenuItem::separator(app)?,
+            &MenuItem::with_id(app, ids::ABOUT, about(), false, None::<&str>)?,
             &MenuItem::with_id(app, ids::QUIT, "Quit", true, None::<&str>)?,
         ],
     )?;
@@ -190,6 +199,20 @@ mod tests {
             webhook_local: true,
             health: None,
         }
+    }
+
+    #[test]
+    fn the_about_line_names_the_version_and_the_commit() {
+        let about = about();
+        assert!(
+            about.starts_with(concat!(
+                "Sekoia Notifier ",
+                env!("CARGO_PKG_VERSION"),
+                " (commit "
+            )),
+            "{about}"
+        );
+        assert!(about.ends_with(')') && !about.contains("()"), "{about}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Where the Sekoia.io API key lives: the OS keyring (service
 //! `sekoia-notifier`, user `api-key`), else the `SEKOIA_API_KEY` environment
-//! variable, else the file named by `sekoia.api_key_file` (for systemd
-//! credentials). The key is never written to the config, the database or a
+//! variable, else the systemd credential `api-key`
+//! (`$CREDENTIALS_DIRECTORY/api-key`, from `LoadCredential=`), else the file
+//! named by `sekoia.api_key_file`. The key is never written to the config, the database or a
 //! log; it only travels inside [`ApiKey`], whose Debug and Display redact it.
 
 use crate::sekoia::ApiKey;
@@ -12,12 +13,17 @@ use std::path::PathBuf;
 pub const SERVICE: &str = "sekoia-notifier";
 pub const USER: &str = "api-key";
 pub const ENV_VAR: &str = "SEKOIA_API_KEY";
+/// The credential name a systemd unit passes the key under
+/// (`LoadCredential=api-key:/path`).
+pub const CREDENTIAL: &str = "api-key";
 
 /// Where a key was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     Keyring,
     Env,
+    /// A systemd credential: `$CREDENTIALS_DIRECTORY/api-key`.
+    Credential(PathBuf),
     File(PathBuf),
 }
 
@@ -26,6 +32,7 @@ impl fmt::Display for KeySource {
         match self {
             KeySource::Keyring => write!(f, "the OS keyring"),
             KeySource::Env => write!(f, "{ENV_VAR}"),
+            KeySource::Credential(p) => write!(f, "the systemd credential {}", p.display()),
             KeySource::File(p) => write!(f, "{}", p.display()),
         }
     }
@@ -42,7 +49,7 @@ pub enum SecretsError {
     },
     #[error("the API key from {source_name} is not usable: {reason}")]
     Invalid { source_name: String, reason: String },
-    #[error("no API key: run `sekoia-notifierd set-api-key` (keyring), or set {ENV_VAR}, or sekoia.api_key_file{}", keyring_note(.keyring_problem))]
+    #[error("no API key: run `sekoia-notifierd set-api-key` (keyring), or set {ENV_VAR}, or pass the systemd credential {CREDENTIAL} (LoadCredential=), or set sekoia.api_key_file{}", keyring_note(.keyring_problem))]
     Missing { keyring_problem: Option<String> },
 }
 
@@ -140,6 +147,9 @@ pub fn resolve(settings: &Settings) -> Result<(ApiKey, KeySource), SecretsError>
             return parse(text, ENV_VAR).map(|k| (k, KeySource::Env));
         }
     }
+    if let Some(found) = from_credentials(std::env::var_os("CREDENTIALS_DIRECTORY"))? {
+        return Ok(found);
+    }
     if let Some(path) = &settings.sekoia.api_key_file {
         let text = std::fs::read_to_string(path).map_err(|cause| SecretsError::File {
             path: path.clone(),
@@ -149,4 +159,57 @@ pub fn resolve(settings: &Settings) -> Result<(ApiKey, KeySource), SecretsError>
         return parse(text, &shown).map(|k| (k, KeySource::File(path.clone())));
     }
     Err(SecretsError::Missing { keyring_problem })
+}
+
+/// The key systemd passed as the credential `api-key`, when the service has a
+/// credentials directory (`$CREDENTIALS_DIRECTORY`) holding one. A directory
+/// without that file is not an error: the unit passes other credentials.
+fn from_credentials(
+    dir: Option<std::ffi::OsString>,
+) -> Result<Option<(ApiKey, KeySource)>, SecretsError> {
+    let Some(dir) = dir.filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(dir).join(CREDENTIAL);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(cause) => return Err(SecretsError::File { path, cause }),
+    };
+    let shown = format!("the systemd credential {}", path.display());
+    parse(text, &shown).map(|k| Some((k, KeySource::Credential(path))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn systemd_credential_is_read_from_the_credentials_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CREDENTIAL), "sk-credential-key\n").unwrap();
+        let (key, source) = from_credentials(Some(dir.path().into()))
+            .unwrap()
+            .expect("a key");
+        assert_eq!(key.expose(), "sk-credential-key");
+        assert_eq!(source, KeySource::Credential(dir.path().join(CREDENTIAL)));
+    }
+
+    #[test]
+    fn credentials_directory_without_the_api_key_is_no_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("teams-url"), "https://example.test/\n").unwrap();
+        assert!(from_credentials(Some(dir.path().into())).unwrap().is_none());
+        assert!(from_credentials(None).unwrap().is_none());
+        assert!(from_credentials(Some("".into())).unwrap().is_none());
+    }
+
+    #[test]
+    fn empty_credential_is_refused_without_showing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CREDENTIAL), "\n").unwrap();
+        let err = from_credentials(Some(dir.path().into())).unwrap_err();
+        assert!(matches!(err, SecretsError::Invalid { .. }), "{err}");
+        assert!(err.to_string().contains("systemd credential"), "{err}");
+    }
 }

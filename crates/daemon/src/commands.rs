@@ -19,6 +19,16 @@ use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 pub fn run(cli: Cli) -> ExitCode {
+    // Completions touch neither the config nor the data directory.
+    if let Command::Completions { shell } = cli.command {
+        return match completions(shell) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sekoia-notifierd: cannot write the completion script: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     notifier_core::logs::private_files();
     let (level, format) = match cli.command {
         Command::Serve { log_format } => ("info", log_format),
@@ -47,6 +57,17 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Writes the completion script for `shell` on stdout. It is generated in
+/// memory first: clap_complete panics when its writer fails (a closed pipe).
+fn completions(shell: clap_complete::Shell) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "sekoia-notifierd", &mut script);
+    let mut out = std::io::stdout().lock();
+    out.write_all(&script)?;
+    out.flush()
+}
+
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let paths = Paths::resolve(cli.locations.config, cli.locations.data_dir)?;
     let loaded = settings::load_or_init(&paths.config_file)?;
@@ -66,6 +87,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::SetApiKey => set_api_key(),
         Command::SendTest => runtime.block_on(send_test(&settings, &paths)),
         Command::Status { json } => runtime.block_on(status(&settings, &paths, json)),
+        // `run` answers it before the config is read; kept total here.
+        Command::Completions { shell } => {
+            completions(shell).context("cannot write the completion script")
+        }
         Command::WebhookUrl => {
             let url = runtime
                 .block_on(engine::webhook_url(&settings, &paths.data_dir))

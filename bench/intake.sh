@@ -69,6 +69,13 @@ run() {
 # the median line by the first column
 median() { sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
 
+# Warm-up, not measured: a new store's first seconds grow its files (each
+# fsync then also writes the inode: 1-connection p99 of 100-200 ms in the
+# first run after start, 2-4 ms afterwards), and uvicorn warms its imports.
+for port in "$PORT_DURABLE" "$PORT_BARE" "$PORT_FASTAPI"; do
+  wrk -t1 -c16 -d3s -s bench/post.lua "http://127.0.0.1:$port/hooks/$SECRET" > /dev/null
+done
+
 printf '%-8s %-6s %10s %15s %8s %8s %9s %7s %12s\n' target conns "events/s" "(min-max)" "p50 ms" "p99 ms" "p99.9 ms" errors "cpu us/event" | tee "$OUT/intake.txt"
 json="["
 declare -A rps

@@ -3,6 +3,8 @@
 # loopback, side by side in one run:
 #   durable  sekoia-notifierd serve (release): parse, store durably (SQLite,
 #            group commit), enrichment pipeline running beside it
+#   intake   the daemon's router and store alone (bench/intake_only.rs): the
+#            same durable intake with no pipeline working beside it
 #   bare     a bare axum handler answering 202: the ceiling on this machine
 #   fastapi  the reference receiver of Sekoia's documentation: FastAPI under
 #            uvicorn, parses the payload, schedules a background task
@@ -18,6 +20,7 @@ CONNS=${CONNS:-"1 16 128"}
 PORT_DURABLE=${PORT_DURABLE:-18787}
 PORT_BARE=${PORT_BARE:-18788}
 PORT_FASTAPI=${PORT_FASTAPI:-18789}
+PORT_INTAKE=${PORT_INTAKE:-18790}
 SECRET=benchsecret-0123456789abcdefghijkl
 OUT=target/bench
 VENV=$OUT/venv
@@ -41,9 +44,11 @@ SEKOIA_NOTIFIER_LOG=warn target/release/sekoia-notifierd --config "$work/config.
 pid_durable=$!; pids+=($pid_durable)
 target/release/bare-202 "$PORT_BARE" &
 pid_bare=$!; pids+=($pid_bare)
+target/release/intake-only "$PORT_INTAKE" "$SECRET" "$work/intake-data" &
+pid_intake=$!; pids+=($pid_intake)
 (cd bench/fastapi && exec "../../$VENV/bin/uvicorn" app:app --host 127.0.0.1 --port "$PORT_FASTAPI" --no-access-log --log-level warning) &
 pid_fastapi=$!; pids+=($pid_fastapi)
-for port in "$PORT_DURABLE" "$PORT_BARE" "$PORT_FASTAPI"; do
+for port in "$PORT_DURABLE" "$PORT_INTAKE" "$PORT_BARE" "$PORT_FASTAPI"; do
   for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 done
 
@@ -72,7 +77,7 @@ median() { sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
 # Warm-up, not measured: a new store's first seconds grow its files (each
 # fsync then also writes the inode: 1-connection p99 of 100-200 ms in the
 # first run after start, 2-4 ms afterwards), and uvicorn warms its imports.
-for port in "$PORT_DURABLE" "$PORT_BARE" "$PORT_FASTAPI"; do
+for port in "$PORT_DURABLE" "$PORT_INTAKE" "$PORT_BARE" "$PORT_FASTAPI"; do
   wrk -t1 -c16 -d3s -s bench/post.lua "http://127.0.0.1:$port/hooks/$SECRET" > /dev/null
 done
 
@@ -80,9 +85,10 @@ printf '%-8s %-6s %10s %15s %8s %8s %9s %7s %12s\n' target conns "events/s" "(mi
 json="["
 declare -A rps
 for c in $CONNS; do
-  for target in durable bare fastapi; do
+  for target in durable intake bare fastapi; do
     case $target in
       durable) port=$PORT_DURABLE pid=$pid_durable ;;
+      intake) port=$PORT_INTAKE pid=$pid_intake ;;
       bare) port=$PORT_BARE pid=$pid_bare ;;
       fastapi) port=$PORT_FASTAPI pid=$pid_fastapi ;;
     esac
@@ -103,10 +109,11 @@ done
 json+="]"
 echo | tee -a "$OUT/intake.txt"
 for c in $CONNS; do
-  printf 'at %3s connections: durable / bare %3.0f%%   durable / fastapi %5.1fx\n' "$c" \
-    "$(echo "100*${rps[durable$c]}/${rps[bare$c]}" | bc -l)" "$(echo "${rps[durable$c]}/${rps[fastapi$c]}" | bc -l)" | tee -a "$OUT/intake.txt"
+  printf 'at %3s connections: durable / bare %3.0f%%   intake only / bare %3.0f%%   durable / fastapi %5.1fx\n' "$c" \
+    "$(echo "100*${rps[durable$c]}/${rps[bare$c]}" | bc -l)" "$(echo "100*${rps[intake$c]}/${rps[bare$c]}" | bc -l)" \
+    "$(echo "${rps[durable$c]}/${rps[fastapi$c]}" | bc -l)" | tee -a "$OUT/intake.txt"
 done
-for t in durable bare fastapi; do
+for t in durable intake bare fastapi; do
   p=pid_$t
   printf 'peak RSS %-8s %6.1f MB\n' "$t" "$(echo "$(hwm_kb "${!p}")/1024" | bc -l)" | tee -a "$OUT/intake.txt"
 done

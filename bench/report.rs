@@ -101,14 +101,15 @@ fn markdown(
             .find(|c| c["target"] == target && c["conns"] == conns)
             .and_then(|c| c["events_per_s"]["median"].as_f64())
     };
-    md.push_str("\n| connections | durable / bare (target >= 50%) | durable / FastAPI (target >= 10x) |\n|---|---|---|\n");
+    md.push_str("\n| connections | durable / bare (target >= 50%) | intake only / bare | durable / FastAPI (target >= 10x) |\n|---|---|---|---|\n");
     let mut conns: Vec<u64> = cells.iter().filter_map(|c| c["conns"].as_u64()).collect();
     conns.dedup();
     for c in conns {
         let (d, b, f) = (rate("durable", c), rate("bare", c), rate("fastapi", c));
         md.push_str(&format!(
-            "| {c} | {} | {} |\n",
+            "| {c} | {} | {} | {} |\n",
             ratio(d, b, |r| format!("{:.0}% {}", r * 100.0, mark(r >= 0.5))),
+            ratio(rate("intake", c), b, |r| format!("{:.0}%", r * 100.0)),
             ratio(d, f, |r| format!("{r:.1}x {}", mark(r >= 10.0))),
         ));
     }
@@ -189,6 +190,7 @@ fn markdown(
 fn label(target: &str) -> &str {
     match target {
         "durable" => "sekoia-notifierd (durable)",
+        "intake" => "intake only: same router and store, no pipeline",
         "bare" => "bare axum 202 (ceiling)",
         "fastapi" => "FastAPI + uvicorn (reference)",
         other => other,

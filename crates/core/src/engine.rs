@@ -133,18 +133,28 @@ impl Engine {
             Some(key) => Some(Client::new(ClientConfig::new(settings.api_url()), key)?),
             None => None,
         };
+        // The port first: a port someone holds fails the start before any
+        // task (catch-up, forwarders, LiveAPI) runs on the store, so nothing
+        // of a failed start outlives it and races the engine that follows.
+        let addr = settings.listener.bind;
+        if let Some(files) = intake::raise_open_file_limit() {
+            tracing::debug!(files, "open file limit");
+        }
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|cause| EngineError::Bind { addr, cause })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|cause| EngineError::Bind { addr, cause })?;
+        let local_base =
+            Url::parse(&format!("http://{local_addr}/")).map_err(|e| EngineError::Bind {
+                addr,
+                cause: std::io::Error::other(e),
+            })?;
         let store = Store::open(data_dir)?;
         let catch_up = client
             .clone()
             .map(|client| CatchUp::new(client, store.writer(), settings, options.sinks.clone()));
-        let catch_up_task = match &catch_up {
-            Some(c) => Some(tokio::spawn(catchup::after_start_until_done(
-                c.clone(),
-                store.reader()?,
-                CATCH_UP_RETRY,
-            ))),
-            None => None,
-        };
         if let Some(client) = &client {
             let acknowledger = crate::triage::acknowledger(client.clone(), store.writer());
             for sink in &options.sinks {
@@ -163,6 +173,16 @@ impl Engine {
             config: options.pipeline,
         })
         .forwarding(forwarders.lanes());
+        // Spawned late: a start that fails before this point leaves no
+        // catch-up task writing to the store.
+        let catch_up_task = match &catch_up {
+            Some(c) => Some(tokio::spawn(catchup::after_start_until_done(
+                c.clone(),
+                store.reader()?,
+                CATCH_UP_RETRY,
+            ))),
+            None => None,
+        };
         // Direct mode: events over the LiveAPI WebSocket, into the same
         // store as the webhook's (stored first, deduplicated by one key).
         let liveapi = settings.liveapi.enabled.then(|| {
@@ -174,21 +194,6 @@ impl Engine {
                 catch_up: catch_up.clone(),
             })
         });
-        let addr = settings.listener.bind;
-        if let Some(files) = intake::raise_open_file_limit() {
-            tracing::debug!(files, "open file limit");
-        }
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|cause| EngineError::Bind { addr, cause })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|cause| EngineError::Bind { addr, cause })?;
-        let local_base =
-            Url::parse(&format!("http://{local_addr}/")).map_err(|e| EngineError::Bind {
-                addr,
-                cause: std::io::Error::other(e),
-            })?;
         let (secret_tx, secret_rx) = watch::channel(secret);
         let app = intake::router_live(
             secret_rx.clone(),

@@ -42,8 +42,6 @@ pub const COOKIE_NAME: &str = "access_token_cookie";
 const MAX_FRAME: usize = 1024 * 1024;
 /// How long a stop waits for the close handshake.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
-/// Pause before offering an event to a full store queue again.
-const BUSY_WAIT: Duration = Duration::from_millis(100);
 
 /// Why a connection failed or ended. Never holds the key or the request.
 #[derive(Debug, thiserror::Error)]
@@ -427,20 +425,16 @@ async fn handle(text: &str, writer: &Writer) -> Result<(), LiveError> {
         }
     };
     let topic = event.topic();
-    loop {
-        match writer.insert(event.clone()).await {
-            Ok(stored) => {
-                tracing::debug!(target: "liveapi", %topic, id = stored.id(), new = matches!(stored, crate::store::Stored::New { .. }), "LiveAPI event stored");
-                return Ok(());
-            }
-            // The queue is full (a flood through the webhook too): wait,
-            // the LiveAPI has no acknowledgement to answer "busy" with.
-            Err(StoreError::Busy) => tokio::time::sleep(BUSY_WAIT).await,
-            Err(StoreError::Closed) => return Err(LiveError::Store),
-            Err(e) => {
-                tracing::error!(target: "liveapi", %topic, error = %e, "LiveAPI event not stored");
-                return Ok(());
-            }
+    // A full queue (a flood through the webhook too) is waited out.
+    match writer.insert_waiting(event).await {
+        Ok(stored) => {
+            tracing::debug!(target: "liveapi", %topic, id = stored.id(), new = matches!(stored, crate::store::Stored::New { .. }), "LiveAPI event stored");
+            Ok(())
+        }
+        Err(StoreError::Closed) => Err(LiveError::Store),
+        Err(e) => {
+            tracing::error!(target: "liveapi", %topic, error = %e, "LiveAPI event not stored");
+            Ok(())
         }
     }
 }

@@ -344,6 +344,18 @@ impl Writer {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Like [`Writer::insert`], but waits for room in a full queue instead
+    /// of failing: for a source that has no way to answer "busy" (the
+    /// LiveAPI has no acknowledgement).
+    pub async fn insert_waiting(&self, event: Event) -> Result<Stored, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Msg::Insert(Job { event, reply }))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// Records a pipeline batch's outcome in one transaction: alerts from
     /// the API (keyed by their uuid); for uuids that failed for good, why;
     /// and the events now handled. The pipeline calls it before showing the

@@ -12,29 +12,19 @@
 //! Usage: enrich-bench [QUEUED] [SAMPLES] [STORMS]   (defaults 10000, 60, 3)
 //! Writes target/bench/enrich.txt and target/bench/enrich.json.
 
-#[path = "stats.rs"]
-mod stats;
+#[path = "common.rs"]
+mod common;
+
+use common::{body, post, uuid, wait_ready};
 
 use notifier_core::event::Event;
 use notifier_core::store::Store;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "benchsecret-0123456789abcdefghijkl";
-
-fn uuid(n: usize) -> String {
-    format!("6b1e0c2a-0d3f-4a5b-8c7d-{n:012}")
-}
-
-fn body(n: usize) -> String {
-    format!(
-        r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{}","short_id":"AL{n}"}},"metadata":{{"version":2,"created_at":{n}}}}}"#,
-        uuid(n)
-    )
-}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -84,7 +74,7 @@ fn main() {
     for n in queued..queued + samples {
         let before = server.calls().len();
         let t0 = Instant::now();
-        let status = post(addr, &body(n));
+        let status = post(addr, SECRET, &body(n));
         assert_eq!(status, 202, "webhook refused");
         wait_for(|| server.calls().len() > before, Duration::from_secs(30));
         let at = server.calls()[before].at;
@@ -96,7 +86,7 @@ fn main() {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
 
-    let col = |f: fn(&Storm) -> f64| stats::summary(&runs.iter().map(f).collect::<Vec<_>>());
+    let col = |f: fn(&Storm) -> f64| common::summary(&runs.iter().map(f).collect::<Vec<_>>());
     let drain = col(|r| r.drained_s);
     let calls = col(|r| r.api_calls as f64);
     let distinct = col(|r| r.distinct_popups as f64);
@@ -108,20 +98,20 @@ fn main() {
     ));
     out.push_str(&format!(
         "  time until all enriched:  {} s\n",
-        stats::text(&drain, 2)
+        common::text(&drain, 2)
     ));
     out.push_str(&format!(
         "  Alert API calls:          {}\n",
-        stats::text(&calls, 0)
+        common::text(&calls, 0)
     ));
     out.push_str(&format!(
         "  pop-ups shown:            {} distinct, {} Notify calls (the summary replaces itself)\n",
-        stats::text(&distinct, 0),
-        stats::text(&notify, 0)
+        common::text(&distinct, 0),
+        common::text(&notify, 0)
     ));
     out.push_str(&format!(
         "  daemon peak RSS:          {} MB\n",
-        stats::text(&peak, 1)
+        common::text(&peak, 1)
     ));
     out.push_str(&format!(
         "POST -> Notify on D-Bus:    p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples, one GET each)\n",
@@ -258,47 +248,12 @@ fn spawn(daemon: &Path, config: &Path, data: &Path, bus: &str, key: &str, root: 
         .expect("spawn sekoia-notifierd")
 }
 
-fn wait_ready(data: &Path, child: &mut Child) -> SocketAddr {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("daemon exited: {status}");
-        }
-        let text = std::fs::read_to_string(data.join("instance.json")).unwrap_or_default();
-        if let Some(addr) = text
-            .split("\"listen\":\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .and_then(|a| a.parse().ok())
-        {
-            return addr;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("daemon not ready");
-}
-
 fn wait_for(mut done: impl FnMut() -> bool, within: Duration) {
     let deadline = Instant::now() + within;
     while !done() {
         assert!(Instant::now() < deadline, "timed out");
         std::thread::sleep(Duration::from_micros(200));
     }
-}
-
-fn post(addr: SocketAddr, body: &str) -> u16 {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    let req = format!(
-        "POST /hooks/{SECRET} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).expect("write");
-    let mut resp = String::new();
-    let _ = s.read_to_string(&mut resp);
-    resp.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
 }
 
 fn rss_kb(pid: u32, field: &str) -> Option<u64> {

@@ -15,13 +15,14 @@
 //! Usage: footprint-bench [IDLE_SECONDS] [WINDOWS] [STARTS]   (60, 3, 5)
 //! Writes target/bench/footprint.txt and target/bench/footprint.json.
 
-#[path = "stats.rs"]
-mod stats;
+#[path = "common.rs"]
+mod common;
+
+use common::{body, post, uuid, wait_ready};
 
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -94,7 +95,7 @@ fn main() {
 
     // 3. 1,000 alerts, then the feed window (a second launch opens it).
     for n in 0..1000 {
-        assert_eq!(post(addr, &body(n)), 202);
+        assert_eq!(post(addr, SECRET, &body(n)), 202);
     }
     let mut second = env.launch(&app_bin, &[], &app_dir, true);
     let _ = second.wait();
@@ -190,9 +191,9 @@ fn main() {
             "| {} | {} | {} | {} | {} |\n",
             r.name,
             r.processes,
-            stats::text(&r.pss_mb, 1),
-            stats::text(&r.cpu_percent, 2),
-            stats::text(&r.wakeups_per_s, 1),
+            common::text(&r.pss_mb, 1),
+            common::text(&r.cpu_percent, 2),
+            common::text(&r.wakeups_per_s, 1),
         ));
         json_rows.push(json!({
             "scenario": r.name,
@@ -207,8 +208,8 @@ fn main() {
     ));
     let mut json_startup = Vec::new();
     for (name, runs) in &startup {
-        let s = stats::summary(runs);
-        out.push_str(&format!("  {name}: {}\n", stats::text(&s, 0)));
+        let s = common::summary(runs);
+        out.push_str(&format!("  {name}: {}\n", common::text(&s, 0)));
         json_startup.push(json!({ "what": name, "ms": s }));
     }
     print!("{out}");
@@ -260,9 +261,9 @@ fn measure(name: &'static str, pid: u32, window: Duration, count: u64) -> Row {
     Row {
         name,
         processes,
-        pss_mb: stats::summary(&pss_mb),
-        cpu_percent: stats::summary(&cpu),
-        wakeups_per_s: stats::summary(&wakeups),
+        pss_mb: common::summary(&pss_mb),
+        cpu_percent: common::summary(&cpu),
+        wakeups_per_s: common::summary(&wakeups),
     }
 }
 
@@ -372,17 +373,6 @@ fn pss(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn uuid(n: usize) -> String {
-    format!("7c2f1d3b-1e4a-4b6c-9d8e-{n:012}")
-}
-
-fn body(n: usize) -> String {
-    format!(
-        r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{}","short_id":"AL{n}"}},"metadata":{{"version":2,"created_at":{n}}}}}"#,
-        uuid(n)
-    )
-}
-
 /// What every launched process shares: the fake API, the bus, the display.
 struct Env<'a> {
     api: &'a fake_sekoia::FakeSekoia,
@@ -437,41 +427,8 @@ impl Env<'_> {
     }
 }
 
-fn wait_ready(data: &Path, child: &mut Child) -> SocketAddr {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("exited early: {status}");
-        }
-        if let Some(addr) = std::fs::read_to_string(data.join("instance.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["listen"].as_str().and_then(|a| a.parse().ok()))
-        {
-            return addr;
-        }
-        assert!(Instant::now() < deadline, "did not start within 60 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn stop(child: &mut Child) {
     // SAFETY: kill(2) on a child we spawned and have not reaped.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();
-}
-
-fn post(addr: SocketAddr, body: &str) -> u16 {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    let req = format!(
-        "POST /hooks/{SECRET} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).expect("write");
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).expect("status line");
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
 }

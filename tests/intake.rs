@@ -12,14 +12,7 @@ fn every_status_code_of_the_contract_holds() {
 
     assert_eq!(d.post(&alert("a-202")), 202);
 
-    for body in [
-        "",
-        "{",
-        "[1,2]",
-        "null",
-        r#"{"type":"alert"}"#,
-        "\u{feff}{}",
-    ] {
+    for body in ["", "{", "[1,2]", "null", "\"alert\"", "\u{feff}{}"] {
         let (status, text) = http(d.addr, "POST", &hook, &[JSON], body.as_bytes());
         assert_eq!(status, 400, "{body:?}");
         let v: serde_json::Value =

@@ -255,10 +255,11 @@ impl Pipeline {
                 }
             }
         };
-        let case_titles = match tokio::time::timeout_at(deadline, self.fetch_cases(&cases)).await {
-            Ok(found) => found,
-            Err(_) => HashMap::new(),
-        };
+        // A case the API cannot give within the deadline reads by what its
+        // notification said.
+        let case_titles = tokio::time::timeout_at(deadline, self.fetch_cases(&cases))
+            .await
+            .unwrap_or_default();
         let (fresh, mut failed) = outcome(&wanted, fetched);
         failed.extend(unusable.into_iter().map(|u| {
             (

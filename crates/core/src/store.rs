@@ -1296,6 +1296,155 @@ mod tests {
         store.close().await;
     }
 
+    fn real(v: serde_json::Value) -> Event {
+        Event::parse(v.to_string().as_bytes()).unwrap()
+    }
+
+    const ALERT: &str = "b81d4f27-6c3e-4a95-8f20-1e7c9d3b5a46";
+    const CASE: &str = "e9d1b3c5-8e0a-4f2b-9c4d-6e7f80910213";
+    const ACKNOWLEDGED: &str = "8f206505-af6d-433e-93f4-775d46dc7d0f";
+
+    #[tokio::test]
+    async fn an_alerts_updates_and_comments_make_one_row_and_a_case_its_own() {
+        use fake_sekoia::notification as n;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let w = store.writer();
+        w.insert(real(n::alert_created(ALERT, "ALm4Rt8Kx2Pq")))
+            .await
+            .unwrap();
+        for i in 1..=3 {
+            w.insert(real(n::occurrences(ALERT, "ALm4Rt8Kx2Pq", i)))
+                .await
+                .unwrap();
+        }
+        let status = n::status_changed(ALERT, "ALm4Rt8Kx2Pq", ACKNOWLEDGED, "Acknowledged");
+        w.insert(real(status.clone())).await.unwrap();
+        // The same status notification again (webhook + LiveAPI): one entry.
+        let twin = w.insert(real(status)).await.unwrap();
+        assert!(matches!(twin, Stored::Duplicate { .. }));
+        let comment = n::comment_created(
+            "c6a8e0f2-5b7d-4c9e-8f1a-3b4c5d6e7f80",
+            ALERT,
+            "ALm4Rt8Kx2Pq",
+            "Host isolated.",
+        );
+        w.insert(real(comment)).await.unwrap();
+        w.insert(real(n::occurrences(ALERT, "ALm4Rt8Kx2Pq", 4)))
+            .await
+            .unwrap();
+        w.insert(real(n::case(
+            "created",
+            CASE,
+            "CAr7Ws2Kp9Lm",
+            "Credential theft",
+            "high",
+        )))
+        .await
+        .unwrap();
+        let proposal = w.insert(real(n::content_proposal())).await.unwrap();
+        assert!(matches!(proposal, Stored::New { .. }));
+
+        let reader = store.reader().unwrap();
+        assert_eq!(reader.counts().unwrap().stored, 9);
+        let feed = reader.feed(10, &settings()).unwrap();
+        let kinds: Vec<&str> = feed.iter().map(|e| e.subject.as_str()).collect();
+        assert_eq!(kinds, ["content-proposal", "case", "alert"], "{feed:#?}");
+        let proposal = &feed[0];
+        assert_eq!(
+            (proposal.url.as_deref(), proposal.uuid.as_str()),
+            (None, "")
+        );
+        let case = &feed[1];
+        assert_eq!(case.title.as_deref(), Some("Credential theft"));
+        assert_eq!(case.priority.as_deref(), Some("high"));
+        assert_eq!(
+            case.url.as_deref(),
+            Some("https://app.sekoia.io/operations/cases/CAr7Ws2Kp9Lm")
+        );
+        let alert = &feed[2];
+        // The comment leads the row (the later occurrence does not move it),
+        // the newest change is the occurrence, the status is the status
+        // notification's.
+        assert_eq!(alert.kind, "alert-comment");
+        assert_eq!(alert.status.as_deref(), Some("Acknowledged"));
+        assert_eq!(alert.occurrences, Some(4));
+        assert_eq!(alert.comments, 1);
+        assert_eq!(alert.change.as_deref(), Some("4 occurrences"));
+        assert_eq!(
+            alert.url.as_deref(),
+            Some("https://app.sekoia.io/operations/alerts/ALm4Rt8Kx2Pq")
+        );
+        assert_eq!(reader.unread().unwrap(), 3);
+        assert_eq!(w.mark_read(Some(ALERT.into())).await.unwrap(), 7);
+        assert_eq!(reader.unread().unwrap(), 2);
+        // An event naming no subject is never marked read by an empty uuid.
+        assert_eq!(w.mark_read(Some(String::new())).await.unwrap(), 0);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_version_6_database_gets_subjects_and_keeps_recognising_redeliveries() {
+        use fake_sekoia::notification as n;
+        let dir = tempfile::tempdir().unwrap();
+        let comment = n::comment_created(
+            "c6a8e0f2-5b7d-4c9e-8f1a-3b4c5d6e7f80",
+            ALERT,
+            "ALm4Rt8Kx2Pq",
+            "Host isolated.",
+        );
+        let status = n::status_changed(ALERT, "ALm4Rt8Kx2Pq", ACKNOWLEDGED, "Acknowledged");
+        {
+            let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..6] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 6).unwrap();
+            // As version 6 stored them: keyed on attributes.uuid, a comment
+            // under its own uuid.
+            for body in [&comment, &status] {
+                let raw = body.to_string();
+                let key = crate::event::dedup_key(
+                    body["type"].as_str().unwrap(),
+                    body["action"].as_str().unwrap(),
+                    body["attributes"]["uuid"].as_str().unwrap(),
+                    body["metadata"]["created_at"].as_str(),
+                );
+                tx.execute(
+                    "INSERT INTO events (dedup_key, received_at, kind, action, uuid, raw, handled)
+                     VALUES (?1, '2026-11-20T08:00:00Z', ?2, ?3, ?4, ?5, 1)",
+                    params![
+                        key,
+                        body["type"].as_str(),
+                        body["action"].as_str(),
+                        body["attributes"]["uuid"].as_str(),
+                        raw
+                    ],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let w = store.writer();
+        // Redeliveries of both, now keyed on metadata.uuid: still duplicates.
+        assert!(matches!(
+            w.insert(real(comment)).await.unwrap(),
+            Stored::Duplicate { .. }
+        ));
+        assert!(matches!(
+            w.insert(real(status)).await.unwrap(),
+            Stored::Duplicate { .. }
+        ));
+        let feed = store.reader().unwrap().feed(10, &settings()).unwrap();
+        assert_eq!(feed.len(), 1, "the comment joined its alert: {feed:#?}");
+        assert_eq!(feed[0].uuid, ALERT);
+        assert_eq!(feed[0].comments, 1);
+        assert_eq!(feed[0].status.as_deref(), Some("Acknowledged"));
+        store.close().await;
+    }
+
     #[tokio::test]
     async fn concurrent_inserts_are_grouped_and_all_stored() {
         let dir = tempfile::tempdir().unwrap();

@@ -153,6 +153,9 @@ pub struct Facts {
     pub change: Option<Change>,
     /// A comment's text (`attributes.content`).
     pub content: Option<String>,
+    /// A comment's own uuid (`attributes.uuid`), to fetch its text when the
+    /// notification lacks it.
+    pub comment_uuid: Option<String>,
     /// A case's `title`, from the notification.
     pub title: Option<String>,
     /// A case's `priority` (`low`, `medium`, `high`), from the notification.
@@ -185,6 +188,9 @@ impl Facts {
             CASE => (None, text("title"), text("priority")),
             _ => (None, None, None),
         };
+        let comment_uuid = (kind == COMMENT)
+            .then(|| crate::event::ident(attributes.as_ref().and_then(|a| a.get("uuid"))))
+            .flatten();
         Facts {
             kind: kind.to_owned(),
             action: action.to_owned(),
@@ -193,6 +199,7 @@ impl Facts {
                 .then(|| updated.map(Change::parse))
                 .flatten(),
             content,
+            comment_uuid,
             title,
             priority,
         }

@@ -84,7 +84,7 @@ impl LiveError {
 /// How the source connects and waits.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
-    /// `wss://live.sekoia.io/` or the region's `wss://<app host>/live`.
+    /// `wss://<app host>/live/` (fra1: `wss://app.sekoia.io/live/`).
     pub url: Url,
     /// Between pings (60 s, like Sekoia's client).
     pub ping_every: Duration,

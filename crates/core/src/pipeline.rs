@@ -182,7 +182,7 @@ impl Pipeline {
 
     /// Handles one batch of unhandled events; `Ok(false)` when none waited.
     pub async fn step(&mut self) -> Result<bool, PipelineError> {
-        let events = self.ledger().unhandled(BATCH)?;
+        let mut events = self.ledger().unhandled(BATCH)?;
         if events.is_empty() {
             return Ok(false);
         }
@@ -260,6 +260,9 @@ impl Pipeline {
         let case_titles = tokio::time::timeout_at(deadline, self.fetch_cases(&cases))
             .await
             .unwrap_or_default();
+        // A comment notification without its text: ask for it, within the
+        // same deadline.
+        let _ = tokio::time::timeout_at(deadline, self.fetch_comment_texts(&mut events)).await;
         let (fresh, mut failed) = outcome(&wanted, fetched);
         failed.extend(unusable.into_iter().map(|u| {
             (
@@ -321,6 +324,24 @@ impl Pipeline {
             }
         }
         Ok(true)
+    }
+
+    /// Fills in the text of comments whose notification lacks it
+    /// (`GET …/comments/{uuid}`); a comment the API cannot give reads as
+    /// "new comment".
+    async fn fetch_comment_texts(&self, events: &mut [EventView]) {
+        let Some(client) = &self.client else {
+            return;
+        };
+        for e in events.iter_mut().filter(|e| e.facts.content.is_none()) {
+            let Some(comment) = e.facts.comment_uuid.clone() else {
+                continue;
+            };
+            match client.get_comment(&e.uuid, &comment).await {
+                Ok(text) => e.facts.content = text.filter(|t| !t.trim().is_empty()),
+                Err(err) => tracing::warn!(error = %err, "comment text not fetched"),
+            }
+        }
     }
 
     /// Fetches and caches the cases asked for; returns their titles. A case

@@ -583,6 +583,26 @@ impl Client {
         })
     }
 
+    /// `GET /v1/sic/alerts/{alert}/comments/{comment}`: the comment's text
+    /// (`content`), `None` when the answer has none. 404 is
+    /// [`SekoiaError::NotFound`].
+    pub async fn get_comment(
+        &self,
+        alert: &str,
+        comment: &str,
+    ) -> Result<Option<String>, SekoiaError> {
+        if !is_uuid(alert) || !is_uuid(comment) {
+            return Err(SekoiaError::InvalidUuid);
+        }
+        let body = self
+            .get_json(&format!("/v1/sic/alerts/{alert}/comments/{comment}"), &[])
+            .await?;
+        Ok(body
+            .get("content")
+            .and_then(Value::as_str)
+            .map(str::to_owned))
+    }
+
     /// `GET /v1/sic/alerts?match[uuid]=...`, 100 UUIDs per request; the
     /// results are concatenated. Unknown UUIDs are simply absent.
     pub async fn list_alerts(&self, uuids: &[&str]) -> Result<Vec<Alert>, SekoiaError> {

@@ -391,3 +391,68 @@ async fn serve(stream: TcpStream, shared: Shared) {
     }
     shared.lock().held -= held.len();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    async fn client(
+        live: &FakeLive,
+    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
+        let mut request = live.url().as_str().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("cookie", format!("{COOKIE_NAME}=the-key").parse().unwrap());
+        let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        ws
+    }
+
+    async fn next_text(
+        ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+        wait: Duration,
+    ) -> Option<String> {
+        loop {
+            match tokio::time::timeout(wait, ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => return Some(t.to_string()),
+                Ok(Some(Ok(_))) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn v2_notifications_go_only_to_clients_that_asked_for_the_upgrade() {
+        let live = FakeLive::start("the-key").await;
+        let v2 = crate::notification::alert_created("b81d4f27-6c3e-4a95-8f20-1e7c9d3b5a46", "ALm4");
+        let v1 = crate::notification::v1_twin(&v2);
+        let mut plain = client(&live).await;
+        assert_eq!(
+            next_text(&mut plain, Duration::from_secs(5))
+                .await
+                .as_deref(),
+            Some(r#"{"authenticated": true}"#)
+        );
+        assert!(live.connected(1, Duration::from_secs(5)).await);
+        live.send(&v2.to_string());
+        live.send(&v1.to_string());
+        // A client that never sent the upgrade gets the v1 frame only.
+        let got = next_text(&mut plain, Duration::from_secs(5)).await.unwrap();
+        assert!(got.contains("event_version"), "{got}");
+        assert_eq!(
+            next_text(&mut plain, Duration::from_millis(300)).await,
+            None
+        );
+        assert_eq!(live.held(), 1);
+        assert_eq!(live.upgraded(), 0);
+        // Once it asks, the held frame follows, and later ones come at once.
+        plain
+            .send(Message::text(r#"{"action": "upgrade"}"#))
+            .await
+            .unwrap();
+        let got = next_text(&mut plain, Duration::from_secs(5)).await.unwrap();
+        assert!(got.contains("\"metadata\""), "{got}");
+        assert_eq!(live.upgraded(), 1);
+        assert_eq!(live.held(), 0);
+    }
+}

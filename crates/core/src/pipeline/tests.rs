@@ -513,3 +513,36 @@ async fn a_notification_naming_no_valid_alert_is_kept_without_spoiling_the_batch
         .unwrap_or("")
         .contains("not-a-uuid")));
 }
+
+#[tokio::test]
+async fn a_comment_notification_without_its_text_reads_it_from_the_api() {
+    use fake_sekoia::notification as n;
+    let mut r = rig_with(
+        PipelineConfig::default(),
+        None,
+        settings_with_events(r#""alert-comment:created""#),
+    )
+    .await;
+    let comment = "c6a8e0f2-5b7d-4c9e-8f1a-3b4c5d6e7f80";
+    r.api
+        .add_alert(alert_json(&uuid(25), "AL25", "Lateral movement", 70));
+    r.api.add_comment(
+        &uuid(25),
+        fake_sekoia::comment_json(comment, "Escalated to IR."),
+    );
+    let mut body = n::comment_created(comment, &uuid(25), "AL25", "x");
+    body["attributes"]
+        .as_object_mut()
+        .unwrap()
+        .remove("content");
+    r.receive(real(body)).await;
+    while r.pipeline.step().await.unwrap() {}
+    assert_eq!(
+        r.sink.summaries(),
+        ["New comment on Lateral movement: Escalated to IR."]
+    );
+    assert_eq!(
+        r.api_calls(&format!("/v1/sic/alerts/{}/comments/{comment}", uuid(25))),
+        1
+    );
+}

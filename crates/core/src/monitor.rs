@@ -102,7 +102,9 @@ impl Shared {
         let _one = self.probing.lock().await;
         let host = webhook.host_str().unwrap_or("the webhook URL").to_owned();
         let result = match kind {
-            Probe::Asked => selftest::send_test(webhook, &self.data_dir, SELFTEST_WAIT).await,
+            Probe::Asked(route) => {
+                selftest::send_test(webhook, route, &self.data_dir, SELFTEST_WAIT).await
+            }
             Probe::Periodic => selftest::probe(webhook, &self.data_dir, SELFTEST_WAIT).await,
         };
         if let (Probe::Periodic, Ok(delivered)) = (kind, &result) {
@@ -122,6 +124,10 @@ impl Shared {
             }
         }
         let (ok, message) = match &result {
+            Ok(d) if kind == Probe::Asked(selftest::Route::Local) => (
+                true,
+                format!("{} ({} ms)", selftest::LOCAL_ONLY, d.round_trip.as_millis()),
+            ),
             Ok(d) => (
                 true,
                 format!(
@@ -154,10 +160,11 @@ impl Shared {
 }
 
 /// Who asked for a self-test.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Probe {
-    /// The user ("Send test alert").
-    Asked,
+    /// The user ("Send test alert"), through the public URL or, without
+    /// one, the local listener only.
+    Asked(selftest::Route),
     /// The engine (periodic, new URL, resume).
     Periodic,
 }

@@ -9,6 +9,7 @@
 //! recorded as the reason the entry is not enriched. The pipeline owns no
 //! HTTP listener and no delivery mechanism.
 
+use crate::escalation::{Escalation, Reminders};
 use crate::forward::{payload, Message};
 use crate::notify::desktop::Desktop;
 use crate::notify::{Acknowledger, NotifyError, Popup, WindowOpener};
@@ -39,6 +40,16 @@ pub trait Sink: Send + Sync {
     /// Summary and URL-changed pop-ups' clicks call `open` (the shell's
     /// windows), where the sink can.
     fn offer_windows(&self, _open: WindowOpener) {}
+    /// Closes the pop-up shown with `key` if it is still on screen (a
+    /// teammate took the alert), where the sink can.
+    fn withdraw<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Whether the user clicked, acknowledged or dismissed the pop-up shown
+    /// with `key` (no reminder then), where the sink can tell.
+    fn seen(&self, _key: &str) -> bool {
+        false
+    }
 }
 
 impl Sink for Desktop {
@@ -53,6 +64,12 @@ impl Sink for Desktop {
     }
     fn offer_windows(&self, open: WindowOpener) {
         self.set_window_opener(open);
+    }
+    fn withdraw<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(async move { self.close(key).await.map(|_| ()) })
+    }
+    fn seen(&self, key: &str) -> bool {
+        Desktop::seen(self, key)
     }
 }
 
@@ -98,6 +115,10 @@ pub struct Pipeline {
     wake: Arc<Notify>,
     config: PipelineConfig,
     storm: Storm,
+    /// Sounds and residency per band.
+    escalation: Escalation,
+    /// Urgent pop-ups owed a reminder.
+    reminders: Reminders,
     /// Forward destinations; empty without `[[forward]]`.
     lanes: Vec<Lane>,
 }
@@ -129,6 +150,8 @@ impl Pipeline {
                 Budget::from_settings(&parts.settings.notify),
                 parts.settings.alerts_list_url(),
             ),
+            escalation: Escalation::from_settings(&parts.settings.notify),
+            reminders: Reminders::from_settings(&parts.settings.notify),
             settings: parts.settings,
             sinks: parts.sinks,
             wake: parts.wake,
@@ -162,8 +185,16 @@ impl Pipeline {
                 Ok(false) => {}
                 Err(e) => tracing::error!(error = %e, "pipeline step failed; retrying shortly"),
             }
+            // No reminder owed: a far instant that never fires in practice.
+            let remind_at = self
+                .reminders
+                .next_due()
+                .unwrap_or_else(|| std::time::Instant::now() + Duration::from_secs(86_400));
             tokio::select! {
                 () = self.wake.notified() => {}
+                () = tokio::time::sleep_until(remind_at.into()) => {
+                    self.remind(std::time::Instant::now()).await;
+                }
                 _ = retry.tick() => {
                     if let Err(e) = self.retry_owed().await {
                         tracing::error!(error = %e, "enrichment retry failed");
@@ -252,15 +283,66 @@ impl Pipeline {
             lane.wake();
         }
         // Past the budget, alerts fold into one summary pop-up (storm).
-        let popups = self.storm.admit(std::time::Instant::now(), popups);
-        for p in &popups {
-            for sink in &self.sinks {
-                if let Err(e) = sink.show(p).await {
-                    tracing::warn!(sink = sink.name(), error = %e, "pop-up not delivered");
-                }
-            }
+        let now = std::time::Instant::now();
+        let popups = self.storm.admit(now, popups);
+        for mut p in popups {
+            self.escalation.dress(&mut p);
+            self.show(&p).await;
+            self.reminders.track(&p, now);
         }
         Ok(true)
+    }
+
+    async fn show(&self, popup: &Popup) {
+        for sink in &self.sinks {
+            if let Err(e) = sink.show(popup).await {
+                tracing::warn!(sink = sink.name(), error = %e, "pop-up not delivered");
+            }
+        }
+    }
+
+    /// Shows the reminders due at `now` (the run loop passes the clock;
+    /// tests pass any instant) of Urgent alerts still Pending, unread in the
+    /// feed and not seen on screen; forgets the others.
+    pub async fn remind(&mut self, now: std::time::Instant) {
+        for popup in self.reminders.due(now) {
+            if self.still_owed(&popup.key) {
+                self.show(&popup).await;
+            } else {
+                self.reminders.forget(&popup.key);
+            }
+        }
+    }
+
+    /// Whether alert `uuid` still deserves a reminder.
+    fn still_owed(&self, uuid: &str) -> bool {
+        if self.sinks.iter().any(|s| s.seen(uuid)) {
+            return false;
+        }
+        let ledger = self.ledger();
+        let unread = ledger.is_unread(uuid).unwrap_or(false);
+        let pending = match ledger.alert(uuid) {
+            Ok(Some(alert)) => alert
+                .status
+                .as_ref()
+                .and_then(|s| s.name.as_deref())
+                .is_some_and(crate::revision::is_pending),
+            // Unknown now: it was Pending when shown.
+            Ok(None) => true,
+            Err(_) => false,
+        };
+        unread && pending
+    }
+
+    /// Closes alert `uuid`'s pop-up on every sink and stops its reminders:
+    /// it left Pending (`revision::Revision::Withdraw`).
+    pub async fn withdraw(&mut self, uuid: &str) {
+        self.reminders.forget(uuid);
+        for sink in &self.sinks {
+            if let Err(e) = sink.withdraw(uuid).await {
+                tracing::warn!(sink = sink.name(), error = %e, "pop-up not withdrawn");
+            }
+        }
     }
 
     /// The body each wanting destination gets for `event`.

@@ -6,6 +6,7 @@ use crate::notify::{urgency_for, Popup, PopupKind};
 use crate::sekoia::Alert;
 use crate::selftest::{PROBE_ACTION, TEST_TYPE};
 use crate::settings::{EventFilter, NotifySettings};
+use crate::urgency::{Band, Level};
 use url::Url;
 
 /// The fields of a stored event the policy looks at.
@@ -59,30 +60,30 @@ impl Policy {
     }
 }
 
-/// Sekoia's word for an urgency value, when the API did not give one.
+/// Sekoia's word for an urgency value, when the API did not give one (the
+/// scale of `urgency::Band`).
 pub fn urgency_word(value: u8) -> &'static str {
-    match value {
-        80.. => "Urgent",
-        60..=79 => "Major",
-        40..=59 => "High",
-        20..=39 => "Moderate",
-        _ => "Low",
-    }
+    Band::of(value).word()
 }
 
 /// The pop-up for an event, with what is known of its alert. `link` is the
 /// alert page built from the configured app URL (never from the payload).
 pub fn popup(event: &EventView, alert: Option<&Alert>, link: Option<Url>) -> Popup {
     if event.kind == TEST_TYPE {
+        // Honest about what it proved: without a tunnel only the local leg.
+        let line = if crate::selftest::delivered_locally(&event.uuid) {
+            format!("Test alert {}.", crate::selftest::LOCAL_ONLY)
+        } else {
+            "Webhook delivery works: this event came through the public webhook URL.".to_owned()
+        };
         return Popup {
             kind: PopupKind::Notice,
             key: event.uuid.clone(),
             summary: "Sekoia Notifier test alert".to_owned(),
-            lines: vec![
-                "Webhook delivery works: this event came through the webhook URL.".to_owned(),
-            ],
+            lines: vec![line],
             urgency: urgency_for(None),
             link: None,
+            ..Popup::default()
         };
     }
     let short_id = alert
@@ -127,6 +128,9 @@ pub fn popup(event: &EventView, alert: Option<&Alert>, link: Option<Url>) -> Pop
             lines.push(id.clone());
         }
     }
+    let pending = alert
+        .and_then(|a| a.status.as_ref()?.name.as_deref())
+        .is_some_and(crate::revision::is_pending);
     Popup {
         kind: PopupKind::Alert,
         key: event.uuid.clone(),
@@ -134,6 +138,9 @@ pub fn popup(event: &EventView, alert: Option<&Alert>, link: Option<Url>) -> Pop
         lines,
         urgency: urgency_for(value),
         link,
+        level: alert.and_then(Level::of_alert),
+        acknowledgeable: event.is_alert() && pending,
+        ..Popup::default()
     }
 }
 

@@ -187,6 +187,9 @@ pub struct FeedEntry {
     pub title: Option<String>,
     pub urgency: Option<u8>,
     pub urgency_display: Option<String>,
+    /// The band on the scale (`urgency::Band`, "low" to "urgent"): what the
+    /// feed colours and filters by; null when the urgency is unknown.
+    pub urgency_band: Option<crate::urgency::Band>,
     pub status: Option<String>,
     pub rule: Option<String>,
     pub entity: Option<String>,
@@ -734,13 +737,15 @@ impl Reader {
                 received_at: row.get(5)?,
                 title: row.get(9)?,
                 urgency,
+                urgency_band: crate::urgency::Band::rate(urgency, display.as_deref()),
                 urgency_display: display.or_else(|| urgency.map(|u| urgency_word(u).to_owned())),
                 status: row.get(12)?,
                 rule: row.get(13)?,
                 entity: row.get(14)?,
                 enriched: row.get(7)?,
                 enrich_error: row.get(15)?,
-                read: row.get(6)?,
+                // A test alert is never unread: it is not an alert.
+                read: row.get::<_, bool>(6)? || kind_is_test(row.get_ref(1)?),
                 caught_up: row.get(16)?,
             })
         })?;
@@ -762,11 +767,12 @@ impl Reader {
         )?)
     }
 
-    /// How many alerts (distinct uuids) have an unread event.
+    /// How many alerts (distinct uuids) have an unread event. Test alerts
+    /// never count.
     pub fn unread(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row(
-            "SELECT COUNT(DISTINCT uuid) FROM events WHERE read = 0",
-            [],
+            "SELECT COUNT(DISTINCT uuid) FROM events WHERE read = 0 AND kind <> ?1",
+            [crate::selftest::TEST_TYPE],
             |row| row.get(0),
         )?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -813,6 +819,12 @@ fn create_data_dir(path: &Path) -> Result<(), StoreError> {
     })
 }
 
+/// Whether a feed row's `kind` column is the self-test's.
+fn kind_is_test(kind: rusqlite::types::ValueRef<'_>) -> bool {
+    kind.as_str()
+        .is_ok_and(|k| k == crate::selftest::TEST_TYPE)
+}
+
 /// The pipeline's read view: events not yet handled, enrichment owed, the
 /// alert cache. (Its writes go through [`Writer::record`].)
 pub struct Ledger {
@@ -850,6 +862,17 @@ impl Ledger {
         )?;
         let rows = stmt.query_map([limit], |row| row.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whether an event of alert `uuid` is still unread in the feed (a
+    /// reminder is owed only while it is).
+    pub fn is_unread(&self, uuid: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM events WHERE uuid = ?1 AND read = 0 LIMIT 1")?
+            .query_row([uuid], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     /// The cached alert, if enrichment got it.

@@ -1,14 +1,17 @@
 //! Storm coalescing: at most `budget` alert pop-ups per sliding window; the
 //! alerts beyond it are counted and shown as ONE summary pop-up that
 //! replaces itself ("37 new alerts, 3 Urgent — open feed"), highest urgency
-//! first. Also the wording of any "many alerts" summary (catch-up uses it).
+//! first. Alerts at or above `[notify] always_popup_urgency` (default 80,
+//! Urgent) always get their own pop-up and take no slot of the budget. A
+//! summary of one alert is that alert's own pop-up. Also the wording of any
+//! "many alerts" summary (catch-up uses it).
 //!
 //! Owns only counters: its memory is the budget's timestamps plus a fixed
 //! tally, never the storm's alerts. Must not: do I/O, read the clock (the
 //! caller passes `now`), or hide a `Notice` (test alert, URL changed).
 
 use crate::notify::{urgency_for, Popup, PopupKind};
-use crate::policy::urgency_word;
+use crate::urgency::Band;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use url::Url;
@@ -21,6 +24,9 @@ pub const STORM_KEY: &str = "sekoia-notifier-storm-summary";
 pub struct Budget {
     pub popups: usize,
     pub window: Duration,
+    /// Alerts at or above this urgency (0-100) always pop up on their own,
+    /// outside the budget (`[notify] always_popup_urgency`).
+    pub always: u8,
 }
 
 impl Budget {
@@ -28,11 +34,12 @@ impl Budget {
         Budget {
             popups: notify.storm_budget as usize,
             window: Duration::from_secs(u64::from(notify.storm_window_secs)),
+            always: notify.always_popup_urgency,
         }
     }
 }
 
-/// The urgency bands, highest first, with "unknown" last.
+/// The urgency bands, highest first (`Band::DESCENDING`), with "unknown" last.
 const BANDS: usize = 6;
 const UNKNOWN: usize = BANDS - 1;
 
@@ -61,7 +68,7 @@ impl Tally {
         };
         let mut text = format!("{} {plural}", self.total);
         if let Some(i) = (0..UNKNOWN).find(|&i| self.by_band[i] > 0) {
-            text.push_str(&format!(", {} {}", self.by_band[i], BAND_WORDS[i]));
+            text.push_str(&format!(", {} {}", self.by_band[i], band_word(i)));
         }
         text.push_str(" — open feed");
         text
@@ -71,7 +78,7 @@ impl Tally {
     pub fn breakdown(&self) -> String {
         (0..BANDS)
             .filter(|&i| self.by_band[i] > 0)
-            .map(|i| format!("{} {}", self.by_band[i], BAND_WORDS[i]))
+            .map(|i| format!("{} {}", self.by_band[i], band_word(i)))
             .collect::<Vec<_>>()
             .join(" · ")
     }
@@ -85,6 +92,7 @@ impl Tally {
             lines: vec![self.breakdown(), "Every alert is in the feed.".to_owned()],
             urgency: urgency_for(self.highest),
             link,
+            ..Popup::default()
         }
     }
 }
@@ -97,24 +105,19 @@ fn plural(what: &str) -> String {
     }
 }
 
-const BAND_WORDS: [&str; BANDS] = [
-    "Urgent",
-    "Major",
-    "High",
-    "Moderate",
-    "Low",
-    "unknown urgency",
-];
+/// The word of tally slot `i`: a band of the scale, or "unknown urgency".
+fn band_word(i: usize) -> &'static str {
+    Band::DESCENDING
+        .get(i)
+        .map_or("unknown urgency", |b| b.word())
+}
 
+/// The tally slot of an urgency: its band's place in `Band::DESCENDING`.
 fn band(urgency: Option<u8>) -> usize {
-    match urgency.map(urgency_word) {
-        Some("Urgent") => 0,
-        Some("Major") => 1,
-        Some("High") => 2,
-        Some("Moderate") => 3,
-        Some(_) => 4,
-        None => UNKNOWN,
-    }
+    urgency
+        .map(Band::of)
+        .and_then(|b| Band::DESCENDING.iter().position(|d| *d == b))
+        .unwrap_or(UNKNOWN)
 }
 
 /// One alert pop-up the pipeline wants to show, with the urgency value
@@ -151,8 +154,11 @@ impl Storm {
     }
 
     /// What to show of one batch, in order: the highest-urgency alerts the
-    /// budget allows, then (if any alert was folded) the updated summary.
-    /// Notices always pass.
+    /// budget allows (alerts at or above `Budget::always` always, outside
+    /// it), then (if any alert was folded) the updated summary. A summary
+    /// that would count one alert is that alert's own pop-up, under the
+    /// summary's key so that the next summary replaces it. Notices always
+    /// pass.
     pub fn admit(&mut self, now: Instant, mut batch: Vec<Wanted>) -> Vec<Popup> {
         while self
             .shown
@@ -172,21 +178,29 @@ impl Storm {
         // so equal urgencies keep their arrival order.
         batch.sort_by_key(|w| std::cmp::Reverse(w.urgency.map(u16::from)));
         let mut out = Vec::new();
-        let mut folded = false;
+        let mut folded = None;
         for wanted in batch {
-            if wanted.popup.kind == PopupKind::Notice {
+            let always = wanted.urgency.is_some_and(|u| u >= self.budget.always);
+            if wanted.popup.kind == PopupKind::Notice || always {
                 out.push(wanted.popup);
             } else if self.shown.len() < self.budget.popups {
                 self.shown.push_back(now);
                 out.push(wanted.popup);
             } else {
                 self.tally.add(wanted.urgency);
-                folded = true;
+                folded = Some(wanted.popup);
             }
         }
-        if folded {
+        if let Some(last) = folded {
             self.last_folded = Some(now);
-            out.push(self.tally.popup(STORM_KEY, "new alert", self.link.clone()));
+            out.push(if self.tally.total == 1 {
+                Popup {
+                    key: STORM_KEY.to_owned(),
+                    ..last
+                }
+            } else {
+                self.tally.popup(STORM_KEY, "new alert", self.link.clone())
+            });
         }
         out
     }
@@ -206,6 +220,7 @@ mod tests {
                 lines: Vec::new(),
                 urgency: urgency_for(urgency),
                 link: None,
+                ..Popup::default()
             },
             urgency,
         }

@@ -31,6 +31,7 @@ fn popup(key: &str, link: Option<Url>) -> Popup {
         lines: vec!["Urgency 85 (Urgent)".into(), "Status: Pending".into()],
         urgency: Urgency::Critical,
         link,
+        ..Popup::default()
     }
 }
 

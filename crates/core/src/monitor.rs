@@ -487,10 +487,28 @@ mod tests {
         let health = engine.health();
         assert_eq!(health.borrow().api, ApiHealth::NoKey);
         assert_eq!(health.borrow().selftest, None);
-        engine.send_test().await.unwrap();
+        let delivered = engine.send_test().await.unwrap();
         let test = health.borrow().selftest.clone().unwrap();
         assert!(test.ok, "{test:?}");
-        assert!(test.message.contains("through 127.0.0.1"), "{test:?}");
+        // No tunnel, no public URL: honest about what was proved.
+        assert!(
+            test.message.starts_with(
+                "delivered locally; Sekoia.io cannot reach this machine yet (no tunnel)"
+            ),
+            "{test:?}"
+        );
+        assert!(crate::selftest::delivered_locally(&delivered.uuid));
+        // The test alert is in the feed, never unread: it is not an alert.
+        let reader = engine.reader().unwrap();
+        assert_eq!(reader.unread().unwrap(), 0);
+        let feed = reader
+            .feed(10, &crate::settings::Settings::default())
+            .unwrap();
+        assert!(
+            feed.iter()
+                .any(|e| e.uuid == delivered.uuid && e.read && e.urgency_band.is_none()),
+            "{feed:?}"
+        );
         engine.stop().await;
         let (_, stored) = recorded(&Reader::open(dir.path()).unwrap())
             .unwrap()

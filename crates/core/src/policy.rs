@@ -215,6 +215,39 @@ mod tests {
     }
 
     #[test]
+    fn a_test_alert_without_a_tunnel_says_it_was_only_delivered_locally() {
+        let mut local = event(TEST_TYPE, "created");
+        local.uuid = "test-local-0123abcd".into();
+        let p = popup(&local, None, None);
+        assert_eq!(
+            p.lines,
+            ["Test alert delivered locally; Sekoia.io cannot reach this machine yet (no tunnel)."]
+        );
+        assert!(!p.lines[0].contains("works"));
+        let mut public = event(TEST_TYPE, "created");
+        public.uuid = "test-0123abcd".into();
+        assert!(popup(&public, None, None).lines[0].starts_with("Webhook delivery works"));
+        assert_eq!(p.kind, PopupKind::Notice, "never counted as an alert");
+    }
+
+    #[test]
+    fn only_a_pending_alert_offers_acknowledge_and_its_level_is_on_the_scale() {
+        let pending = popup(&event("alert", "created"), Some(&alert(47)), None);
+        assert!(pending.acknowledgeable);
+        let level = pending.level.unwrap();
+        assert_eq!((level.value, level.band.word()), (47, "High"));
+        assert_eq!(pending.lines[0], "Urgency 47 (High)");
+        let mut ongoing = alert(91);
+        ongoing.status = Some(Named {
+            name: Some("Ongoing".into()),
+        });
+        let taken = popup(&event("alert", "created"), Some(&ongoing), None);
+        assert!(!taken.acknowledgeable, "Ongoing: Acknowledge cannot work");
+        // Unknown status (not enriched): not offered either.
+        assert!(!popup(&event("alert", "created"), None, None).acknowledgeable);
+    }
+
+    #[test]
     fn the_engines_own_probes_raise_no_popup() {
         let p = policy(&["alert:*", "notifier-test:*"], 0);
         assert!(!p.wants_popup(&event(TEST_TYPE, PROBE_ACTION), None));

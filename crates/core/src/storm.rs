@@ -232,6 +232,7 @@ mod tests {
             Budget {
                 popups,
                 window: Duration::from_secs(secs),
+                always: 80,
             },
             link,
         )
@@ -251,21 +252,90 @@ mod tests {
         let mut s = storm(5, 30);
         let now = Instant::now();
         let mut batch: Vec<Wanted> = (0..34).map(|n| wanted(n, Some(10))).collect();
-        batch.extend((34..42).map(|n| wanted(n, Some(90))));
+        batch.extend((34..42).map(|n| wanted(n, Some(65))));
         let out = s.admit(now, batch);
         assert_eq!(out.len(), 6);
         // The five shown are the most urgent ones.
-        assert!(out[..5].iter().all(|p| p.urgency == Urgency::Critical));
+        assert!(out[..5].iter().all(|p| p.urgency == Urgency::Normal));
         let summary = &out[5];
         assert_eq!(summary.kind, PopupKind::Summary);
         assert_eq!(summary.key, STORM_KEY);
-        assert_eq!(summary.summary, "37 new alerts, 3 Urgent — open feed");
-        assert_eq!(summary.lines[0], "3 Urgent · 34 Low");
-        assert_eq!(summary.urgency, Urgency::Critical);
+        assert_eq!(summary.summary, "37 new alerts, 3 Major — open feed");
+        assert_eq!(summary.lines[0], "3 Major · 34 Low");
+        assert_eq!(summary.urgency, Urgency::Normal);
         assert_eq!(
             summary.link.as_ref().map(Url::as_str),
             Some("https://app.sekoia.io/operations/alerts")
         );
+    }
+
+    /// The burst of the issue: lower alerts first (one already taken, 55,
+    /// and a 64 among them), then two Urgent ones, 88 and 91. The Urgent
+    /// ones get their own pop-ups whatever the budget spent before.
+    #[test]
+    fn in_a_burst_of_twelve_both_urgent_alerts_pop_up_and_the_summary_counts_the_rest() {
+        let mut s = storm(5, 30);
+        let now = Instant::now();
+        let first = s.admit(
+            now,
+            vec![wanted(0, Some(55)), wanted(1, Some(64)), wanted(2, Some(30))],
+        );
+        assert_eq!(first.len(), 3);
+        assert!(first.iter().all(|p| p.kind == PopupKind::Alert));
+        let second = s.admit(
+            now + Duration::from_secs(1),
+            [20, 45, 10, 35, 50, 61, 5]
+                .iter()
+                .enumerate()
+                .map(|(i, u)| wanted(3 + i, Some(*u)))
+                .collect(),
+        );
+        let keys: Vec<&str> = second.iter().map(|p| p.key.as_str()).collect();
+        // The two slots left go to the most urgent (61, 50), then the summary.
+        assert_eq!(keys, ["alert-8", "alert-7", STORM_KEY]);
+        assert_eq!(second[2].summary, "5 new alerts, 1 High — open feed");
+        assert_eq!(second[2].lines[0], "1 High · 2 Moderate · 2 Low");
+        let third = s.admit(
+            now + Duration::from_secs(2),
+            vec![wanted(10, Some(88)), wanted(11, Some(91))],
+        );
+        let keys: Vec<&str> = third.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["alert-11", "alert-10"], "Urgent is never folded");
+        assert!(third.iter().all(|p| p.kind == PopupKind::Alert));
+        // Urgent alerts took no slot: the summary still counts 5.
+        let fourth = s.admit(now + Duration::from_secs(3), vec![wanted(12, Some(40))]);
+        assert_eq!(fourth.len(), 1);
+        assert_eq!(fourth[0].summary, "6 new alerts, 2 High — open feed");
+    }
+
+    #[test]
+    fn the_always_popup_urgency_is_configurable() {
+        let mut s = storm(1, 30);
+        s.budget.always = 60;
+        let out = s.admit(
+            Instant::now(),
+            vec![wanted(0, Some(50)), wanted(1, Some(61)), wanted(2, Some(70))],
+        );
+        let keys: Vec<&str> = out.iter().map(|p| p.key.as_str()).collect();
+        // 70 and 61 pop up outside the budget, 50 takes the one slot.
+        assert_eq!(keys, ["alert-2", "alert-1", "alert-0"]);
+    }
+
+    #[test]
+    fn a_summary_of_one_alert_is_that_alerts_popup_until_a_second_one_folds() {
+        let mut s = storm(1, 30);
+        let now = Instant::now();
+        let out = s.admit(now, vec![wanted(0, Some(30)), wanted(1, Some(10))]);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].key, "alert-0");
+        // No "1 new alert, 1 Low": alert 1 itself, under the summary's key.
+        assert_eq!(out[1].summary, "Alert 1");
+        assert_eq!(out[1].kind, PopupKind::Alert);
+        assert_eq!(out[1].key, STORM_KEY);
+        let next = s.admit(now, vec![wanted(2, Some(25))]);
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].key, STORM_KEY, "replaces the one-alert pop-up");
+        assert_eq!(next[0].summary, "2 new alerts, 1 Moderate — open feed");
     }
 
     #[test]
@@ -295,7 +365,7 @@ mod tests {
         let out = s.admit(after, vec![wanted(2, None), wanted(3, None)]);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].key, "alert-2");
-        assert_eq!(out[1].summary, "1 new alert — open feed");
+        assert_eq!(out[1].summary, "Alert 3", "a new storm of one alert");
     }
 
     #[test]
@@ -307,7 +377,7 @@ mod tests {
         let out = s.admit(now, vec![wanted(0, None), notice.clone(), wanted(1, None)]);
         assert_eq!(out.len(), 3);
         assert!(out.iter().any(|p| p.kind == PopupKind::Notice));
-        assert_eq!(out[2].summary, "1 new alert — open feed");
+        assert_eq!(out[2].summary, "Alert 1");
         let again = s.admit(now, vec![notice]);
         assert_eq!(again.len(), 1);
     }

@@ -106,7 +106,7 @@ fn teams_card_for_a_full_alert_is_exact() {
                     {"type": "TextBlock", "text": "Suspicious PowerShell execution",
                      "weight": "bolder", "size": "medium", "wrap": true},
                     {"type": "TextBlock", "text": "Urgency: 85 \\(Major\\)",
-                     "color": "attention", "weight": "bolder", "wrap": true},
+                     "color": "warning", "weight": "bolder", "wrap": true},
                     {"type": "FactSet", "facts": [
                         {"title": "Status", "value": "Pending"},
                         {"title": "Rule", "value": "Encoded PowerShell"},
@@ -325,7 +325,7 @@ fn mattermost_attachment_for_a_full_alert_is_exact() {
         "text": "Sekoia.io alert: **Suspicious PowerShell execution** (urgency 85 \\(Major\\))",
         "attachments": [{
             "fallback": "Sekoia.io alert: Suspicious PowerShell execution (urgency 85 (Major))",
-            "color": "#D0021B",
+            "color": "#F5A623",
             "title": "Suspicious PowerShell execution",
             "title_link": "https://app.sekoia.io/operations/alerts/ALxyz123",
             "fields": [

@@ -179,15 +179,19 @@ async fn a_storm_of_a_thousand_alerts_pops_up_the_budget_and_one_summary() {
     while r.pipeline.step().await.unwrap() {}
     let shown = r.sink.shown.lock().unwrap().clone();
     let keys: std::collections::BTreeSet<&str> = shown.iter().map(|s| s.0.as_str()).collect();
-    // The default budget (5) plus one summary that replaces itself.
-    assert_eq!(keys.len(), 6, "{keys:?}");
+    // Each of the ten Urgent alerts on its own, the default budget (5)
+    // for the rest, plus one summary that replaces itself.
+    assert_eq!(keys.len(), 16, "{keys:?}");
     assert!(keys.contains(crate::storm::STORM_KEY));
+    for n in (7..1000).step_by(100) {
+        assert!(keys.contains(uuid(n).as_str()), "Urgent alert {n} folded");
+    }
     // The first batch shows its most urgent alert first.
     assert_eq!(shown[0].1, "alert 7");
     let last = shown.last().unwrap();
     assert_eq!(last.0, crate::storm::STORM_KEY);
-    assert_eq!(last.1, "995 new alerts, 9 Urgent — open feed");
-    assert_eq!(last.2[0], "9 Urgent · 986 Low");
+    assert_eq!(last.1, "985 new alerts, 985 Low — open feed");
+    assert_eq!(last.2[0], "985 Low");
     assert!(
         r.api.requests().len() <= 12,
         "{} API calls",

@@ -252,8 +252,8 @@ pub fn alert_json(uuid: &str, short_id: &str, title: &str, urgency: u8) -> Value
     let display = match urgency {
         0..=19 => "Low",
         20..=39 => "Moderate",
-        40..=59 => "Major",
-        60..=79 => "High",
+        40..=59 => "High",
+        60..=79 => "Major",
         _ => "Urgent",
     };
     json!({

@@ -67,6 +67,16 @@ async fn rig(config: PipelineConfig, key: Option<&str>) -> Rig {
 }
 
 async fn rig_with(config: PipelineConfig, key: Option<&str>, settings: Settings) -> Rig {
+    rig_sinks(config, key, settings, Vec::new()).await
+}
+
+/// A rig whose pop-ups also go to `extra` sinks.
+async fn rig_sinks(
+    config: PipelineConfig,
+    key: Option<&str>,
+    settings: Settings,
+    extra: Vec<Arc<dyn Sink>>,
+) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let api = FakeSekoia::start().await;
@@ -82,7 +92,9 @@ async fn rig_with(config: PipelineConfig, key: Option<&str>, settings: Settings)
         writer: store.writer(),
         client: Some(client),
         settings,
-        sinks: vec![sink.clone() as Arc<dyn Sink>],
+        sinks: std::iter::once(sink.clone() as Arc<dyn Sink>)
+            .chain(extra)
+            .collect(),
         wake: store.new_events(),
         config,
     });
@@ -334,4 +346,87 @@ async fn an_unreadable_list_answer_is_recorded_as_the_reason_for_every_alert() {
     while r.pipeline.step().await.unwrap() {}
     let feed = r.feed();
     assert!(feed.iter().all(|e| e.enrich_error.is_some()), "{feed:?}");
+}
+
+/// Reminders on a controllable clock (`Pipeline::remind(now)`), through the
+/// real desktop sink on the fake notification server: only the Urgent,
+/// Pending, unread alert is reminded, under its own pop-up; reading it in
+/// the feed or withdrawing it (a teammate took it) stops the reminders, and
+/// the withdrawal closes the pop-up on screen.
+#[tokio::test]
+async fn an_urgent_pending_unseen_alert_is_reminded_on_the_clock_until_read_or_withdrawn() {
+    use crate::notify::desktop::{Desktop, Opener};
+    use fake_notifications::{Bus, Server};
+    let bus = Bus::start();
+    let server = Server::with_capabilities(&bus.address, &["actions", "body"]).await;
+    let desktop = Arc::new(Desktop::at_address(
+        url::Url::parse("https://app.sekoia.io").unwrap(),
+        Opener::Command("/bin/true".into()),
+        bus.address.clone(),
+    ));
+    let (settings, _) = crate::settings::parse(
+        "[notify]\nremind_minutes = 10\n",
+        std::path::Path::new("t.toml"),
+    )
+    .unwrap();
+    let mut r = rig_sinks(
+        PipelineConfig::default(),
+        None,
+        settings,
+        vec![desktop.clone() as Arc<dyn Sink>],
+    )
+    .await;
+    for (n, urgency) in [(1, 91), (2, 88), (3, 64)] {
+        r.api.add_alert(alert_json(
+            &uuid(n),
+            &format!("AL{n}"),
+            &format!("alert {n}"),
+            urgency,
+        ));
+        r.receive(webhook(n, "created")).await;
+    }
+    let start = std::time::Instant::now();
+    while r.pipeline.step().await.unwrap() {}
+    let calls = server.calls();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    let id = |n: usize| {
+        calls
+            .iter()
+            .find(|c| c.summary == format!("alert {n}"))
+            .map(|c| c.returned_id)
+            .unwrap()
+    };
+    // Urgent pop-ups ring and stay; the Major one rings and expires.
+    for c in &calls {
+        let urgent = c.summary != "alert 3";
+        assert_eq!(c.resident, urgent.then_some(true), "{c:?}");
+        assert_eq!(c.expire_timeout, if urgent { 0 } else { -1 }, "{c:?}");
+        assert!(c.sound_name.is_some(), "{c:?}");
+    }
+
+    let minute = Duration::from_secs(60);
+    r.pipeline.remind(start + 9 * minute).await;
+    assert_eq!(server.calls().len(), 3, "nothing is due before 10 minutes");
+    // Alert 2 is read in the feed: seen, no reminder.
+    r.store.writer().mark_read(Some(uuid(2))).await.unwrap();
+    r.pipeline.remind(start + 10 * minute + Duration::from_secs(1)).await;
+    let calls = server.calls();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    let reminder = &calls[3];
+    assert_eq!(reminder.summary, "alert 1");
+    assert_eq!(reminder.replaces_id, id(1), "the same pop-up, again");
+    assert!(
+        reminder
+            .body
+            .starts_with("Still Pending and unseen after 10 minutes\n"),
+        "{}",
+        reminder.body
+    );
+    assert_eq!(reminder.sound_name.as_deref(), Some("alarm-clock-elapsed"));
+
+    // A teammate took alert 1: its pop-up is closed, no more reminders.
+    r.pipeline.withdraw(&uuid(1)).await;
+    assert_eq!(server.closed(), [id(1)]);
+    r.pipeline.remind(start + 60 * minute).await;
+    assert_eq!(server.calls().len(), 4);
 }

@@ -116,7 +116,7 @@ async fn get_alert_returns_the_alert_without_extras() {
     assert_eq!(alert.urgency_value(), Some(75));
     assert_eq!(
         alert.urgency.as_ref().and_then(|u| u.display.as_deref()),
-        Some("High")
+        Some("Major")
     );
     assert_eq!(
         alert.status.as_ref().and_then(|s| s.name.as_deref()),

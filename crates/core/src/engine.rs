@@ -530,11 +530,15 @@ pub fn desktop_sink(settings: &Settings) -> Option<Arc<dyn Sink>> {
     }
     #[cfg(target_os = "linux")]
     return Some(Arc::new(Desktop::new(settings.app_url(), Opener::System)));
-    // macOS and Windows pop-ups come with the desktop app's native backends.
-    #[cfg(not(target_os = "linux"))]
+    // macOS and Windows: the OS notification centre through notify-rust.
+    #[cfg(any(target_os = "macos", target_os = "windows"))]
+    return Some(Arc::new(crate::notify::native::Native::new(
+        settings.app_url(),
+    )));
+    #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
     {
         let _ = settings;
-        tracing::info!("desktop pop-ups from sekoia-notifierd are Linux-only; use the desktop app");
+        tracing::info!("desktop pop-ups are available on Linux, macOS and Windows only");
         None
     }
 }

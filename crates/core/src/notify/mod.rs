@@ -133,6 +133,10 @@ pub enum NotifyError {
         #[source]
         source: zbus::Error,
     },
+    /// macOS or Windows refused the pop-up (notify-rust's words).
+    #[cfg(any(target_os = "macos", target_os = "windows"))]
+    #[error("the system refused the pop-up: {reason}; check this app's notification permission in the system settings")]
+    Native { reason: String },
 }
 
 /// Longest summary shown, in characters.

@@ -142,19 +142,18 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
         ids::PAUSE_ALL_4_HOURS,
         ids::PAUSE_ALL_TOMORROW,
     )?;
-    let refs = |items: &[MenuItem<R>]| -> Vec<&dyn tauri::menu::IsMenuItem<R>> {
-        items
-            .iter()
-            .map(|i| i as &dyn tauri::menu::IsMenuItem<R>)
-            .collect()
-    };
     let pause = Submenu::with_items(
         app,
         "Pause pop-ups (Urgent still pops up)",
         true,
-        &refs(&below),
+        &menu_refs(&below),
     )?;
-    let pause_all = Submenu::with_items(app, "Pause everything (Urgent too)", true, &refs(&all))?;
+    let pause_all = Submenu::with_items(
+        app,
+        "Pause everything (Urgent too)",
+        true,
+        &menu_refs(&all),
+    )?;
     let resume = MenuItem::with_id(
         app,
         ids::RESUME,
@@ -246,6 +245,13 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         }
         other => tracing::debug!(id = other, "unknown tray menu item"),
     }
+}
+
+fn menu_refs<R: Runtime>(items: &[MenuItem<R>]) -> Vec<&dyn tauri::menu::IsMenuItem<R>> {
+    items
+        .iter()
+        .map(|i| i as &dyn tauri::menu::IsMenuItem<R>)
+        .collect()
 }
 
 /// What a pause item of the menu asks for.

@@ -864,6 +864,70 @@ mod tests {
         path
     }
 
+    #[test]
+    fn escalation_fields_are_saved_to_notify_and_its_sound_table_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config(
+            dir.path(),
+            &format!("{USER_FILE}\n[notify.sound] # per band\nurgent = \"bell\"\n"),
+        );
+        let escalated = Form {
+            always_popup_urgency: "70".into(),
+            remind_minutes: "15".into(),
+            resident_urgent: false,
+            sound: SoundForm {
+                urgent: "alarm-clock-elapsed".into(),
+                major: String::new(),
+                high: "/usr/share/sounds/high.oga".into(),
+                ..SoundForm::default()
+            },
+            ..form()
+        };
+        let settings = save(&path, &escalated).unwrap();
+        assert_eq!(settings.notify.always_popup_urgency, 70);
+        assert_eq!(settings.notify.remind_minutes, 15);
+        assert!(!settings.notify.resident_urgent);
+        assert_eq!(settings.notify.sound.urgent, "alarm-clock-elapsed");
+        assert_eq!(settings.notify.sound.major, "");
+        assert_eq!(settings.notify.sound.high, "/usr/share/sounds/high.oga");
+        assert_eq!(Form::from_settings(&settings), escalated);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("[notify.sound] # per band"), "{text}");
+        for (bad, field) in [
+            (
+                Form {
+                    remind_minutes: "2000".into(),
+                    ..form()
+                },
+                "remind_minutes",
+            ),
+            (
+                Form {
+                    always_popup_urgency: "101".into(),
+                    ..form()
+                },
+                "always_popup_urgency",
+            ),
+            (
+                Form {
+                    sound: SoundForm {
+                        low: "rm -rf /".into(),
+                        ..SoundForm::default()
+                    },
+                    ..form()
+                },
+                "sound",
+            ),
+        ] {
+            let err = save(&path, &bad).unwrap_err();
+            assert!(
+                matches!(&err, FormError::Field(f) if f.field == field),
+                "{field}: {err}"
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "untouched");
+    }
+
     const USER_FILE: &str = "# my notes\n[sekoia]\nregion = \"fra1\" # where we are\n\n[listener]\nhook_secret = \"abcdefghijklmnopqrstuvwx\"\n";
 
     #[test]

@@ -213,9 +213,10 @@ fn click(dir: &Dir, item: &Item, label: &str) {
 fn click_in(dir: &Dir, item: &Item, submenu: &str, label: &str) {
     let session = dir.session.as_ref().expect("session");
     let menu = session.block_on(item.menu()).expect("menu");
-    let sub = MenuEntry::find(&menu, submenu).unwrap_or_else(|| panic!("no {submenu:?} in {menu:?}"));
-    let entry = MenuEntry::find(&sub.children, label)
-        .unwrap_or_else(|| panic!("no {label:?} in {sub:?}"));
+    let sub =
+        MenuEntry::find(&menu, submenu).unwrap_or_else(|| panic!("no {submenu:?} in {menu:?}"));
+    let entry =
+        MenuEntry::find(&sub.children, label).unwrap_or_else(|| panic!("no {label:?} in {sub:?}"));
     session.block_on(item.click(entry.id)).expect("menu click");
 }
 
@@ -351,9 +352,19 @@ fn tray_registers_with_its_menu_and_its_tooltip_follows_the_unread_count() {
 fn pausing_from_the_tray_holds_pop_ups_back_but_not_the_feed_nor_urgent_ones() {
     let api = api_with_alert();
     let lower = "3c7f8b2d-6e5a-4f4b-8c9d-8e7f6a5b4c3d";
-    api.add_alert(fake_sekoia::alert_json(lower, "ALdesk2", "Second alert", 50));
+    api.add_alert(fake_sekoia::alert_json(
+        lower,
+        "ALdesk2",
+        "Second alert",
+        50,
+    ));
     let late = "4d8a9c3e-7f6b-4a5c-8d0e-9f8a7b6c5d4f";
-    api.add_alert(fake_sekoia::alert_json(late, "ALdesk3", "Urgent while all paused", 95));
+    api.add_alert(fake_sekoia::alert_json(
+        late,
+        "ALdesk3",
+        "Urgent while all paused",
+        95,
+    ));
     let last = "5e9b0d4f-8a7c-4b6d-9e1f-0a9b8c7d6e50";
     api.add_alert(fake_sekoia::alert_json(last, "ALdesk4", "After resume", 30));
     let dir = desktop_dir(&api);
@@ -369,7 +380,12 @@ fn pausing_from_the_tray_holds_pop_ups_back_but_not_the_feed_nor_urgent_ones() {
     };
 
     // The default pause holds back everything below Urgent.
-    click_in(&dir, &item, "Pause pop-ups (Urgent still pops up)", "For 1 hour");
+    click_in(
+        &dir,
+        &item,
+        "Pause pop-ups (Urgent still pops up)",
+        "For 1 hour",
+    );
     wait_tooltip(&dir, &item, "(Urgent still pops up)");
     let menu = session.block_on(item.menu()).expect("menu");
     let resume = entry_starting(&menu, "Resume pop-ups (paused until ").expect("resume");

@@ -491,11 +491,41 @@ fn contrast(a: &str, b: &str) -> f64 {
 fn the_feed_colours_the_five_urgency_bands_and_its_menu_names_them() {
     let api = fake_sekoia::FakeSekoia::start_blocking();
     let alerts = [
-        ("1a2b3c4d-0000-4a00-8000-000000000091", "ALband5", "Ransomware note on FS01", 91, "urgent"),
-        ("1a2b3c4d-0000-4a00-8000-000000000064", "ALband4", "Impossible travel for j.doe", 64, "major"),
-        ("1a2b3c4d-0000-4a00-8000-000000000047", "ALband3", "Encoded PowerShell on HR-7", 47, "high"),
-        ("1a2b3c4d-0000-4a00-8000-000000000035", "ALband2", "Outdated TLS on mail gateway", 35, "moderate"),
-        ("1a2b3c4d-0000-4a00-8000-000000000005", "ALband1", "New admin login from office", 5, "low"),
+        (
+            "1a2b3c4d-0000-4a00-8000-000000000091",
+            "ALband5",
+            "Ransomware note on FS01",
+            91,
+            "urgent",
+        ),
+        (
+            "1a2b3c4d-0000-4a00-8000-000000000064",
+            "ALband4",
+            "Impossible travel for j.doe",
+            64,
+            "major",
+        ),
+        (
+            "1a2b3c4d-0000-4a00-8000-000000000047",
+            "ALband3",
+            "Encoded PowerShell on HR-7",
+            47,
+            "high",
+        ),
+        (
+            "1a2b3c4d-0000-4a00-8000-000000000035",
+            "ALband2",
+            "Outdated TLS on mail gateway",
+            35,
+            "moderate",
+        ),
+        (
+            "1a2b3c4d-0000-4a00-8000-000000000005",
+            "ALband1",
+            "New admin login from office",
+            5,
+            "low",
+        ),
     ];
     for (uuid, short, title, urgency, _) in alerts {
         api.add_alert(fake_sekoia::alert_json(uuid, short, title, urgency));
@@ -532,12 +562,18 @@ fn the_feed_colours_the_five_urgency_bands_and_its_menu_names_them() {
             .find(|r| r["uuid"] == uuid)
             .unwrap_or_else(|| panic!("no row for {uuid}: {rows:?}"));
         assert!(
-            row["cls"].as_str().unwrap_or_default().contains(&format!("u-{band}")),
+            row["cls"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&format!("u-{band}")),
             "{row}"
         );
         let word = format!("{}{}", band[..1].to_uppercase(), &band[1..]);
         assert_eq!(row["urgency"], format!("{word} {urgency}"), "{row}");
-        assert_eq!(row["bar"], row["text"], "bar and word share the band's colour: {row}");
+        assert_eq!(
+            row["bar"], row["text"],
+            "bar and word share the band's colour: {row}"
+        );
         bars.insert(row["bar"].as_str().unwrap_or_default().to_owned());
     }
     assert_eq!(bars.len(), 5, "five distinct colours: {bars:?}");
@@ -558,7 +594,9 @@ fn the_feed_colours_the_five_urgency_bands_and_its_menu_names_them() {
         let bg = colours["--bg"].as_str().expect("--bg");
         let mut seen = std::collections::BTreeSet::new();
         for band in ["--urgent", "--major", "--high", "--moderate", "--low"] {
-            let c = colours[band].as_str().unwrap_or_else(|| panic!("{scheme} {band}: {palette}"));
+            let c = colours[band]
+                .as_str()
+                .unwrap_or_else(|| panic!("{scheme} {band}: {palette}"));
             let ratio = contrast(c, bg);
             assert!(ratio >= minimum, "{scheme} {band} {c} on {bg}: {ratio:.2}");
             seen.insert(c.to_owned());

@@ -259,7 +259,10 @@ impl Shell {
                 .paused_until
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            pausable.pause(paused.map(|(t, _)| t), paused.map_or_else(Hold::default, |(_, h)| h));
+            pausable.pause(
+                paused.map(|(t, _)| t),
+                paused.map_or_else(Hold::default, |(_, h)| h),
+            );
             // A click on a summary pop-up (a storm, a catch-up) opens the
             // feed; on the URL-changed notice, the settings (to copy it).
             let shell = Arc::downgrade(self);
@@ -500,7 +503,10 @@ impl Shell {
             .as_ref()
             .and_then(|r| r.desktop.as_ref())
         {
-            desktop.pause(paused.map(|(t, _)| t), paused.map_or_else(Hold::default, |(_, h)| h));
+            desktop.pause(
+                paused.map(|(t, _)| t),
+                paused.map_or_else(Hold::default, |(_, h)| h),
+            );
         }
         self.publish_status().await;
     }

@@ -7,8 +7,8 @@
 //! clicks into shell calls.
 
 use crate::shell::{PauseFor, Shell, Status};
-use notifier_core::pause::Hold;
 use crate::windows;
+use notifier_core::pause::Hold;
 use std::sync::Arc;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
@@ -148,12 +148,8 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
         true,
         &menu_refs(&below),
     )?;
-    let pause_all = Submenu::with_items(
-        app,
-        "Pause everything (Urgent too)",
-        true,
-        &menu_refs(&all),
-    )?;
+    let pause_all =
+        Submenu::with_items(app, "Pause everything (Urgent too)", true, &menu_refs(&all))?;
     let resume = MenuItem::with_id(
         app,
         ids::RESUME,

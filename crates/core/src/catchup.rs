@@ -9,7 +9,6 @@
 //! (the writer does), pop up each caught-up alert, or move the cursor past
 //! a gap it could not fill.
 
-use crate::notify::PopupKind;
 use crate::pipeline::Sink;
 use crate::policy::{EventView, Policy};
 use crate::sekoia::{Client, SekoiaError};

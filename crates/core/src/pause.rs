@@ -79,7 +79,7 @@ impl Pausable {
         match self.paused_at(now) {
             None => false,
             Some((_, Hold::Everything)) => true,
-            Some((_, Hold::BelowUrgent)) => !popup.level.is_some_and(|l| l.value >= self.always),
+            Some((_, Hold::BelowUrgent)) => popup.level.is_none_or(|l| l.value < self.always),
         }
     }
 }

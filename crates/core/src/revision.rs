@@ -64,8 +64,9 @@ pub fn revise(before: &AlertState, after: &AlertState) -> Revision {
         return Revision::Quiet;
     }
     match (before.urgency, after.urgency) {
-        (Some(old), Some(new)) if Band::of(new) > Band::of(old) => Level::new(Some(new), None)
-            .map_or(Revision::Quiet, Revision::Raised),
+        (Some(old), Some(new)) if Band::of(new) > Band::of(old) => {
+            Level::new(Some(new), None).map_or(Revision::Quiet, Revision::Raised)
+        }
         _ => Revision::Quiet,
     }
 }
@@ -117,7 +118,10 @@ mod tests {
     fn occurrence_only_updates_raise_nothing() {
         let same = state(Some("Pending"), Some(64));
         assert_eq!(revise(&same, &same.clone()), Revision::Quiet);
-        assert_eq!(revise(&state(None, None), &state(None, None)), Revision::Quiet);
+        assert_eq!(
+            revise(&state(None, None), &state(None, None)),
+            Revision::Quiet
+        );
     }
 
     #[test]

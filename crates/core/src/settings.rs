@@ -713,7 +713,9 @@ pub fn valid_sound(text: &str) -> bool {
             && text.bytes().all(|b| {
                 b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
             }))
-        || (Path::new(text).is_absolute() && text.len() <= 4096 && !text.chars().any(char::is_control))
+        || (Path::new(text).is_absolute()
+            && text.len() <= 4096
+            && !text.chars().any(char::is_control))
 }
 
 /// A `type:action` pair such as `alert:created`; either side may be `*`.

@@ -821,8 +821,7 @@ fn create_data_dir(path: &Path) -> Result<(), StoreError> {
 
 /// Whether a feed row's `kind` column is the self-test's.
 fn kind_is_test(kind: rusqlite::types::ValueRef<'_>) -> bool {
-    kind.as_str()
-        .is_ok_and(|k| k == crate::selftest::TEST_TYPE)
+    kind.as_str().is_ok_and(|k| k == crate::selftest::TEST_TYPE)
 }
 
 /// The pipeline's read view: events not yet handled, enrichment owed, the

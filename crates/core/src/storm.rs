@@ -278,7 +278,11 @@ mod tests {
         let now = Instant::now();
         let first = s.admit(
             now,
-            vec![wanted(0, Some(55)), wanted(1, Some(64)), wanted(2, Some(30))],
+            vec![
+                wanted(0, Some(55)),
+                wanted(1, Some(64)),
+                wanted(2, Some(30)),
+            ],
         );
         assert_eq!(first.len(), 3);
         assert!(first.iter().all(|p| p.kind == PopupKind::Alert));
@@ -314,7 +318,11 @@ mod tests {
         s.budget.always = 60;
         let out = s.admit(
             Instant::now(),
-            vec![wanted(0, Some(50)), wanted(1, Some(61)), wanted(2, Some(70))],
+            vec![
+                wanted(0, Some(50)),
+                wanted(1, Some(61)),
+                wanted(2, Some(70)),
+            ],
         );
         let keys: Vec<&str> = out.iter().map(|p| p.key.as_str()).collect();
         // 70 and 61 pop up outside the budget, 50 takes the one slot.

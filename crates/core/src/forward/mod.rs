@@ -24,9 +24,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::urgency::Band;
 use crate::notify::{cap, strip_controls};
 use crate::sekoia::Alert;
+use crate::urgency::Band;
 
 /// The header carrying the generic webhook's body signature.
 pub const SIGNATURE_HEADER: &str = "X-Sekoia-Notifier-Signature";

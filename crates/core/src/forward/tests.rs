@@ -200,7 +200,12 @@ fn every_forwarder_words_the_urgency_on_the_five_band_scale() {
             ..Alert::default()
         };
         let msg = message(Some(&alert), &link);
-        for kind in [Kind::Teams, Kind::TeamsLegacy, Kind::Slack, Kind::Mattermost] {
+        for kind in [
+            Kind::Teams,
+            Kind::TeamsLegacy,
+            Kind::Slack,
+            Kind::Mattermost,
+        ] {
             let body = payload(kind, &msg).to_string();
             // Markdown kinds escape the parentheses: look for both forms.
             let plain = format!("{value} ({word})");

@@ -410,9 +410,7 @@ impl Desktop {
             }
         }
         tracked.by_key.insert(popup.key.clone(), id);
-        tracked
-            .keys
-            .insert(id, (popup.key.clone(), popup.resident));
+        tracked.keys.insert(id, (popup.key.clone(), popup.resident));
         match link {
             Some(link) => tracked.links.insert(id, link),
             None => {
@@ -636,7 +634,11 @@ async fn listen(
             let mut tracked = lock(&tracked);
             tracked.saw(id);
             let resident = tracked.keys.get(&id).is_some_and(|(_, r)| *r);
-            (tracked.links.remove(&id), tracked.windows.remove(&id), resident)
+            (
+                tracked.links.remove(&id),
+                tracked.windows.remove(&id),
+                resident,
+            )
         };
         // A resident pop-up stays after a click unless we close it.
         if resident {

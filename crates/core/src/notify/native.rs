@@ -23,8 +23,8 @@ use notify_rust::{Notification, NotificationResponse};
 use url::Url;
 
 use super::desktop::{link_allowed, APP_NAME};
-use super::{body_text, summary_text, NotifyError, Popup, PopupKind, ShellWindow, Urgency};
 use super::WindowOpener;
+use super::{body_text, summary_text, NotifyError, Popup, PopupKind, ShellWindow, Urgency};
 use crate::pipeline::{BoxFuture, Sink};
 
 /// Pop-ups through the OS notification centre.

@@ -409,7 +409,9 @@ async fn an_urgent_pending_unseen_alert_is_reminded_on_the_clock_until_read_or_w
     assert_eq!(server.calls().len(), 3, "nothing is due before 10 minutes");
     // Alert 2 is read in the feed: seen, no reminder.
     r.store.writer().mark_read(Some(uuid(2))).await.unwrap();
-    r.pipeline.remind(start + 10 * minute + Duration::from_secs(1)).await;
+    r.pipeline
+        .remind(start + 10 * minute + Duration::from_secs(1))
+        .await;
     let calls = server.calls();
     assert_eq!(calls.len(), 4, "{calls:?}");
     let reminder = &calls[3];

@@ -340,21 +340,19 @@ impl Form {
     /// The pop-up escalation fields: always-pop-up urgency, reminders,
     /// residency and the sound of each band.
     fn escalation_edits(&self, edits: &mut Vec<Edit>) -> Result<(), FieldError> {
-        let number = |field: &'static str, text: &str, max: u32, what: &str| {
-            match text.trim() {
-                "" => Ok(None),
-                t => t
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| *n <= max)
-                    .map(Some)
-                    .ok_or_else(|| {
-                        field_error(
-                            field,
-                            format!("expected {what} from 0 to {max}, got \"{}\"", shown(text)),
-                        )
-                    }),
-            }
+        let number = |field: &'static str, text: &str, max: u32, what: &str| match text.trim() {
+            "" => Ok(None),
+            t => t
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= max)
+                .map(Some)
+                .ok_or_else(|| {
+                    field_error(
+                        field,
+                        format!("expected {what} from 0 to {max}, got \"{}\"", shown(text)),
+                    )
+                }),
         };
         for (key, text, max, what) in [
             (

@@ -531,7 +531,10 @@ async fn sound_and_resident_hints_follow_each_band() {
     file.sound = Some("/usr/share/sounds/alarm.oga".into());
     fx.show(&file).await;
     let call = fx.server.last();
-    assert_eq!(call.sound_file.as_deref(), Some("/usr/share/sounds/alarm.oga"));
+    assert_eq!(
+        call.sound_file.as_deref(),
+        Some("/usr/share/sounds/alarm.oga")
+    );
     assert_eq!(call.sound_name, None);
 }
 

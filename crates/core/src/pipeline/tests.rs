@@ -432,3 +432,48 @@ async fn an_urgent_pending_unseen_alert_is_reminded_on_the_clock_until_read_or_w
     r.pipeline.remind(start + 60 * minute).await;
     assert_eq!(server.calls().len(), 4);
 }
+
+/// The burst of issue 15 through the pipeline with the fake API: ten lower
+/// alerts first (one already Acknowledged, 55, and one of 64 among them),
+/// then two Urgent ones (88 and 91). Both Urgent alerts get their own
+/// pop-ups, the summary counts the rest, and no summary ever counts one.
+#[tokio::test]
+async fn in_a_burst_of_twelve_both_urgent_alerts_pop_up_and_no_summary_counts_one() {
+    let mut r = rig(PipelineConfig::default(), None).await;
+    let lower = [55, 64, 30, 20, 45, 10, 35, 50, 61, 5];
+    for (n, urgency) in lower.iter().enumerate() {
+        let mut alert = alert_json(&uuid(n), &format!("AL{n}"), &format!("alert {n}"), *urgency);
+        if n == 0 {
+            alert["status"]["name"] = serde_json::json!("Acknowledged");
+        }
+        r.api.add_alert(alert);
+        r.receive(webhook(n, "created")).await;
+    }
+    while r.pipeline.step().await.unwrap() {}
+    for (n, urgency) in [(10, 88), (11, 91)] {
+        r.api.add_alert(alert_json(
+            &uuid(n),
+            &format!("AL{n}"),
+            &format!("alert {n}"),
+            urgency,
+        ));
+        r.receive(webhook(n, "created")).await;
+    }
+    while r.pipeline.step().await.unwrap() {}
+    let shown = r.sink.shown.lock().unwrap().clone();
+    let summaries: Vec<&str> = shown.iter().map(|s| s.1.as_str()).collect();
+    assert!(summaries.contains(&"alert 10"), "{summaries:?}");
+    assert!(summaries.contains(&"alert 11"), "{summaries:?}");
+    // The budget (5) went to the five most urgent lower ones; the summary
+    // counts the other five.
+    let summary = shown
+        .iter()
+        .rfind(|s| s.0 == crate::storm::STORM_KEY)
+        .expect("a summary");
+    assert_eq!(summary.1, "5 new alerts, 3 Moderate — open feed");
+    assert!(
+        !summaries.iter().any(|s| s.starts_with("1 new alert")),
+        "{summaries:?}"
+    );
+    assert_eq!(shown.len(), 5 + 1 + 2, "{summaries:?}");
+}

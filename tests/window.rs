@@ -368,6 +368,52 @@ fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
         ),
         true
     );
+
+    // The escalation fields: shown with their defaults, saved to the file.
+    let defaults = window.execute(
+        "return [document.querySelector('#always_popup_urgency').value, \
+                 document.querySelector('#remind_minutes').value, \
+                 document.querySelector('#resident_urgent').checked, \
+                 document.querySelector('#sound-urgent').value, \
+                 document.querySelector('#sound-high').value]",
+        json!([]),
+    );
+    assert_eq!(
+        defaults,
+        json!(["80", "0", true, "alarm-clock-elapsed", ""])
+    );
+    window.clear_and_type("#remind_minutes", "10");
+    window.clear_and_type("#sound-high", "bell");
+    window.click("#resident_urgent");
+    // The test config listens on port 0, which the form does not accept.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    window.clear_and_type("#port", &port.to_string());
+    window.click("#save");
+    let saved = window.wait_for(
+        "the outcome of Save",
+        "const t = document.querySelector('#save-result').textContent; return t && !t.startsWith('Saving') ? t : null;",
+    );
+    assert!(
+        saved.as_str().unwrap_or_default().contains("Saved"),
+        "{saved}"
+    );
+    let config = std::fs::read_to_string(dir.config()).expect("config");
+    for line in [
+        "remind_minutes = 10",
+        "resident_urgent = false",
+        "high = \"bell\"",
+        "urgent = \"alarm-clock-elapsed\"",
+    ] {
+        assert!(config.contains(line), "{line} not in {config}");
+    }
+    window.execute(
+        "document.querySelector('#f-sound').scrollIntoView()",
+        json!([]),
+    );
+    window.screenshot(&screenshots().join("settings-notifications.png"));
 }
 
 /// `secret-tool lookup` of the key `set-api-key` and the app share.

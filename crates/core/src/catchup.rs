@@ -161,7 +161,7 @@ impl CatchUp {
                     short_id: alert.short_id.clone(),
                 };
                 if self.policy.wants_popup(&view, Some(alert)) {
-                    tally.add(alert.urgency_value());
+                    tally.add_level(crate::urgency::Level::of_alert(alert));
                     if first.is_none() {
                         let link = alert
                             .short_id

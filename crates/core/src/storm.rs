@@ -11,7 +11,7 @@
 //! caller passes `now`), or hide a `Notice` (test alert, URL changed).
 
 use crate::notify::{urgency_for, Popup, PopupKind};
-use crate::urgency::Band;
+use crate::urgency::{Band, Level};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use url::Url;
@@ -52,10 +52,16 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Counts one alert of this urgency value (its band on the scale).
     pub fn add(&mut self, urgency: Option<u8>) {
+        self.add_level(urgency.and_then(|u| Level::new(Some(u), None)));
+    }
+
+    /// Counts one alert of this level: its band as the API words it.
+    pub fn add_level(&mut self, level: Option<Level>) {
         self.total += 1;
-        self.by_band[band(urgency)] += 1;
-        self.highest = self.highest.max(urgency);
+        self.by_band[slot(level.map(|l| l.band))] += 1;
+        self.highest = self.highest.max(level.map(|l| l.value));
     }
 
     /// "37 new alerts, 3 Urgent — open feed" (the highest band named).
@@ -112,11 +118,9 @@ fn band_word(i: usize) -> &'static str {
         .map_or("unknown urgency", |b| b.word())
 }
 
-/// The tally slot of an urgency: its band's place in `Band::DESCENDING`.
-fn band(urgency: Option<u8>) -> usize {
-    urgency
-        .map(Band::of)
-        .and_then(|b| Band::DESCENDING.iter().position(|d| *d == b))
+/// The tally slot of a band: its place in `Band::DESCENDING`.
+fn slot(band: Option<Band>) -> usize {
+    band.and_then(|b| Band::DESCENDING.iter().position(|d| *d == b))
         .unwrap_or(UNKNOWN)
 }
 
@@ -187,7 +191,12 @@ impl Storm {
                 self.shown.push_back(now);
                 out.push(wanted.popup);
             } else {
-                self.tally.add(wanted.urgency);
+                // The pop-up's level carries the API's word for the band.
+                let level = wanted
+                    .popup
+                    .level
+                    .or_else(|| wanted.urgency.and_then(|u| Level::new(Some(u), None)));
+                self.tally.add_level(level);
                 folded = Some(wanted.popup);
             }
         }
@@ -404,6 +413,16 @@ mod tests {
         }
         assert_eq!(s.shown.len(), 5);
         assert_eq!(s.tally.total, 200 * 100 - 5);
+    }
+
+    #[test]
+    fn the_summary_counts_each_alert_in_the_band_the_api_words_it() {
+        let mut s = storm(1, 30);
+        let now = Instant::now();
+        let mut worded = wanted(1, Some(62));
+        worded.popup.level = Level::new(Some(62), Some("High"));
+        let out = s.admit(now, vec![wanted(0, Some(70)), worded, wanted(2, Some(61))]);
+        assert_eq!(out.last().unwrap().lines[0], "1 Major · 1 High");
     }
 
     #[test]

@@ -7,6 +7,10 @@ use crate::sekoia::Alert;
 use crate::selftest::{PROBE_ACTION, TEST_TYPE};
 use crate::settings::{EventFilter, NotifySettings};
 use crate::urgency::{Band, Level};
+
+/// What a change of an alert's state means for its pop-up (withdraw it,
+/// re-notify once for a higher band, or nothing): see `revision`.
+pub use crate::revision::{revise, AlertState, Revision};
 use url::Url;
 
 /// The fields of a stored event the policy looks at.

@@ -24,6 +24,15 @@ pub struct AlertState {
 }
 
 impl AlertState {
+    /// What an enriched (or cached) alert says: its status name and its
+    /// current urgency, else the initial one.
+    pub fn of_alert(alert: &crate::sekoia::Alert) -> AlertState {
+        AlertState {
+            status: alert.status.as_ref().and_then(|s| s.name.clone()),
+            urgency: alert.urgency_value(),
+        }
+    }
+
     /// Whether the status is known and is Pending.
     pub fn is_pending(&self) -> bool {
         self.status.as_deref().is_some_and(is_pending)
@@ -154,6 +163,19 @@ mod tests {
                 &state(Some("Closed"), Some(90))
             ),
             Revision::Withdraw
+        );
+    }
+
+    #[test]
+    fn the_state_of_an_alert_is_its_status_name_and_current_urgency() {
+        let alert: crate::sekoia::Alert = serde_json::from_value(serde_json::json!({
+            "status": {"name": "Ongoing"},
+            "urgency": {"value": 40, "current_value": 85, "display": "Urgent"}
+        }))
+        .unwrap();
+        assert_eq!(
+            AlertState::of_alert(&alert),
+            state(Some("Ongoing"), Some(85))
         );
     }
 

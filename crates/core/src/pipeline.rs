@@ -35,7 +35,8 @@ pub const BATCH: usize = 100;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Where pop-ups go: the desktop, later the forwarders.
+/// Where pop-ups go: the desktop (native notifications). Forwarders are
+/// not sinks: the outbox queues their bodies with the handled mark.
 pub trait Sink: Send + Sync {
     fn name(&self) -> &'static str;
     fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>>;

@@ -342,7 +342,7 @@ impl Store {
         self.changes.clone()
     }
 
-    /// A read-write connection for the pipeline.
+    /// The pipeline's read connection (its writes go through the writer).
     pub fn ledger(&self) -> Result<Ledger, StoreError> {
         Ok(Ledger {
             conn: connect(&self.path)?,
@@ -356,7 +356,7 @@ impl Store {
     }
 
     /// A connection for a forward worker's reads (its writes go through
-    /// [`Writer::outbox`]).
+    /// [`Writer::apply`]).
     pub(crate) fn connection(&self) -> Result<Connection, StoreError> {
         connect(&self.path)
     }

@@ -181,3 +181,98 @@ fn a_systemd_credential_provides_the_key_before_the_key_file() {
     );
     assert!(!text.contains(api.api_key()), "the key is never printed");
 }
+
+/// A pseudo-terminal pair: the master end (what a terminal emulator reads
+/// and writes) and the slave end (the program's stdin, stdout, stderr).
+fn pty() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two new descriptors into the integers given;
+    // null name, termios and window size ask for the defaults.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are new and owned by nothing else.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    }
+}
+
+#[test]
+fn set_api_key_on_a_terminal_does_not_echo_the_key() {
+    use std::io::Read;
+    let dir = Dir::with_session("");
+    use std::os::unix::process::CommandExt;
+    let (mut master, slave) = pty();
+    let mut cmd = dir.command(&["set-api-key"]);
+    // As in a terminal session: the pty is the controlling terminal of a
+    // new session (what /dev/tty names).
+    // SAFETY: setsid and ioctl are async-signal-safe; nothing else runs
+    // between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .stdin(slave.try_clone().expect("slave"))
+        .stdout(slave.try_clone().expect("slave"))
+        .stderr(slave)
+        .spawn()
+        .expect("spawn set-api-key");
+    // Only the child may hold the slave end now: its exit ends the reads.
+    drop(cmd);
+    // What the terminal shows, read on a thread until the pty closes.
+    let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut reader = master.try_clone().expect("master");
+    let into = std::sync::Arc::clone(&shown);
+    let reading = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let text = || String::from_utf8_lossy(&shown.lock().unwrap()).into_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !text().contains("press Enter") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no prompt: {:?}",
+            text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Type the key as a user would.
+    master
+        .write_all(format!("{KEY}\n").as_bytes())
+        .expect("type the key");
+    let status = child.wait().expect("set-api-key ends");
+    drop(master);
+    let _ = reading.join();
+    let seen = shown.lock().unwrap().clone();
+    let screen = String::from_utf8_lossy(&seen);
+    assert!(status.success(), "{screen}");
+    assert!(screen.contains("Stored the API key"), "{screen}");
+    assert!(!screen.contains(KEY), "the key was echoed: {screen}");
+    let check = dir.run(&["check"]);
+    assert!(
+        String::from_utf8_lossy(&check.stdout).contains("from the OS keyring"),
+        "the key typed on the terminal was stored"
+    );
+}

@@ -493,13 +493,18 @@ async fn status(settings: &Settings, paths: &Paths, json: bool) -> anyhow::Resul
 /// Reads one line from stdin and stores it in the OS keyring.
 fn set_api_key() -> anyhow::Result<()> {
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprintln!("Paste the Sekoia.io API key and press Enter:");
-    }
-    let mut text = String::new();
-    stdin
-        .read_line(&mut text)
-        .context("cannot read the API key from stdin")?;
+    let text = if stdin.is_terminal() {
+        // From the terminal with echo off: the key never shows on screen
+        // (nor in a terminal's scrollback or a screen recording).
+        eprintln!("Paste the Sekoia.io API key and press Enter (it is not shown):");
+        rpassword::read_password().context("cannot read the API key from the terminal")?
+    } else {
+        let mut text = String::new();
+        stdin
+            .read_line(&mut text)
+            .context("cannot read the API key from stdin")?;
+        text
+    };
     let key = ApiKey::new(text).map_err(|e| anyhow::anyhow!("{e}; nothing was stored"))?;
     secrets::store_in_keyring(&key)?;
     println!(

@@ -10,6 +10,7 @@ pub mod intake;
 pub mod liveapi;
 pub mod logs;
 pub mod monitor;
+pub mod network;
 pub mod notify;
 pub mod outbox;
 pub mod pause;

@@ -6,6 +6,7 @@
 //! This module only probes: it starts nothing and changes no state but the
 //! one test event.
 
+use crate::network::Network;
 use crate::store::Reader;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -48,12 +49,14 @@ pub struct Delivered {
 
 /// Posts a test event to `webhook` and waits up to `wait` until it shows up
 /// in the store in `data_dir`.
+/// The POST goes out through `network`'s proxy with its trusted roots.
 pub async fn send_test(
     webhook: &Url,
     data_dir: &Path,
     wait: Duration,
+    network: &Network,
 ) -> Result<Delivered, SelfTestError> {
-    post_and_wait(webhook, data_dir, wait, "created").await
+    post_and_wait(webhook, data_dir, wait, "created", network).await
 }
 
 /// Like [`send_test`], for the engine's own periodic checks: the event's
@@ -62,8 +65,9 @@ pub async fn probe(
     webhook: &Url,
     data_dir: &Path,
     wait: Duration,
+    network: &Network,
 ) -> Result<Delivered, SelfTestError> {
-    post_and_wait(webhook, data_dir, wait, PROBE_ACTION).await
+    post_and_wait(webhook, data_dir, wait, PROBE_ACTION, network).await
 }
 
 async fn post_and_wait(
@@ -71,6 +75,7 @@ async fn post_and_wait(
     data_dir: &Path,
     wait: Duration,
     action: &str,
+    network: &Network,
 ) -> Result<Delivered, SelfTestError> {
     let url_host = webhook.host_str().unwrap_or("the webhook URL").to_owned();
     let nonce = nonce();
@@ -81,7 +86,9 @@ async fn post_and_wait(
         "attributes": { "uuid": uuid, "short_id": null },
         "metadata": { "version": 2, "created_at": time::OffsetDateTime::now_utc().unix_timestamp() },
     });
-    let client = reqwest::Client::builder()
+    let client = network
+        .http_client()
+        .map_err(|e| SelfTestError::Client(e.to_string()))?
         .timeout(Duration::from_secs(15))
         .build()
         .map_err(|e| SelfTestError::Client(e.to_string()))?;

@@ -531,7 +531,7 @@ fn strip_ansi(line: &str) -> String {
                     chars.next();
                 }
             }
-        } else if c.is_control() && c != '\t' {
+        } else if (c.is_control() && c != '\t') || crate::notify::is_line_separator(c) {
             continue;
         } else {
             out.push(c);

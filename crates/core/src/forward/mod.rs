@@ -401,12 +401,24 @@ impl Poster {
     }
 
     pub fn with_policy(policy: RetryPolicy) -> Result<Poster, ForwardError> {
+        Poster::with_network(policy, &crate::network::Network::system())
+    }
+
+    /// A poster whose POSTs go through `network`'s proxy with its roots.
+    pub fn with_network(
+        policy: RetryPolicy,
+        network: &crate::network::Network,
+    ) -> Result<Poster, ForwardError> {
         let mut headers = HeaderMap::new();
         headers.insert(
             USER_AGENT,
             HeaderValue::from_static(concat!("sekoia-notifier/", env!("CARGO_PKG_VERSION"))),
         );
-        let http = reqwest::Client::builder()
+        let http = network
+            .http_client()
+            .map_err(|e| ForwardError::Client {
+                detail: e.to_string(),
+            })?
             .default_headers(headers)
             .timeout(policy.timeout)
             // A redirect could carry the body (and its signature) elsewhere.

@@ -27,6 +27,8 @@
 //! - `liveapi`: direct mode, no tunnel: a LiveAPI frame -> enriched pop-up within 1 s,
 //!   once even when the webhook brings it too; a refused key; the key in no log.
 //! - `popup`: a real notification daemon (dunst) draws the pop-up; its screenshot.
+//! - `proxy`: behind a TLS-inspecting corporate proxy (`HTTPS_PROXY`, `SSL_CERT_FILE`):
+//!   `check` and direct mode through it, each failing leg named.
 
 mod catchup;
 mod crash;
@@ -40,6 +42,7 @@ mod intake;
 mod lifecycle;
 mod liveapi;
 mod popup;
+mod proxy;
 mod secrets;
 mod selftest;
 mod session;

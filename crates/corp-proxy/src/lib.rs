@@ -148,7 +148,7 @@ fn prepare(
         Ok(a) => a,
         Err(e) => panic!("corp-proxy address: {e}"),
     };
-    let ca = match make_ca() {
+    let ca = match make_ca(addr.port()) {
         Ok(ca) => Arc::new(ca),
         Err(e) => panic!("corp-proxy CA: {e}"),
     };
@@ -168,12 +168,14 @@ fn prepare(
     (proxy, rx, ca, expected)
 }
 
-fn make_ca() -> Result<Ca, rcgen::Error> {
+/// A CA named after the proxy's port: two proxies' CAs never share a name.
+fn make_ca(port: u16) -> Result<Ca, rcgen::Error> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "Corp TLS Inspection CA (test)");
+    params.distinguished_name.push(
+        DnType::CommonName,
+        format!("Corp TLS Inspection CA (test proxy on port {port})"),
+    );
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,

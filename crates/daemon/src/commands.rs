@@ -742,5 +742,10 @@ mod tests {
     fn terminal_escape_sequences_are_shown_not_run() {
         assert_eq!(printable("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\n");
         assert_eq!(printable("Ürgent ✓"), "Ürgent ✓");
+        // Line and paragraph separators and NEXT LINE cannot forge a row.
+        assert_eq!(
+            printable("floor 2\u{2028}Status: Closed\u{2029}\u{85}x"),
+            "floor 2\\u{2028}Status: Closed\\u{2029}\\u{85}x"
+        );
     }
 }

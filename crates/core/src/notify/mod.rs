@@ -6,6 +6,7 @@
 //! Must not: fetch or enrich alerts, build alert URLs (the caller builds
 //! `Popup::link` from the configured app URL), or depend on a GUI toolkit.
 
+mod activation;
 pub mod desktop;
 
 use std::future::Future;

@@ -164,13 +164,17 @@ fn system_roots() -> &'static (Vec<CertificateDer<'static>>, bool) {
 
 impl Network {
     /// The environment's proxy and the OS trust store with the bundled
-    /// roots: what applies without a `[network]` section.
+    /// roots: what applies without a `[network]` section. Built once per
+    /// process (the environment does not change while we run).
     pub fn system() -> Network {
-        match Network::new(&NetworkSettings::default()) {
-            Ok(network) => network,
-            // Unreachable without a ca_file; keep the bundled roots only.
-            Err(_) => Network::build(Vec::new(), Proxy::Environment, Trust::default()),
-        }
+        static SYSTEM: OnceLock<Network> = OnceLock::new();
+        SYSTEM
+            .get_or_init(|| match Network::new(&NetworkSettings::default()) {
+                Ok(network) => network,
+                // Unreachable without a ca_file; keep the bundled roots only.
+                Err(_) => Network::build(Vec::new(), Proxy::Environment, Trust::default()),
+            })
+            .clone()
     }
 
     /// The settings in force: reads `ca_file` now. Errors name the file.

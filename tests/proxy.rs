@@ -113,7 +113,10 @@ fn check_names_an_untrusted_proxy_certificate_and_never_blames_the_key() {
             && api.contains("not trusted (issued by an unknown authority)"),
         "{api}"
     );
-    assert!(api.contains("the API key was not checked"), "{api}");
+    assert!(
+        api.contains("(the API key from SEKOIA_API_KEY was not checked)"),
+        "{api}"
+    );
     assert!(
         !text.lines().any(|l| l.starts_with("FAIL  api key")),
         "{text}"

@@ -235,7 +235,7 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
                     line(
                         false,
                         "api",
-                        format!("{api_url}: {detail} (the API key was not checked)"),
+                        format!("{api_url}: {detail} (the API key from {source} was not checked)"),
                     )
                 }
                 Err(e) => line(false, "api key", format!("from {source}: {e}")),

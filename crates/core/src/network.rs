@@ -86,14 +86,6 @@ fn status_words(status: &Option<u16>) -> String {
     status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
 }
 
-impl Failure {
-    /// The failure is about the proxy or a certificate, not about the far
-    /// end's answer: the API key was never looked at.
-    pub fn is_before_the_server(&self) -> bool {
-        !matches!(self, Failure::Unreachable { .. } | Failure::Timeout { .. })
-    }
-}
-
 /// The proxy rule in force.
 #[derive(Clone, Debug)]
 enum Proxy {

@@ -90,17 +90,24 @@ async fn the_alert_api_goes_through_an_inspecting_proxy_whose_ca_is_in_ca_file()
 }
 
 #[tokio::test]
-async fn the_alert_api_goes_through_a_proxy_without_credentials() {
+async fn the_alert_api_and_the_liveapi_go_through_a_proxy_without_credentials() {
     let rig = Rig::new(None).await;
     let network = rig.network(&rig.proxy.url(), true);
-    rig.client(network)
+    rig.client(network.clone())
         .me()
         .await
         .expect("me through the proxy");
+    let url = Url::parse(LIVE).unwrap();
+    liveapi::probe(&url, &rig.key(), WAIT, &network)
+        .await
+        .expect("the LiveAPI through the proxy");
     let log = rig.proxy.log();
-    assert_eq!(log.len(), 1, "{log:?}");
-    assert_eq!(log[0].user, None);
-    assert!(log[0].inspected);
+    let targets: Vec<_> = log.iter().map(|c| c.target.as_str()).collect();
+    assert_eq!(targets, ["api.sekoia.test:443", "live.sekoia.test:443"]);
+    assert!(
+        log.iter().all(|c| c.user.is_none() && c.inspected),
+        "{log:?}"
+    );
 }
 
 #[tokio::test]

@@ -223,7 +223,12 @@ fn check_ident(s: &str, field: &'static str) -> Result<(), ParseError> {
         "empty"
     } else if s.len() > MAX_IDENT_LEN {
         "longer than 256 bytes"
-    } else if s.chars().any(char::is_control) {
+    } else if s
+        .chars()
+        .any(|c| c.is_control() || crate::notify::is_line_separator(c))
+    {
+        // An identifier is logged and shown on one line: U+2028/U+2029
+        // would forge one.
         "a string with control characters"
     } else {
         return Ok(());
@@ -697,6 +702,21 @@ mod tests {
                         e,
                         ParseError::BadValue {
                             field: "attributes.uuid",
+                            ..
+                        }
+                    )
+                },
+            ),
+            (
+                "line separator in short_id",
+                v(
+                    r#"{"type":"alert","action":"created","attributes":{"uuid":"u","short_id":"AL1\u2028x"}}"#,
+                ),
+                |e| {
+                    matches!(
+                        e,
+                        ParseError::BadValue {
+                            field: "attributes.short_id",
                             ..
                         }
                     )

@@ -53,6 +53,8 @@ pub const ACKNOWLEDGE_KEY: &str = "acknowledge";
 pub const TRACKED_MAX: usize = 1000;
 
 const ALERTS_PATH: &str = "operations/alerts/";
+/// Case pages, `{app}/operations/cases/{short_id}` (DESIGN.md §4).
+const CASES_PATH: &str = "operations/cases/";
 
 #[zbus::proxy(
     interface = "org.freedesktop.Notifications",
@@ -166,10 +168,13 @@ pub fn link_allowed(allowed: &Url, link: &Url) -> bool {
     if link.path() == prefix.trim_end_matches('/') {
         return link.query().is_none() && link.fragment().is_none();
     }
-    match link.path().strip_prefix(&prefix) {
-        Some(rest) => !rest.is_empty() && !rest.contains('/'),
-        None => false,
-    }
+    // One alert page or one case page.
+    [prefix, format!("{base}/{CASES_PATH}")]
+        .iter()
+        .any(|prefix| match link.path().strip_prefix(prefix.as_str()) {
+            Some(rest) => !rest.is_empty() && !rest.contains('/'),
+            None => false,
+        })
 }
 
 /// Where the session bus is.

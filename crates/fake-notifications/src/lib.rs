@@ -93,6 +93,14 @@ pub struct Call {
     pub actions: Vec<String>,
     pub urgency: Option<u8>,
     pub hint_names: Vec<String>,
+    /// The `sound-name` hint, if sent.
+    pub sound_name: Option<String>,
+    /// The `sound-file` hint, if sent.
+    pub sound_file: Option<String>,
+    /// The `resident` hint, if sent.
+    pub resident: Option<bool>,
+    /// Milliseconds; -1 is the server's default, 0 never expires.
+    pub expire_timeout: i32,
     pub returned_id: u32,
     /// When the call arrived (benchmarks measure latency with it).
     #[serde(skip)]
@@ -101,6 +109,7 @@ pub struct Call {
 
 struct FakeServer {
     calls: Arc<Mutex<Vec<Call>>>,
+    closed: Arc<Mutex<Vec<u32>>>,
     capabilities: Vec<String>,
     next_id: u32,
 }
@@ -117,7 +126,7 @@ impl FakeServer {
         body: String,
         actions: Vec<String>,
         hints: HashMap<String, OwnedValue>,
-        _expire_timeout: i32,
+        expire_timeout: i32,
     ) -> u32 {
         let id = if replaces_id != 0 {
             replaces_id
@@ -136,6 +145,14 @@ impl FakeServer {
             actions,
             urgency: hints.get("urgency").and_then(|v| u8::try_from(v).ok()),
             hint_names,
+            sound_name: hints
+                .get("sound-name")
+                .and_then(|v| String::try_from(v.clone()).ok()),
+            sound_file: hints
+                .get("sound-file")
+                .and_then(|v| String::try_from(v.clone()).ok()),
+            resident: hints.get("resident").and_then(|v| bool::try_from(v).ok()),
+            expire_timeout,
             returned_id: id,
             at: std::time::Instant::now(),
         });
@@ -160,6 +177,7 @@ impl FakeServer {
         id: u32,
         #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
     ) -> zbus::fdo::Result<()> {
+        self.closed.lock().expect("closed").push(id);
         Self::notification_closed(&emitter, id, 3).await?;
         Ok(())
     }
@@ -183,13 +201,16 @@ impl FakeServer {
 pub struct Server {
     connection: zbus::Connection,
     calls: Arc<Mutex<Vec<Call>>>,
+    closed: Arc<Mutex<Vec<u32>>>,
 }
 
 impl Server {
     pub async fn with_capabilities(address: &str, capabilities: &[&str]) -> Server {
         let calls = Arc::new(Mutex::new(Vec::new()));
+        let closed = Arc::new(Mutex::new(Vec::new()));
         let server = FakeServer {
             calls: Arc::clone(&calls),
+            closed: Arc::clone(&closed),
             capabilities: capabilities.iter().map(|c| c.to_string()).collect(),
             next_id: 0,
         };
@@ -202,11 +223,20 @@ impl Server {
             .build()
             .await
             .expect("fake server connects");
-        Server { connection, calls }
+        Server {
+            connection,
+            calls,
+            closed,
+        }
     }
 
     pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().expect("calls").clone()
+    }
+
+    /// The ids passed to `CloseNotification`, in call order.
+    pub fn closed(&self) -> Vec<u32> {
+        self.closed.lock().expect("closed").clone()
     }
 
     pub fn last(&self) -> Call {

@@ -463,3 +463,30 @@ fn a_click_on_a_storm_summary_opens_the_feed_window() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn the_tray_item_registers_when_a_tray_host_appears_five_seconds_after_the_app() {
+    let api = api_with_alert();
+    let dir = desktop_dir(&api);
+    let session = dir.session.as_ref().expect("session");
+    let display = Display::start();
+    // Autostart at login: the app is up before the panel.
+    let app = App::start(&dir, &display);
+    eventually(
+        "the missing tray host in the log",
+        Duration::from_secs(20),
+        || app.log_text().contains("no tray icon").then_some(()),
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    let host = session.tray_host();
+    let item = tray_item(&dir, &host);
+    wait_tooltip(&dir, &item, "no unread alerts");
+    assert!(
+        app.log_text().contains("tray icon registered"),
+        "{}",
+        app.log_text()
+    );
+    // The late item is the whole item: its menu works.
+    let menu = session.block_on(item.menu()).expect("menu");
+    assert!(MenuEntry::find(&menu, "Open feed").is_some(), "{menu:?}");
+}

@@ -28,7 +28,10 @@
 //! - `storm`: 1,000 queued alerts against the pop-up budget; hostile alert text in pop-ups.
 //! - `liveapi`: direct mode, no tunnel: a LiveAPI frame -> enriched pop-up within 1 s,
 //!   once even when the webhook brings it too; a refused key; the key in no log.
+//! - `logs`: a tunnel program printing without pause: small logs, intake answering.
 //! - `popup`: a real notification daemon (dunst) draws the pop-up; its screenshot.
+//! - `proxy`: behind a TLS-inspecting corporate proxy (`HTTPS_PROXY`, `SSL_CERT_FILE`):
+//!   `check` and direct mode through it, each failing leg named.
 
 mod catchup;
 mod crash;
@@ -42,7 +45,9 @@ mod intake;
 mod kinds;
 mod lifecycle;
 mod liveapi;
+mod logs;
 mod popup;
+mod proxy;
 mod secrets;
 mod selftest;
 mod session;

@@ -167,7 +167,7 @@ fn the_feed_window_lists_a_posted_alert_and_renders_a_hostile_title_as_text() {
     // javascript: URL, 100 KB: shown as bounded plain text, no layout break.
     let corpus = "7e1b2c3d-0a9b-4c8d-8e7f-6a5b4c3d2e1f";
     let long = format!(
-        "\u{202e}gpj.exe\u{202c} \u{0000}<script>alert(1)</script> javascript:alert(1) {}",
+        "\u{202e}gpj.exe\u{202c} \u{0000}<script>alert(1)</script>\u{2028}\u{2029}\u{85}Status: Closed javascript:alert(1) {}",
         "A".repeat(100 * 1024)
     );
     api.add_alert(fake_sekoia::alert_json(corpus, "ALwin4", &long, 70));
@@ -180,7 +180,7 @@ fn the_feed_window_lists_a_posted_alert_and_renders_a_hostile_title_as_text() {
     let shown = window.execute(
         &format!(
             "const r = {hostile_row}; const t = r.querySelector('.title').textContent; \
-             return {{ chars: Array.from(t).length, bidi: /[\\u202a-\\u202e\\u2066-\\u2069\\u0000]/.test(t), \
+             return {{ chars: Array.from(t).length, bidi: /[\\u202a-\\u202e\\u2066-\\u2069\\u0000\\u2028\\u2029\\u0085]/.test(t), \
                       ends: t.endsWith('…'), height: r.getBoundingClientRect().height, \
                       overflow: document.documentElement.scrollWidth > document.documentElement.clientWidth, \
                       scripts: document.querySelectorAll('#feed script').length }}"

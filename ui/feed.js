@@ -32,8 +32,10 @@ export function relative(iso, now = Date.now()) {
   return d === 1 ? "yesterday" : `${d} days ago`;
 }
 
-// Control and bidi-override characters (they could hide or reorder text).
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// Control (U+0085 NEXT LINE among them), line and paragraph separator
+// (U+2028, U+2029: mandatory breaks that would forge a line) and
+// bidi-override characters (they could hide or reorder text).
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const MAX_CHARS = 300;
 
 /** Untrusted text made safe to show: no controls, at most MAX_CHARS characters. */

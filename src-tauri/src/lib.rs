@@ -11,6 +11,8 @@ mod error;
 mod ipc;
 pub mod shell;
 mod tray;
+#[cfg(target_os = "linux")]
+mod tray_host;
 mod windows;
 
 use clap::Parser;
@@ -118,8 +120,10 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, shell: Arc<Shell>) -> tauri
                 Ok(_) => true,
                 Err(e) => {
                     tracing::warn!(
-                        "no tray icon ({e}); on GNOME install the AppIndicator extension. The feed window stays open instead"
+                        "no tray icon ({e}); on GNOME install the AppIndicator extension. The feed window stays open instead, and the icon appears when a tray host does"
                     );
+                    #[cfg(target_os = "linux")]
+                    tauri::async_runtime::spawn(tray_when_host_appears(handle.clone()));
                     false
                 }
             };
@@ -136,6 +140,29 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, shell: Arc<Shell>) -> tauri
             });
             Ok(())
         })
+}
+
+/// The login race: no tray host yet at start. Creates the tray item once a
+/// StatusNotifierWatcher owns its name, and shows the current status on it.
+#[cfg(target_os = "linux")]
+async fn tray_when_host_appears<R: Runtime>(app: AppHandle<R>) {
+    if let Err(e) = tray_host::watcher_appeared().await {
+        tracing::warn!("cannot watch for a tray host ({e}); the feed window stays the way in");
+        return;
+    }
+    let shell = Arc::clone(app.state::<Arc<Shell>>().inner());
+    let status = shell.status().await;
+    let handle = app.clone();
+    let created = app.run_on_main_thread(move || match tray::create(&handle) {
+        Ok(_) => {
+            tracing::info!("a tray host appeared: tray icon registered");
+            tray::show(&handle, &status);
+        }
+        Err(e) => tracing::warn!("a tray host appeared but the tray icon failed ({e})"),
+    });
+    if let Err(e) = created {
+        tracing::warn!("the tray icon could not be created ({e})");
+    }
 }
 
 /// The app lives in the tray: closing the last window does not quit; only

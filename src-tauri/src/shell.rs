@@ -333,8 +333,8 @@ impl Shell {
     fn spawn_key_check(self: &Arc<Self>, key: ApiKey) {
         let shell = Arc::clone(self);
         tokio::spawn(async move {
-            let api_url = shell.inner.lock().await.settings.api_url();
-            let outcome = check_key(api_url, key).await;
+            let settings = shell.inner.lock().await.settings.clone();
+            let outcome = check_key(&settings, key).await;
             shell.inner.lock().await.key.record(outcome.as_ref().err());
             shell.publish_status().await;
         });
@@ -618,8 +618,8 @@ impl Shell {
     pub async fn set_api_key(self: &Arc<Self>, text: String) -> Result<KeyStatus, AppError> {
         let started = std::time::Instant::now();
         let key = ApiKey::new(text)?;
-        let api_url = self.inner.lock().await.settings.api_url();
-        let outcome = match check_key(api_url, key.clone()).await {
+        let settings = self.inner.lock().await.settings.clone();
+        let outcome = match check_key(&settings, key.clone()).await {
             Err(e) if e.is_rejection() => {
                 self.inner.lock().await.key.record(Some(&e));
                 self.publish_status().await;
@@ -732,8 +732,18 @@ impl KeyStatus {
     }
 }
 
-async fn check_key(api_url: Url, key: ApiKey) -> Result<(), SekoiaError> {
-    let client = Client::new(ClientConfig::new(api_url), key)?;
+/// `GET /v1/me` through the configured proxy, with the configured roots.
+async fn check_key(settings: &Settings, key: ApiKey) -> Result<(), SekoiaError> {
+    let network = notifier_core::network::Network::new(&settings.network).map_err(|e| {
+        SekoiaError::Network {
+            detail: e.to_string(),
+        }
+    })?;
+    let config = ClientConfig {
+        network,
+        ..ClientConfig::new(settings.api_url())
+    };
+    let client = Client::new(config, key)?;
     client.me().await.map(|_| ())
 }
 

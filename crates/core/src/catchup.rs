@@ -139,7 +139,8 @@ impl CatchUp {
         while report.pages < MAX_PAGES {
             let page = self.client.list_created(since, until, offset).await?;
             report.pages += 1;
-            let count = page.alerts.len();
+            // Every entry moves the offset, readable or not.
+            let count = page.items;
             report.listed += count;
             offset += count;
             let last = count == 0

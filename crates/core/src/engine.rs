@@ -46,6 +46,8 @@ pub enum EngineError {
     Sekoia(#[from] SekoiaError),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
     #[error("cannot listen on {addr}: {cause}; another program (or another sekoia-notifierd) may use it: change listener.bind in the config")]
     Bind {
         addr: SocketAddr,
@@ -130,8 +132,16 @@ impl Engine {
             .hook_secret
             .clone()
             .ok_or(EngineError::NoSecret)?;
+        // One proxy rule and one set of trusted roots for every connection.
+        let network = crate::network::Network::new(&settings.network)?;
         let client = match options.api_key.clone() {
-            Some(key) => Some(Client::new(ClientConfig::new(settings.api_url()), key)?),
+            Some(key) => Some(Client::new(
+                ClientConfig {
+                    network: network.clone(),
+                    ..ClientConfig::new(settings.api_url())
+                },
+                key,
+            )?),
             None => None,
         };
         // The port first: a port someone holds fails the start before any
@@ -162,8 +172,11 @@ impl Engine {
                 sink.offer_acknowledge(Arc::clone(&acknowledger));
             }
         }
-        let forwarders =
-            Forwarders::start(&options.forward, &store, &options.outbox, &options.sinks)?;
+        let outbox = crate::outbox::OutboxConfig {
+            network: network.clone(),
+            ..options.outbox.clone()
+        };
+        let forwarders = Forwarders::start(&options.forward, &store, &outbox, &options.sinks)?;
         let pipeline = Pipeline::new(Parts {
             ledger: store.ledger()?,
             writer: store.writer(),
@@ -188,7 +201,10 @@ impl Engine {
         // store as the webhook's (stored first, deduplicated by one key).
         let liveapi = settings.liveapi.enabled.then(|| {
             LiveApi::start(liveapi::Parts {
-                config: LiveConfig::new(settings.liveapi_url()),
+                config: LiveConfig {
+                    network: network.clone(),
+                    ..LiveConfig::new(settings.liveapi_url())
+                },
                 key: options.api_key.clone(),
                 client: client.clone(),
                 writer: store.writer(),
@@ -242,6 +258,7 @@ impl Engine {
             tunnel: tunnel.as_ref().map(Tunnel::state),
             tunnel_error,
             has_key: client.is_some(),
+            network: network.clone(),
         })
         .await;
         let gap_catch_up = match &catch_up {

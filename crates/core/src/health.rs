@@ -244,6 +244,7 @@ impl ApiHealth {
             | SekoiaError::Timeout
             | SekoiaError::Unreadable { .. }
             | SekoiaError::Network { .. }
+            | SekoiaError::Connection(_)
             | SekoiaError::CircuitOpen { .. }
             | SekoiaError::InvalidApiUrl { .. } => ApiHealth::Unreachable {
                 reason: e.to_string(),

@@ -12,6 +12,7 @@ pub mod kind;
 pub mod liveapi;
 pub mod logs;
 pub mod monitor;
+pub mod network;
 pub mod notify;
 pub mod outbox;
 pub mod pause;

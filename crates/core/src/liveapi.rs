@@ -21,7 +21,6 @@ use crate::store::{StoreError, Writer};
 use frame::Frame;
 use futures_util::{SinkExt, StreamExt};
 pub use schedule::Schedule;
-use std::sync::Arc;
 use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -64,6 +63,9 @@ pub enum LiveError {
         "could not reach the LiveAPI ({detail}); check the network, any proxy and liveapi.url"
     )]
     Connect { detail: String },
+    /// The proxy or a certificate failed (words from `network`).
+    #[error("{0}")]
+    Network(crate::network::Failure),
     #[error("the LiveAPI did not answer within {} s", .0.as_secs())]
     Timeout(Duration),
     #[error("the LiveAPI closed the connection")]
@@ -96,6 +98,8 @@ pub struct LiveConfig {
     /// The catch-up after a reconnect starts this long before the drop: an
     /// alert created just before it may not have been pushed (60 s).
     pub catch_up_margin: Duration,
+    /// Proxy (CONNECT) and trusted roots (the environment and the OS store).
+    pub network: crate::network::Network,
 }
 
 impl LiveConfig {
@@ -107,6 +111,7 @@ impl LiveConfig {
             connect_timeout: Duration::from_secs(15),
             schedule: Schedule::default(),
             catch_up_margin: Duration::from_secs(60),
+            network: crate::network::Network::system(),
         }
     }
 }
@@ -249,11 +254,18 @@ async fn run(parts: Parts, health: watch::Sender<LiveHealth>, mut stopped: onesh
     }
 }
 
-/// One connection for `check`: opens the WebSocket with `key`, waits up to
-/// `wait` for the server's first frame (the handshake), then closes.
-pub async fn probe(url: &Url, key: &ApiKey, wait: Duration) -> Result<(), LiveError> {
+/// One connection for `check`: opens the WebSocket with `key` (through
+/// `network`'s proxy), waits up to `wait` for the server's first frame (the
+/// handshake), then closes.
+pub async fn probe(
+    url: &Url,
+    key: &ApiKey,
+    wait: Duration,
+    network: &crate::network::Network,
+) -> Result<(), LiveError> {
     let config = LiveConfig {
         connect_timeout: wait,
+        network: network.clone(),
         ..LiveConfig::new(url.clone())
     };
     let mut socket = connect(&config, key).await?;
@@ -303,47 +315,52 @@ async fn connect(config: &LiveConfig, key: &ApiKey) -> Result<Socket, LiveError>
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME))
         .max_frame_size(Some(MAX_FRAME));
-    let opening = tokio_tungstenite::connect_async_tls_with_config(
-        request,
-        Some(ws_config),
-        false,
-        Some(tls_connector()),
-    );
+    // The TCP connection (through the proxy's CONNECT tunnel, if any), then
+    // TLS with the network's roots and the upgrade inside it.
+    let network = &config.network;
+    let opening = async {
+        let opened = crate::network::open(network, &config.url, config.connect_timeout)
+            .await
+            .map_err(LiveError::Network)?;
+        let connector = Connector::Rustls(network.tls());
+        tokio_tungstenite::client_async_tls_with_config(
+            request,
+            opened.stream,
+            Some(ws_config),
+            Some(connector),
+        )
+        .await
+        .map_err(
+            |e| match crate::network::explain(network, &config.url, &e) {
+                Some(failure) => LiveError::Network(failure),
+                None => ws_error(e),
+            },
+        )
+    };
     match tokio::time::timeout(config.connect_timeout, opening).await {
         Err(_) => Err(LiveError::Timeout(config.connect_timeout)),
         Ok(Ok((socket, _response))) => Ok(socket),
-        Ok(Err(WsError::Http(response))) => {
-            let status = response.status().as_u16();
-            Err(if matches!(status, 401 | 403) {
-                LiveError::Rejected { status }
-            } else {
-                LiveError::Upgrade { status }
-            })
-        }
-        Ok(Err(WsError::Url(e))) => Err(LiveError::InvalidUrl {
-            reason: e.to_string(),
-        }),
-        Ok(Err(e)) => Err(LiveError::Connect {
-            detail: e.to_string(),
-        }),
+        Ok(Err(e)) => Err(e),
     }
 }
 
-/// rustls with the ring provider reqwest already uses, and the webpki
-/// roots: one TLS stack in the binary.
-fn tls_connector() -> Connector {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    match rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-    {
-        Ok(builder) => Connector::Rustls(Arc::new(
-            builder.with_root_certificates(roots).with_no_client_auth(),
-        )),
-        // Only with a provider lacking every safe version: let
-        // tokio-tungstenite build its own.
-        Err(_) => Connector::Plain,
+/// An upgrade that failed past the TLS handshake.
+fn ws_error(e: WsError) -> LiveError {
+    match e {
+        WsError::Http(response) => {
+            let status = response.status().as_u16();
+            if matches!(status, 401 | 403) {
+                LiveError::Rejected { status }
+            } else {
+                LiveError::Upgrade { status }
+            }
+        }
+        WsError::Url(e) => LiveError::InvalidUrl {
+            reason: e.to_string(),
+        },
+        e => LiveError::Connect {
+            detail: e.to_string(),
+        },
     }
 }
 

@@ -50,6 +50,8 @@ pub(crate) struct MonitorConfig {
     pub tunnel_error: Option<String>,
     /// Whether an API key is configured.
     pub has_key: bool,
+    /// Proxy and trusted roots of the self-test's POST.
+    pub network: crate::network::Network,
 }
 
 /// The state shared by the monitor task and the engine's handles.
@@ -58,6 +60,7 @@ pub(crate) struct Shared {
     secret: watch::Receiver<HookSecret>,
     data_dir: PathBuf,
     writer: Writer,
+    network: crate::network::Network,
     /// One probe at a time (the periodic one and "Send test alert").
     probing: Mutex<()>,
 }
@@ -103,9 +106,12 @@ impl Shared {
         let host = webhook.host_str().unwrap_or("the webhook URL").to_owned();
         let result = match kind {
             Probe::Asked(route) => {
-                selftest::send_test(webhook, route, &self.data_dir, SELFTEST_WAIT).await
+                selftest::send_test(webhook, route, &self.data_dir, SELFTEST_WAIT, &self.network)
+                    .await
             }
-            Probe::Periodic => selftest::probe(webhook, &self.data_dir, SELFTEST_WAIT).await,
+            Probe::Periodic => {
+                selftest::probe(webhook, &self.data_dir, SELFTEST_WAIT, &self.network).await
+            }
         };
         if let (Probe::Periodic, Ok(delivered)) = (kind, &result) {
             let uuid = delivered.uuid.clone();
@@ -209,6 +215,7 @@ impl Monitor {
             secret: config.secret.clone(),
             data_dir: config.data_dir.clone(),
             writer: config.writer.clone(),
+            network: config.network.clone(),
             probing: Mutex::new(()),
         });
         let (stop, stopped) = oneshot::channel();

@@ -49,6 +49,8 @@ pub struct OutboxConfig {
     pub pause: Duration,
     /// A row not delivered this long after it was queued fails for good.
     pub give_up_after: Duration,
+    /// Proxy and trusted roots of the POSTs.
+    pub network: crate::network::Network,
 }
 
 impl Default for OutboxConfig {
@@ -57,6 +59,7 @@ impl Default for OutboxConfig {
             retry: RetryPolicy::default(),
             pause: Duration::from_secs(30),
             give_up_after: Duration::from_secs(3600),
+            network: crate::network::Network::system(),
         }
     }
 }
@@ -249,7 +252,7 @@ impl Forwarders {
         if targets.is_empty() {
             return Ok(Forwarders { lanes, stop, tasks });
         }
-        let poster = Poster::with_policy(config.retry.clone())?;
+        let poster = Poster::with_network(config.retry.clone(), &config.network)?;
         for target in targets {
             let key = destination_key(&target.destination);
             // Two workers on one outbox could both send a row.

@@ -156,6 +156,9 @@ pub enum SekoiaError {
     Unreadable { detail: String },
     #[error("could not reach Sekoia.io ({detail}); check the network, any proxy and the API URL")]
     Network { detail: String },
+    /// The proxy or a certificate failed: the key was not looked at.
+    #[error("could not reach Sekoia.io: {0}")]
+    Connection(crate::network::Failure),
     #[error("calls to Sekoia.io are paused for {}s after repeated failures; they resume on their own", .remaining.as_secs().max(1))]
     CircuitOpen { remaining: Duration },
     #[error("the alert identifier is not a UUID, so it was not looked up; the webhook may be malformed or forged")]
@@ -199,6 +202,7 @@ impl SekoiaError {
                 | SekoiaError::Server { .. }
                 | SekoiaError::Timeout
                 | SekoiaError::Network { .. }
+                | SekoiaError::Connection(_)
         )
     }
 }
@@ -417,6 +421,8 @@ pub struct ClientConfig {
     pub retry_base_delay: Duration,
     /// Consecutive transient failures (per attempt) that open the circuit. Default 5.
     pub circuit_failures: u32,
+    /// Proxy and trusted roots. Default: the environment and the OS store.
+    pub network: crate::network::Network,
     /// How long an open circuit fails fast. Default 60 s.
     pub circuit_pause: Duration,
 }
@@ -433,6 +439,7 @@ impl ClientConfig {
             retry_base_delay: Duration::from_secs(1),
             circuit_failures: 5,
             circuit_pause: Duration::from_secs(60),
+            network: crate::network::Network::system(),
         }
     }
 }
@@ -501,7 +508,12 @@ impl Client {
             USER_AGENT,
             HeaderValue::from_static(concat!("sekoia-notifier/", env!("CARGO_PKG_VERSION"))),
         );
-        let http = reqwest::Client::builder()
+        let http = config
+            .network
+            .http_client()
+            .map_err(|e| SekoiaError::Network {
+                detail: e.to_string(),
+            })?
             .default_headers(headers)
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -774,16 +786,17 @@ impl Client {
         if let Some(body) = call.body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(map_reqwest)?;
+        let response = request.send().await.map_err(|e| self.map_reqwest(e))?;
         let status = response.status();
         let retry_after = crate::retry::retry_after(response.headers());
-        let body = response.bytes().await.map_err(map_reqwest)?;
+        let body = response.bytes().await.map_err(|e| self.map_reqwest(e))?;
         if status.is_success() {
             // A change may answer with no body at all.
             if body.iter().all(u8::is_ascii_whitespace) && call.body.is_some() {
                 return Ok(Value::Null);
             }
-            return serde_json::from_slice(&body).map_err(|e| SekoiaError::Unreadable {
+            // One odd string (a lone surrogate) must not spoil the answer.
+            return lossy::parse(&body).map_err(|e| SekoiaError::Unreadable {
                 detail: format!("invalid JSON at line {} column {}", e.line(), e.column()),
             });
         }
@@ -802,6 +815,20 @@ impl Client {
             s if s.is_server_error() => SekoiaError::Server { status: s.as_u16() },
             s => SekoiaError::UnexpectedStatus { status: s.as_u16() },
         })
+    }
+
+    /// A failed request in words: the proxy or certificate leg when that
+    /// is what failed (`network::explain`), else the reqwest error.
+    fn map_reqwest(&self, err: reqwest::Error) -> SekoiaError {
+        if !err.is_timeout() {
+            let network = &self.inner.config.network;
+            if let Some(failure) =
+                crate::network::explain(network, &self.inner.config.api_url, &err)
+            {
+                return SekoiaError::Connection(failure);
+            }
+        }
+        map_reqwest(err)
     }
 
     fn circuit(&self) -> MutexGuard<'_, Circuit> {
@@ -884,12 +911,17 @@ pub struct AlertPage {
     pub total: Option<u64>,
     /// `has_more`, when the answer has a boolean there.
     pub has_more: Option<bool>,
+    /// Entries of `items`, readable or not: what the next page's offset
+    /// counts (an unreadable entry still moves it on).
+    pub items: usize,
+    /// Entries that are not alerts (not a JSON object), skipped.
+    pub skipped: usize,
 }
 
 /// Reads an alert list answer (`{"items": [...], "total", "has_more"}`) from
 /// raw bytes: the parser the fuzz target drives.
 pub fn parse_alert_list_bytes(body: &[u8]) -> Result<AlertPage, SekoiaError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| SekoiaError::Unreadable {
+    let value: Value = lossy::parse(body).map_err(|e| SekoiaError::Unreadable {
         detail: format!("invalid JSON at line {} column {}", e.line(), e.column()),
     })?;
     parse_alert_list(value)
@@ -906,13 +938,25 @@ fn parse_alert_list(body: Value) -> Result<AlertPage, SekoiaError> {
             detail: "the alert list has no \"items\" array".into(),
         });
     };
+    // Item by item: one that is not an alert is skipped, the rest kept.
+    let count = items.len();
+    let alerts: Vec<Alert> = items
+        .into_iter()
+        .filter_map(|item| parse_alert(item).ok())
+        .collect();
+    let skipped = count - alerts.len();
+    if skipped > 0 {
+        tracing::warn!(
+            skipped,
+            "alert list entries that are not alerts were skipped"
+        );
+    }
     Ok(AlertPage {
-        alerts: items
-            .into_iter()
-            .map(parse_alert)
-            .collect::<Result<_, _>>()?,
+        alerts,
         total: map.get("total").and_then(Value::as_u64),
         has_more: map.get("has_more").and_then(Value::as_bool),
+        items: count,
+        skipped,
     })
 }
 
@@ -980,6 +1024,8 @@ fn error_detail(err: &reqwest::Error) -> String {
     }
     detail
 }
+
+mod lossy;
 
 #[cfg(test)]
 mod tests;

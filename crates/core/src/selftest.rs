@@ -6,6 +6,7 @@
 //! This module only probes: it starts nothing and changes no state but the
 //! one test event.
 
+use crate::network::Network;
 use crate::store::Reader;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -70,14 +71,16 @@ pub struct Delivered {
 
 /// Posts a test event to `webhook` and waits up to `wait` until it shows up
 /// in the store in `data_dir`. `route` says whether `webhook` is one
-/// Sekoia.io can reach; the event's uuid carries it to the pop-up.
+/// Sekoia.io can reach; the event's uuid carries it to the pop-up. The POST
+/// goes out through `network`'s proxy with its trusted roots.
 pub async fn send_test(
     webhook: &Url,
     route: Route,
     data_dir: &Path,
     wait: Duration,
+    network: &Network,
 ) -> Result<Delivered, SelfTestError> {
-    post_and_wait(webhook, data_dir, wait, "created", route).await
+    post_and_wait(webhook, data_dir, wait, "created", route, network).await
 }
 
 /// Like [`send_test`], for the engine's own periodic checks: the event's
@@ -86,8 +89,17 @@ pub async fn probe(
     webhook: &Url,
     data_dir: &Path,
     wait: Duration,
+    network: &Network,
 ) -> Result<Delivered, SelfTestError> {
-    post_and_wait(webhook, data_dir, wait, PROBE_ACTION, Route::Public).await
+    post_and_wait(
+        webhook,
+        data_dir,
+        wait,
+        PROBE_ACTION,
+        Route::Public,
+        network,
+    )
+    .await
 }
 
 async fn post_and_wait(
@@ -96,6 +108,7 @@ async fn post_and_wait(
     wait: Duration,
     action: &str,
     route: Route,
+    network: &Network,
 ) -> Result<Delivered, SelfTestError> {
     let url_host = webhook.host_str().unwrap_or("the webhook URL").to_owned();
     let nonce = nonce();
@@ -109,7 +122,9 @@ async fn post_and_wait(
         "attributes": { "uuid": uuid, "short_id": null },
         "metadata": { "version": 2, "created_at": time::OffsetDateTime::now_utc().unix_timestamp() },
     });
-    let client = reqwest::Client::builder()
+    let client = network
+        .http_client()
+        .map_err(|e| SelfTestError::Client(e.to_string()))?
         .timeout(Duration::from_secs(15))
         .build()
         .map_err(|e| SelfTestError::Client(e.to_string()))?;

@@ -21,10 +21,12 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 mod forward;
+mod network;
 
 pub use forward::{
     check_url as check_forward_url, forward_targets, is_keyring_id, ForwardSettings, ForwardTarget,
 };
+pub use network::{shown_url as shown_proxy_url, NetworkSettings, ProxySetting};
 
 use base64::Engine as _;
 use serde::de::{self, Deserializer};
@@ -178,6 +180,8 @@ pub struct Settings {
     pub tunnel: TunnelSettings,
     pub liveapi: LiveApiSettings,
     pub notify: NotifySettings,
+    /// `[network]`: proxy and extra CA certificates for outgoing connections.
+    pub network: NetworkSettings,
     /// `[[forward]]` entries: team-chat destinations (URLs are secrets).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub forward: Vec<ForwardSettings>,
@@ -1090,7 +1094,11 @@ fn expected_form(key: &str) -> &'static str {
         "forward[].events[]" => {
             "a \"type:action\" string such as \"alert:created\" or \"alert:*\" (lowercase letters, digits, _ and -, or *)"
         }
-        "sekoia" | "listener" | "tunnel" | "liveapi" | "notify" | "forward[]" => "a table",
+        "network.proxy" => network::PROXY_FORM,
+        "network.ca_file" => "the path of a PEM file of CA certificates",
+        "sekoia" | "listener" | "tunnel" | "liveapi" | "notify" | "network" | "forward[]" => {
+            "a table"
+        }
         _ => "a value of the documented form",
     }
 }
@@ -1463,6 +1471,10 @@ hook_secret = "{secret}"
 # high = ""
 # moderate = ""
 # low = ""
+
+[network]
+# proxy = "http://user:password@proxy.example.com:3128"  # overrides HTTPS_PROXY/HTTP_PROXY; "none" ignores them
+# ca_file = "/etc/ssl/corp-ca.pem"  # extra CA certificates (a TLS-inspecting proxy's), beside the OS trust store
 "#,
         secret = secret.as_str()
     )

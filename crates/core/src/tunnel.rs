@@ -531,7 +531,7 @@ fn strip_ansi(line: &str) -> String {
                     chars.next();
                 }
             }
-        } else if c.is_control() && c != '\t' {
+        } else if (c.is_control() && c != '\t') || crate::notify::is_line_separator(c) {
             continue;
         } else {
             out.push(c);
@@ -693,8 +693,12 @@ fn redact(line: &str, secrets: &[String]) -> String {
     out
 }
 
-fn log_line(name: &str, line: &str) {
-    tracing::info!(target: "tunnel", "{name}: {}", strip_ansi(line));
+/// Logs a line of the program's output, through `chatter` (repeats
+/// counted, floods rate-limited: a chatty program never fills the disk).
+fn log_line(name: &str, line: &str, chatter: &mut crate::logs::Chatter) {
+    for kept in chatter.offer(&strip_ansi(line), std::time::Instant::now()) {
+        tracing::info!(target: "tunnel", "{name}: {kept}");
+    }
 }
 
 /// Sleeps `delay`; `true` when a stop was asked meanwhile.
@@ -734,6 +738,7 @@ async fn supervise(
         .build()
         .unwrap_or_default();
     let mut attempt: u32 = 0;
+    let mut chatter = crate::logs::Chatter::default();
     state.send_replace(TunnelState::Starting);
     loop {
         let started = Instant::now();
@@ -788,7 +793,7 @@ async fn supervise(
                 _ = &mut stop => {
                     terminate(&mut child, child_pid).await;
                     pid.store(0, Ordering::SeqCst);
-                    drain(&proc.name, &mut lines).await;
+                    drain(&proc.name, &mut lines, &mut chatter).await;
                     state.send_replace(TunnelState::Off);
                     tracing::info!(target: "tunnel", "{} stopped", proc.name);
                     return;
@@ -799,7 +804,7 @@ async fn supervise(
                     break End::NoUrl;
                 }
                 Some(line) = lines.recv() => {
-                    log_line(&proc.name, &line);
+                    log_line(&proc.name, &line, &mut chatter);
                     if url.is_none() {
                         if let Some(found) = url_from_line(&proc.discovery, &line) {
                             set_up(&proc.name, &found, &state);
@@ -818,7 +823,7 @@ async fn supervise(
         // The leader is gone; take whatever it left in its group with it.
         kill_group(child_pid, Signal::Kill);
         pid.store(0, Ordering::SeqCst);
-        drain(&proc.name, &mut lines).await;
+        drain(&proc.name, &mut lines, &mut chatter).await;
 
         let up_for = started.elapsed();
         if up_for >= BACKOFF_RESET_AFTER {
@@ -852,10 +857,14 @@ enum End {
 }
 
 /// Logs the lines still in flight (bounded: the group is dead, pipes close).
-async fn drain(name: &str, lines: &mut mpsc::Receiver<String>) {
+/// Then what the chatter still owes (repeats, drops).
+async fn drain(name: &str, lines: &mut mpsc::Receiver<String>, chatter: &mut crate::logs::Chatter) {
     let deadline = Instant::now() + Duration::from_millis(500);
     while let Ok(Some(line)) = tokio::time::timeout_at(deadline, lines.recv()).await {
-        log_line(name, &line);
+        log_line(name, &line, chatter);
+    }
+    for owed in chatter.flush() {
+        tracing::info!(target: "tunnel", "{name}: {owed}");
     }
 }
 

@@ -6,8 +6,9 @@ use crate::cli::{Cli, Command, LogFormat};
 use anyhow::Context;
 use notifier_core::engine::{self, Engine, Options};
 use notifier_core::health::Health;
+use notifier_core::network::{self, Network};
 use notifier_core::reach::{self, Gap};
-use notifier_core::sekoia::{ApiKey, Client, ClientConfig};
+use notifier_core::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use notifier_core::settings::TunnelKind;
 use notifier_core::settings::{self, Paths, Settings, SettingsError};
 use notifier_core::store::{FeedEntry, Reader};
@@ -174,6 +175,9 @@ fn reload_secret(engine: &Engine, paths: &Paths) {
     }
 }
 
+/// How long `check` waits for each leg of a connection.
+const CHECK_WAIT: Duration = Duration::from_secs(10);
+
 /// One line per check; an error when any failed (exit 1).
 async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     let mut failed = 0;
@@ -189,17 +193,51 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         format!("{} is valid", paths.config_file.display()),
     );
 
+    // The proxy and the trusted roots every connection below uses.
+    let network = match Network::new(&settings.network) {
+        Ok(network) => {
+            line(true, "network", network.summary());
+            network
+        }
+        Err(e) => {
+            line(false, "network", e.to_string());
+            Network::system()
+        }
+    };
+
     let resolved = secrets::resolve(settings);
+    let api_url = settings.api_url();
     match &resolved {
         Err(e) => line(false, "api key", e.to_string()),
         Ok((key, source)) => {
-            let client = Client::new(ClientConfig::new(settings.api_url()), key.clone())?;
+            let config = ClientConfig {
+                network: network.clone(),
+                ..ClientConfig::new(api_url.clone())
+            };
+            let client = Client::new(config, key.clone())?;
             match client.me().await {
                 Ok(_) => line(
                     true,
                     "api key",
-                    format!("from {source}, accepted by {}", settings.api_url()),
+                    format!("from {source}, accepted by {api_url}"),
                 ),
+                // The connection failed before Sekoia.io saw the key: say
+                // which leg (proxy, tunnel, certificate), not "api key".
+                Err(
+                    e @ (SekoiaError::Connection(_)
+                    | SekoiaError::Network { .. }
+                    | SekoiaError::Timeout),
+                ) => {
+                    let detail = match network::diagnose(&network, &api_url, CHECK_WAIT).await {
+                        Err(failure) => failure.to_string(),
+                        Ok(route) => format!("reached {route}, then: {e}"),
+                    };
+                    line(
+                        false,
+                        "api",
+                        format!("{api_url}: {detail} (the API key from {source} was not checked)"),
+                    )
+                }
                 Err(e) => line(false, "api key", format!("from {source}: {e}")),
             }
         }
@@ -247,12 +285,10 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
             "off (webhook only; [liveapi] enabled = true for direct mode)".to_owned(),
         ),
         (true, Err(_)) => line(false, "liveapi", format!("{live_url}: needs the API key")),
-        (true, Ok((key, _))) => {
-            match liveapi::probe(&live_url, key, std::time::Duration::from_secs(10)).await {
-                Ok(()) => line(true, "liveapi", format!("{live_url} accepted the key")),
-                Err(e) => line(false, "liveapi", format!("{live_url}: {e}")),
-            }
-        }
+        (true, Ok((key, _))) => match liveapi::probe(&live_url, key, CHECK_WAIT, &network).await {
+            Ok(()) => line(true, "liveapi", format!("{live_url} accepted the key")),
+            Err(e) => line(false, "liveapi", format!("{live_url}: {e}")),
+        },
     }
 
     let running = engine::running(&paths.data_dir).await;
@@ -389,8 +425,15 @@ async fn send_test(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     let (url, route) = engine::webhook(settings, &paths.data_dir)
         .await
         .context("no webhook URL: the configuration has no listener.hook_secret")?;
-    let delivered =
-        selftest::send_test(&url, route, &paths.data_dir, Duration::from_secs(15)).await?;
+    let network = Network::new(&settings.network)?;
+    let delivered = selftest::send_test(
+        &url,
+        route,
+        &paths.data_dir,
+        Duration::from_secs(15),
+        &network,
+    )
+    .await?;
     match route {
         selftest::Route::Public => println!(
             "Test event {} went through {} and reached the feed in {} ms.",
@@ -605,11 +648,11 @@ fn print_table(out: &mut impl Write, entries: &[FeedEntry], gaps: &[Gap]) -> std
 }
 
 /// Untrusted text for a terminal: control characters (escape sequences)
-/// are shown escaped, never interpreted.
+/// and line or paragraph separators are shown escaped, never interpreted.
 fn printable(s: &str) -> String {
     s.chars()
         .flat_map(|c| -> Box<dyn Iterator<Item = char>> {
-            if c.is_control() {
+            if c.is_control() || notifier_core::notify::is_line_separator(c) {
                 Box::new(c.escape_default())
             } else {
                 Box::new(std::iter::once(c))
@@ -734,5 +777,10 @@ mod tests {
     fn terminal_escape_sequences_are_shown_not_run() {
         assert_eq!(printable("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\n");
         assert_eq!(printable("Ürgent ✓"), "Ürgent ✓");
+        // Line and paragraph separators and NEXT LINE cannot forge a row.
+        assert_eq!(
+            printable("floor 2\u{2028}Status: Closed\u{2029}\u{85}x"),
+            "floor 2\\u{2028}Status: Closed\\u{2029}\\u{85}x"
+        );
     }
 }

@@ -254,6 +254,15 @@ impl Server {
             .expect("emit ActionInvoked");
     }
 
+    /// Emits `ActivationToken(id, token)` (spec 1.2), as a server does just
+    /// before `ActionInvoked` for the same click.
+    pub async fn activation_token(&self, id: u32, token: &str) {
+        self.connection
+            .emit_signal(None::<&str>, PATH, NAME, "ActivationToken", &(id, token))
+            .await
+            .expect("emit ActivationToken");
+    }
+
     /// Emits `NotificationClosed(id, 2)` (dismissed by the user).
     pub async fn close(&self, id: u32) {
         self.connection

@@ -39,6 +39,9 @@ pub enum Fault {
     Malformed,
     /// Answer 200 with this JSON body (a wrong shape, for instance).
     Json(Value),
+    /// Answer 200 with exactly this text as a JSON body: what a producer
+    /// wrote that a `Value` cannot hold (a lone surrogate escape `\ud83d`).
+    Body(String),
 }
 
 /// One request as the fake saw it.
@@ -414,6 +417,14 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response<Body
             return response;
         }
         Some(Fault::Json(body)) => return json_response(StatusCode::OK, &body),
+        Some(Fault::Body(text)) => {
+            let mut response = Response::new(Body::from(text));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return response;
+        }
         None => {}
     }
     let request = Incoming {

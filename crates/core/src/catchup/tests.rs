@@ -201,3 +201,29 @@ async fn a_gap_reported_by_others_is_filled_without_moving_the_cursor() {
     assert_eq!(r.feed()[0].uuid, uuid(1));
     assert_eq!(r.cursor(), before);
 }
+
+#[tokio::test]
+async fn a_catch_up_page_with_a_lone_surrogate_in_one_alert_adds_them_all_and_moves_the_cursor() {
+    let r = rig().await;
+    r.set_cursor(HOUR).await;
+    let before = r.cursor();
+    let created = (OffsetDateTime::now_utc() - 10 * MINUTE).unix_timestamp();
+    // A title cut mid-emoji by its producer, between two sound alerts.
+    let page = format!(
+        r#"{{"items": [
+            {{"uuid": "{a}", "short_id": "AL1", "title": "first", "created_at": {created}}},
+            {{"uuid": "{b}", "short_id": "AL2", "title": "Phishing link clicked \ud83d", "created_at": {created}}},
+            {{"uuid": "{c}", "short_id": "AL3", "title": "third", "created_at": {created}}}
+        ], "total": 3, "has_more": false}}"#,
+        a = uuid(1),
+        b = uuid(2),
+        c = uuid(3),
+    );
+    r.api.fail_next(1, Fault::Body(page));
+    let report = r.catch_up.after_start(r.stored()).await.unwrap();
+    assert_eq!((report.listed, report.added, report.complete), (3, 3, true));
+    let mut titles: Vec<_> = r.feed().into_iter().filter_map(|e| e.title).collect();
+    titles.sort();
+    assert_eq!(titles, ["Phishing link clicked \u{fffd}", "first", "third"]);
+    assert!(r.cursor() > before, "the cursor moved on");
+}

@@ -392,6 +392,8 @@ impl ForwardError {
 pub struct Poster {
     http: reqwest::Client,
     policy: RetryPolicy,
+    /// Words for proxy and certificate failures.
+    network: crate::network::Network,
 }
 
 impl Poster {
@@ -401,12 +403,24 @@ impl Poster {
     }
 
     pub fn with_policy(policy: RetryPolicy) -> Result<Poster, ForwardError> {
+        Poster::with_network(policy, &crate::network::Network::system())
+    }
+
+    /// A poster whose POSTs go through `network`'s proxy with its roots.
+    pub fn with_network(
+        policy: RetryPolicy,
+        network: &crate::network::Network,
+    ) -> Result<Poster, ForwardError> {
         let mut headers = HeaderMap::new();
         headers.insert(
             USER_AGENT,
             HeaderValue::from_static(concat!("sekoia-notifier/", env!("CARGO_PKG_VERSION"))),
         );
-        let http = reqwest::Client::builder()
+        let http = network
+            .http_client()
+            .map_err(|e| ForwardError::Client {
+                detail: e.to_string(),
+            })?
             .default_headers(headers)
             .timeout(policy.timeout)
             // A redirect could carry the body (and its signature) elsewhere.
@@ -415,7 +429,11 @@ impl Poster {
             .map_err(|e| ForwardError::Client {
                 detail: error_detail(&e),
             })?;
-        Ok(Poster { http, policy })
+        Ok(Poster {
+            http,
+            policy,
+            network: network.clone(),
+        })
     }
 
     /// POSTs `body` as JSON to `dest`, signing it for a webhook with a
@@ -492,7 +510,16 @@ impl Poster {
         if let Some(value) = signature {
             request = request.header(SIGNATURE_HEADER, value);
         }
-        let response = request.send().await.map_err(|e| map_reqwest(e, host))?;
+        let response = request.send().await.map_err(|e| {
+            // The proxy or a certificate, in words (host only, never the URL).
+            match crate::network::explain(&self.network, url, &e).filter(|_| !e.is_timeout()) {
+                Some(failure) => ForwardError::Network {
+                    host: host.to_owned(),
+                    detail: failure.to_string(),
+                },
+                None => map_reqwest(e, host),
+            }
+        })?;
         let status = response.status();
         let retry_after = crate::retry::retry_after(response.headers());
         // Read the answer so the connection can be reused; its content is not used.

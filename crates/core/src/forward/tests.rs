@@ -870,3 +870,43 @@ fn destinations_never_show_their_url_or_secret() {
         serde_json::from_value(json!("https://hooks.example/x")).expect("deserializes");
     assert_eq!(parsed.expose().as_str(), "https://hooks.example/x");
 }
+
+#[test]
+fn line_and_paragraph_separators_never_forge_a_line_in_any_kind() {
+    let alert = Alert {
+        title: Some(
+            "Printer offline on floor 2\u{2028}\u{2028}Status: Closed \u{2014} false positive"
+                .into(),
+        ),
+        rule: Some(Named {
+            name: Some("rule\u{2029}second\u{85}third".into()),
+        }),
+        ..Alert::default()
+    };
+    let link = link();
+    // The generic webhook passes the alert on as data (its receiver owns
+    // presentation); the chat kinds render it, every field on one line.
+    for kind in [
+        Kind::Teams,
+        Kind::TeamsLegacy,
+        Kind::Slack,
+        Kind::Mattermost,
+    ] {
+        let body = payload(kind, &message(Some(&alert), &link));
+        let rendered = body.to_string();
+        for separator in [
+            "\u{2028}", "\u{2029}", "\u{85}", "\\u2028", "\\u2029", "\\u0085",
+        ] {
+            assert!(
+                !rendered.contains(separator),
+                "{kind}: {separator:?} in {rendered}"
+            );
+        }
+        if kind == Kind::Slack {
+            assert_eq!(
+                body["blocks"][0]["text"]["text"],
+                "Printer offline on floor 2Status: Closed \u{2014} false positive"
+            );
+        }
+    }
+}

@@ -88,6 +88,10 @@ trait Notifications {
 
     #[zbus(signal)]
     fn notification_closed(&self, id: u32, reason: u32) -> zbus::Result<()>;
+
+    /// Spec 1.2: sent just before `ActionInvoked` for the same click.
+    #[zbus(signal)]
+    fn activation_token(&self, id: u32, activation_token: &str) -> zbus::Result<()>;
 }
 
 /// How a click opens the alert page.
@@ -101,15 +105,36 @@ pub enum Opener {
 }
 
 impl Opener {
-    fn open(&self, link: &Url) {
+    /// Opens `link`, handing the click's activation `token` (if the server
+    /// sent one) to the opener's environment.
+    fn open(&self, link: &Url, token: Option<&str>) {
         match self {
-            Opener::System => {
+            Opener::System if token.is_none() => {
                 if let Err(error) = open::that_detached(link.as_str()) {
                     tracing::warn!(%error, "could not open the alert page in the browser");
                 }
             }
+            Opener::System => {
+                // The platform's openers in turn, the first that starts wins.
+                let started = open::commands(link.as_str()).into_iter().find_map(|mut c| {
+                    super::activation::hand_to(&mut c, token);
+                    c.stdin(std::process::Stdio::null())
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()
+                        .ok()
+                });
+                match started {
+                    Some(mut child) => {
+                        tokio::task::spawn_blocking(move || child.wait());
+                    }
+                    None => tracing::warn!("could not open the alert page in the browser"),
+                }
+            }
             Opener::Command(program) => {
-                let spawned = std::process::Command::new(program)
+                let mut command = std::process::Command::new(program);
+                super::activation::hand_to(&mut command, token);
+                let spawned = command
                     .arg(link.as_str())
                     .stdin(std::process::Stdio::null())
                     .spawn();
@@ -600,6 +625,7 @@ async fn listen(
     let Clicks {
         allowed, opener, ..
     } = &clicks;
+    let mut tokens = super::activation::Tokens::default();
     while let Some(message) = signals.next().await {
         if let Some(closed) = NotificationClosed::from_message(message.clone()) {
             if let Ok(args) = closed.args() {
@@ -609,6 +635,14 @@ async fn listen(
                     tracked.saw(args.id);
                 }
                 tracked.closed(args.id);
+                drop(tracked);
+                tokens.take(args.id);
+            }
+            continue;
+        }
+        if let Some(token) = ActivationToken::from_message(message.clone()) {
+            if let Ok(args) = token.args() {
+                tokens.remember(args.id, args.activation_token);
             }
             continue;
         }
@@ -635,6 +669,7 @@ async fn listen(
             continue;
         }
         let id = args.id;
+        let token = tokens.take(id);
         let (link, window, resident) = {
             let mut tracked = lock(&tracked);
             tracked.saw(id);
@@ -660,7 +695,7 @@ async fn listen(
             continue;
         }
         match link {
-            Some(link) if link_allowed(allowed, &link) => opener.open(&link),
+            Some(link) if link_allowed(allowed, &link) => opener.open(&link, token.as_deref()),
             Some(link) => {
                 tracing::warn!(%link, "refusing to open an alert link outside the configured app URL")
             }

@@ -6,6 +6,7 @@
 //! Must not: fetch or enrich alerts, build alert URLs (the caller builds
 //! `Popup::link` from the configured app URL), or depend on a GUI toolkit.
 
+mod activation;
 pub mod desktop;
 #[cfg(any(target_os = "macos", target_os = "windows"))]
 pub mod native;
@@ -144,12 +145,21 @@ pub const SUMMARY_MAX_CHARS: usize = 200;
 /// Longest body shown, in characters (before markup escaping).
 pub const BODY_MAX_CHARS: usize = 1000;
 
-/// Removes control characters and bidirectional overrides, so untrusted text
+/// Removes control characters (U+0085 NEXT LINE among them), line and
+/// paragraph separators and bidirectional overrides, so untrusted text
 /// cannot break lines, ring bells or reorder what the user reads.
 pub(crate) fn strip_controls(text: &str) -> String {
     text.chars()
-        .filter(|c| !c.is_control() && !is_bidi_control(*c))
+        .filter(|c| !c.is_control() && !is_line_separator(*c) && !is_bidi_control(*c))
         .collect()
+}
+
+/// U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR: they break a line
+/// in pop-ups, chat clients and terminals without being control characters
+/// (`char::is_control` covers U+0085 NEXT LINE). Treat them as controls
+/// wherever text must stay on one line.
+pub fn is_line_separator(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 fn is_bidi_control(c: char) -> bool {
@@ -250,6 +260,15 @@ mod tests {
     fn summary_loses_control_and_bidi_characters_but_keeps_markup_characters() {
         let p = popup("Bad\u{7}\u{1b}[31m\n<b>title</b>\u{202E}gpj.exe", &[]);
         assert_eq!(summary_text(&p), "Bad[31m<b>title</b>gpj.exe");
+    }
+
+    #[test]
+    fn line_and_paragraph_separators_cannot_forge_a_line_in_the_summary_or_the_body() {
+        let forged = "Printer offline on floor 2\u{2028}\u{2028}Status: Closed\u{2029}\u{85}— false positive";
+        let p = popup(forged, &[forged]);
+        let expected = "Printer offline on floor 2Status: Closed— false positive";
+        assert_eq!(summary_text(&p), expected);
+        assert_eq!(body_text(&p, false), expected);
     }
 
     #[test]

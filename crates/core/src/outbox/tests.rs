@@ -20,6 +20,7 @@ fn quick() -> OutboxConfig {
         },
         pause: Duration::from_millis(50),
         give_up_after: Duration::from_secs(3600),
+        network: crate::network::Network::system(),
     }
 }
 

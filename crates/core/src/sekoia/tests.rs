@@ -660,7 +660,6 @@ fn the_list_parser_refuses_what_is_not_an_alert_list_and_reads_the_rest() {
         &b""[..],
         b"[]",
         b"{\"items\": {}}",
-        b"{\"items\": [1]}",
         b"{\"total\": 3}",
         b"\xff\xfe",
         b"{\"items\": [",
@@ -676,4 +675,37 @@ fn the_list_parser_refuses_what_is_not_an_alert_list_and_reads_the_rest() {
     assert_eq!(page.alerts[0].uuid, None);
     assert_eq!(page.total, None);
     assert_eq!(page.has_more, Some(true));
+    // An entry that is not an alert costs only itself.
+    let page = parse_alert_list_bytes(br#"{"items": [1, {"title": "kept"}, "x"]}"#).unwrap();
+    assert_eq!(page.alerts.len(), 1);
+    assert_eq!(page.alerts[0].title.as_deref(), Some("kept"));
+    assert_eq!((page.items, page.skipped), (3, 2));
+}
+
+#[tokio::test]
+async fn a_lone_surrogate_in_one_listed_alert_spoils_neither_it_nor_its_neighbours() {
+    let fake = FakeSekoia::start().await;
+    let client = quick_client(&fake);
+    fake.fail_next(
+        1,
+        Fault::Body(format!(
+            r#"{{"items": [{{"uuid": "{A}", "title": "Phishing link clicked \ud83d"}}, {{"uuid": "{B}", "title": "sound \ud83d\ude00"}}], "total": 2}}"#
+        )),
+    );
+    let alerts = client.list_alerts(&[A, B]).await.expect("the page is read");
+    let titles: Vec<_> = alerts.iter().map(|a| a.title.as_deref()).collect();
+    assert_eq!(
+        titles,
+        [
+            Some("Phishing link clicked \u{fffd}"),
+            Some("sound \u{1f600}")
+        ]
+    );
+    // A single GET is read the same way.
+    fake.fail_next(
+        1,
+        Fault::Body(format!(r#"{{"uuid": "{A}", "title": "cut \udc00 low"}}"#)),
+    );
+    let alert = client.get_alert(A).await.expect("the alert is read");
+    assert_eq!(alert.title.as_deref(), Some("cut \u{fffd} low"));
 }

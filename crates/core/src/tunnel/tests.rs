@@ -274,6 +274,11 @@ fn ansi_sequences_and_control_characters_are_stripped() {
         strip_ansi("\u{1b}[1;32mOK\u{1b}[0m\u{7}\r \u{1b}]0;t\u{7}done\u{0}"),
         "OK done"
     );
+    // Line and paragraph separators and NEXT LINE cannot forge a log line.
+    assert_eq!(
+        strip_ansi("tunnel up\u{2028}\u{2029}\u{85}ERROR secret leaked"),
+        "tunnel upERROR secret leaked"
+    );
 }
 
 #[test]

@@ -488,6 +488,60 @@ async fn summary_and_url_changed_clicks_open_the_shells_windows_instead_of_the_b
     );
 }
 
+#[tokio::test]
+async fn the_activation_token_sent_before_the_click_reaches_the_opener() {
+    let bus = Bus::start();
+    let server = Server::with_capabilities(&bus.address, &["actions", "body"]).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seen = dir.path().join("seen");
+    let script = dir.path().join("open.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s|%s|%s\\n' \"$XDG_ACTIVATION_TOKEN\" \"$DESKTOP_STARTUP_ID\" \"$1\" >> '{}'\n",
+            seen.display()
+        ),
+    )
+    .expect("write opener");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod opener");
+    let desktop = Desktop::at_address(app(), Opener::Command(script), bus.address.clone());
+    let link = alert("ALtoken1");
+    desktop
+        .show(&popup("t1", Some(link.clone())))
+        .await
+        .expect("show");
+    let id = server.last().returned_id;
+    server.activation_token(id, "kwin-7781_TIME42").await;
+    server.invoke(id, "default").await;
+    // A second click on another pop-up without a token gets none.
+    let other = alert("ALtoken2");
+    desktop
+        .show(&popup("t2", Some(other.clone())))
+        .await
+        .expect("show");
+    server.invoke(server.last().returned_id, "default").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let text = std::fs::read_to_string(&seen).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        if lines.len() >= 2 || Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let x11 = std::env::var_os("WAYLAND_DISPLAY").is_none();
+    let startup = if x11 { "kwin-7781_TIME42" } else { "" };
+    let mut lines = lines;
+    lines.sort();
+    let mut expected = vec![
+        format!("kwin-7781_TIME42|{startup}|{link}"),
+        format!("||{other}"),
+    ];
+    expected.sort();
+    assert_eq!(lines, expected);
+}
+
 fn leveled(key: &str, value: u8) -> Popup {
     Popup {
         level: crate::urgency::Level::new(Some(value), None),

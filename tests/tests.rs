@@ -27,7 +27,12 @@
 //! - `liveapi`: direct mode, no tunnel: a LiveAPI frame -> enriched pop-up within 1 s,
 //!   once even when the webhook brings it too; a refused key; the key in no log.
 //! - `popup`: a real notification daemon (dunst) draws the pop-up; its screenshot.
+//! - `storage`: a file-size limit (a full disk) and a database locked by
+//!   another process: 503 + Retry-After, resumes alone, 0 lost, a gap.
+//! - `bounded`: peers that never answer (notification server, Alert API,
+//!   keyring prompt): the other alerts flow, the warning, SIGTERM in 10 s.
 
+mod bounded;
 mod catchup;
 mod crash;
 mod desktop;
@@ -43,6 +48,7 @@ mod popup;
 mod secrets;
 mod selftest;
 mod session;
+mod storage;
 mod storm;
 mod triage;
 mod tunnel;

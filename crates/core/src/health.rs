@@ -29,6 +29,77 @@ pub struct Health {
     /// in snapshots recorded before direct mode existed.
     #[serde(default)]
     pub liveapi: LiveHealth,
+    /// Whether pop-ups reach the desktop (see `bounded`). Absent in
+    /// snapshots recorded before it existed.
+    #[serde(default)]
+    pub popups: PopupHealth,
+    /// Whether the store takes new events (see `intake::refusals`).
+    #[serde(default)]
+    pub storage: StorageHealth,
+}
+
+/// Whether the store takes new events.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum StorageHealth {
+    #[default]
+    Ok,
+    /// Events are refused (503) since `since` (RFC 3339) for `reason`.
+    Refusing { since: String, reason: String },
+}
+
+impl StorageHealth {
+    /// One tooltip sentence while events are refused.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            StorageHealth::Ok => None,
+            StorageHealth::Refusing { since, reason } => Some(format!(
+                "The store refuses new events since {since} ({reason}): webhooks are answered 503 and retried by the sender; free disk space or release the database."
+            )),
+        }
+    }
+}
+
+/// The pop-up sinks: shown, or given up because the notification server
+/// failed or did not answer in time.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum PopupHealth {
+    /// The last pop-up was shown (or none was tried yet).
+    #[default]
+    Ok,
+    /// The sink `sink` failed at `since` (RFC 3339); pop-ups are given up
+    /// and tried again after a pause.
+    Failing {
+        sink: String,
+        since: String,
+        reason: String,
+    },
+}
+
+impl PopupHealth {
+    /// The state in words, as `check` and `status` print it.
+    pub fn words(&self) -> String {
+        match self {
+            PopupHealth::Ok => "shown".to_owned(),
+            PopupHealth::Failing {
+                sink,
+                since,
+                reason,
+            } => format!("{sink} pop-ups failing since {since}: {reason}"),
+        }
+    }
+
+    /// One tooltip sentence while pop-ups are given up.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            PopupHealth::Ok => None,
+            PopupHealth::Failing { reason, .. } => Some(format!(
+                "Pop-ups are not shown (alerts are still in the feed and forwarded): {}",
+                sentence(reason)
+            )),
+        }
+    }
 }
 
 impl Default for Health {
@@ -39,6 +110,8 @@ impl Default for Health {
             selftest: None,
             url_changed_at: None,
             liveapi: LiveHealth::Off,
+            popups: PopupHealth::Ok,
+            storage: StorageHealth::Ok,
         }
     }
 }
@@ -265,13 +338,17 @@ pub struct SelfTest {
 impl Health {
     /// One sentence for a tray tooltip, `None` when delivery works and
     /// nothing needs the user. The most urgent problem wins: the LiveAPI
-    /// when it is on, the path from the internet, then a URL Sekoia.io does
-    /// not know yet, then the last self-test, then the API. With the LiveAPI
+    /// when it is on, a store refusing events, the path from the internet, then pop-ups given up,
+    /// then a URL Sekoia.io does not know yet, then the last self-test,
+    /// then the API. With the LiveAPI
     /// on, having no public webhook URL is the intended setup, not a problem.
     pub fn warning(&self) -> Option<String> {
         let direct = self.liveapi != LiveHealth::Off;
         if let Some(live) = self.liveapi.warning() {
             return Some(live);
+        }
+        if let Some(refusing) = self.storage.warning() {
+            return Some(refusing);
         }
         let tunnel = match &self.tunnel {
             TunnelHealth::None { public_url: None } if direct => None,
@@ -292,6 +369,7 @@ impl Health {
             TunnelHealth::Up { .. } | TunnelHealth::None { .. } => None,
         };
         tunnel
+            .or_else(|| self.popups.warning())
             .or_else(|| {
                 self.url_changed_at.as_ref().map(|_| {
                     "The webhook URL changed: paste the new one into Sekoia.io (Copy URL)."
@@ -357,6 +435,7 @@ mod tests {
             }),
             url_changed_at: None,
             liveapi: LiveHealth::Off,
+            ..Health::default()
         }
     }
 
@@ -368,6 +447,7 @@ mod tests {
             selftest: None,
             url_changed_at: None,
             liveapi,
+            ..Health::default()
         }
     }
 

@@ -85,6 +85,24 @@ impl Shared {
         });
     }
 
+    /// Feeds the pop-up sinks' state into the health.
+    pub(crate) fn popup_state(&self, popups: crate::health::PopupHealth) {
+        self.health.send_if_modified(|h| {
+            let changed = h.popups != popups;
+            h.popups = popups;
+            changed
+        });
+    }
+
+    /// Feeds the store's refusals (intake) into the health.
+    pub(crate) fn storage_state(&self, storage: crate::health::StorageHealth) {
+        self.health.send_if_modified(|h| {
+            let changed = h.storage != storage;
+            h.storage = storage;
+            changed
+        });
+    }
+
     /// The user has seen (copied) the new webhook URL.
     pub(crate) fn acknowledge_url_change(&self) {
         self.health

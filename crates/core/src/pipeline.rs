@@ -301,7 +301,11 @@ impl Pipeline {
         if owed.is_empty() || self.client.is_none() {
             return Ok(());
         }
-        let (fresh, failed) = outcome(&owed, self.fetch(&owed).await);
+        // Bounded like the first try: a hanging API never holds new events.
+        let fetched = tokio::time::timeout(self.config.deadline, self.fetch(&owed))
+            .await
+            .unwrap_or(Fetched::Later);
+        let (fresh, failed) = outcome(&owed, fetched);
         self.writer.record(fresh, failed, Vec::new()).await?;
         Ok(())
     }

@@ -80,7 +80,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let settings = loaded.settings;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command {
-        Command::Serve { .. } => runtime.block_on(serve(&settings, &paths)),
+        Command::Serve { .. } => {
+            let served = runtime.block_on(serve(&settings, &paths));
+            // Tasks still blocked on a peer must not hold the exit.
+            runtime.shutdown_timeout(RUNTIME_GRACE);
+            served
+        }
         Command::Feed { json, limit, gaps } => feed(&settings, &paths, json, limit, gaps),
         Command::RegenerateSecret => runtime.block_on(regenerate_secret(&settings, &paths)),
         Command::Check => runtime.block_on(check(&settings, &paths)),
@@ -114,7 +119,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
 async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     // A bad forward destination is a configuration error: say so first.
     let forward = settings::forward_targets(&settings.forward, &paths.config_file)?;
-    let api_key = match secrets::resolve(settings) {
+    // A key given to the daemon never touches the keyring; the keyring is
+    // asked (within its deadline) only when none is given.
+    let api_key = match secrets::resolve_given_first(settings) {
         Ok((key, source)) => {
             tracing::info!(%source, "API key found; alerts will be enriched");
             Some(key)
@@ -133,9 +140,24 @@ async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     let engine = Engine::start(settings, &paths.data_dir, options).await?;
     run_until_stopped(&engine, paths).await?;
     tracing::info!("shutting down: no new requests, finishing those in flight");
-    engine.stop().await;
+    // Whatever a peer does (a hanging notification server, tunnel or API),
+    // the process ends in time: everything answered 202 is already on disk.
+    if tokio::time::timeout(STOP_DEADLINE, engine.stop())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the engine did not stop within {} s; exiting anyway (every event acknowledged is already stored)",
+            STOP_DEADLINE.as_secs()
+        );
+    }
     Ok(())
 }
+
+/// Longest clean stop after SIGTERM/SIGINT; the runtime then gets
+/// [`RUNTIME_GRACE`], so the process is gone within 10 s of the signal.
+const STOP_DEADLINE: Duration = Duration::from_secs(8);
+const RUNTIME_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves until SIGINT or SIGTERM; SIGHUP re-reads the hook secret from
 /// the config (what `regenerate-secret` sends).
@@ -174,6 +196,9 @@ fn reload_secret(engine: &Engine, paths: &Paths) {
     }
 }
 
+/// Longest wait for the API key check, retries included.
+const CHECK_API_DEADLINE: Duration = Duration::from_secs(20);
+
 /// One line per check; an error when any failed (exit 1).
 async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     let mut failed = 0;
@@ -189,12 +214,14 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         format!("{} is valid", paths.config_file.display()),
     );
 
-    let resolved = secrets::resolve(settings);
+    let resolved = secrets::resolve_given_first(settings);
     match &resolved {
         Err(e) => line(false, "api key", e.to_string()),
         Ok((key, source)) => {
             let client = Client::new(ClientConfig::new(settings.api_url()), key.clone())?;
-            match client.me().await {
+            let answered = tokio::time::timeout(CHECK_API_DEADLINE, client.me()).await;
+            let answered = answered.unwrap_or(Err(notifier_core::sekoia::SekoiaError::Timeout));
+            match answered {
                 Ok(_) => line(
                     true,
                     "api key",
@@ -298,7 +325,15 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     match Reader::open(&paths.data_dir).and_then(|r| monitor::recorded(&r)) {
         Err(e) => line(false, "self-test", format!("cannot read the store: {e}")),
         Ok(recorded) => {
-            let (ok, detail) = selftest_line(recorded.map(|(_, h)| h), running.is_some());
+            let health = recorded.map(|(_, h)| h);
+            // Pop-ups given up by the running engine (a notification server
+            // that fails or does not answer in time).
+            if let (Some(h), Some(_)) = (&health, &running) {
+                if h.popups != notifier_core::health::PopupHealth::Ok {
+                    line(false, "pop-ups", h.popups.words());
+                }
+            }
+            let (ok, detail) = selftest_line(health, running.is_some());
             line(ok, "self-test", detail);
         }
     }
@@ -449,6 +484,14 @@ async fn status(settings: &Settings, paths: &Paths, json: bool) -> anyhow::Resul
             _ => "enabled; not running".to_owned(),
         };
         writeln!(out, "liveapi   {}", printable(&state))?;
+    }
+    if let (Some(_), Some((_, h))) = (&instance, &health) {
+        if h.popups != notifier_core::health::PopupHealth::Ok {
+            writeln!(out, "pop-ups   {}", printable(&h.popups.words()))?;
+        }
+        if let Some(warning) = h.warning() {
+            writeln!(out, "warning   {}", printable(&warning))?;
+        }
     }
     writeln!(
         out,

@@ -338,10 +338,10 @@ pub struct SelfTest {
 impl Health {
     /// One sentence for a tray tooltip, `None` when delivery works and
     /// nothing needs the user. The most urgent problem wins: the LiveAPI
-    /// when it is on, a store refusing events, the path from the internet, then pop-ups given up,
-    /// then a URL Sekoia.io does not know yet, then the last self-test,
-    /// then the API. With the LiveAPI
-    /// on, having no public webhook URL is the intended setup, not a problem.
+    /// when it is on, a store refusing events, pop-ups given up, the path
+    /// from the internet, then a URL Sekoia.io does not know yet, then the
+    /// last self-test, then the API. With the LiveAPI on, having no public
+    /// webhook URL is the intended setup, not a problem.
     pub fn warning(&self) -> Option<String> {
         let direct = self.liveapi != LiveHealth::Off;
         if let Some(live) = self.liveapi.warning() {
@@ -368,8 +368,10 @@ impl Health {
             }
             TunnelHealth::Up { .. } | TunnelHealth::None { .. } => None,
         };
+        if let Some(popups) = self.popups.warning() {
+            return Some(popups);
+        }
         tunnel
-            .or_else(|| self.popups.warning())
             .or_else(|| {
                 self.url_changed_at.as_ref().map(|_| {
                     "The webhook URL changed: paste the new one into Sekoia.io (Copy URL)."

@@ -137,8 +137,11 @@ async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         forward,
         ..Options::default()
     };
+    // Watched before the engine starts: a SIGTERM during the start is a
+    // clean stop too, never the default kill.
+    let signals = Signals::watch()?;
     let engine = Engine::start(settings, &paths.data_dir, options).await?;
-    run_until_stopped(&engine, paths).await?;
+    run_until_stopped(&engine, paths, signals).await?;
     tracing::info!("shutting down: no new requests, finishing those in flight");
     // Whatever a peer does (a hanging notification server, tunnel or API),
     // the process ends in time: everything answered 202 is already on disk.
@@ -159,25 +162,55 @@ async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
 const STOP_DEADLINE: Duration = Duration::from_secs(8);
 const RUNTIME_GRACE: Duration = Duration::from_secs(1);
 
+/// The signals `serve` acts on, watched from before the engine starts.
+#[cfg(unix)]
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn watch() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot watch SIGINT")?,
+            hup: signal(SignalKind::hangup()).context("cannot watch SIGHUP")?,
+        })
+    }
+}
+
 /// Serves until SIGINT or SIGTERM; SIGHUP re-reads the hook secret from
 /// the config (what `regenerate-secret` sends).
 #[cfg(unix)]
-async fn run_until_stopped(engine: &Engine, paths: &Paths) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+async fn run_until_stopped(
+    engine: &Engine,
+    paths: &Paths,
+    mut signals: Signals,
+) -> anyhow::Result<()> {
     loop {
         tokio::select! {
-            _ = term.recv() => return Ok(()),
-            _ = int.recv() => return Ok(()),
-            _ = hup.recv() => reload_secret(engine, paths),
+            _ = signals.term.recv() => return Ok(()),
+            _ = signals.int.recv() => return Ok(()),
+            _ = signals.hup.recv() => reload_secret(engine, paths),
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn run_until_stopped(_engine: &Engine, _paths: &Paths) -> anyhow::Result<()> {
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn watch() -> anyhow::Result<Signals> {
+        Ok(Signals)
+    }
+}
+
+#[cfg(not(unix))]
+async fn run_until_stopped(_engine: &Engine, _paths: &Paths, _: Signals) -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C")
 }
 

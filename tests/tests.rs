@@ -29,6 +29,8 @@
 //! - `popup`: a real notification daemon (dunst) draws the pop-up; its screenshot.
 //! - `storage`: a file-size limit (a full disk) and a database locked by
 //!   another process: 503 + Retry-After, resumes alone, 0 lost, a gap.
+//! - `peers`: another project's ngrok agent on 4040; a cloudflared whose
+//!   hostname stopped reaching us (restarted, "unreachable", a gap).
 //! - `bounded`: peers that never answer (notification server, Alert API,
 //!   keyring prompt): the other alerts flow, the warning, SIGTERM in 10 s.
 
@@ -44,6 +46,7 @@ mod health;
 mod intake;
 mod lifecycle;
 mod liveapi;
+mod peers;
 mod popup;
 mod secrets;
 mod selftest;

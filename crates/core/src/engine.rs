@@ -263,6 +263,7 @@ impl Engine {
             tunnel: tunnel.as_ref().map(Tunnel::state),
             tunnel_error,
             has_key: client.is_some(),
+            restart: tunnel.as_ref().map(Tunnel::restarter),
         })
         .await;
         let gap_catch_up = match &catch_up {
@@ -300,6 +301,7 @@ impl Engine {
         let tunnel_watch = tunnel.as_ref().map(|t| {
             tokio::spawn(watch_tunnel(
                 t.state(),
+                monitor.shared.subscribe(),
                 data_dir.to_owned(),
                 instance,
                 options.sinks,
@@ -609,13 +611,22 @@ async fn url_changed(sinks: &[Arc<dyn Sink>], url: &Url) {
 /// posts to the old one until the user updates it.
 async fn watch_tunnel(
     mut state: watch::Receiver<TunnelState>,
+    mut health: watch::Receiver<Health>,
     data_dir: PathBuf,
     mut instance: Instance,
     sinks: Vec<Arc<dyn Sink>>,
 ) {
     let mut last_url: Option<Url> = None;
+    let mut last_state: Option<TunnelState> = None;
     loop {
         let current = state.borrow_and_update().clone();
+        // The words `check` and `status` print: the health's view, which
+        // says whether the self-test confirmed the URL ("checking",
+        // "unreachable") where the program only says it shows one.
+        let judged = match &health.borrow_and_update().tunnel {
+            crate::health::TunnelHealth::None { .. } => None,
+            tunnel => Some(tunnel.words()),
+        };
         let (public, words) = match &current {
             TunnelState::Up { url } => (Some(url.clone()), format!("up at {url}")),
             TunnelState::Off => (None, "off".to_owned()),
@@ -625,27 +636,35 @@ async fn watch_tunnel(
             }
             TunnelState::Failed { reason } => (None, format!("failed: {reason}")),
         };
-        if let Some(url) = &public {
-            match &last_url {
-                Some(old) if old != url => {
+        let new_state = last_state.as_ref() != Some(&current);
+        // Only on a new tunnel state: a health change moves the words only.
+        if new_state {
+            match (&public, &last_url) {
+                (Some(url), Some(old)) if old != url => {
                     tracing::warn!(
                         old = %old, new = %url,
                         "the tunnel's public URL changed: paste the new webhook URL (`sekoia-notifierd webhook-url`) into Sekoia.io"
                     );
                     url_changed(&sinks, url).await;
                 }
-                None => tracing::info!(%url, "tunnel up"),
-                _ => {}
+                (Some(url), None) => tracing::info!(%url, "tunnel up"),
+                (Some(_), Some(_)) => {}
+                (None, _) => tracing::info!(state = %words, "tunnel"),
             }
-            last_url = Some(url.clone());
-        } else {
-            tracing::info!(state = %words, "tunnel");
+            if public.is_some() {
+                last_url = public.clone();
+            }
         }
-        instance.public_url = public;
-        instance.tunnel = Some(words);
-        write_instance(&data_dir, &instance);
-        if state.changed().await.is_err() {
-            return;
+        last_state = Some(current);
+        let words = Some(judged.unwrap_or(words));
+        if new_state || instance.tunnel != words {
+            instance.public_url = public;
+            instance.tunnel = words;
+            write_instance(&data_dir, &instance);
+        }
+        tokio::select! {
+            changed = state.changed() => if changed.is_err() { return },
+            changed = health.changed() => if changed.is_err() { return },
         }
     }
 }

@@ -222,8 +222,20 @@ pub enum TunnelHealth {
     None { public_url: Option<Url> },
     /// The program runs; its public URL is not known yet.
     Starting,
-    /// Reachable at this base URL (without `/hooks/...`).
+    /// Reachable at this base URL (without `/hooks/...`), confirmed by a
+    /// self-test when self-tests are on.
     Up { url: Url },
+    /// The program shows this URL; the self-test has not confirmed yet that
+    /// Sekoia.io can reach the listener through it.
+    Checking { url: Url },
+    /// The program runs and shows `url`, but the last `failures` self-tests
+    /// through it failed: not up. Restarted after
+    /// `monitor::UNREACHABLE_AFTER` failures in a row.
+    Unreachable {
+        url: Url,
+        failures: u32,
+        reason: String,
+    },
     /// The program exited and is started again after a delay.
     Restarting { attempt: u32, reason: String },
     /// The program cannot be started (retried after a delay).
@@ -258,6 +270,15 @@ impl TunnelHealth {
         }
     }
 
+    /// The URL the tunnel program shows, confirmed or not: where the
+    /// self-test probes.
+    pub fn shown_url(&self) -> Option<&Url> {
+        match self {
+            TunnelHealth::Checking { url } | TunnelHealth::Unreachable { url, .. } => Some(url),
+            other => other.public_url(),
+        }
+    }
+
     /// The state in words, as `check` prints it: `up at https://…`.
     pub fn words(&self) -> String {
         match self {
@@ -267,6 +288,16 @@ impl TunnelHealth {
             TunnelHealth::None { public_url: None } => "no tunnel: local only".to_owned(),
             TunnelHealth::Starting => "starting".to_owned(),
             TunnelHealth::Up { url } => format!("up at {url}"),
+            TunnelHealth::Checking { url } => {
+                format!("checking {url} (not confirmed by a self-test yet)")
+            }
+            TunnelHealth::Unreachable {
+                url,
+                failures,
+                reason,
+            } => format!(
+                "unreachable through {url} ({failures} failed self-test(s) in a row): {reason}"
+            ),
             TunnelHealth::Restarting { attempt, reason } => {
                 format!("restarting (attempt {attempt}): {reason}")
             }
@@ -366,7 +397,18 @@ impl Health {
             TunnelHealth::Failed { reason } => {
                 Some(format!("The tunnel cannot start: {}", sentence(reason)))
             }
-            TunnelHealth::Up { .. } | TunnelHealth::None { .. } => None,
+            TunnelHealth::Unreachable {
+                url,
+                failures,
+                reason,
+            } => Some(format!(
+                "The tunnel runs but Sekoia.io cannot reach it through {url} ({failures} failed self-test(s) in a row; it is restarted after {}): {}",
+                crate::monitor::UNREACHABLE_AFTER,
+                sentence(reason)
+            )),
+            TunnelHealth::Up { .. } | TunnelHealth::Checking { .. } | TunnelHealth::None { .. } => {
+                None
+            }
         };
         if let Some(popups) = self.popups.warning() {
             return Some(popups);

@@ -110,6 +110,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     eprintln!("note: this URL is local; Sekoia.io needs a public HTTPS URL (configure [tunnel], or [liveapi] enabled = true for direct mode)");
                 }
             }
+            // A tunnel URL the self-test has not confirmed (or refuted).
+            if let Some(state) = runtime
+                .block_on(engine::running(&paths.data_dir))
+                .and_then(|i| i.tunnel)
+                .filter(|s| s.starts_with("checking") || s.starts_with("unreachable"))
+            {
+                eprintln!("note: the tunnel is {state}");
+            }
             println!("{url}");
             Ok(())
         }
@@ -342,7 +350,9 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         (kind, Err(e)) => line(false, "tunnel", format!("{kind}: {e}")),
         (kind, Ok(())) => match running.as_ref().and_then(|i| i.tunnel.clone()) {
             Some(state) => line(
-                !state.starts_with("failed") && !state.starts_with("restarting"),
+                !state.starts_with("failed")
+                    && !state.starts_with("restarting")
+                    && !state.starts_with("unreachable"),
                 "tunnel",
                 format!("{kind}: {state}"),
             ),

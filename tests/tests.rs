@@ -31,6 +31,7 @@
 //!   another process: 503 + Retry-After, resumes alone, 0 lost, a gap.
 //! - `peers`: another project's ngrok agent on 4040; a cloudflared whose
 //!   hostname stopped reaching us (restarted, "unreachable", a gap).
+//! - `second_launch`: the desktop app launched again with another config.
 //! - `bounded`: peers that never answer (notification server, Alert API,
 //!   keyring prompt): the other alerts flow, the warning, SIGTERM in 10 s.
 
@@ -48,6 +49,7 @@ mod lifecycle;
 mod liveapi;
 mod peers;
 mod popup;
+mod second_launch;
 mod secrets;
 mod selftest;
 mod session;

@@ -668,18 +668,9 @@ async fn poll_url(
     discovery: &Discovery,
     agent_api: Option<SocketAddr>,
 ) -> Option<Url> {
-    let (endpoint, parse): (String, Box<dyn Fn(&[u8]) -> Option<Url> + Send>) = match discovery {
-        Discovery::Cloudflared { metrics } => (
-            format!("http://{metrics}/quicktunnel"),
-            Box::new(parse_quicktunnel),
-        ),
-        Discovery::Ngrok { port, .. } => {
-            let port = *port;
-            (
-                format!("http://{}/api/tunnels", agent_api?),
-                Box::new(move |body| ngrok::parse_tunnels(body, port)),
-            )
-        }
+    let endpoint = match discovery {
+        Discovery::Cloudflared { metrics } => format!("http://{metrics}/quicktunnel"),
+        Discovery::Ngrok { .. } => format!("http://{}/api/tunnels", agent_api?),
         _ => return None,
     };
     let resp = http.get(endpoint).send().await.ok()?;
@@ -690,7 +681,10 @@ async fn poll_url(
     if body.len() > 1024 * 1024 {
         return None;
     }
-    parse(&body)
+    match discovery {
+        Discovery::Ngrok { port, .. } => ngrok::parse_tunnels(&body, *port),
+        _ => parse_quicktunnel(&body),
+    }
 }
 
 // ---------------------------------------------------------------------------

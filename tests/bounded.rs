@@ -110,11 +110,32 @@ fn an_alert_api_that_never_answers_holds_up_no_pop_up_forward_or_stop() {
     assert_eq!(popups.len(), 2, "{popups:?}");
     assert_eq!(receiver.wait_for(2).len(), 2);
     assert!(dir.feed().iter().all(|e| e["enriched"] == false));
+    // The health says the API does not answer.
+    let api_state = || {
+        let text = dir.stdout(&["status", "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&text).expect("status --json");
+        json["health"]["state"]["api"].clone()
+    };
+    wait_until(
+        "the API reported unreachable",
+        Duration::from_secs(10),
+        || api_state()["state"] == "unreachable",
+    );
+    assert!(
+        api_state()["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("did not answer in time")),
+        "{}",
+        api_state()
+    );
 
     // The API answers again: the enrichment owed is completed by a retry.
     api.hang(false);
     wait_until("both entries enriched", Duration::from_secs(45), || {
         dir.feed().iter().all(|e| e["enriched"] == true)
+    });
+    wait_until("the API reported ok", Duration::from_secs(10), || {
+        api_state()["state"] == "ok"
     });
 
     // Hanging again at the stop: the process still ends in time.

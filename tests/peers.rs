@@ -135,3 +135,90 @@ exec sleep 600"#,
             .is_some_and(|r| r.contains("unreachable") || r.contains("self-test failed"))
     });
 }
+
+/// An agent API that accepts connections and, until `answer` is set, never
+/// says a word (each stream is kept open); then answers `body` to any GET.
+struct SilentApi {
+    answer: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SilentApi {
+    fn serve(listener: TcpListener, body: String) -> SilentApi {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let answer = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&answer);
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for mut stream in listener.incoming().flatten() {
+                if !flag.load(Ordering::SeqCst) {
+                    held.push(stream);
+                    continue;
+                }
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        SilentApi { answer }
+    }
+
+    fn start_answering(&self) {
+        self.answer.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_tunnel_agent_api_that_never_answers_holds_up_nothing() {
+    let api_listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let api_addr = api_listener.local_addr().expect("addr");
+    let mut dir = Dir::new("[tunnel]\nkind = \"ngrok\"\nselftest_interval = 0\n");
+    let bin = dir.tmp.path().join("bin");
+    std::fs::create_dir(&bin).expect("bin dir");
+    script(
+        &bin,
+        "ngrok",
+        &format!(
+            r#"echo 't=2024-05-01T10:00:00+0000 lvl=info msg="starting web service" obj=web addr={api_addr} allow_hosts=[]'
+exec sleep 600"#
+        ),
+    );
+    with_path(&mut dir, &bin);
+    let mut d = Daemon::start(&dir);
+    let port = d.addr.port();
+    let api = SilentApi::serve(
+        api_listener,
+        format!(
+            r#"{{"tunnels":[{{"name":"command_line","public_url":"https://late-1a2b.ngrok-free.app","proto":"https","config":{{"addr":"http://localhost:{port}"}}}}],"uri":"/api/tunnels"}}"#
+        ),
+    );
+    // The API says nothing: the listener answers, alerts are stored, and
+    // the tunnel is honestly not up.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(d.post(&crate::util::alert("while-silent")), 202);
+    assert!(dir.feed().iter().any(|e| e["uuid"] == "while-silent"));
+    let status = dir.stdout(&["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&status).expect("status --json");
+    assert_eq!(json["tunnel"], "starting", "{status}");
+    let warning = json["health"]["warning"].as_str().unwrap_or_default();
+    assert!(warning.contains("The tunnel is starting"), "{status}");
+
+    // It answers: the URL is ours.
+    api.start_answering();
+    let url = public_webhook_url(&dir, &d);
+    assert_eq!(
+        url,
+        format!("https://late-1a2b.ngrok-free.app/hooks/{SECRET}")
+    );
+
+    // And a stop is in time.
+    d.signal(libc::SIGTERM);
+    let started = std::time::Instant::now();
+    assert_eq!(d.wait(std::time::Duration::from_secs(15)), Some(0));
+    assert!(started.elapsed() <= std::time::Duration::from_secs(10));
+}

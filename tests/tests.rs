@@ -29,7 +29,8 @@
 //! - `popup`: a real notification daemon (dunst) draws the pop-up; its screenshot.
 //! - `storage`: a file-size limit (a full disk) and a database locked by
 //!   another process: 503 + Retry-After, resumes alone, 0 lost, a gap.
-//! - `peers`: another project's ngrok agent on 4040; a cloudflared whose
+//! - `peers`: another project's ngrok agent on 4040; an agent API that never
+//!   answers; a cloudflared whose
 //!   hostname stopped reaching us (restarted, "unreachable", a gap).
 //! - `second_launch`: the desktop app launched again with another config.
 //! - `bounded`: peers that never answer (notification server, Alert API,

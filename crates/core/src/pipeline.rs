@@ -214,6 +214,7 @@ impl Pipeline {
                         alerts = wanted.len(),
                         "enrichment is slow; showing pop-ups without it"
                     );
+                    self.abandoned();
                     Fetched::Later
                 }
             }
@@ -302,12 +303,23 @@ impl Pipeline {
             return Ok(());
         }
         // Bounded like the first try: a hanging API never holds new events.
-        let fetched = tokio::time::timeout(self.config.deadline, self.fetch(&owed))
-            .await
-            .unwrap_or(Fetched::Later);
+        let fetched = match tokio::time::timeout(self.config.deadline, self.fetch(&owed)).await {
+            Ok(fetched) => fetched,
+            Err(_) => {
+                self.abandoned();
+                Fetched::Later
+            }
+        };
         let (fresh, failed) = outcome(&owed, fetched);
         self.writer.record(fresh, failed, Vec::new()).await?;
         Ok(())
+    }
+
+    /// The API did not answer within the deadline: the health says so.
+    fn abandoned(&self) {
+        if let Some(client) = &self.client {
+            client.report_abandoned();
+        }
     }
 
     async fn fetch(&self, uuids: &[String]) -> Fetched {

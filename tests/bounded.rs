@@ -154,7 +154,7 @@ struct LockedKeyring {
     address: String,
     bus: std::process::Child,
     keyring: Option<std::process::Child>,
-    _display: fake_notifications::display::Display,
+    display: fake_notifications::display::Display,
 }
 
 impl LockedKeyring {
@@ -194,7 +194,7 @@ impl LockedKeyring {
             address: address.trim().to_owned(),
             bus,
             keyring: None,
-            _display: display,
+            display,
         };
         session.start_keyring(&[]);
         session
@@ -255,6 +255,29 @@ impl LockedKeyring {
         });
     }
 
+    /// Answers the unlock prompt on the display, as a user would: types the
+    /// keyring password into gcr-prompter's window and presses Return.
+    fn answer_prompt(&self) {
+        let xdotool = |args: &[&str]| {
+            let out = std::process::Command::new("xdotool")
+                .args(args)
+                .env("DISPLAY", &self.display.name)
+                .output()
+                .expect("xdotool (package xdotool) must be installed");
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        let mut window = String::new();
+        wait_until("the prompt window", Duration::from_secs(10), || {
+            window = xdotool(&["search", "--onlyvisible", "--class", "gcr-prompter"]);
+            !window.is_empty()
+        });
+        let window = window.lines().next().unwrap_or_default().to_owned();
+        let password = String::from_utf8_lossy(Self::PASSWORD).into_owned();
+        xdotool(&["windowfocus", "--sync", &window]);
+        xdotool(&["type", "--delay", "20", &password]);
+        xdotool(&["key", "Return"]);
+    }
+
     /// Locks the login collection: the next read needs the password.
     fn lock(&self) {
         let reply = self.dbus(&[
@@ -278,9 +301,9 @@ impl Drop for LockedKeyring {
     }
 }
 
-#[test]
-fn a_keyring_prompt_nobody_answers_delays_the_listener_at_most_its_deadline() {
-    let api = FakeSekoia::start_blocking();
+/// A config for `api`, and a session whose keyring holds its key in a
+/// collection locked again: reading it raises the unlock prompt.
+fn with_locked_key(api: &FakeSekoia) -> (Dir, LockedKeyring) {
     // No pop-up for alerts here: this session's bus would start a real
     // notification daemon for one.
     let extra = format!(
@@ -288,7 +311,7 @@ fn a_keyring_prompt_nobody_answers_delays_the_listener_at_most_its_deadline() {
         api.url()
     );
     let mut dir = Dir::new(&extra);
-    let mut keyring = LockedKeyring::start(&dir);
+    let keyring = LockedKeyring::start(&dir);
     dir.env.extend([
         (
             "DBUS_SESSION_BUS_ADDRESS".to_owned(),
@@ -302,6 +325,13 @@ fn a_keyring_prompt_nobody_answers_delays_the_listener_at_most_its_deadline() {
     let out = crate::secrets::set_api_key(&dir, api.api_key());
     assert!(out.status.success(), "{out:?}");
     keyring.lock();
+    (dir, keyring)
+}
+
+#[test]
+fn a_keyring_prompt_nobody_answers_delays_the_listener_at_most_its_deadline() {
+    let api = FakeSekoia::start_blocking();
+    let (mut dir, mut keyring) = with_locked_key(&api);
 
     // A key given in the environment never touches the keyring: no prompt.
     dir.env
@@ -340,4 +370,53 @@ fn a_keyring_prompt_nobody_answers_delays_the_listener_at_most_its_deadline() {
         text.contains("ok    api key   from the OS keyring"),
         "{text}"
     );
+}
+
+#[test]
+fn the_desktop_app_serves_at_once_and_takes_the_key_when_the_prompt_is_answered() {
+    let api = FakeSekoia::start_blocking();
+    api.add_alert(alert_json(&uuid(7), "AL7", "Late key", 85));
+    let (dir, keyring) = with_locked_key(&api);
+
+    let log = dir.tmp.path().join("app.log");
+    let mut cmd = std::process::Command::new(crate::desktop::app_bin());
+    cmd.arg("--config")
+        .arg(dir.config())
+        .arg("--data-dir")
+        .arg(dir.data())
+        .current_dir(dir.tmp.path())
+        .env("DISPLAY", &keyring.display.name)
+        .env("HOME", dir.tmp.path().join("home"))
+        .env("XDG_CONFIG_HOME", dir.tmp.path().join("home/config"))
+        .env("XDG_CACHE_HOME", dir.tmp.path().join("home/cache"))
+        .env("XDG_DATA_HOME", dir.tmp.path().join("home/data"))
+        .env("RUST_LOG", "info")
+        .env_remove("SEKOIA_API_KEY")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"));
+    keyring.apply(&mut cmd);
+    let mut app = cmd.spawn().expect("spawn sekoia-notifier");
+    // The listener answers although the keyring is still asking.
+    let addr = crate::util::wait_listening(&mut app, &dir.data(), Duration::from_secs(40), &log);
+    assert_eq!(crate::util::post_hook(addr, &event(6)), 202);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains("did not answer within 5 s"), "{text}");
+
+    // The user types the password: the engine restarts with the key and
+    // enriches what comes next.
+    keyring.answer_prompt();
+    wait_until("the restart with the key", Duration::from_secs(20), || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("restarting the engine with the API key")
+            && text.matches("webhook listener ready").count() >= 2
+    });
+    let addr = crate::util::wait_listening(&mut app, &dir.data(), Duration::from_secs(20), &log);
+    wait_until("an enriched entry", Duration::from_secs(20), || {
+        crate::util::post_hook(addr, &event(7));
+        dir.feed()
+            .iter()
+            .any(|e| e["short_id"] == "AL7" && e["enriched"] == true)
+    });
+    let _ = app.kill();
+    let _ = app.wait();
 }

@@ -80,12 +80,13 @@ fn keyring_note(problem: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-/// Runs one keyring call on its own thread and waits for it at most
-/// `deadline`; past it the call is left running and `KeyringTimeout` returned.
-fn within<T: Send + 'static>(
-    deadline: Duration,
+/// Where a keyring call's answer arrives, whenever it does.
+type Answer<T> = std::sync::mpsc::Receiver<Result<T, SecretsError>>;
+
+/// Runs one keyring call on a thread of its own.
+fn spawn_call<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, SecretsError> + Send + 'static,
-) -> Result<T, SecretsError> {
+) -> Result<Answer<T>, SecretsError> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name("keyring".to_owned())
@@ -95,6 +96,16 @@ fn within<T: Send + 'static>(
         .map_err(|e| SecretsError::Keyring {
             detail: format!("cannot start a thread for it: {e}"),
         })?;
+    Ok(rx)
+}
+
+/// Runs one keyring call on its own thread and waits for it at most
+/// `deadline`; past it the call is left running and `KeyringTimeout` returned.
+fn within<T: Send + 'static>(
+    deadline: Duration,
+    call: impl FnOnce() -> Result<T, SecretsError> + Send + 'static,
+) -> Result<T, SecretsError> {
+    let rx = spawn_call(call)?;
     match rx.recv_timeout(deadline) {
         Ok(result) => result,
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
@@ -146,11 +157,50 @@ pub fn from_keyring() -> Result<Option<ApiKey>, SecretsError> {
 
 /// The key in the keyring, if there is one; at most `deadline`.
 pub fn from_keyring_within(deadline: Duration) -> Result<Option<ApiKey>, SecretsError> {
-    within(deadline, || match entry()?.get_password() {
+    within(deadline, read_key)
+}
+
+/// The keyring read itself, without a deadline (run it through `within`).
+fn read_key() -> Result<Option<ApiKey>, SecretsError> {
+    match entry()?.get_password() {
         Ok(text) => parse(text, "the OS keyring").map(Some),
         Err(keyring::Error::NoEntry) => Ok(None),
         Err(e) => Err(keyring_error(e)),
-    })
+    }
+}
+
+/// A keyring read that answered within its first wait, or one still going
+/// whose answer comes later (an unlock prompt the user may still answer).
+pub enum KeyringRead {
+    Answered(Result<Option<ApiKey>, SecretsError>),
+    /// Still waiting: the answer arrives on this channel (never, if the
+    /// prompt is never answered).
+    Late(Answer<Option<ApiKey>>),
+}
+
+/// Reads the key in the keyring, waiting `wait` at most before handing back
+/// a channel for the late answer: the desktop app starts its listener
+/// without the key and restarts with it when the keyring answers.
+pub fn from_keyring_or_later(wait: Duration) -> KeyringRead {
+    let rx = match spawn_call(read_key) {
+        Ok(rx) => rx,
+        Err(e) => return KeyringRead::Answered(Err(e)),
+    };
+    match rx.recv_timeout(wait) {
+        Ok(answer) => KeyringRead::Answered(answer),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            tracing::warn!(
+                "the OS keyring did not answer within {} s (an unlock prompt?); starting without the key, which is used once it answers",
+                wait.as_secs()
+            );
+            KeyringRead::Late(rx)
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            KeyringRead::Answered(Err(SecretsError::Keyring {
+                detail: "the keyring call failed without an answer".to_owned(),
+            }))
+        }
+    }
 }
 
 /// The keyring entry holding the URL of a forward destination the desktop
@@ -204,7 +254,15 @@ fn parse(text: String, source_name: &str) -> Result<ApiKey, SecretsError> {
 /// does not answer within [`KEYRING_DEADLINE`] is not fatal when another
 /// source has the key.
 pub fn resolve(settings: &Settings) -> Result<(ApiKey, KeySource), SecretsError> {
-    let keyring_problem = match keyring_first() {
+    resolve_after_keyring(settings, from_keyring())
+}
+
+/// Like [`resolve`], with the keyring's answer already read (`keyring`).
+pub fn resolve_after_keyring(
+    settings: &Settings,
+    keyring: Result<Option<ApiKey>, SecretsError>,
+) -> Result<(ApiKey, KeySource), SecretsError> {
+    let keyring_problem = match keyring_verdict(keyring) {
         Ok(found) => return Ok(found),
         Err(problem) => problem,
     };
@@ -227,7 +285,13 @@ pub fn resolve_given_first(settings: &Settings) -> Result<(ApiKey, KeySource), S
 
 /// The keyring's key, or why there is none (`None`: simply absent).
 fn keyring_first() -> Result<(ApiKey, KeySource), Option<String>> {
-    match from_keyring() {
+    keyring_verdict(from_keyring())
+}
+
+fn keyring_verdict(
+    read: Result<Option<ApiKey>, SecretsError>,
+) -> Result<(ApiKey, KeySource), Option<String>> {
+    match read {
         Ok(Some(key)) => Ok((key, KeySource::Keyring)),
         Ok(None) => Err(None),
         Err(e) => {

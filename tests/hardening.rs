@@ -111,7 +111,7 @@ fn after_a_run_full_of_errors_the_key_is_nowhere_and_every_file_is_private() {
         },
     );
     assert_eq!(d.post(&event(2)), 202);
-    assert_eq!(d.post("{\"type\": 12}"), 400);
+    assert_eq!(d.post("[{\"type\": 12}]"), 400);
     assert_eq!(d.post(&format!("{{\"key\": \"{key}\"")), 400);
     api.fail_next(1, Fault::Malformed);
     assert_eq!(d.post(&event(3)), 202);

@@ -12,14 +12,7 @@ fn every_status_code_of_the_contract_holds() {
 
     assert_eq!(d.post(&alert("a-202")), 202);
 
-    for body in [
-        "",
-        "{",
-        "[1,2]",
-        "null",
-        r#"{"type":"alert"}"#,
-        "\u{feff}{}",
-    ] {
+    for body in ["", "{", "[1,2]", "null", "\"alert\"", "\u{feff}{}"] {
         let (status, text) = http(d.addr, "POST", &hook, &[JSON], body.as_bytes());
         assert_eq!(status, 400, "{body:?}");
         let v: serde_json::Value =
@@ -131,10 +124,14 @@ fn redelivered_event_is_stored_once() {
     }
     let updated = alert("same-uuid").replace("\"created\"", "\"updated\"");
     assert_eq!(d.post(&updated), 202);
+    // Three deliveries of one notification are one event; the update is
+    // another event about the same alert, which joins its feed row.
     let feed = dir.feed();
-    assert_eq!(feed.len(), 2, "{feed:?}");
+    assert_eq!(feed.len(), 1, "{feed:?}");
     assert_eq!(feed[0]["action"], "updated");
-    assert_eq!(feed[1]["action"], "created");
+    let status: serde_json::Value =
+        serde_json::from_str(&dir.stdout(&["status", "--json"])).expect("status JSON");
+    assert_eq!(status["events"]["stored"], 2, "{status:#}");
 }
 
 #[test]

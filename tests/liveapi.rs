@@ -12,10 +12,24 @@ use fake_sekoia::live::{FakeLive, Outcome};
 use fake_sekoia::{alert_json, FakeSekoia};
 use std::time::{Duration, Instant};
 
+/// An `alert:created` notification in Sekoia.io's real shape (its own
+/// `metadata.uuid`, microsecond `created_at`), the same for a given alert.
+fn v2_value(uuid: &str, short_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "type": "alert",
+        "action": "created",
+        "attributes": {"uuid": uuid, "short_id": short_id},
+        "metadata": {
+            "version": 2,
+            "uuid": format!("ee{}", &uuid[2..]),
+            "created_at": "2025-11-29T01:33:20.123456+00:00",
+            "community_uuid": "5c7e9a11-2f4b-4c1e-9d2a-0f3b8d6c1a4e"
+        }
+    })
+}
+
 fn v2(uuid: &str, short_id: &str) -> String {
-    format!(
-        r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{uuid}","short_id":"{short_id}"}},"metadata":{{"version":2,"created_at":1764380000,"community_uuid":"5c7e9a11-2f4b-4c1e-9d2a-0f3b8d6c1a4e"}}}}"#
-    )
+    v2_value(uuid, short_id).to_string()
 }
 
 #[test]
@@ -31,7 +45,7 @@ fn a_liveapi_event_becomes_an_enriched_popup_within_a_second_without_a_tunnel() 
     api.add_alert(alert_json(
         &uuid(72),
         "ALlive72",
-        "Direct: old-style frame",
+        "Direct: second alert",
         50,
     ));
     let mut dir = setup_with(
@@ -64,13 +78,15 @@ fn a_liveapi_event_becomes_an_enriched_popup_within_a_second_without_a_tunnel() 
     );
     eprintln!("LiveAPI frame -> enriched pop-up: {took:?}");
 
-    // The same event by webhook as well: one entry, no second pop-up.
+    // The same event by webhook as well, and its v1 twin over the LiveAPI:
+    // one entry, no second pop-up.
     assert_eq!(d.post(&v2(&uuid(71), "ALlive71")), 202);
-    // An old-style frame of another alert, and the handshake again.
-    live.send(&format!(
-        r#"{{"event_version":1,"event_type":"alert","attributes":{{"event":"alert-created","alert_uuid":"{}","alert_short_id":"ALlive72","created_at":1764380001}}}}"#,
-        uuid(72)
-    ));
+    live.send(&fake_sekoia::notification::v1_twin(&v2_value(&uuid(71), "ALlive71")).to_string());
+    // Another alert as Sekoia.io pushes it to an upgraded client: its v1
+    // frame, then its v2 twin. And the handshake again.
+    let second = v2_value(&uuid(72), "ALlive72");
+    live.send(&fake_sekoia::notification::v1_twin(&second).to_string());
+    live.send(&second.to_string());
     live.send(r#"{"authenticated": true}"#);
     let popups = session(&dir).popups(2);
     std::thread::sleep(Duration::from_millis(800));
@@ -81,7 +97,8 @@ fn a_liveapi_event_becomes_an_enriched_popup_within_a_second_without_a_tunnel() 
         calls.iter().map(|c| c.summary.clone()).collect()
     };
     assert_eq!(summaries(&popups), summaries(&popups_after));
-    assert_eq!(popups[1].summary, "Direct: old-style frame");
+    assert_eq!(popups[1].summary, "Direct: second alert");
+    assert!(live.upgraded() >= 1, "the daemon never asked for v2 frames");
     let feed = dir.feed();
     assert_eq!(feed.len(), 2, "{feed:#?}");
     assert!(feed.iter().all(|e| e["enriched"] == true), "{feed:#?}");

@@ -4,6 +4,8 @@
 //! Modules:
 //! - `util`: spawning the daemon, a minimal HTTP client, failure reports
 //!   that show the command, its directory, stdout and stderr.
+//! - `kinds`: an alert's real life (created, occurrences, status, comment, case)
+//!   as Sekoia.io sends it: one alert row, one case row, one pop-up.
 //! - `intake`: every status code of the webhook endpoint over a real socket.
 //! - `desktop`: the desktop app with a display, a tray host and pop-ups.
 //! - `enrich`: webhook -> Alert API -> pop-up -> click, with keyring and D-Bus.
@@ -46,6 +48,7 @@ mod forward;
 mod hardening;
 mod health;
 mod intake;
+mod kinds;
 mod lifecycle;
 mod liveapi;
 mod peers;

@@ -10,17 +10,6 @@ let entries = [];
 let gaps = [];
 let status = null;
 
-/** One row per alert: the newest event of each uuid; read when all are. */
-export function group(feed) {
-  const byUuid = new Map();
-  for (const e of feed) {
-    const seen = byUuid.get(e.uuid);
-    if (!seen) byUuid.set(e.uuid, { ...e });
-    else if (!e.read) seen.read = false;
-  }
-  return [...byUuid.values()];
-}
-
 export function band(urgency) {
   if (urgency === null || urgency === undefined) return "unknown";
   if (urgency >= 80) return "urgent";
@@ -52,15 +41,30 @@ export function clean(text) {
   return chars.length > MAX_CHARS ? `${chars.slice(0, MAX_CHARS - 1).join("")}…` : chars.join("");
 }
 
+const KIND_WORDS = { "content-proposal": "Content proposal", "liveapi-frame": "LiveAPI frame", "notifier-test": "Test" };
+
 function titleOf(e) {
   if (e.type === "notifier-test") return "Test alert";
-  return clean(e.title) || (e.short_id ? `Alert ${clean(e.short_id)}` : clean(`${e.type} ${e.action}`));
+  if (clean(e.title)) return clean(e.title);
+  if (e.kind === "case") return e.short_id ? `Case ${clean(e.short_id)}` : "Case";
+  if (e.kind === "alert") return e.short_id ? `Alert ${clean(e.short_id)}` : "Alert";
+  return clean(`${KIND_WORDS[e.kind] ?? e.kind ?? e.type} ${e.action}`);
+}
+
+/** What changed last, occurrences and comments, in words. */
+function activity(e) {
+  const parts = [];
+  if (e.change) parts.push(clean(e.change));
+  if (e.occurrences > 1 && !(e.change ?? "").includes("occurrence")) parts.push(`${e.occurrences} occurrences`);
+  if (e.comments > 0) parts.push(e.comments === 1 ? "1 comment" : `${e.comments} comments`);
+  if (e.kind === "case" && e.priority) parts.push(`priority ${clean(e.priority)}`);
+  return parts.join(" · ");
 }
 
 function matches(e, text, min) {
   if (min > 0 && (e.urgency ?? -1) < min) return false;
   if (!text) return true;
-  const hay = [titleOf(e), e.short_id, e.rule, e.entity, e.status, e.urgency_display]
+  const hay = [titleOf(e), e.short_id, e.rule, e.entity, e.status, e.urgency_display, e.change]
     .filter(Boolean).join(" ").toLowerCase();
   return hay.includes(text);
 }
@@ -68,9 +72,10 @@ function matches(e, text, min) {
 function row(e) {
   const level = band(e.urgency);
   const urgency = e.urgency === null || e.urgency === undefined
-    ? (e.enriched ? "Urgency unknown" : "Not enriched yet")
+    ? (e.kind !== "alert" ? (KIND_WORDS[e.kind] ?? (e.kind === "case" ? "Case" : clean(e.kind))) : e.enriched ? "Urgency unknown" : "Not enriched yet")
     : `${clean(e.urgency_display) || level} ${e.urgency}`;
   const meta = [e.status, e.rule, e.entity].filter(Boolean).map(clean).join(" · ");
+  const change = activity(e);
   const li = el("li", {
     cls: `row u-${level}${e.read ? " read" : ""}`,
     attrs: { tabindex: "0", "data-id": e.id, "data-uuid": e.uuid, "aria-label": `${titleOf(e)}, ${urgency}` },
@@ -81,10 +86,11 @@ function row(e) {
     el("span", { cls: "meta" }, [
       el("span", { cls: "urgency", text: urgency }),
       meta ? document.createTextNode(` · ${meta}`) : null,
+      change ? el("span", { cls: "change", text: ` · ${change}` }) : null,
       e.enrich_error ? el("span", { text: ` · ${clean(e.enrich_error)}` }) : null,
     ]),
   ]);
-  if (e.type === "alert" && (e.status ?? "").toLowerCase() === "pending") {
+  if (e.kind === "alert" && (e.status ?? "").toLowerCase() === "pending") {
     const ack = el("button", { text: "Acknowledge", cls: "secondary ack", attrs: { type: "button", title: "Acknowledge in Sekoia.io (a)" } });
     ack.addEventListener("click", (ev) => { ev.stopPropagation(); acknowledge(e, ack); });
     li.append(ack);
@@ -156,7 +162,8 @@ function render() {
   const focusedId = document.activeElement?.dataset?.id;
   const text = filter.value.trim().toLowerCase();
   const min = Number(minUrgency.value);
-  const rows = group(entries).filter((e) => matches(e, text, min));
+  // The engine already gives one row per alert or case (store::FeedEntry).
+  const rows = entries.filter((e) => matches(e, text, min));
   list.replaceChildren(...interleave(rows, gaps));
   if (focusedId) list.querySelector(`[data-id="${CSS.escape(focusedId)}"]`)?.focus();
   renderEmpty(entries.length === 0, rows.length === 0);

@@ -155,6 +155,8 @@ impl CatchUp {
                     action: "created".to_owned(),
                     uuid: alert.uuid.clone().unwrap_or_default(),
                     short_id: alert.short_id.clone(),
+                    subject: crate::kind::Subject::Alert,
+                    facts: crate::kind::Facts::default(),
                 };
                 if self.policy.wants_popup(&view, Some(alert)) {
                     tally.add(alert.urgency_value());

@@ -605,7 +605,7 @@ mod tests {
     #[tokio::test]
     async fn malformed_bodies_are_400_with_an_error_message() {
         let f = fixture();
-        for body in ["", "{", "[]", "null", r#"{"type":"alert"}"#, "{\"type\":1}"] {
+        for body in ["", "{", "[]", "null", "\"alert\"", "{\"type\":1"] {
             let (status, text) =
                 send(&f.app, "POST", &hook_path(), Some("application/json"), body).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

@@ -8,6 +8,7 @@ pub mod event;
 pub mod forward;
 pub mod health;
 pub mod intake;
+pub mod kind;
 pub mod liveapi;
 pub mod logs;
 pub mod monitor;

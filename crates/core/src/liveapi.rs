@@ -39,6 +39,9 @@ use url::Url;
 /// The cookie the LiveAPI reads the API key from.
 pub const COOKIE_NAME: &str = "access_token_cookie";
 /// The largest frame accepted (the webhook's body limit).
+/// The text frame Sekoia's LiveAPI client sends after the socket opens to
+/// receive v2 notifications beside the v1 frames.
+pub const UPGRADE_FRAME: &str = r#"{"action": "upgrade"}"#;
 const MAX_FRAME: usize = 1024 * 1024;
 /// How long a stop waits for the close handshake.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
@@ -81,7 +84,7 @@ impl LiveError {
 /// How the source connects and waits.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
-    /// `wss://live.sekoia.io/` or the region's `wss://<app host>/live`.
+    /// `wss://<app host>/live/` (fra1: `wss://app.sekoia.io/live/`).
     pub url: Url,
     /// Between pings (60 s, like Sekoia's client).
     pub ping_every: Duration,
@@ -356,6 +359,14 @@ async fn read(
     let mut ping = tokio::time::interval_at(Instant::now() + config.ping_every, config.ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut answer_by: Option<Instant> = None;
+    // As Sekoia's own client does: ask for v2 notifications once open.
+    // Until a v2 event shows the server honoured it, v1 frames are read (a
+    // server without the upgrade sends only those); after, they are the
+    // twins of v2 events and are skipped.
+    if let Err(e) = socket.send(Message::text(UPGRADE_FRAME)).await {
+        return Some(stream_error(e));
+    }
+    let mut upgraded = false;
     loop {
         let deadline = async {
             match answer_by {
@@ -384,7 +395,7 @@ async fn read(
             None => return Some(LiveError::Closed),
             Some(Err(e)) => return Some(stream_error(e)),
             Some(Ok(Message::Text(text))) => {
-                if let Err(e) = handle(text.as_str(), writer).await {
+                if let Err(e) = handle(text.as_str(), writer, &mut upgraded).await {
                     return Some(e);
                 }
             }
@@ -407,8 +418,10 @@ fn stream_error(e: WsError) -> LiveError {
 }
 
 /// One text frame: stored when it is an event (or of an unknown shape),
-/// logged otherwise. Only a stopped store is an error.
-async fn handle(text: &str, writer: &Writer) -> Result<(), LiveError> {
+/// logged otherwise; a v1 event once `upgraded` (a v2 event was seen on
+/// this connection) is its v2 twin's shadow and is skipped. Only a stopped
+/// store is an error.
+async fn handle(text: &str, writer: &Writer, upgraded: &mut bool) -> Result<(), LiveError> {
     let event = match frame::classify(text) {
         Frame::Handshake { authenticated } => {
             if authenticated {
@@ -418,7 +431,15 @@ async fn handle(text: &str, writer: &Writer) -> Result<(), LiveError> {
             }
             return Ok(());
         }
-        Frame::Event(event) => event,
+        Frame::Event(event) => {
+            *upgraded = true;
+            event
+        }
+        Frame::OldEvent(event) if *upgraded => {
+            tracing::debug!(target: "liveapi", topic = %event.topic(), "v1 LiveAPI frame skipped: its v2 twin is stored");
+            return Ok(());
+        }
+        Frame::OldEvent(event) => event,
         Frame::Unknown { event, why } => {
             tracing::warn!(target: "liveapi", len = text.len(), uuid = %event.uuid, "LiveAPI frame of an unknown shape ({why}); kept in the feed as {}", frame::UNKNOWN_TYPE);
             event

@@ -10,6 +10,7 @@
 //! HTTP listener and no delivery mechanism.
 
 use crate::forward::{payload, Message};
+use crate::kind::Subject;
 use crate::notify::desktop::Desktop;
 use crate::notify::{Acknowledger, NotifyError, Popup, WindowOpener};
 use crate::outbox::{Lane, Queued};
@@ -181,21 +182,39 @@ impl Pipeline {
 
     /// Handles one batch of unhandled events; `Ok(false)` when none waited.
     pub async fn step(&mut self) -> Result<bool, PipelineError> {
-        let events = self.ledger().unhandled(BATCH)?;
+        let mut events = self.ledger().unhandled(BATCH)?;
         if events.is_empty() {
             return Ok(false);
         }
         let mut known: HashMap<String, Alert> = HashMap::new();
         let mut wanted = Vec::new();
-        for e in events.iter().filter(|e| e.is_alert()) {
-            if known.contains_key(&e.uuid) || wanted.contains(&e.uuid) {
+        let mut unusable = Vec::new();
+        let mut cases = Vec::new();
+        for e in &events {
+            if e.subject == Subject::Case {
+                if crate::sekoia::is_uuid(&e.uuid) && !cases.contains(&e.uuid) {
+                    cases.push(e.uuid.clone());
+                }
                 continue;
             }
-            // Anything but a creation may have changed the alert (status,
-            // urgency): fetch it again rather than trust the cache.
-            let cached = match e.action.as_str() {
-                "created" => self.ledger().alert(&e.uuid)?,
-                _ => None,
+            if !e.is_alert() || known.contains_key(&e.uuid) || wanted.contains(&e.uuid) {
+                continue;
+            }
+            // A notification that names no alert we could ask about is kept
+            // and shown as such; it never spoils the batch's list call.
+            if !crate::sekoia::is_uuid(&e.uuid) {
+                if !unusable.contains(&e.uuid) {
+                    unusable.push(e.uuid.clone());
+                }
+                continue;
+            }
+            // A status or other change may have changed the alert: fetch it
+            // again rather than trust the cache. Creations, comments,
+            // occurrence and urgency updates read the cache first.
+            let refetch = e.kind == crate::kind::ALERT && e.action != "created" && !e.is_quiet();
+            let cached = match refetch {
+                false => self.ledger().alert(&e.uuid)?,
+                true => None,
             };
             match cached {
                 Some(cached) => {
@@ -204,10 +223,28 @@ impl Pipeline {
                 None => wanted.push(e.uuid.clone()),
             }
         }
+        // The urgency known before this batch, for "urgency 20 → 60".
+        let mut previous: HashMap<i64, u8> = HashMap::new();
+        for e in events
+            .iter()
+            .filter(|e| matches!(e.facts.change, Some(crate::kind::Change::Urgency(_))))
+        {
+            let before = match known.get(&e.uuid) {
+                Some(a) => a.urgency_value(),
+                None => self
+                    .ledger()
+                    .alert(&e.uuid)?
+                    .and_then(|a| a.urgency_value()),
+            };
+            if let Some(u) = before {
+                previous.insert(e.id, u);
+            }
+        }
+        let deadline = tokio::time::Instant::now() + self.config.deadline;
         let fetched = if wanted.is_empty() {
             Fetched::Later
         } else {
-            match tokio::time::timeout(self.config.deadline, self.fetch(&wanted)).await {
+            match tokio::time::timeout_at(deadline, self.fetch(&wanted)).await {
                 Ok(f) => f,
                 Err(_) => {
                     tracing::warn!(
@@ -219,7 +256,21 @@ impl Pipeline {
                 }
             }
         };
-        let (fresh, failed) = outcome(&wanted, fetched);
+        // A case the API cannot give within the deadline reads by what its
+        // notification said.
+        let case_titles = tokio::time::timeout_at(deadline, self.fetch_cases(&cases))
+            .await
+            .unwrap_or_default();
+        // A comment notification without its text: ask for it, within the
+        // same deadline.
+        let _ = tokio::time::timeout_at(deadline, self.fetch_comment_texts(&mut events)).await;
+        let (fresh, mut failed) = outcome(&wanted, fetched);
+        failed.extend(unusable.into_iter().map(|u| {
+            (
+                u,
+                "cannot be looked up: the notification names no valid alert uuid".to_owned(),
+            )
+        }));
         let mut popups = Vec::new();
         let mut forward = Vec::new();
         for event in &events {
@@ -228,17 +279,29 @@ impl Pipeline {
                 .find(|a| a.uuid.as_deref() == Some(event.uuid.as_str()))
                 .or_else(|| known.get(&event.uuid))
                 .filter(|_| event.is_alert());
+            let short_id = alert
+                .and_then(|a| a.short_id.clone())
+                .or_else(|| event.short_id.clone());
+            let link = short_id
+                .as_deref()
+                .and_then(|s| self.settings.subject_url(event.subject, s));
+            let title = match event.subject {
+                Subject::Case => case_titles.get(&event.uuid).cloned(),
+                _ => alert.map(|a| crate::kind::alert_title(Some(a), short_id.as_deref())),
+            };
+            let before = previous.get(&event.id).copied();
             if self.policy.wants_popup(event, alert) {
-                let short_id = alert
-                    .and_then(|a| a.short_id.clone())
-                    .or_else(|| event.short_id.clone());
-                let link = short_id.as_deref().and_then(|s| self.settings.alert_url(s));
+                let mut p = popup(event, alert, link.clone(), before);
+                if let Some(t) = title.as_deref().filter(|_| event.subject == Subject::Case) {
+                    p.summary = event.facts.summary(Some(t), before);
+                }
                 popups.push(Wanted {
-                    popup: popup(event, alert, link),
+                    popup: p,
                     urgency: alert.and_then(Alert::urgency_value),
                 });
             }
-            self.queue_forward(event, alert, &mut forward);
+            let summary = event.facts.summary(title.as_deref(), before);
+            self.queue_forward(event, alert, link.as_ref(), &summary, &mut forward);
         }
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
         let woken: Vec<&Lane> = self
@@ -264,25 +327,77 @@ impl Pipeline {
         Ok(true)
     }
 
+    /// Fills in the text of comments whose notification lacks it
+    /// (`GET …/comments/{uuid}`); a comment the API cannot give reads as
+    /// "new comment".
+    async fn fetch_comment_texts(&self, events: &mut [EventView]) {
+        let Some(client) = &self.client else {
+            return;
+        };
+        for e in events.iter_mut().filter(|e| e.facts.content.is_none()) {
+            let Some(comment) = e.facts.comment_uuid.clone() else {
+                continue;
+            };
+            match client.get_comment(&e.uuid, &comment).await {
+                Ok(text) => e.facts.content = text.filter(|t| !t.trim().is_empty()),
+                Err(err) => tracing::warn!(error = %err, "comment text not fetched"),
+            }
+        }
+    }
+
+    /// Fetches and caches the cases asked for; returns their titles. A case
+    /// the API cannot give now is shown with what its notification said.
+    async fn fetch_cases(&self, uuids: &[String]) -> HashMap<String, String> {
+        let mut titles = HashMap::new();
+        let Some(client) = &self.client else {
+            return titles;
+        };
+        let mut found = Vec::new();
+        for uuid in uuids {
+            match client.get_case(uuid).await {
+                Ok(case) => {
+                    if let Some(t) = case.title.clone().filter(|t| !t.trim().is_empty()) {
+                        titles.insert(uuid.clone(), t);
+                    }
+                    found.push(case);
+                }
+                Err(e) => tracing::warn!(error = %e, "case not enriched"),
+            }
+        }
+        if !found.is_empty() {
+            if let Err(e) = self.writer.cache_cases(found).await {
+                tracing::warn!(error = %e, "cases not cached");
+            }
+        }
+        titles
+    }
+
     /// The body each wanting destination gets for `event`.
-    fn queue_forward(&self, event: &EventView, alert: Option<&Alert>, out: &mut Vec<Queued>) {
+    fn queue_forward(
+        &self,
+        event: &EventView,
+        alert: Option<&Alert>,
+        link: Option<&url::Url>,
+        summary: &str,
+        out: &mut Vec<Queued>,
+    ) {
         if self.lanes.is_empty() {
             return;
         }
         let short_id = alert
             .and_then(|a| a.short_id.as_deref())
             .or(event.short_id.as_deref());
-        let link = short_id.and_then(|s| self.settings.alert_url(s));
         let msg = Message {
             kind: &event.kind,
             action: &event.action,
             alert,
             uuid: &event.uuid,
             short_id,
-            link: link.as_ref(),
+            link,
+            summary: Some(summary),
         };
         for lane in &self.lanes {
-            if !lane.wants(&event.kind, &event.action, alert) {
+            if event.is_quiet() || !lane.wants(&event.kind, &event.action, alert) {
                 continue;
             }
             match serde_json::to_string(&payload(lane.kind, &msg)) {

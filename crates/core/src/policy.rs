@@ -2,6 +2,7 @@
 //! minimum urgency, urgency words and levels. Pure functions: no I/O, no
 //! clock, no knowledge of how pop-ups are delivered.
 
+use crate::kind::{Change, Facts, Subject};
 use crate::notify::{urgency_for, Popup, PopupKind};
 use crate::sekoia::Alert;
 use crate::selftest::{PROBE_ACTION, TEST_TYPE};
@@ -12,15 +13,29 @@ use url::Url;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventView {
     pub id: i64,
+    /// `type` as sent.
     pub kind: String,
     pub action: String,
+    /// The subject's uuid (`""` when none): a comment's alert.
     pub uuid: String,
+    /// The subject's short id.
     pub short_id: Option<String>,
+    /// What the event is about.
+    pub subject: Subject,
+    /// What it says beside its subject (change, comment text, case title).
+    pub facts: Facts,
 }
 
 impl EventView {
+    /// About an alert (the alert's own notifications and its comments).
     pub fn is_alert(&self) -> bool {
-        self.kind == "alert"
+        self.subject == Subject::Alert
+    }
+
+    /// An update that never raises a pop-up by itself (occurrences,
+    /// urgency; see `kind::Change::is_quiet`).
+    pub fn is_quiet(&self) -> bool {
+        self.facts.change.as_ref().is_some_and(Change::is_quiet)
     }
 }
 
@@ -47,6 +62,10 @@ impl Policy {
         if event.kind == TEST_TYPE {
             return event.action != PROBE_ACTION;
         }
+        // Occurrence and urgency updates change the feed row, not the screen.
+        if event.is_quiet() {
+            return false;
+        }
         let topic_ok = self
             .events
             .iter()
@@ -71,8 +90,14 @@ pub fn urgency_word(value: u8) -> &'static str {
 }
 
 /// The pop-up for an event, with what is known of its alert. `link` is the
-/// alert page built from the configured app URL (never from the payload).
-pub fn popup(event: &EventView, alert: Option<&Alert>, link: Option<Url>) -> Popup {
+/// subject's page built from the configured app URL (never from the
+/// payload); `previous` the urgency known before this event.
+pub fn popup(
+    event: &EventView,
+    alert: Option<&Alert>,
+    link: Option<Url>,
+    previous: Option<u8>,
+) -> Popup {
     if event.kind == TEST_TYPE {
         return Popup {
             kind: PopupKind::Notice,
@@ -85,17 +110,12 @@ pub fn popup(event: &EventView, alert: Option<&Alert>, link: Option<Url>) -> Pop
             link: None,
         };
     }
+    let alert = alert.filter(|_| event.is_alert());
     let short_id = alert
         .and_then(|a| a.short_id.clone())
         .or_else(|| event.short_id.clone());
-    let name = short_id.clone().unwrap_or_else(|| event.uuid.clone());
-    let title = alert.and_then(|a| a.title.clone());
-    let summary = match (&title, event.action.as_str()) {
-        (Some(t), "created") => t.clone(),
-        (Some(t), action) => format!("{t} ({action})"),
-        (None, action) if event.is_alert() => format!("Alert {name} {action}"),
-        (None, action) => format!("{} {name} {action}", event.kind),
-    };
+    let title = alert.map(|a| crate::kind::alert_title(Some(a), short_id.as_deref()));
+    let summary = event.facts.summary(title.as_deref(), previous);
     let mut lines = Vec::new();
     let value = alert.and_then(Alert::urgency_value);
     match value {
@@ -122,14 +142,21 @@ pub fn popup(event: &EventView, alert: Option<&Alert>, link: Option<Url>) -> Pop
         (None, Some(e)) => lines.push(format!("Entity: {e}")),
         (None, None) => {}
     }
-    if title.is_some() {
-        if let Some(id) = &short_id {
+    if let Some(id) = &short_id {
+        if alert.is_some() || event.subject == Subject::Case {
             lines.push(id.clone());
         }
     }
+    // Only an alert's own pop-up is keyed by its uuid (a later one replaces
+    // it; "Acknowledge" is offered on uuid keys): comments and cases get
+    // keys of their own.
+    let key = match (event.subject, event.kind.as_str()) {
+        (Subject::Alert, crate::kind::ALERT) => event.uuid.clone(),
+        (subject, kind) => format!("{}:{kind}:{}", subject.as_str(), event.id),
+    };
     Popup {
         kind: PopupKind::Alert,
-        key: event.uuid.clone(),
+        key,
         summary,
         lines,
         urgency: urgency_for(value),
@@ -150,6 +177,8 @@ mod tests {
             action: action.into(),
             uuid: "0b5c4a3e-1111-4222-8333-944455556666".into(),
             short_id: Some("ALfoo".into()),
+            subject: crate::kind::subject(kind),
+            facts: Facts::read(kind, action, Some("ALfoo"), None, "{}"),
         }
     }
 
@@ -204,7 +233,10 @@ mod tests {
         let p = policy(&["alert:created"], 90);
         let e = event(TEST_TYPE, "created");
         assert!(p.wants_popup(&e, None));
-        assert_eq!(popup(&e, None, None).summary, "Sekoia Notifier test alert");
+        assert_eq!(
+            popup(&e, None, None, None).summary,
+            "Sekoia Notifier test alert"
+        );
     }
 
     #[test]
@@ -224,7 +256,12 @@ mod tests {
     #[test]
     fn enriched_popup_carries_title_urgency_status_rule_and_entity() {
         let link = Url::parse("https://app.sekoia.io/operations/alerts/ALfoo").ok();
-        let p = popup(&event("alert", "created"), Some(&alert(85)), link.clone());
+        let p = popup(
+            &event("alert", "created"),
+            Some(&alert(85)),
+            link.clone(),
+            None,
+        );
         assert_eq!(p.summary, "Suspicious PowerShell");
         assert_eq!(
             p.lines,
@@ -242,8 +279,8 @@ mod tests {
 
     #[test]
     fn popup_before_enrichment_names_the_short_id() {
-        let p = popup(&event("alert", "created"), None, None);
-        assert_eq!(p.summary, "Alert ALfoo created");
+        let p = popup(&event("alert", "created"), None, None, None);
+        assert_eq!(p.summary, "Alert ALfoo");
         assert!(p.lines[0].contains("not loaded"));
         assert!(matches!(p.urgency, Urgency::Low));
     }
@@ -251,25 +288,25 @@ mod tests {
     #[test]
     fn urgency_levels_follow_the_sekoia_bands() {
         assert!(matches!(
-            popup(&event("alert", "updated"), Some(&alert(80)), None).urgency,
+            popup(&event("alert", "updated"), Some(&alert(80)), None, None).urgency,
             Urgency::Critical
         ));
         assert!(matches!(
-            popup(&event("alert", "updated"), Some(&alert(79)), None).urgency,
+            popup(&event("alert", "updated"), Some(&alert(79)), None, None).urgency,
             Urgency::Normal
         ));
         assert!(matches!(
-            popup(&event("alert", "updated"), Some(&alert(40)), None).urgency,
+            popup(&event("alert", "updated"), Some(&alert(40)), None, None).urgency,
             Urgency::Normal
         ));
         assert!(matches!(
-            popup(&event("alert", "updated"), Some(&alert(39)), None).urgency,
+            popup(&event("alert", "updated"), Some(&alert(39)), None, None).urgency,
             Urgency::Low
         ));
         assert_eq!(urgency_word(65), "Major");
         assert_eq!(
-            popup(&event("alert", "updated"), Some(&alert(50)), None).summary,
-            "Suspicious PowerShell (updated)"
+            popup(&event("alert", "updated"), Some(&alert(50)), None, None).summary,
+            "Suspicious PowerShell: updated"
         );
     }
 }

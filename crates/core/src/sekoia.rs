@@ -283,6 +283,42 @@ pub struct Alert {
     /// RFC 3339, as sent.
     #[serde(default, deserialize_with = "lenient")]
     pub first_seen_at: Option<String>,
+    /// Occurrences so far (`similar`).
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub similar: Option<u64>,
+}
+
+/// The case fields the notifier uses (`GET /v1/sic/cases/{uuid}`, DESIGN.md
+/// §4). Every field optional; a field of the wrong type reads as `None`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    #[serde(default, deserialize_with = "lenient")]
+    pub uuid: Option<String>,
+    /// "CA…".
+    #[serde(default, deserialize_with = "lenient")]
+    pub short_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub description: Option<String>,
+    /// `low`, `medium`, `high`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub priority: Option<String>,
+    /// The status name (`opened`, `closed`, ...).
+    #[serde(default, deserialize_with = "lenient")]
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub number_of_alerts: Option<u64>,
+    /// RFC 3339, as sent.
+    #[serde(default, deserialize_with = "lenient")]
+    pub first_seen_at: Option<String>,
+    /// RFC 3339, as sent.
+    #[serde(default, deserialize_with = "lenient")]
+    pub last_seen_at: Option<String>,
 }
 
 impl Alert {
@@ -528,6 +564,43 @@ impl Client {
             )
             .await?;
         parse_alert(body)
+    }
+
+    /// `GET /v1/sic/cases/{uuid}` (permission SIC_READ_CASES). Errors as
+    /// [`Client::get_alert`]'s: 404 is [`SekoiaError::NotFound`].
+    pub async fn get_case(&self, uuid: &str) -> Result<Case, SekoiaError> {
+        if !is_uuid(uuid) {
+            return Err(SekoiaError::InvalidUuid);
+        }
+        let body = self.get_json(&format!("/v1/sic/cases/{uuid}"), &[]).await?;
+        if !body.is_object() {
+            return Err(SekoiaError::Unreadable {
+                detail: "a case is not a JSON object".into(),
+            });
+        }
+        serde_json::from_value(body).map_err(|_| SekoiaError::Unreadable {
+            detail: "a case has an unreadable shape".into(),
+        })
+    }
+
+    /// `GET /v1/sic/alerts/{alert}/comments/{comment}`: the comment's text
+    /// (`content`), `None` when the answer has none. 404 is
+    /// [`SekoiaError::NotFound`].
+    pub async fn get_comment(
+        &self,
+        alert: &str,
+        comment: &str,
+    ) -> Result<Option<String>, SekoiaError> {
+        if !is_uuid(alert) || !is_uuid(comment) {
+            return Err(SekoiaError::InvalidUuid);
+        }
+        let body = self
+            .get_json(&format!("/v1/sic/alerts/{alert}/comments/{comment}"), &[])
+            .await?;
+        Ok(body
+            .get("content")
+            .and_then(Value::as_str)
+            .map(str::to_owned))
     }
 
     /// `GET /v1/sic/alerts?match[uuid]=...`, 100 UUIDs per request; the

@@ -262,17 +262,6 @@ impl Region {
         }
     }
 
-    fn liveapi_str(self) -> &'static str {
-        match self {
-            Region::Fra1 => "wss://live.sekoia.io/",
-            Region::Fra2 => "wss://app.fra2.sekoia.io/live",
-            Region::Mco1 => "wss://app.mco1.sekoia.io/live",
-            Region::Uae1 => "wss://app.uae1.sekoia.io/live",
-            Region::Usa1 => "wss://app.usa1.sekoia.io/live",
-            Region::Sgp1 => "wss://app.sgp1.sekoia.io/live",
-        }
-    }
-
     /// The web app base (alert links), e.g. `https://app.sekoia.io/`.
     pub fn app_url(self) -> Url {
         preset(self.app_str())
@@ -283,11 +272,34 @@ impl Region {
         preset(self.api_str())
     }
 
-    /// The LiveAPI WebSocket: `wss://live.sekoia.io/` for fra1,
-    /// `wss://<app host>/live` elsewhere.
+    /// The LiveAPI WebSocket, `wss://<app host>/live/` (fra1:
+    /// `wss://app.sekoia.io/live/`), as Sekoia's own LiveAPI client builds it.
     pub fn liveapi_url(self) -> Url {
-        preset(self.liveapi_str())
+        live_from_app(&self.app_url())
     }
+}
+
+/// `wss://<app host>/live/` from an app base (`ws://` for an `http://`
+/// loopback base), keeping any path prefix of the base.
+fn live_from_app(app: &Url) -> Url {
+    let mut live = app.clone();
+    let scheme = if app.scheme() == "http" { "ws" } else { "wss" };
+    // Both are special schemes of the same kind: the change cannot fail.
+    let _ = live.set_scheme(scheme);
+    let path = format!("{}/live/", app.path().trim_end_matches('/'));
+    live.set_path(&path);
+    live.set_query(None);
+    live.set_fragment(None);
+    live
+}
+
+/// `Some(())` when a short id (untrusted) is 1..=64 chars of `[A-Za-z0-9_-]`.
+fn safe_short_id(short_id: &str) -> Option<()> {
+    let ok = (1..=SHORT_ID_MAX_LEN).contains(&short_id.len())
+        && short_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then_some(())
 }
 
 /// Parses one of the constant preset URLs above.
@@ -722,11 +734,28 @@ impl Settings {
         }
     }
 
-    /// The LiveAPI WebSocket URL: `liveapi.url` as written, or the region's preset.
+    /// The LiveAPI WebSocket URL: `liveapi.url` as written, else
+    /// `wss://<app host>/live/` from the app base (the region's, or
+    /// `sekoia.app_url` when overridden).
     pub fn liveapi_url(&self) -> Url {
         match &self.liveapi.url {
             Some(u) => u.clone(),
-            None => self.sekoia.region.liveapi_url(),
+            None => live_from_app(&self.app_url()),
+        }
+    }
+
+    /// The page a subject links to: an alert's `{app}/operations/alerts/{short_id}`,
+    /// a case's `{app}/operations/cases/{short_id}` (inferred from the alert
+    /// page's pattern, DESIGN.md §4); nothing for other kinds. Same checks
+    /// as [`Settings::alert_url`].
+    pub fn subject_url(&self, subject: crate::kind::Subject, short_id: &str) -> Option<Url> {
+        match subject {
+            crate::kind::Subject::Alert => self.alert_url(short_id),
+            crate::kind::Subject::Case => {
+                safe_short_id(short_id)?;
+                append_segments(&self.app_url(), &["operations", "cases", short_id])
+            }
+            crate::kind::Subject::Other => None,
         }
     }
 
@@ -734,13 +763,7 @@ impl Settings {
     /// `None` unless short_id is 1..=64 chars of `[A-Za-z0-9_-]` (it comes
     /// from untrusted input).
     pub fn alert_url(&self, short_id: &str) -> Option<Url> {
-        let ok = (1..=SHORT_ID_MAX_LEN).contains(&short_id.len())
-            && short_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !ok {
-            return None;
-        }
+        safe_short_id(short_id)?;
         append_segments(&self.app_url(), &["operations", "alerts", short_id])
     }
 
@@ -949,7 +972,7 @@ fn expected_form(key: &str) -> &'static str {
         }
         "liveapi.enabled" => "true or false",
         "liveapi.url" => {
-            "a wss:// URL such as \"wss://live.sekoia.io/\" (ws:// only for 127.0.0.1, ::1 or localhost)"
+            "a wss:// URL such as \"wss://app.sekoia.io/live/\" (ws:// only for 127.0.0.1, ::1 or localhost)"
         }
         "notify.min_urgency" => "an integer from 0 to 100",
         "notify.events" => "a list of \"type:action\" strings such as [\"alert:created\"]",
@@ -1325,7 +1348,7 @@ hook_secret = "{secret}"
 
 [liveapi]
 # enabled = false                 # true: also receive events over Sekoia's LiveAPI WebSocket (no tunnel needed)
-# url = "wss://live.sekoia.io/"   # derived from the region when absent
+# url = "wss://app.sekoia.io/live/"   # derived from the region when absent
 
 [notify]
 # min_urgency = 0
@@ -1440,7 +1463,7 @@ command = "bore local {port} --to bore.pub"
 
 [liveapi]
 enabled = false
-url = "wss://live.sekoia.io/"
+url = "wss://app.sekoia.io/live/"
 
 [notify]
 min_urgency = 0
@@ -1516,7 +1539,7 @@ events = ["alert:created"]
             s.tunnel.public_url.unwrap().as_str(),
             "https://hooks.example.com/"
         );
-        assert_eq!(s.liveapi.url.unwrap().as_str(), "wss://live.sekoia.io/");
+        assert_eq!(s.liveapi.url.unwrap().as_str(), "wss://app.sekoia.io/live/");
     }
 
     #[test]
@@ -1552,7 +1575,7 @@ events = ["alert:created"]
     #[test]
     fn every_region_preset_parses() {
         for r in Region::ALL {
-            for u in [r.app_str(), r.api_str(), r.liveapi_str()] {
+            for u in [r.app_str(), r.api_str()] {
                 assert!(Url::parse(u).is_ok(), "{u}");
             }
             assert_eq!(r.as_str().parse::<Region>().unwrap(), r);
@@ -1566,37 +1589,37 @@ events = ["alert:created"]
                 "fra1",
                 "https://app.sekoia.io/",
                 "https://api.sekoia.io/",
-                "wss://live.sekoia.io/",
+                "wss://app.sekoia.io/live/",
             ),
             (
                 "fra2",
                 "https://app.fra2.sekoia.io/",
                 "https://app.fra2.sekoia.io/api",
-                "wss://app.fra2.sekoia.io/live",
+                "wss://app.fra2.sekoia.io/live/",
             ),
             (
                 "mco1",
                 "https://app.mco1.sekoia.io/",
                 "https://app.mco1.sekoia.io/api",
-                "wss://app.mco1.sekoia.io/live",
+                "wss://app.mco1.sekoia.io/live/",
             ),
             (
                 "uae1",
                 "https://app.uae1.sekoia.io/",
                 "https://app.uae1.sekoia.io/api",
-                "wss://app.uae1.sekoia.io/live",
+                "wss://app.uae1.sekoia.io/live/",
             ),
             (
                 "usa1",
                 "https://app.usa1.sekoia.io/",
                 "https://api.usa1.sekoia.io/",
-                "wss://app.usa1.sekoia.io/live",
+                "wss://app.usa1.sekoia.io/live/",
             ),
             (
                 "sgp1",
                 "https://app.sgp1.sekoia.io/",
                 "https://api.sgp1.sekoia.io/",
-                "wss://app.sgp1.sekoia.io/live",
+                "wss://app.sgp1.sekoia.io/live/",
             ),
         ];
         for (region, app, api, live) in cases {
@@ -1616,6 +1639,27 @@ events = ["alert:created"]
         assert_eq!(s.api_url().as_str(), "https://proxy.example.com/sekoia");
         assert_eq!(s.app_url().as_str(), "http://localhost:3000/");
         assert_eq!(s.liveapi_url().as_str(), "ws://127.0.0.1:9000/live");
+        // Without `liveapi.url`, the LiveAPI follows an overridden app base.
+        let (derived, _) = parse_ok(
+            "[sekoia]\nregion = \"usa1\"\napp_url = \"https://sekoia.corp.example/prefix/\"\n",
+        );
+        assert_eq!(
+            derived.liveapi_url().as_str(),
+            "wss://sekoia.corp.example/prefix/live/"
+        );
+        assert_eq!(
+            derived
+                .subject_url(crate::kind::Subject::Case, "CAq2Lw7Xb9Rs")
+                .unwrap()
+                .as_str(),
+            "https://sekoia.corp.example/prefix/operations/cases/CAq2Lw7Xb9Rs"
+        );
+        assert!(derived
+            .subject_url(crate::kind::Subject::Case, "CA/../x")
+            .is_none());
+        assert!(derived
+            .subject_url(crate::kind::Subject::Other, "CAx")
+            .is_none());
         assert_eq!(
             s.alert_url("ALx1").unwrap().as_str(),
             "http://localhost:3000/operations/alerts/ALx1"

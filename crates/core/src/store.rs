@@ -8,6 +8,7 @@
 //! `PRAGMA user_version`. This module knows nothing about HTTP.
 
 use crate::event::Event;
+use crate::kind::{Change, Facts, Subject};
 use crate::policy::{urgency_word, EventView};
 use crate::sekoia::Alert;
 use crate::settings::Settings;
@@ -117,10 +118,33 @@ const MIGRATIONS: &[&str] = &[
     // (`event::dedup_key`), so the LiveAPI and the webhook agree on it. No
     // schema change: `rekey` rewrites the stored keys right after this.
     "-- dedup keys re-written by store::rekey",
+    // 7 (kinds): what each event is about and what it changed. `subject`
+    // (alert, case, other) and `uuid` (now the subject's: a comment's alert)
+    // group events into feed rows; `notification_uuid` (`metadata.uuid`)
+    // decides identity when sent; `change` is `attributes.updated` as
+    // canonical JSON, `change_kind` its `kind::Change::tag`. `cases` caches
+    // the Case API. `store::rederive` fills the columns of rows stored before.
+    "ALTER TABLE events ADD COLUMN subject TEXT NOT NULL DEFAULT 'other';
+     ALTER TABLE events ADD COLUMN notification_uuid TEXT;
+     ALTER TABLE events ADD COLUMN change TEXT;
+     ALTER TABLE events ADD COLUMN change_kind TEXT;
+     CREATE INDEX events_subject ON events (subject, uuid, id);
+     CREATE TABLE cases (
+        uuid             TEXT PRIMARY KEY,
+        short_id         TEXT,
+        title            TEXT,
+        priority         TEXT,
+        status           TEXT,
+        number_of_alerts INTEGER,
+        fetched_at       TEXT NOT NULL,
+        raw              TEXT NOT NULL
+     ) STRICT;",
 ];
 
 /// The migration after which stored dedup keys are rewritten.
 const REKEY_AFTER: usize = 6;
+/// The migration after which stored rows get their subject and change.
+const REDERIVE_AFTER: usize = 7;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -194,27 +218,53 @@ impl Stored {
     }
 }
 
-/// One feed entry, the shape `sekoia-notifierd feed --json` prints and the
-/// desktop UI renders. Fields not known yet are `None` (JSON null).
+/// One feed row: a subject (an alert with its updates and comments, a case,
+/// or one event about nothing we group by), as `sekoia-notifierd feed
+/// --json` prints it and the desktop UI renders it. Fields not known yet are
+/// `None` (JSON null).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeedEntry {
+    /// The id of the row's head event: its newest event that is not an
+    /// occurrence or urgency update.
     pub id: i64,
+    /// The head event's `type` (`alert`, `alert-comment`, `case`, ...).
     #[serde(rename = "type")]
     pub kind: String,
     pub action: String,
+    /// What the row is about: `alert`, `case`, or the event's own `type`
+    /// for anything else (`content-proposal`, `notifier-test`, ...).
+    #[serde(rename = "kind")]
+    pub subject: String,
+    /// The subject's uuid (`""` for an event that names none).
     pub uuid: String,
     pub short_id: Option<String>,
+    /// When the head event arrived (RFC 3339).
     pub received_at: String,
+    /// The alert's title (else its rule, else "Alert <short_id>" once
+    /// enriched), or the case's title.
     pub title: Option<String>,
     pub urgency: Option<u8>,
     pub urgency_display: Option<String>,
+    /// Status name: the newest status-change notification's, unless the
+    /// Alert API said something later; a case's status.
     pub status: Option<String>,
     pub rule: Option<String>,
     pub entity: Option<String>,
+    /// A case's priority.
+    pub priority: Option<String>,
+    /// The subject's page: alert or case page, or null.
     pub url: Option<String>,
+    /// The newest change, in words ("status Acknowledged", "42
+    /// occurrences", "new comment: …"), null for a row with only a creation.
+    pub change: Option<String>,
+    /// Occurrences (`similar`) as last reported, if any.
+    pub occurrences: Option<u64>,
+    /// Comment notifications received for this alert.
+    pub comments: u64,
     pub enriched: bool,
     /// Why enrichment failed for good (unknown alert, key rejected), if it did.
     pub enrich_error: Option<String>,
+    /// Every event of the row is read.
     pub read: bool,
     /// Added by a catch-up from the Alert API (the webhook never came).
     pub caught_up: bool,
@@ -390,6 +440,13 @@ impl Writer {
         handled: Vec<i64>,
     ) -> Result<(), StoreError> {
         self.record_forwarding(alerts, failed, handled, Vec::new())
+            .await
+    }
+
+    /// Caches cases from the Case API (keyed by their uuid; one without is
+    /// skipped), in its own transaction.
+    pub async fn cache_cases(&self, cases: Vec<crate::sekoia::Case>) -> Result<(), StoreError> {
+        self.apply_to_feed(Box::new(move |tx| save_cases(tx, &cases)))
             .await
     }
 
@@ -620,10 +677,32 @@ fn save_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[Alert]) -> Result<(), S
     Ok(())
 }
 
+fn save_cases(
+    tx: &rusqlite::Transaction<'_>,
+    cases: &[crate::sekoia::Case],
+) -> Result<(), StoreError> {
+    let fetched_at = now_rfc3339();
+    let mut save = tx.prepare_cached(
+        "INSERT INTO cases (uuid, short_id, title, priority, status, number_of_alerts, fetched_at, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (uuid) DO UPDATE SET short_id = ?2, title = ?3, priority = ?4, status = ?5,
+           number_of_alerts = ?6, fetched_at = ?7, raw = ?8",
+    )?;
+    for c in cases {
+        let Some(uuid) = &c.uuid else { continue };
+        let raw = serde_json::to_string(c).unwrap_or_else(|_| "{}".to_owned());
+        let alerts = c.number_of_alerts.and_then(|n| i64::try_from(n).ok());
+        save.execute(params![
+            uuid, c.short_id, c.title, c.priority, c.status, alerts, fetched_at, raw
+        ])?;
+    }
+    Ok(())
+}
+
 fn apply_records(tx: &rusqlite::Transaction<'_>, records: &[Record]) -> Result<(), StoreError> {
     {
         let mut fail = tx.prepare_cached(
-            "UPDATE events SET enrich_error = ?2 WHERE uuid = ?1 AND kind = 'alert'",
+            "UPDATE events SET enrich_error = ?2 WHERE uuid = ?1 AND subject = 'alert'",
         )?;
         let mut mark = tx.prepare_cached("UPDATE events SET handled = 1 WHERE id = ?1")?;
         for record in records {
@@ -643,7 +722,7 @@ fn apply_records(tx: &rusqlite::Transaction<'_>, records: &[Record]) -> Result<(
 fn mark_read(tx: &rusqlite::Transaction<'_>, uuid: Option<&str>) -> Result<usize, StoreError> {
     Ok(match uuid {
         Some(uuid) => tx.execute(
-            "UPDATE events SET read = 1 WHERE uuid = ?1 AND read = 0",
+            "UPDATE events SET read = 1 WHERE uuid = ?1 AND uuid != '' AND read = 0",
             [uuid],
         )?,
         None => tx.execute("UPDATE events SET read = 1 WHERE read = 0", [])?,
@@ -657,8 +736,9 @@ fn insert_group(tx: &rusqlite::Transaction<'_>, group: &[Job]) -> Result<Vec<Sto
         // Plain INSERT OR IGNORE keeps the common case (a new event) to one
         // cheap statement; a redelivery then costs one UPDATE.
         let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO events (dedup_key, received_at, kind, action, uuid, short_id, version, created_at, raw)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT OR IGNORE INTO events (dedup_key, received_at, kind, action, uuid, short_id, version,
+                 created_at, raw, subject, notification_uuid, change, change_kind)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
         let mut redelivered = tx.prepare_cached(
             "UPDATE events SET deliveries = deliveries + 1 WHERE dedup_key = ?1 RETURNING id",
@@ -680,7 +760,11 @@ fn insert_group(tx: &rusqlite::Transaction<'_>, group: &[Job]) -> Result<Vec<Sto
                 e.short_id,
                 e.version,
                 e.created_at,
-                e.raw
+                e.raw,
+                e.subject.as_str(),
+                e.notification_uuid,
+                e.updated,
+                e.updated.as_deref().map(|u| Change::parse(u).tag())
             ])?;
             results.push(if inserted == 1 {
                 Stored::New {
@@ -732,43 +816,122 @@ impl Reader {
         })
     }
 
-    /// The newest `limit` entries, newest first.
+    /// The newest `limit` feed rows, newest first: one per subject, ordered
+    /// by the subject's newest event that is not an occurrence or urgency
+    /// update (those change a row, they do not move it).
     pub fn feed(&self, limit: usize, settings: &Settings) -> Result<Vec<FeedEntry>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT e.id, e.kind, e.action, e.uuid, e.short_id, e.received_at, e.read,
-                    a.uuid IS NOT NULL, a.short_id, a.title, a.urgency, a.urgency_display,
-                    a.status, a.rule, a.entity, e.enrich_error, e.caught_up
-             FROM events e LEFT JOIN alerts a ON e.kind = 'alert' AND a.uuid = e.uuid
-             ORDER BY e.id DESC LIMIT ?1",
-        )?;
+        let sql = format!(
+            "WITH g AS (
+               SELECT COALESCE(MAX(CASE WHEN change_kind IN ({quiet}) THEN NULL ELSE id END), MAX(id)) AS head,
+                      MAX(id) AS last, SUM(read = 0) AS unread, SUM(kind = 'alert-comment') AS comments,
+                      MAX(CASE WHEN change_kind = 'status' THEN id END) AS status_id,
+                      MAX(CASE WHEN change_kind = 'occurrences' THEN id END) AS occ_id,
+                      MAX(short_id) AS short_id
+               FROM events
+               GROUP BY CASE WHEN uuid = '' THEN 'id:' || id ELSE subject || ':' || uuid END
+               ORDER BY head DESC LIMIT ?1)
+             SELECT h.id, h.kind, h.action, h.subject, h.uuid, g.short_id, h.received_at, g.unread,
+                    a.uuid IS NOT NULL, a.short_id, a.raw, a.urgency, a.urgency_display, a.status,
+                    a.rule, a.entity, a.fetched_at,
+                    c.uuid IS NOT NULL, c.short_id, c.title, c.priority, c.status,
+                    h.enrich_error, h.caught_up, g.comments,
+                    l.kind, l.action, l.short_id, l.change, l.raw,
+                    s.change, s.received_at, o.change
+             FROM g JOIN events h ON h.id = g.head
+             JOIN events l ON l.id = g.last
+             LEFT JOIN events s ON s.id = g.status_id
+             LEFT JOIN events o ON o.id = g.occ_id
+             LEFT JOIN alerts a ON h.subject = 'alert' AND h.uuid != '' AND a.uuid = h.uuid
+             LEFT JOIN cases c ON h.subject = 'case' AND h.uuid != '' AND c.uuid = h.uuid
+             ORDER BY g.head DESC",
+            quiet = crate::kind::QUIET_TAGS
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map([limit], |row| {
-            let short_id: Option<String> = row.get::<_, Option<String>>(8)?.or(row.get(4)?);
+            let subject = Subject::from_stored(&row.get::<_, String>(3)?);
+            let kind: String = row.get(1)?;
+            let alert: Option<Alert> = row
+                .get::<_, Option<String>>(10)?
+                .and_then(|raw| serde_json::from_str(&raw).ok());
+            let case_known: bool = row.get(17)?;
+            let short_id: Option<String> = row
+                .get::<_, Option<String>>(9)?
+                .or(row.get(18)?)
+                .or(row.get(5)?);
             let urgency: Option<u8> = row
-                .get::<_, Option<i64>>(10)?
+                .get::<_, Option<i64>>(11)?
                 .and_then(|u| u8::try_from(u).ok());
-            let display: Option<String> = row.get(11)?;
+            let display: Option<String> = row.get(12)?;
+            // The newest status notification wins over an older API answer.
+            let fetched_at: Option<String> = row.get(16)?;
+            let status_event = row
+                .get::<_, Option<String>>(30)?
+                .and_then(|c| match Change::parse(&c) {
+                    Change::Status { name } => name,
+                    _ => None,
+                });
+            let status_at: Option<String> = row.get(31)?;
+            let cached_status: Option<String> = row.get::<_, Option<String>>(13)?.or(row.get(21)?);
+            let status = match (status_event, cached_status) {
+                (Some(_), Some(c)) if status_at <= fetched_at => Some(c),
+                (Some(e), _) => Some(e),
+                (None, c) => c,
+            };
+            let latest = Facts::read(
+                &row.get::<_, String>(25)?,
+                &row.get::<_, String>(26)?,
+                row.get::<_, Option<String>>(27)?.as_deref(),
+                row.get::<_, Option<String>>(28)?.as_deref(),
+                &row.get::<_, String>(29)?,
+            );
+            let occurrences = row
+                .get::<_, Option<String>>(32)?
+                .and_then(|c| match Change::parse(&c) {
+                    Change::Occurrences(n) => Some(n),
+                    _ => None,
+                })
+                .or_else(|| alert.as_ref().and_then(|a| a.similar));
+            let title = match subject {
+                Subject::Alert => alert
+                    .as_ref()
+                    .map(|a| crate::kind::alert_title(Some(a), short_id.as_deref())),
+                Subject::Case => row
+                    .get::<_, Option<String>>(19)?
+                    .or_else(|| latest.title.clone()),
+                Subject::Other => None,
+            };
             Ok(FeedEntry {
                 id: row.get(0)?,
-                kind: row.get(1)?,
                 action: row.get(2)?,
-                uuid: row.get(3)?,
+                subject: match subject {
+                    Subject::Other => kind.clone(),
+                    s => s.as_str().to_owned(),
+                },
+                kind,
+                uuid: row.get(4)?,
                 url: short_id
                     .as_deref()
-                    .and_then(|s| settings.alert_url(s))
+                    .and_then(|s| settings.subject_url(subject, s))
                     .map(String::from),
                 short_id,
-                received_at: row.get(5)?,
-                title: row.get(9)?,
+                received_at: row.get(6)?,
+                title,
                 urgency,
                 urgency_display: display.or_else(|| urgency.map(|u| urgency_word(u).to_owned())),
-                status: row.get(12)?,
-                rule: row.get(13)?,
-                entity: row.get(14)?,
-                enriched: row.get(7)?,
-                enrich_error: row.get(15)?,
-                read: row.get(6)?,
-                caught_up: row.get(16)?,
+                status,
+                rule: row.get(14)?,
+                entity: row.get(15)?,
+                priority: row
+                    .get::<_, Option<String>>(20)?
+                    .or(latest.priority.clone()),
+                change: latest.change_text(None),
+                occurrences,
+                comments: u64::try_from(row.get::<_, i64>(24)?).unwrap_or(0),
+                enriched: row.get::<_, bool>(8)? || case_known,
+                enrich_error: row.get(22)?,
+                read: row.get::<_, i64>(7)? == 0,
+                caught_up: row.get(23)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -789,10 +952,11 @@ impl Reader {
         )?)
     }
 
-    /// How many alerts (distinct uuids) have an unread event.
+    /// How many feed rows (subjects) have an unread event.
     pub fn unread(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row(
-            "SELECT COUNT(DISTINCT uuid) FROM events WHERE read = 0",
+            "SELECT COUNT(DISTINCT CASE WHEN uuid = '' THEN 'id:' || id ELSE subject || ':' || uuid END)
+             FROM events WHERE read = 0",
             [],
             |row| row.get(0),
         )?;
@@ -851,16 +1015,29 @@ impl Ledger {
     pub fn unhandled(&self, limit: usize) -> Result<Vec<EventView>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, kind, action, uuid, short_id FROM events
-             WHERE handled = 0 ORDER BY id LIMIT ?1",
+            "SELECT id, kind, action, uuid, short_id, subject, change,
+                    CASE WHEN kind IN ('alert-comment', 'case') THEN raw END
+             FROM events WHERE handled = 0 ORDER BY id LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit], |row| {
+            let kind: String = row.get(1)?;
+            let action: String = row.get(2)?;
+            let short_id: Option<String> = row.get(4)?;
+            let facts = Facts::read(
+                &kind,
+                &action,
+                short_id.as_deref(),
+                row.get::<_, Option<String>>(6)?.as_deref(),
+                row.get::<_, Option<String>>(7)?.as_deref().unwrap_or("{}"),
+            );
             Ok(EventView {
                 id: row.get(0)?,
-                kind: row.get(1)?,
-                action: row.get(2)?,
+                kind,
+                action,
                 uuid: row.get(3)?,
-                short_id: row.get(4)?,
+                short_id,
+                subject: Subject::from_stored(&row.get::<_, String>(5)?),
+                facts,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -872,7 +1049,8 @@ impl Ledger {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut stmt = self.conn.prepare_cached(
             "SELECT DISTINCT e.uuid FROM events e LEFT JOIN alerts a ON a.uuid = e.uuid
-             WHERE e.kind = 'alert' AND e.handled = 1 AND e.enrich_error IS NULL AND a.uuid IS NULL
+             WHERE e.subject = 'alert' AND e.uuid != '' AND e.handled = 1 AND e.enrich_error IS NULL
+               AND a.uuid IS NULL
              ORDER BY e.id LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit], |row| row.get(0))?;
@@ -999,6 +1177,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         if i + 1 == REKEY_AFTER {
             rekey(&tx)?;
         }
+        if i + 1 == REDERIVE_AFTER {
+            rederive(&tx)?;
+        }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
     tx.commit()?;
@@ -1030,6 +1211,50 @@ fn rekey(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
         let key = crate::event::dedup_key(&kind, &action, &uuid, created_at.as_deref());
         if key != old {
             update.execute(params![key, id])?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads every stored body again with the current model (`Event::parse`):
+/// its subject (a comment is about its alert), notification id, change and
+/// dedup key. Rows a catch-up added (their body is ours) are alerts. A row
+/// whose new key another row holds keeps its old one: nothing is merged or
+/// lost.
+fn rederive(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE events SET subject = 'alert' WHERE caught_up = 1",
+        [],
+    )?;
+    let rows: Vec<(i64, String, String, String)> = {
+        let mut stmt =
+            tx.prepare("SELECT id, dedup_key, raw, kind FROM events WHERE caught_up = 0")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut update = tx.prepare(
+        "UPDATE events SET subject = ?2, uuid = COALESCE(NULLIF(?3, ''), uuid), short_id = COALESCE(?4, short_id),
+             notification_uuid = ?5, change = ?6, change_kind = ?7 WHERE id = ?1",
+    )?;
+    let mut rekey = tx.prepare("UPDATE OR IGNORE events SET dedup_key = ?1 WHERE id = ?2")?;
+    for (id, old, raw, kind) in rows {
+        let Ok(e) = Event::parse(raw.as_bytes()) else {
+            continue;
+        };
+        // The stored type decides the subject (old rows of ours may hold a
+        // body that does not repeat it).
+        update.execute(params![
+            id,
+            crate::kind::subject(&kind).as_str(),
+            e.uuid,
+            e.short_id,
+            e.notification_uuid,
+            e.updated,
+            e.updated.as_deref().map(|u| Change::parse(u).tag())
+        ])?;
+        let key = e.dedup_key();
+        if key != old {
+            rekey.execute(params![key, id])?;
         }
     }
     Ok(())
@@ -1092,7 +1317,11 @@ mod tests {
         assert_eq!(again, Stored::Duplicate { id: first.id() });
         assert!(matches!(other, Stored::New { .. }));
         let reader = store.reader().unwrap();
-        assert_eq!(reader.feed(10, &settings()).unwrap().len(), 2);
+        // Two events about one alert: one feed row, led by the newer.
+        let feed = reader.feed(10, &settings()).unwrap();
+        assert_eq!(feed.len(), 1);
+        assert_eq!(feed[0].id, other.id());
+        assert_eq!(reader.counts().unwrap().stored, 2);
         assert_eq!(reader.deliveries(first.id()).unwrap(), Some(2));
         store.close().await;
     }
@@ -1112,6 +1341,155 @@ mod tests {
         // A redelivery after the restart is still recognised.
         let again = store.writer().insert(event("a1", "t1")).await.unwrap();
         assert!(matches!(again, Stored::Duplicate { .. }));
+        store.close().await;
+    }
+
+    fn real(v: serde_json::Value) -> Event {
+        Event::parse(v.to_string().as_bytes()).unwrap()
+    }
+
+    const ALERT: &str = "b81d4f27-6c3e-4a95-8f20-1e7c9d3b5a46";
+    const CASE: &str = "e9d1b3c5-8e0a-4f2b-9c4d-6e7f80910213";
+    const ACKNOWLEDGED: &str = "8f206505-af6d-433e-93f4-775d46dc7d0f";
+
+    #[tokio::test]
+    async fn an_alerts_updates_and_comments_make_one_row_and_a_case_its_own() {
+        use fake_sekoia::notification as n;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let w = store.writer();
+        w.insert(real(n::alert_created(ALERT, "ALm4Rt8Kx2Pq")))
+            .await
+            .unwrap();
+        for i in 1..=3 {
+            w.insert(real(n::occurrences(ALERT, "ALm4Rt8Kx2Pq", i)))
+                .await
+                .unwrap();
+        }
+        let status = n::status_changed(ALERT, "ALm4Rt8Kx2Pq", ACKNOWLEDGED, "Acknowledged");
+        w.insert(real(status.clone())).await.unwrap();
+        // The same status notification again (webhook + LiveAPI): one entry.
+        let twin = w.insert(real(status)).await.unwrap();
+        assert!(matches!(twin, Stored::Duplicate { .. }));
+        let comment = n::comment_created(
+            "c6a8e0f2-5b7d-4c9e-8f1a-3b4c5d6e7f80",
+            ALERT,
+            "ALm4Rt8Kx2Pq",
+            "Host isolated.",
+        );
+        w.insert(real(comment)).await.unwrap();
+        w.insert(real(n::occurrences(ALERT, "ALm4Rt8Kx2Pq", 4)))
+            .await
+            .unwrap();
+        w.insert(real(n::case(
+            "created",
+            CASE,
+            "CAr7Ws2Kp9Lm",
+            "Credential theft",
+            "high",
+        )))
+        .await
+        .unwrap();
+        let proposal = w.insert(real(n::content_proposal())).await.unwrap();
+        assert!(matches!(proposal, Stored::New { .. }));
+
+        let reader = store.reader().unwrap();
+        assert_eq!(reader.counts().unwrap().stored, 9);
+        let feed = reader.feed(10, &settings()).unwrap();
+        let kinds: Vec<&str> = feed.iter().map(|e| e.subject.as_str()).collect();
+        assert_eq!(kinds, ["content-proposal", "case", "alert"], "{feed:#?}");
+        let proposal = &feed[0];
+        assert_eq!(
+            (proposal.url.as_deref(), proposal.uuid.as_str()),
+            (None, "")
+        );
+        let case = &feed[1];
+        assert_eq!(case.title.as_deref(), Some("Credential theft"));
+        assert_eq!(case.priority.as_deref(), Some("high"));
+        assert_eq!(
+            case.url.as_deref(),
+            Some("https://app.sekoia.io/operations/cases/CAr7Ws2Kp9Lm")
+        );
+        let alert = &feed[2];
+        // The comment leads the row (the later occurrence does not move it),
+        // the newest change is the occurrence, the status is the status
+        // notification's.
+        assert_eq!(alert.kind, "alert-comment");
+        assert_eq!(alert.status.as_deref(), Some("Acknowledged"));
+        assert_eq!(alert.occurrences, Some(4));
+        assert_eq!(alert.comments, 1);
+        assert_eq!(alert.change.as_deref(), Some("4 occurrences"));
+        assert_eq!(
+            alert.url.as_deref(),
+            Some("https://app.sekoia.io/operations/alerts/ALm4Rt8Kx2Pq")
+        );
+        assert_eq!(reader.unread().unwrap(), 3);
+        assert_eq!(w.mark_read(Some(ALERT.into())).await.unwrap(), 7);
+        assert_eq!(reader.unread().unwrap(), 2);
+        // An event naming no subject is never marked read by an empty uuid.
+        assert_eq!(w.mark_read(Some(String::new())).await.unwrap(), 0);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_version_6_database_gets_subjects_and_keeps_recognising_redeliveries() {
+        use fake_sekoia::notification as n;
+        let dir = tempfile::tempdir().unwrap();
+        let comment = n::comment_created(
+            "c6a8e0f2-5b7d-4c9e-8f1a-3b4c5d6e7f80",
+            ALERT,
+            "ALm4Rt8Kx2Pq",
+            "Host isolated.",
+        );
+        let status = n::status_changed(ALERT, "ALm4Rt8Kx2Pq", ACKNOWLEDGED, "Acknowledged");
+        {
+            let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..6] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 6).unwrap();
+            // As version 6 stored them: keyed on attributes.uuid, a comment
+            // under its own uuid.
+            for body in [&comment, &status] {
+                let raw = body.to_string();
+                let key = crate::event::dedup_key(
+                    body["type"].as_str().unwrap(),
+                    body["action"].as_str().unwrap(),
+                    body["attributes"]["uuid"].as_str().unwrap(),
+                    body["metadata"]["created_at"].as_str(),
+                );
+                tx.execute(
+                    "INSERT INTO events (dedup_key, received_at, kind, action, uuid, raw, handled)
+                     VALUES (?1, '2026-11-20T08:00:00Z', ?2, ?3, ?4, ?5, 1)",
+                    params![
+                        key,
+                        body["type"].as_str(),
+                        body["action"].as_str(),
+                        body["attributes"]["uuid"].as_str(),
+                        raw
+                    ],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let w = store.writer();
+        // Redeliveries of both, now keyed on metadata.uuid: still duplicates.
+        assert!(matches!(
+            w.insert(real(comment)).await.unwrap(),
+            Stored::Duplicate { .. }
+        ));
+        assert!(matches!(
+            w.insert(real(status)).await.unwrap(),
+            Stored::Duplicate { .. }
+        ));
+        let feed = store.reader().unwrap().feed(10, &settings()).unwrap();
+        assert_eq!(feed.len(), 1, "the comment joined its alert: {feed:#?}");
+        assert_eq!(feed[0].uuid, ALERT);
+        assert_eq!(feed[0].comments, 1);
+        assert_eq!(feed[0].status.as_deref(), Some("Acknowledged"));
         store.close().await;
     }
 
@@ -1254,7 +1632,7 @@ mod tests {
         assert_eq!(reader.unread().unwrap(), 1);
         let feed = reader.feed(10, &settings()).unwrap();
         let read: Vec<(&str, bool)> = feed.iter().map(|e| (e.uuid.as_str(), e.read)).collect();
-        assert_eq!(read, [("b", false), ("a", true), ("a", true)]);
+        assert_eq!(read, [("b", false), ("a", true)], "one row per alert");
 
         assert_eq!(w.mark_read(Some("a".into())).await.unwrap(), 0);
         assert!(

@@ -644,7 +644,17 @@ fn print_table(out: &mut impl Write, entries: &[FeedEntry], gaps: &[Gap]) -> std
         }
         let received = e.received_at.get(..19).unwrap_or(&e.received_at);
         let topic = format!("{}:{}", e.kind, e.action);
-        let title = e.title.as_deref().unwrap_or("(not enriched yet)");
+        let mut title = match (&e.title, e.subject.as_str()) {
+            (Some(t), _) => t.clone(),
+            (None, "alert" | "case") => "(not enriched yet)".to_owned(),
+            (None, kind) => format!("{kind} {}", e.action),
+        };
+        if let Some(status) = &e.status {
+            title.push_str(&format!(" · {status}"));
+        }
+        if let Some(change) = &e.change {
+            title.push_str(&format!(" · {change}"));
+        }
         let topic = if e.caught_up {
             format!("{topic} (caught up)")
         } else {
@@ -656,7 +666,7 @@ fn print_table(out: &mut impl Write, entries: &[FeedEntry], gaps: &[Gap]) -> std
             received.replace('T', " "),
             printable(&topic),
             printable(e.short_id.as_deref().unwrap_or("-")),
-            printable(title),
+            printable(&title),
             if e.read { "" } else { "  *" },
         )?;
     }
@@ -729,6 +739,7 @@ mod tests {
             id,
             kind: "alert".to_owned(),
             action: "created".to_owned(),
+            subject: "alert".to_owned(),
             uuid: format!("u{id}"),
             short_id: None,
             received_at: received_at.to_owned(),
@@ -738,7 +749,11 @@ mod tests {
             status: None,
             rule: None,
             entity: None,
+            priority: None,
             url: None,
+            change: None,
+            occurrences: None,
+            comments: 0,
             enriched: false,
             enrich_error: None,
             read: true,

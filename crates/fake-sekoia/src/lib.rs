@@ -4,6 +4,7 @@
 //! the engine and must never be a dependency of shipped code (dev-dependency only).
 
 pub mod live;
+pub mod notification;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
@@ -67,6 +68,10 @@ impl LoggedRequest {
 struct Inner {
     api_key: String,
     alerts: BTreeMap<String, Value>,
+    /// Cases by uuid (`GET /v1/sic/cases/{uuid}`).
+    cases: BTreeMap<String, Value>,
+    /// Comments by alert uuid, oldest first.
+    comments: BTreeMap<String, Vec<Value>>,
     key_status: Option<String>,
     faults: VecDeque<Fault>,
     forbidden: bool,
@@ -196,6 +201,26 @@ impl FakeSekoia {
         self.shared.lock().alerts.insert(uuid, alert);
     }
 
+    /// Adds (or replaces) a case, keyed by its `"uuid"` string.
+    pub fn add_case(&self, case: Value) {
+        let uuid = case
+            .get("uuid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        self.shared.lock().cases.insert(uuid, case);
+    }
+
+    /// Adds a comment (a `comment_json` object) to an alert's comments.
+    pub fn add_comment(&self, alert_uuid: &str, comment: Value) {
+        self.shared
+            .lock()
+            .comments
+            .entry(alert_uuid.to_owned())
+            .or_default()
+            .push(comment);
+    }
+
     /// `Some(code)`: every request is answered 401 with that code (T301 expired, ...).
     pub fn set_key_status(&self, code: Option<&str>) {
         self.shared.lock().key_status = code.map(str::to_owned);
@@ -256,13 +281,50 @@ async fn serve(listener: tokio::net::TcpListener, app: Router, rx: oneshot::Rece
         .await;
 }
 
+/// A case as the Case API answers it (`GET /v1/sic/cases/{uuid}`).
+pub fn case_json(uuid: &str, short_id: &str, title: &str, priority: &str) -> Value {
+    json!({
+        "uuid": uuid,
+        "short_id": short_id,
+        "created_at": "2026-11-20T08:40:00.000001+00:00",
+        "updated_at": "2026-11-20T08:41:00.000000+00:00",
+        "title": title,
+        "description": "Opened from the notifier's tests.",
+        "priority": priority,
+        "status": "opened",
+        "status_uuid": "5f6a7b8c-9d0e-4f1a-8b2c-4d5e6f708192",
+        "community_uuid": "5c7e9a11-2f4b-4c1e-9d2a-0f3b8d6c1a4e",
+        "number_of_comments": 0,
+        "number_of_alerts": 2,
+        "first_seen_at": "2026-11-20T08:14:58.000000Z",
+        "last_seen_at": "2026-11-20T08:39:00.000000Z",
+        "manual": true,
+        "verdict_uuid": null,
+        "custom_status_uuid": null
+    })
+}
+
+/// A comment as `GET /v1/sic/alerts/{uuid}/comments` lists it.
+pub fn comment_json(uuid: &str, content: &str) -> Value {
+    json!({
+        "uuid": uuid,
+        "content": content,
+        "author": "d7b9f1a3-6c8e-4d0f-9a2b-4c5d6e7f8091",
+        "created_by": "d7b9f1a3-6c8e-4d0f-9a2b-4c5d6e7f8091",
+        "created_by_type": "user",
+        "date": 1_795_594_600,
+        "unseen": true
+    })
+}
+
 /// A realistic alert object carrying every field DESIGN.md §4 lists.
 pub fn alert_json(uuid: &str, short_id: &str, title: &str, urgency: u8) -> Value {
+    // The words Sekoia.io's API gives in `urgency.display`.
     let display = match urgency {
         0..=19 => "Low",
         20..=39 => "Moderate",
-        40..=59 => "Major",
-        60..=79 => "High",
+        40..=59 => "High",
+        60..=79 => "Major",
         _ => "Urgent",
     };
     json!({
@@ -287,7 +349,7 @@ pub fn alert_json(uuid: &str, short_id: &str, title: &str, urgency: u8) -> Value
         "first_seen_at": "2025-11-29T01:33:20.000000Z",
         "last_seen_at": "2025-11-29T01:35:00.000000Z",
         "community_uuid": "5c7e9a11-2f4b-4c1e-9d2a-0f3b8d6c1a4e",
-        "occurrences": 3,
+        "similar": 3,
         "details": "",
         "kill_chain_short_id": "KC7"
     })
@@ -430,6 +492,31 @@ fn respond(shared: &Shared, request: &Incoming<'_>) -> Response<Body> {
             Some(alert) => json_response(StatusCode::OK, alert),
             None => error(StatusCode::NOT_FOUND, "Alert not found", "T404"),
         },
+        ["v1", "sic", "alerts", uuid, "comments"] => match inner.alerts.get(*uuid) {
+            Some(_) => {
+                let items = inner.comments.get(*uuid).cloned().unwrap_or_default();
+                json_response(
+                    StatusCode::OK,
+                    &json!({"items": items, "total": items.len()}),
+                )
+            }
+            None => error(StatusCode::NOT_FOUND, "Alert not found", "T404"),
+        },
+        ["v1", "sic", "alerts", uuid, "comments", comment] => inner
+            .comments
+            .get(*uuid)
+            .and_then(|all| {
+                all.iter()
+                    .find(|c| c.get("uuid").and_then(Value::as_str) == Some(*comment))
+            })
+            .map_or_else(
+                || error(StatusCode::NOT_FOUND, "Comment not found", "T404"),
+                |c| json_response(StatusCode::OK, c),
+            ),
+        ["v1", "sic", "cases", uuid] => match inner.cases.get(*uuid) {
+            Some(case) => json_response(StatusCode::OK, case),
+            None => error(StatusCode::NOT_FOUND, "Case not found", "T404"),
+        },
         ["v1", "sic", "alerts"] => list(&inner.alerts, query),
         _ => error(StatusCode::NOT_FOUND, "Not found", "T404"),
     }
@@ -495,7 +582,12 @@ fn workflow(inner: &mut Inner, method: &Method, uuid: &str, body: &str) -> Respo
         "Reject" => "Rejected",
         _ => "Closed",
     };
-    alert["status"] = json!({"name": new_status, "description": format!("Alert is {new_status}")});
+    let status_uuid = match new_status {
+        "Acknowledged" => "8f206505-af6d-433e-93f4-775d46dc7d0f",
+        "Rejected" => "4f68da89-38e0-4703-a6ab-652f02bdf24e",
+        _ => "1738b1c1-767d-489e-bada-19176621a007",
+    };
+    alert["status"] = json!({"uuid": status_uuid, "name": new_status, "description": format!("Alert is {new_status}")});
     json_response(StatusCode::OK, &json!({}))
 }
 
@@ -509,7 +601,16 @@ fn list(alerts: &BTreeMap<String, Value>, query: Option<&str>) -> Response<Body>
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match key.as_ref() {
             "match[uuid]" => {
-                wanted = Some(value.split(',').map(str::to_owned).collect());
+                let uuids: Vec<String> = value.split(',').map(str::to_owned).collect();
+                // The real API refuses the whole call for one malformed uuid.
+                if !uuids.iter().all(|u| uuid_shaped(u)) {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "Invalid uuid in match[uuid]",
+                        "T400",
+                    );
+                }
+                wanted = Some(uuids);
             }
             "date[created_at]" => match parse_range(&value) {
                 Some(range) => created = Some(range),
@@ -555,11 +656,18 @@ fn list(alerts: &BTreeMap<String, Value>, query: Option<&str>) -> Response<Body>
     }
     let total = matching.len();
     let items: Vec<&Value> = matching.into_iter().skip(offset).take(limit).collect();
-    let has_more = offset + items.len() < total;
-    json_response(
-        StatusCode::OK,
-        &json!({"items": items, "total": total, "has_more": has_more}),
-    )
+    // Like the real list API: no `has_more` (DESIGN.md §4).
+    json_response(StatusCode::OK, &json!({"items": items, "total": total}))
+}
+
+/// 8-4-4-4-12 hex digits.
+fn uuid_shaped(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// `START,END` as RFC 3339 times or epoch seconds, to epoch seconds.

@@ -1,7 +1,9 @@
 //! A fake of Sekoia.io's LiveAPI WebSocket for tests: a tokio-tungstenite
 //! server on `127.0.0.1:0` that checks the `access_token_cookie` on the
 //! upgrade (401 for a wrong or missing one), sends the `{"authenticated":
-//! true}` handshake frame, then whatever text frames the test pushes. It can
+//! true}` handshake frame, then whatever text frames the test pushes: v1
+//! frames at once, v2 notifications only once the client sent `{"action":
+//! "upgrade"}` (as Sekoia.io does; held until then, never sent without). It can
 //! drop every connection mid-stream and refuse connections for a while, and
 //! logs every attempt. Test support only, like the rest of this crate.
 
@@ -51,12 +53,42 @@ struct Inner {
     received: Vec<String>,
     /// Open connections stop reading (so pings go unanswered).
     silent: bool,
+    /// Upgrade frames received, over all connections.
+    upgrades: usize,
+    /// v2 frames waiting for an upgrade that has not come.
+    held: usize,
 }
 
 #[derive(Debug)]
 struct Client {
-    frames: mpsc::UnboundedSender<Message>,
+    /// A frame, and whether it is a v2 notification (sent only once the
+    /// client asked for the upgrade).
+    frames: mpsc::UnboundedSender<(Message, bool)>,
     drop: Option<oneshot::Sender<()>>,
+}
+
+/// A v2 notification (`type` and `action` at the root), which Sekoia.io
+/// sends only to a client that sent the upgrade frame.
+fn is_v2(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| {
+            v.as_object()
+                .map(|o| o.contains_key("type") && o.contains_key("action"))
+        })
+        .unwrap_or(false)
+}
+
+/// The client's `{"action": "upgrade"}` frame.
+fn is_upgrade(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| {
+            v.get("action")
+                .and_then(|a| a.as_str())
+                .map(|a| a == "upgrade")
+        })
+        .unwrap_or(false)
 }
 
 type Shared = crate::Shared<Inner>;
@@ -135,15 +167,28 @@ impl FakeLive {
         self.url.clone()
     }
 
-    /// Sends a text frame to every open connection; returns how many got it.
+    /// Sends a text frame to every open connection; returns how many it was
+    /// queued for. A v2 notification waits, per connection, until that
+    /// client has sent the upgrade frame, and is never sent without it.
     pub fn send(&self, text: &str) -> usize {
+        let v2 = is_v2(text);
         let mut inner = self.shared.lock();
         inner.clients.retain(|c| !c.frames.is_closed());
         inner
             .clients
             .iter()
-            .filter(|c| c.frames.send(Message::text(text)).is_ok())
+            .filter(|c| c.frames.send((Message::text(text), v2)).is_ok())
             .count()
+    }
+
+    /// How many connections asked for the upgrade so far.
+    pub fn upgraded(&self) -> usize {
+        self.shared.lock().upgrades
+    }
+
+    /// v2 frames held for connections that never asked for the upgrade.
+    pub fn held(&self) -> usize {
+        self.shared.lock().held
     }
 
     /// Drops every open connection at once, without a close frame (a
@@ -304,20 +349,110 @@ async fn serve(stream: TcpStream, shared: Shared) {
         frames,
         drop: Some(drop_tx),
     });
+    let mut upgraded = false;
+    let mut held: Vec<Message> = Vec::new();
     loop {
         tokio::select! {
-            _ = &mut dropped => return,
+            _ = &mut dropped => break,
             out = outgoing.recv() => match out {
-                Some(frame) => if ws.send(frame).await.is_err() { return },
-                None => return,
+                Some((frame, true)) if !upgraded => {
+                    held.push(frame);
+                    shared.lock().held += 1;
+                }
+                Some((frame, _)) => if ws.send(frame).await.is_err() { break },
+                None => break,
             },
             () = tokio::time::sleep(Duration::from_millis(20)), if shared.lock().silent => {}
             incoming = ws.next(), if !shared.lock().silent => match incoming {
                 // tungstenite answers pings itself while we read.
-                Some(Ok(Message::Text(text))) => shared.lock().received.push(text.to_string()),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Text(text))) => {
+                    let upgrade = is_upgrade(text.as_str());
+                    {
+                        let mut inner = shared.lock();
+                        inner.received.push(text.to_string());
+                        if upgrade && !upgraded {
+                            inner.upgrades += 1;
+                            inner.held -= held.len();
+                        }
+                    }
+                    if upgrade && !upgraded {
+                        upgraded = true;
+                        for frame in held.drain(..) {
+                            if ws.send(frame).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
         }
+    }
+    shared.lock().held -= held.len();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    async fn client(
+        live: &FakeLive,
+    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
+        let mut request = live.url().as_str().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("cookie", format!("{COOKIE_NAME}=the-key").parse().unwrap());
+        let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        ws
+    }
+
+    async fn next_text(
+        ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+        wait: Duration,
+    ) -> Option<String> {
+        loop {
+            match tokio::time::timeout(wait, ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => return Some(t.to_string()),
+                Ok(Some(Ok(_))) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn v2_notifications_go_only_to_clients_that_asked_for_the_upgrade() {
+        let live = FakeLive::start("the-key").await;
+        let v2 = crate::notification::alert_created("b81d4f27-6c3e-4a95-8f20-1e7c9d3b5a46", "ALm4");
+        let v1 = crate::notification::v1_twin(&v2);
+        let mut plain = client(&live).await;
+        assert_eq!(
+            next_text(&mut plain, Duration::from_secs(5))
+                .await
+                .as_deref(),
+            Some(r#"{"authenticated": true}"#)
+        );
+        assert!(live.connected(1, Duration::from_secs(5)).await);
+        live.send(&v2.to_string());
+        live.send(&v1.to_string());
+        // A client that never sent the upgrade gets the v1 frame only.
+        let got = next_text(&mut plain, Duration::from_secs(5)).await.unwrap();
+        assert!(got.contains("event_version"), "{got}");
+        assert_eq!(
+            next_text(&mut plain, Duration::from_millis(300)).await,
+            None
+        );
+        assert_eq!(live.held(), 1);
+        assert_eq!(live.upgraded(), 0);
+        // Once it asks, the held frame follows, and later ones come at once.
+        plain
+            .send(Message::text(r#"{"action": "upgrade"}"#))
+            .await
+            .unwrap();
+        let got = next_text(&mut plain, Duration::from_secs(5)).await.unwrap();
+        assert!(got.contains("\"metadata\""), "{got}");
+        assert_eq!(live.upgraded(), 1);
+        assert_eq!(live.held(), 0);
     }
 }

@@ -78,6 +78,10 @@ pub struct Message<'a> {
     pub uuid: &'a str,
     pub short_id: Option<&'a str>,
     pub link: Option<&'a url::Url>,
+    /// The event in words (`kind::Facts::summary`: the alert's title, or
+    /// "<title>: status Acknowledged", "New comment on <title>: …", "Case
+    /// CA…: <title>"): the message's title when given.
+    pub summary: Option<&'a str>,
 }
 
 /// The exact JSON body `kind` gets for `msg`.
@@ -109,9 +113,11 @@ impl Facts {
             .or(msg.short_id)
             .map(|s| clean(s, VALUE_MAX_CHARS))
             .filter(|s| !s.is_empty());
-        let title = alert
-            .and_then(|a| a.title.as_deref())
-            .map(|t| clean(t, TITLE_MAX_CHARS))
+        let title = msg
+            .summary
+            .map(str::to_owned)
+            .or_else(|| alert.map(|a| crate::kind::alert_title(Some(a), msg.short_id)))
+            .map(|t| clean(&t, TITLE_MAX_CHARS))
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| {
                 let event = clean(&format!("{} {}", msg.kind, msg.action), 60);

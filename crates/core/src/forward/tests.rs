@@ -37,6 +37,7 @@ fn full_alert() -> Alert {
         target: Some("srv01".into()),
         created_at: Some(1_700_000_000),
         first_seen_at: Some("2023-11-14T22:13:20Z".into()),
+        similar: Some(3),
     }
 }
 
@@ -52,6 +53,7 @@ fn message<'a>(alert: Option<&'a Alert>, link: &'a url::Url) -> Message<'a> {
         uuid: UUID,
         short_id: Some("ALxyz123"),
         link: Some(link),
+        summary: None,
     }
 }
 

@@ -15,8 +15,11 @@ pub const UNKNOWN_TYPE: &str = "liveapi-frame";
 pub enum Frame {
     /// `{"authenticated": ...}`: the server's answer to the connection.
     Handshake { authenticated: bool },
-    /// An event to store, in the webhook's model.
+    /// A v2 notification, the webhook's model.
     Event(Event),
+    /// An old-style (v1) frame mapped onto the v2 model; its `metadata.uuid`
+    /// is the frame's `uuid`, which its v2 twin carries too.
+    OldEvent(Event),
     /// A frame of no known shape, stored as a `liveapi-frame` event (its
     /// uuid a hash of the text, so a repeated frame is stored once); `why`
     /// says what did not fit, for the log. Never the frame's content.
@@ -38,18 +41,15 @@ pub fn classify(text: &str) -> Frame {
         };
     }
     if root.contains_key("type") && root.contains_key("action") {
-        return match Event::parse(text.as_bytes()) {
-            Ok(event) => Frame::Event(event),
-            Err(e) => unknown(text, format!("an event the webhook model refuses: {e}")),
-        };
+        return Frame::Event(Event::from_object(root, text.to_owned()));
     }
     if root.contains_key("event_type") || root.contains_key("event_version") {
         return match old_style(root) {
-            Some(v2) => match Event::parse(v2.to_string().as_bytes()) {
-                Ok(event) => Frame::Event(event),
-                Err(e) => unknown(text, format!("an old-style event that does not map: {e}")),
-            },
-            None => unknown(text, "an old-style frame without event and uuid".to_owned()),
+            Some(Value::Object(v2)) => Frame::OldEvent(Event::from_object(
+                &v2,
+                Value::Object(v2.clone()).to_string(),
+            )),
+            _ => unknown(text, "an old-style frame without event and uuid".to_owned()),
         };
     }
     unknown(text, "no type/action nor event_type".to_owned())
@@ -77,18 +77,31 @@ fn old_style(root: &Map<String, Value>) -> Option<Value> {
             .unwrap_or(e),
         None => field("action")?,
     };
-    let uuid = field("alert_uuid").or_else(|| field("uuid"))?;
+    let alert_uuid = field("alert_uuid").or_else(|| field("uuid"))?;
     let short_id = field("alert_short_id").or_else(|| field("short_id"));
     let created_at = attributes
         .and_then(|a| a.get("created_at"))
         .or_else(|| root.get("created_at"))
         .cloned()
         .unwrap_or(Value::Null);
+    // `alert-comment-created` is a comment on the alert: the v2 type.
+    let (kind, action) = match (kind.as_str(), action.strip_prefix("comment-")) {
+        ("alert", Some(rest)) => (crate::kind::COMMENT.to_owned(), rest.to_owned()),
+        _ => (kind, action),
+    };
+    let attributes = if kind == crate::kind::COMMENT {
+        json!({"uuid": field("comment_uuid"), "alert_uuid": alert_uuid, "alert_short_id": short_id,
+               "content": field("content")})
+    } else {
+        json!({"uuid": alert_uuid, "short_id": short_id})
+    };
+    // The frame's root `uuid` is the notification's id (its v2 twin's
+    // `metadata.uuid`).
     Some(json!({
         "type": kind,
         "action": action,
-        "attributes": {"uuid": uuid, "short_id": short_id},
-        "metadata": {"created_at": created_at},
+        "attributes": attributes,
+        "metadata": {"created_at": created_at, "uuid": text(root.get("uuid"))},
         "liveapi_v1": Value::Object(root.clone()),
     }))
 }
@@ -96,27 +109,15 @@ fn old_style(root: &Map<String, Value>) -> Option<Value> {
 fn unknown(text: &str, why: String) -> Frame {
     let digest = Sha256::digest(text.as_bytes());
     let uuid = hex::encode(&digest[..16]);
-    let body = json!({
-        "type": UNKNOWN_TYPE,
-        "action": "received",
-        "attributes": {"uuid": uuid},
-        "frame": text,
-    });
-    match Event::parse(body.to_string().as_bytes()) {
-        Ok(event) => Frame::Unknown { event, why },
-        // The body above always parses; keep a total function regardless.
-        Err(e) => Frame::Unknown {
-            event: Event {
-                kind: UNKNOWN_TYPE.to_owned(),
-                action: "received".to_owned(),
-                uuid,
-                short_id: None,
-                version: None,
-                created_at: None,
-                raw: body.to_string(),
-            },
-            why: format!("{why} ({e})"),
-        },
+    let mut body = Map::new();
+    body.insert("type".into(), json!(UNKNOWN_TYPE));
+    body.insert("action".into(), json!("received"));
+    body.insert("attributes".into(), json!({ "uuid": uuid }));
+    body.insert("frame".into(), json!(text));
+    let raw = Value::Object(body.clone()).to_string();
+    Frame::Unknown {
+        event: Event::from_object(&body, raw),
+        why,
     }
 }
 
@@ -159,13 +160,13 @@ mod tests {
         let body = format!(
             r#"{{"event_version":1,"event_type":"alert","attributes":{{"event":"alert-created","alert_uuid":"{UUID}","alert_short_id":"ALold","created_at":1732874400}}}}"#
         );
-        let Frame::Event(e) = classify(&body) else {
-            panic!("not an event")
+        let Frame::OldEvent(e) = classify(&body) else {
+            panic!("not an old-style event")
         };
         assert_eq!((e.kind.as_str(), e.action.as_str()), ("alert", "created"));
         assert_eq!(e.uuid, UUID);
         assert_eq!(e.short_id.as_deref(), Some("ALold"));
-        // The same event as a v2 webhook: one key, one feed entry.
+        // The same event as a v2 webhook without a notification id: one key.
         let v2 = format!(
             r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{UUID}"}},"metadata":{{"created_at":"2024-11-29T10:00:00Z"}}}}"#
         );
@@ -177,10 +178,42 @@ mod tests {
         let status = format!(
             r#"{{"event_version":"1","event_type":"alert","attributes":{{"event":"alert-status-changed","alert_uuid":"{UUID}"}}}}"#
         );
-        let Frame::Event(e) = classify(&status) else {
+        let Frame::OldEvent(e) = classify(&status) else {
             panic!("not an event")
         };
         assert_eq!(e.action, "status-changed");
+    }
+
+    #[test]
+    fn a_v1_frame_and_its_v2_twin_share_one_identity() {
+        // Sekoia.io's v1 frame carries, as its root `uuid`, the v2 twin's
+        // `metadata.uuid` (its published fixtures).
+        let v1 = format!(
+            r#"{{"created_at":"2026-11-20T08:34:12.550000+00:00","event_version":1,"event_type":"alert","attributes":{{"event":"alert-comment-created","alert_uuid":"{UUID}"}},"uuid":"d8c0a2b4-7d9f-4e1a-8b3c-5d6e7f809102"}}"#
+        );
+        let v2 = format!(
+            r#"{{"type":"alert-comment","action":"created","attributes":{{"uuid":"c6a8e0f2-5b7d-4c9e-8f1a-3b4c5d6e7f80","alert_uuid":"{UUID}","alert_short_id":"ALm4","content":"x"}},"metadata":{{"version":2,"uuid":"d8c0a2b4-7d9f-4e1a-8b3c-5d6e7f809102","created_at":"2026-11-20T08:34:12.550000+00:00"}}}}"#
+        );
+        let (Frame::OldEvent(old), Frame::Event(new)) = (classify(&v1), classify(&v2)) else {
+            panic!("not events")
+        };
+        assert_eq!(old.dedup_key(), new.dedup_key());
+        assert_eq!(
+            (old.kind.as_str(), old.action.as_str()),
+            ("alert-comment", "created")
+        );
+        assert_eq!(old.uuid, UUID, "a comment is about its alert");
+        assert_eq!(new.uuid, UUID);
+    }
+
+    #[test]
+    fn any_v2_object_is_an_event_even_with_odd_attributes() {
+        let Frame::Event(e) =
+            classify(r#"{"type":"alert","action":"created","attributes":{"uuid":""}}"#)
+        else {
+            panic!("refused")
+        };
+        assert_eq!(e.uuid, "");
     }
 
     #[test]
@@ -190,7 +223,6 @@ mod tests {
             "[1,2,3]",
             r#"{"hello":"world"}"#,
             r#"{"event_type":"alert","attributes":{}}"#,
-            r#"{"type":"alert","action":"created","attributes":{"uuid":""}}"#,
         ] {
             let Frame::Unknown { event, why } = classify(text) else {
                 panic!("{text} was classified")

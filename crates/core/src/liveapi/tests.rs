@@ -12,6 +12,7 @@ use std::time::Instant as StdInstant;
 
 const UUID: &str = "5a3f2bd6-5c1e-4f0a-9b7e-2f1c3d4e5f60";
 const OLD_UUID: &str = "6b4f3ce7-6d2f-4a1b-8c8f-3a2d4e5f6071";
+const SKIPPED_UUID: &str = "7c5a4df8-7e3a-4b2c-9d9a-4b3e5f607182";
 
 fn v2(uuid: &str, created_at: i64) -> String {
     format!(
@@ -122,17 +123,24 @@ async fn events_of_both_shapes_reach_the_feed_once_even_when_the_webhook_brings_
     wait_state(&mut state, "connected", LiveHealth::is_connected).await;
     assert!(rig.live.connected(1, Duration::from_secs(5)).await);
 
+    // An old-style frame before any v2 one (a server that may not know the
+    // upgrade): read as today.
+    rig.live.send(&format!(
+        r#"{{"event_version":1,"event_type":"alert","attributes":{{"event":"alert-created","alert_uuid":"{OLD_UUID}","created_at":1732874401}}}}"#
+    ));
+    rig.feed_has(1).await;
     // The same alert event by webhook (stored first) and by the LiveAPI.
     let body = v2(UUID, 1_732_874_400);
     let webhook = crate::event::Event::parse(body.as_bytes()).unwrap();
     rig.store.writer().insert(webhook).await.unwrap();
     assert_eq!(rig.live.send(&body), 1);
-    // An old-style frame, the same v2 frame again, and an unknown shape.
-    rig.live.send(&format!(
-        r#"{{"event_version":1,"event_type":"alert","attributes":{{"event":"alert-created","alert_uuid":"{OLD_UUID}","created_at":1732874401}}}}"#
-    ));
+    // The same v2 frame again, an unknown shape, and, now that v2 frames
+    // come, a v1 frame: the shadow of a v2 twin, skipped.
     rig.live.send(&body);
     rig.live.send(r#"{"something":"new"}"#);
+    rig.live.send(&format!(
+        r#"{{"event_version":1,"event_type":"alert","attributes":{{"event":"alert-created","alert_uuid":"{SKIPPED_UUID}","created_at":1732874402}}}}"#
+    ));
     let feed = rig.feed_has(3).await;
     // Give a wrongly duplicated entry the time to show up.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -144,6 +152,8 @@ async fn events_of_both_shapes_reach_the_feed_once_even_when_the_webhook_brings_
         .iter()
         .any(|e| e.uuid == OLD_UUID && e.action == "created"));
     assert!(feed.iter().any(|e| e.kind == frame::UNKNOWN_TYPE));
+    assert!(!feed.iter().any(|e| e.uuid == SKIPPED_UUID), "{feed:#?}");
+    assert!(rig.live.upgraded() >= 1, "the client never asked for v2");
     let id = feed.iter().find(|e| e.uuid == UUID).unwrap().id;
     assert_eq!(rig.store.reader().unwrap().deliveries(id).unwrap(), Some(3));
 
@@ -390,12 +400,21 @@ async fn hostile_and_oversized_frames_lose_nothing_that_follows() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(feed.iter().any(|e| e.uuid == UUID), "{feed:#?}");
-    // The four hostile frames before the drop, each kept once.
+    // The hostile frames before the drop, each kept once: three of no
+    // known shape, and an alert whose uuid is not a string (kept, with no
+    // subject to look up).
     assert_eq!(
         feed.iter()
             .filter(|e| e.kind == frame::UNKNOWN_TYPE)
             .count(),
-        4,
+        3,
+        "{feed:#?}"
+    );
+    assert_eq!(
+        feed.iter()
+            .filter(|e| e.kind == "alert" && e.uuid.is_empty())
+            .count(),
+        1,
         "{feed:#?}"
     );
     assert!(rig.live.attempts().len() >= 2);

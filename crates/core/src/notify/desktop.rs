@@ -62,6 +62,8 @@ const ALERTS_PATH: &str = "operations/alerts/";
 /// Longest wait for the server on calls made outside a sink's `show` (the
 /// acknowledge answer); `show` itself is bounded by `bounded::Bounded`.
 const ANSWER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+/// Case pages, `{app}/operations/cases/{short_id}` (DESIGN.md §4).
+const CASES_PATH: &str = "operations/cases/";
 
 #[zbus::proxy(
     interface = "org.freedesktop.Notifications",
@@ -150,10 +152,13 @@ pub fn link_allowed(allowed: &Url, link: &Url) -> bool {
     if link.path() == prefix.trim_end_matches('/') {
         return link.query().is_none() && link.fragment().is_none();
     }
-    match link.path().strip_prefix(&prefix) {
-        Some(rest) => !rest.is_empty() && !rest.contains('/'),
-        None => false,
-    }
+    // One alert page or one case page.
+    [prefix, format!("{base}/{CASES_PATH}")]
+        .iter()
+        .any(|prefix| match link.path().strip_prefix(prefix.as_str()) {
+            Some(rest) => !rest.is_empty() && !rest.contains('/'),
+            None => false,
+        })
 }
 
 /// Where the session bus is.

@@ -319,6 +319,7 @@ async fn the_pipeline_queues_only_wanted_events_and_delivers_the_exact_card() {
             uuid: "u1",
             short_id: Some("ALu1"),
             link: Some(&link),
+            summary: Some("Alert ALu1"),
         },
     );
     assert_eq!(got, want);

@@ -203,7 +203,7 @@ async fn an_unknown_alert_still_pops_up_and_stays_in_the_feed_with_the_reason() 
     let mut r = rig(PipelineConfig::default(), None).await;
     r.receive(webhook(7, "created")).await;
     r.pipeline.step().await.unwrap();
-    assert_eq!(r.sink.summaries(), ["Alert AL7 created"]);
+    assert_eq!(r.sink.summaries(), ["Alert AL7"]);
     let feed = r.feed();
     assert!(!feed[0].enriched);
     assert!(
@@ -223,7 +223,7 @@ async fn a_rejected_key_still_pops_up_and_records_why() {
     r.api.set_key_status(Some("T301"));
     r.receive(webhook(3, "created")).await;
     r.pipeline.step().await.unwrap();
-    assert_eq!(r.sink.summaries(), ["Alert AL3 created"]);
+    assert_eq!(r.sink.summaries(), ["Alert AL3"]);
     let reason = r.feed()[0].enrich_error.clone().unwrap_or_default();
     assert!(reason.contains("expired"), "{reason}");
 }
@@ -257,11 +257,7 @@ async fn a_slow_api_does_not_hold_the_popup_and_the_feed_is_completed_later() {
     r.api.fail_next(1, Fault::Slow(Duration::from_secs(2)));
     r.receive(webhook(5, "created")).await;
     r.pipeline.step().await.unwrap();
-    assert_eq!(
-        r.sink.summaries(),
-        ["Alert AL5 created"],
-        "shown without waiting"
-    );
+    assert_eq!(r.sink.summaries(), ["Alert AL5"], "shown without waiting");
     assert!(!r.feed()[0].enriched);
     assert_eq!(r.feed()[0].enrich_error, None, "not a final failure");
     r.pipeline.retry_owed().await.unwrap();
@@ -286,7 +282,8 @@ async fn updates_enter_the_feed_without_a_popup_and_refresh_the_alert() {
         "no pop-up for an update by default"
     );
     let feed = r.feed();
-    assert_eq!(feed.len(), 2);
+    assert_eq!(feed.len(), 1, "one row per alert: {feed:#?}");
+    assert_eq!(feed[0].action, "updated", "the update leads its row");
     assert_eq!(feed[0].urgency, Some(90), "the update refreshed the alert");
     assert_eq!(r.api_calls("/v1/sic/alerts"), 2);
 }
@@ -330,4 +327,222 @@ async fn an_unreadable_list_answer_is_recorded_as_the_reason_for_every_alert() {
     while r.pipeline.step().await.unwrap() {}
     let feed = r.feed();
     assert!(feed.iter().all(|e| e.enrich_error.is_some()), "{feed:?}");
+}
+
+fn real(v: serde_json::Value) -> Event {
+    Event::parse(v.to_string().as_bytes()).unwrap()
+}
+
+fn settings_with_events(events: &str) -> Settings {
+    let text = format!("[notify]\nevents = [{events}]\n");
+    crate::settings::parse(&text, std::path::Path::new("t.toml"))
+        .unwrap()
+        .0
+}
+
+#[tokio::test]
+async fn occurrence_and_urgency_updates_change_the_row_without_a_popup_or_a_fetch() {
+    use fake_sekoia::notification as n;
+    // Even with every alert update subscribed, quiet ones stay quiet.
+    let mut r = rig_with(
+        PipelineConfig::default(),
+        None,
+        settings_with_events(r#""alert:*""#),
+    )
+    .await;
+    r.api
+        .add_alert(alert_json(&uuid(21), "AL21", "Beaconing", 30));
+    r.receive(real(n::alert_created(&uuid(21), "AL21"))).await;
+    while r.pipeline.step().await.unwrap() {}
+    let calls = r.api_calls("/v1/sic/alerts");
+    for i in 2..=4 {
+        r.receive(real(n::occurrences(&uuid(21), "AL21", i))).await;
+    }
+    r.receive(real(n::alert_updated(
+        &uuid(21),
+        "AL21",
+        serde_json::json!({"dynamic_urgency_value": 64}),
+        &n::now(),
+    )))
+    .await;
+    while r.pipeline.step().await.unwrap() {}
+    assert_eq!(
+        r.sink.summaries(),
+        ["Beaconing"],
+        "only the creation popped up"
+    );
+    assert_eq!(
+        r.api_calls("/v1/sic/alerts"),
+        calls,
+        "quiet updates read the cache"
+    );
+    let feed = r.feed();
+    assert_eq!(feed.len(), 1);
+    assert_eq!(feed[0].occurrences, Some(4));
+    assert_eq!(feed[0].change.as_deref(), Some("urgency 64"));
+    // A status change is worth a look: it pops up (subscribed) and re-reads
+    // the alert.
+    r.api
+        .add_alert(alert_json(&uuid(21), "AL21", "Beaconing", 30));
+    r.receive(real(n::status_changed(
+        &uuid(21),
+        "AL21",
+        "8f206505-af6d-433e-93f4-775d46dc7d0f",
+        "Acknowledged",
+    )))
+    .await;
+    while r.pipeline.step().await.unwrap() {}
+    assert_eq!(
+        r.sink.summaries(),
+        ["Beaconing", "Beaconing: status Acknowledged"]
+    );
+    assert_eq!(r.api_calls("/v1/sic/alerts"), calls + 1);
+}
+
+#[tokio::test]
+async fn comments_and_cases_read_in_words_and_link_to_their_pages() {
+    use fake_sekoia::notification as n;
+    let mut r = rig_with(
+        PipelineConfig::default(),
+        None,
+        settings_with_events(r#""alert:created", "alert-comment:created", "case:created""#),
+    )
+    .await;
+    let mut alert = alert_json(&uuid(22), "ALm4Rt8Kx2Pq", "", 64);
+    // A real alert may have no title: it reads by its rule.
+    alert.as_object_mut().unwrap().remove("title");
+    r.api.add_alert(alert);
+    let case = "e9d1b3c5-8e0a-4f2b-9c4d-6e7f80910213";
+    r.api.add_case(fake_sekoia::case_json(
+        case,
+        "CAr7Ws2Kp9Lm",
+        "Credential theft",
+        "high",
+    ));
+    r.receive(real(n::alert_created(&uuid(22), "ALm4Rt8Kx2Pq")))
+        .await;
+    r.receive(real(n::comment_created(
+        "c6a8e0f2-5b7d-4c9e-8f1a-3b4c5d6e7f80",
+        &uuid(22),
+        "ALm4Rt8Kx2Pq",
+        "Host isolated.",
+    )))
+    .await;
+    r.receive(real(n::case(
+        "created",
+        case,
+        "CAr7Ws2Kp9Lm",
+        "from the event",
+        "high",
+    )))
+    .await;
+    r.receive(real(n::content_proposal())).await;
+    while r.pipeline.step().await.unwrap() {}
+    assert_eq!(
+        r.sink.summaries(),
+        [
+            "Suspicious PowerShell",
+            "New comment on Suspicious PowerShell: Host isolated.",
+            "Case CAr7Ws2Kp9Lm: Credential theft (priority high)",
+        ]
+    );
+    assert_eq!(r.api_calls("/v1/sic/cases/"), 1);
+    let feed = r.feed();
+    let rows: Vec<(&str, Option<&str>, Option<&str>)> = feed
+        .iter()
+        .map(|e| (e.subject.as_str(), e.title.as_deref(), e.url.as_deref()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("content-proposal", None, None),
+            (
+                "case",
+                Some("Credential theft"),
+                Some("https://app.sekoia.io/operations/cases/CAr7Ws2Kp9Lm")
+            ),
+            (
+                "alert",
+                Some("Suspicious PowerShell"),
+                Some("https://app.sekoia.io/operations/alerts/ALm4Rt8Kx2Pq")
+            ),
+        ]
+    );
+    // The comment's and the case's pop-ups never take the alert's key (a
+    // uuid key is what "Acknowledge" is offered on).
+    let keys: Vec<String> = r
+        .sink
+        .shown
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.0.clone())
+        .collect();
+    assert_eq!(keys[0], uuid(22));
+    assert!(keys[1].starts_with("alert:alert-comment:") && keys[2].starts_with("case:case:"));
+}
+
+#[tokio::test]
+async fn a_notification_naming_no_valid_alert_is_kept_without_spoiling_the_batch() {
+    let mut r = rig(PipelineConfig::default(), None).await;
+    r.api
+        .add_alert(alert_json(&uuid(23), "AL23", "Good one", 50));
+    r.api
+        .add_alert(alert_json(&uuid(24), "AL24", "Good two", 50));
+    r.receive(webhook(23, "created")).await;
+    r.receive(real(serde_json::json!({
+        "type": "alert", "action": "created",
+        "attributes": {"uuid": "not-a-uuid", "short_id": "ALbad"},
+        "metadata": {"version": 2, "created_at": "2026-11-20T08:00:00.000000+00:00"}
+    })))
+    .await;
+    r.receive(webhook(24, "created")).await;
+    while r.pipeline.step().await.unwrap() {}
+    let feed = r.feed();
+    let titles: Vec<Option<&str>> = feed.iter().map(|e| e.title.as_deref()).collect();
+    assert_eq!(titles, [Some("Good two"), None, Some("Good one")]);
+    assert!(feed[1]
+        .enrich_error
+        .as_deref()
+        .is_some_and(|e| e.contains("cannot be looked up")));
+    // The list call carried only the valid uuids (the fake refuses the
+    // whole call for one malformed uuid, as Sekoia.io does).
+    assert!(r.api.requests().iter().all(|q| !q
+        .query
+        .as_deref()
+        .unwrap_or("")
+        .contains("not-a-uuid")));
+}
+
+#[tokio::test]
+async fn a_comment_notification_without_its_text_reads_it_from_the_api() {
+    use fake_sekoia::notification as n;
+    let mut r = rig_with(
+        PipelineConfig::default(),
+        None,
+        settings_with_events(r#""alert-comment:created""#),
+    )
+    .await;
+    let comment = "c6a8e0f2-5b7d-4c9e-8f1a-3b4c5d6e7f80";
+    r.api
+        .add_alert(alert_json(&uuid(25), "AL25", "Lateral movement", 70));
+    r.api.add_comment(
+        &uuid(25),
+        fake_sekoia::comment_json(comment, "Escalated to IR."),
+    );
+    let mut body = n::comment_created(comment, &uuid(25), "AL25", "x");
+    body["attributes"]
+        .as_object_mut()
+        .unwrap()
+        .remove("content");
+    r.receive(real(body)).await;
+    while r.pipeline.step().await.unwrap() {}
+    assert_eq!(
+        r.sink.summaries(),
+        ["New comment on Lateral movement: Escalated to IR."]
+    );
+    assert_eq!(
+        r.api_calls(&format!("/v1/sic/alerts/{}/comments/{comment}", uuid(25))),
+        1
+    );
 }

@@ -109,6 +109,7 @@ async fn me_returns_the_key_owner() {
 async fn get_alert_returns_the_alert_without_extras() {
     let fake = FakeSekoia::start().await;
     fake.add_alert(alert_json(A, "ALi1xY2", "Suspicious login", 75));
+    // 75 is "Major" in Sekoia.io's words (60-79).
     let alert = quick_client(&fake).get_alert(A).await.expect("alert");
     assert_eq!(alert.uuid.as_deref(), Some(A));
     assert_eq!(alert.short_id.as_deref(), Some("ALi1xY2"));
@@ -116,7 +117,7 @@ async fn get_alert_returns_the_alert_without_extras() {
     assert_eq!(alert.urgency_value(), Some(75));
     assert_eq!(
         alert.urgency.as_ref().and_then(|u| u.display.as_deref()),
-        Some("High")
+        Some("Major")
     );
     assert_eq!(
         alert.status.as_ref().and_then(|s| s.name.as_deref()),
@@ -638,7 +639,8 @@ async fn list_created_pages_oldest_first_within_the_date_range() {
         .collect();
     assert_eq!(ids, ["AL5", "AL6", "AL7", "AL8", "AL9", "AL10"]);
     assert_eq!(page.total, Some(6));
-    assert_eq!(page.has_more, Some(false));
+    // Like the real list API, the fake sends no `has_more`.
+    assert_eq!(page.has_more, None);
     let later = client.list_created(at(1050), at(1100), 4).await.unwrap();
     assert_eq!(later.alerts.len(), 2);
     let query = fake.requests()[0].query_pairs();

@@ -286,7 +286,7 @@ impl Form {
                 let url = super::check_base_url(text, "wss", "ws").map_err(|why| {
                     field_error(
                         "liveapi_url",
-                        format!("expected a wss:// URL such as wss://live.sekoia.io/; {why}"),
+                        format!("expected a wss:// URL such as wss://app.sekoia.io/live/; {why}"),
                     )
                 })?;
                 edits.push(Edit::set("liveapi", "url", url.as_str()));

@@ -68,8 +68,8 @@ pub(super) fn apply(tx: &Transaction<'_>, job: &Job) -> Result<Vec<usize>, Store
         let mut known = tx.prepare_cached("SELECT 1 FROM events WHERE uuid = ?1 LIMIT 1")?;
         let mut insert = tx.prepare_cached(
             "INSERT OR IGNORE INTO events (dedup_key, received_at, kind, action, uuid, short_id,
-                 created_at, raw, deliveries, handled, caught_up)
-             VALUES (?1, ?2, 'alert', 'created', ?3, ?4, ?5, ?6, 0, 1, 1)",
+                 created_at, raw, deliveries, handled, caught_up, subject)
+             VALUES (?1, ?2, 'alert', 'created', ?3, ?4, ?5, ?6, 0, 1, 1, 'alert')",
         )?;
         for (i, alert) in job.alerts.iter().enumerate() {
             let Some(uuid) = alert.uuid.as_deref() else {

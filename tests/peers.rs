@@ -122,6 +122,14 @@ exec sleep 600"#,
             .count();
         (n >= 2).then_some(())
     });
+    // Its URL is read from the new process: a metrics port of its own.
+    let second = wait_until(20, "the second run's arguments", || {
+        std::fs::read_to_string(&args)
+            .ok()
+            .filter(|a| a.ends_with('\n') && *a != argv)
+    });
+    assert!(second.contains("--metrics"), "{second}");
+    assert!(!second.contains(&metrics), "{second} reuses {metrics}");
     assert!(
         d.log_text()
             .contains("delivery self-tests in a row failed through the tunnel; restarting it"),

@@ -387,6 +387,32 @@ impl Plan {
     }
 }
 
+/// This run's process. A quick tunnel whose metrics port we chose gets a
+/// fresh one each run, so the URL is read from this process, never from a
+/// port an earlier run (or another program since) answers on.
+fn for_this_run(base: &Process) -> Process {
+    let mut run = base.clone();
+    let Discovery::Cloudflared { metrics } = &mut run.discovery else {
+        return run;
+    };
+    let Some(at) = run.args.iter().position(|a| a == "--metrics") else {
+        return run;
+    };
+    let chosen = run
+        .args
+        .get(at + 1)
+        .and_then(|a| a.parse::<SocketAddr>().ok());
+    if chosen != Some(*metrics) {
+        // A fixed metrics address (tests): keep it.
+        return run;
+    }
+    if let Some(port) = free_port() {
+        *metrics = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        run.args[at + 1] = metrics.to_string();
+    }
+    run
+}
+
 /// A free loopback port (bound, then released) for cloudflared's metrics.
 fn free_port() -> Option<u16> {
     let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
@@ -728,7 +754,7 @@ async fn supervise(
     mut stop: oneshot::Receiver<()>,
     mut restart: mpsc::Receiver<String>,
 ) {
-    let proc = match plan {
+    let base = match plan {
         Plan::Idle(url) => {
             if let Some(url) = url {
                 state.send_replace(TunnelState::Up { url });
@@ -747,6 +773,7 @@ async fn supervise(
     let mut attempt: u32 = 0;
     state.send_replace(TunnelState::Starting);
     loop {
+        let proc = for_this_run(&base);
         let started = Instant::now();
         let mut child = match spawn(&proc) {
             Ok(child) => child,

@@ -329,7 +329,7 @@ fn with_locked_key(api: &FakeSekoia) -> (Dir, LockedKeyring) {
 }
 
 #[test]
-fn a_keyring_prompt_nobody_answers_delays_the_listener_at_most_its_deadline() {
+fn a_keyring_prompt_delays_the_daemon_at_most_5_s_and_its_answer_brings_the_key() {
     let api = FakeSekoia::start_blocking();
     let (mut dir, mut keyring) = with_locked_key(&api);
 
@@ -349,17 +349,49 @@ fn a_keyring_prompt_nobody_answers_delays_the_listener_at_most_its_deadline() {
     assert_eq!(stop_in_time(&mut given), Some(0));
     dir.env.retain(|(k, _)| k != "SEKOIA_API_KEY");
 
-    // Only the keyring has it, and its unlock prompt stays unanswered.
+    // Only the keyring has it: the listener serves after at most 5 s, and
+    // once the user answers the unlock prompt the engine takes the key.
+    api.add_alert(alert_json(&uuid(8), "AL8", "Late key", 85));
+    let mut daemon = Daemon::start(&dir);
+    let log = daemon.log_text();
+    assert!(
+        log.contains("the OS keyring did not answer within 5 s"),
+        "{log}"
+    );
+    assert_eq!(daemon.post(&crate::util::alert("kr-1")), 202);
+    keyring.answer_prompt();
+    wait_until("the restart with the key", Duration::from_secs(20), || {
+        let log = daemon.log_text();
+        log.contains("restarting the engine with the API key")
+            && log.matches("webhook listener ready").count() >= 2
+    });
+    let addr = crate::util::wait_listening(
+        &mut daemon.child,
+        &dir.data(),
+        Duration::from_secs(20),
+        &daemon.log,
+    );
+    wait_until("an enriched entry", Duration::from_secs(20), || {
+        crate::util::post_hook(addr, &event(8));
+        dir.feed()
+            .iter()
+            .any(|e| e["short_id"] == "AL8" && e["enriched"] == true)
+    });
+    assert_eq!(stop_in_time(&mut daemon), Some(0));
+
+    // Locked again and the prompt never answered: serving, and a stop in
+    // time although the keyring call is still waiting.
+    keyring.lock();
     let mut daemon = Daemon::start(&dir);
     wait_until("the prompt is up", Duration::from_secs(10), || {
         keyring.has_owner("org.gnome.keyring.SystemPrompter")
     });
     let log = daemon.log_text();
     assert!(
-        log.contains("the OS keyring did not answer within 10 s"),
+        log.contains("the OS keyring did not answer within 5 s"),
         "{log}"
     );
-    assert_eq!(daemon.post(&crate::util::alert("kr-1")), 202);
+    assert_eq!(daemon.post(&crate::util::alert("kr-2")), 202);
     assert_eq!(stop_in_time(&mut daemon), Some(0));
 
     // The keyring behaves again (unlocked): the key is read at once.

@@ -266,7 +266,7 @@ pub fn resolve_after_keyring(
         Ok(found) => return Ok(found),
         Err(problem) => problem,
     };
-    given(settings)?.ok_or(SecretsError::Missing { keyring_problem })
+    given_key(settings)?.ok_or(SecretsError::Missing { keyring_problem })
 }
 
 /// Finds the key for the headless daemon: environment, then systemd
@@ -274,7 +274,7 @@ pub fn resolve_after_keyring(
 /// keyring (within [`KEYRING_DEADLINE`]). A given key never touches the
 /// keyring.
 pub fn resolve_given_first(settings: &Settings) -> Result<(ApiKey, KeySource), SecretsError> {
-    if let Some(found) = given(settings)? {
+    if let Some(found) = given_key(settings)? {
         return Ok(found);
     }
     match keyring_first() {
@@ -305,8 +305,8 @@ fn keyring_verdict(
 }
 
 /// A key given to the process: `SEKOIA_API_KEY`, the systemd credential,
-/// `sekoia.api_key_file`, in that order.
-fn given(settings: &Settings) -> Result<Option<(ApiKey, KeySource)>, SecretsError> {
+/// `sekoia.api_key_file`, in that order; `None` when none is given.
+pub fn given_key(settings: &Settings) -> Result<Option<(ApiKey, KeySource)>, SecretsError> {
     if let Ok(text) = std::env::var(ENV_VAR) {
         if !text.trim().is_empty() {
             return parse(text, ENV_VAR).map(|k| Some((k, KeySource::Env)));

@@ -127,29 +127,40 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
 async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     // A bad forward destination is a configuration error: say so first.
     let forward = settings::forward_targets(&settings.forward, &paths.config_file)?;
-    // A key given to the daemon never touches the keyring; the keyring is
-    // asked (within its deadline) only when none is given.
-    let api_key = match secrets::resolve_given_first(settings) {
-        Ok((key, source)) => {
-            tracing::info!(%source, "API key found; alerts will be enriched");
-            Some(key)
-        }
-        Err(e) => {
-            tracing::warn!("{e}; events are stored and shown without enrichment");
-            None
-        }
-    };
-    let options = Options {
+    let (api_key, late) = first_key(settings);
+    let sinks: Vec<_> = engine::desktop_sink(settings).into_iter().collect();
+    let options = |api_key| Options {
         api_key,
-        sinks: engine::desktop_sink(settings).into_iter().collect(),
-        forward,
+        sinks: sinks.clone(),
+        forward: forward.clone(),
         ..Options::default()
     };
     // Watched before the engine starts: a SIGTERM during the start is a
     // clean stop too, never the default kill.
-    let signals = Signals::watch()?;
-    let engine = Engine::start(settings, &paths.data_dir, options).await?;
-    run_until_stopped(&engine, paths, signals).await?;
+    let mut signals = Signals::watch()?;
+    let mut engine = Engine::start(settings, &paths.data_dir, options(api_key)).await?;
+    // A keyring still asking for its password: its late key restarts the
+    // engine with it.
+    let mut late =
+        late.map(|rx| tokio::task::spawn_blocking(move || rx.recv_timeout(KEYRING_LATE_MAX)));
+    loop {
+        tokio::select! {
+            stopped = run_until_stopped(&engine, paths, &mut signals) => {
+                stopped?;
+                break;
+            }
+            Some(answer) = async { match late.as_mut() { Some(task) => Some(task.await), None => None } } => {
+                late = None;
+                let Ok(Ok(Ok(Some(key)))) = answer else {
+                    tracing::warn!("the OS keyring never gave the API key; serving without it (unlock the keyring and restart, or set SEKOIA_API_KEY)");
+                    continue;
+                };
+                tracing::info!("the OS keyring answered: restarting the engine with the API key");
+                engine.stop().await;
+                engine = Engine::start(settings, &paths.data_dir, options(Some(key))).await?;
+            }
+        }
+    }
     tracing::info!("shutting down: no new requests, finishing those in flight");
     // Whatever a peer does (a hanging notification server, tunnel or API),
     // the process ends in time: everything answered 202 is already on disk.
@@ -164,6 +175,43 @@ async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The daemon's key: one given to it (env, credential, file) without
+/// touching the keyring; else the keyring's, waited for at most
+/// [`KEYRING_FIRST_WAIT`] (past it, the listener starts without the key and
+/// the second value brings the keyring's late answer).
+fn first_key(settings: &Settings) -> (Option<ApiKey>, Option<LateKey>) {
+    let found = match secrets::given_key(settings) {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => match secrets::from_keyring_or_later(KEYRING_FIRST_WAIT) {
+            secrets::KeyringRead::Answered(read) => secrets::resolve_after_keyring(settings, read),
+            secrets::KeyringRead::Late(late) => {
+                tracing::warn!(
+                    "events are stored and shown without enrichment until the keyring answers"
+                );
+                return (None, Some(late));
+            }
+        },
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok((key, source)) => {
+            tracing::info!(%source, "API key found; alerts will be enriched");
+            (Some(key), None)
+        }
+        Err(e) => {
+            tracing::warn!("{e}; events are stored and shown without enrichment");
+            (None, None)
+        }
+    }
+}
+
+/// A keyring read still going (see `secrets::from_keyring_or_later`).
+type LateKey = std::sync::mpsc::Receiver<Result<Option<ApiKey>, secrets::SecretsError>>;
+/// The longest the start waits for the keyring before serving without it.
+const KEYRING_FIRST_WAIT: Duration = Duration::from_secs(5);
+/// How long a late keyring answer is still taken.
+const KEYRING_LATE_MAX: Duration = Duration::from_secs(600);
 
 /// Longest clean stop after SIGTERM/SIGINT; the runtime then gets
 /// [`RUNTIME_GRACE`], so the process is gone within 10 s of the signal.
@@ -196,7 +244,7 @@ impl Signals {
 async fn run_until_stopped(
     engine: &Engine,
     paths: &Paths,
-    mut signals: Signals,
+    signals: &mut Signals,
 ) -> anyhow::Result<()> {
     loop {
         tokio::select! {
@@ -218,7 +266,11 @@ impl Signals {
 }
 
 #[cfg(not(unix))]
-async fn run_until_stopped(_engine: &Engine, _paths: &Paths, _: Signals) -> anyhow::Result<()> {
+async fn run_until_stopped(
+    _engine: &Engine,
+    _paths: &Paths,
+    _: &mut Signals,
+) -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C")
 }
 

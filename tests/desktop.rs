@@ -209,6 +209,28 @@ fn click(dir: &Dir, item: &Item, label: &str) {
     session.block_on(item.click(entry.id)).expect("menu click");
 }
 
+/// Clicks the entry `label` of the submenu `submenu`.
+fn click_in(dir: &Dir, item: &Item, submenu: &str, label: &str) {
+    let session = dir.session.as_ref().expect("session");
+    let menu = session.block_on(item.menu()).expect("menu");
+    let sub =
+        MenuEntry::find(&menu, submenu).unwrap_or_else(|| panic!("no {submenu:?} in {menu:?}"));
+    let entry =
+        MenuEntry::find(&sub.children, label).unwrap_or_else(|| panic!("no {label:?} in {sub:?}"));
+    session.block_on(item.click(entry.id)).expect("menu click");
+}
+
+/// The menu entry whose label starts with `prefix`, at any depth.
+fn entry_starting(entries: &[MenuEntry], prefix: &str) -> Option<MenuEntry> {
+    entries.iter().find_map(|e| {
+        if e.label.starts_with(prefix) {
+            Some(e.clone())
+        } else {
+            entry_starting(&e.children, prefix)
+        }
+    })
+}
+
 fn api_with_alert() -> fake_sekoia::FakeSekoia {
     let api = fake_sekoia::FakeSekoia::start_blocking();
     api.add_alert(fake_sekoia::alert_json(
@@ -250,7 +272,9 @@ fn tray_registers_with_its_menu_and_its_tooltip_follows_the_unread_count() {
         [
             "Open feed",
             "Settings…",
-            "Pause notifications",
+            "Pause pop-ups (Urgent still pops up)",
+            "Pause everything (Urgent too)",
+            "Resume pop-ups (not paused)",
             "Send test alert",
             "",
             about.as_str(),
@@ -258,9 +282,16 @@ fn tray_registers_with_its_menu_and_its_tooltip_follows_the_unread_count() {
         ],
         "{menu:?}"
     );
-    let pause = MenuEntry::find(&menu, "Pause notifications").expect("pause submenu");
-    let sub: Vec<&str> = pause.children.iter().map(|e| e.label.as_str()).collect();
-    assert_eq!(sub, ["For 1 hour", "Until tomorrow", "Resume"]);
+    for submenu in [
+        "Pause pop-ups (Urgent still pops up)",
+        "Pause everything (Urgent too)",
+    ] {
+        let pause = MenuEntry::find(&menu, submenu).expect("pause submenu");
+        let sub: Vec<&str> = pause.children.iter().map(|e| e.label.as_str()).collect();
+        assert_eq!(sub, ["For 1 hour", "For 4 hours", "Until tomorrow 08:00"]);
+    }
+    let resume = MenuEntry::find(&menu, "Resume pop-ups (not paused)").expect("resume");
+    assert!(!resume.enabled, "nothing is paused: Resume is disabled");
     assert!(!session.block_on(item.icon()).expect("icon").is_empty());
     wait_tooltip(&dir, &item, "no unread alerts");
 
@@ -318,45 +349,78 @@ fn tray_registers_with_its_menu_and_its_tooltip_follows_the_unread_count() {
 }
 
 #[test]
-fn pausing_from_the_tray_holds_pop_ups_back_but_not_the_feed() {
+fn pausing_from_the_tray_holds_pop_ups_back_but_not_the_feed_nor_urgent_ones() {
     let api = api_with_alert();
+    let lower = "3c7f8b2d-6e5a-4f4b-8c9d-8e7f6a5b4c3d";
+    api.add_alert(fake_sekoia::alert_json(
+        lower,
+        "ALdesk2",
+        "Second alert",
+        50,
+    ));
+    let late = "4d8a9c3e-7f6b-4a5c-8d0e-9f8a7b6c5d4f";
+    api.add_alert(fake_sekoia::alert_json(
+        late,
+        "ALdesk3",
+        "Urgent while all paused",
+        95,
+    ));
+    let last = "5e9b0d4f-8a7c-4b6d-9e1f-0a9b8c7d6e50";
+    api.add_alert(fake_sekoia::alert_json(last, "ALdesk4", "After resume", 30));
     let dir = desktop_dir(&api);
     let session = dir.session.as_ref().expect("session");
     let host = session.tray_host();
     let display = Display::start();
     let app = App::start(&dir, &display);
     let item = tray_item(&dir, &host);
+    let in_feed = |title: &str| {
+        eventually("the alert in the feed", Duration::from_secs(20), || {
+            dir.feed().iter().any(|e| e["title"] == title).then_some(())
+        })
+    };
 
-    click(&dir, &item, "For 1 hour");
-    wait_tooltip(&dir, &item, "pop-ups paused until");
-    assert_eq!(app.post(&crate::util::alert(UUID)), 202);
+    // The default pause holds back everything below Urgent.
+    click_in(
+        &dir,
+        &item,
+        "Pause pop-ups (Urgent still pops up)",
+        "For 1 hour",
+    );
+    wait_tooltip(&dir, &item, "(Urgent still pops up)");
+    let menu = session.block_on(item.menu()).expect("menu");
+    let resume = entry_starting(&menu, "Resume pop-ups (paused until ").expect("resume");
+    assert!(resume.enabled, "{resume:?}");
+    assert_eq!(app.post(&crate::util::alert(lower)), 202);
     // The feed gets the alert, enriched, while no pop-up is shown.
-    eventually("the alert in the feed", Duration::from_secs(20), || {
-        dir.feed()
-            .iter()
-            .any(|e| e["title"] == "Suspicious PowerShell on HR-LAPTOP-7")
-            .then_some(())
-    });
+    in_feed("Second alert");
     wait_tooltip(&dir, &item, "1 unread alert");
     assert!(
         session.notifications.calls().is_empty(),
         "{:?}",
         session.notifications.calls()
     );
-
-    click(&dir, &item, "Resume");
-    wait_tooltip(&dir, &item, "all good");
-    let other = "3c7f8b2d-6e5a-4f4b-8c9d-8e7f6a5b4c3d";
-    api.add_alert(fake_sekoia::alert_json(
-        other,
-        "ALdesk2",
-        "Second alert",
-        50,
-    ));
-    assert_eq!(app.post(&crate::util::alert(other)), 202);
+    // An Urgent alert (85) still pops up.
+    assert_eq!(app.post(&crate::util::alert(UUID)), 202);
     let popups = session.popups(1);
     assert_eq!(popups.len(), 1, "{popups:?}");
-    assert_eq!(popups[0].summary, "Second alert");
+    assert_eq!(popups[0].summary, "Suspicious PowerShell on HR-LAPTOP-7");
+
+    // "Everything" holds back Urgent alerts too.
+    click_in(&dir, &item, "Pause everything (Urgent too)", "For 1 hour");
+    wait_tooltip(&dir, &item, "(everything, Urgent too)");
+    assert_eq!(app.post(&crate::util::alert(late)), 202);
+    in_feed("Urgent while all paused");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(session.notifications.calls().len(), 1);
+
+    let menu = session.block_on(item.menu()).expect("menu");
+    let resume = entry_starting(&menu, "Resume pop-ups (paused until ").expect("resume");
+    session.block_on(item.click(resume.id)).expect("menu click");
+    wait_tooltip(&dir, &item, "unread alerts; all good");
+    assert_eq!(app.post(&crate::util::alert(last)), 202);
+    let popups = session.popups(2);
+    assert_eq!(popups.len(), 2, "{popups:?}");
+    assert_eq!(popups[1].summary, "After resume");
 }
 
 #[test]

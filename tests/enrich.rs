@@ -181,3 +181,39 @@ fn rate_limited_then_ok_is_enriched_and_the_key_is_nowhere_on_disk_or_in_logs() 
     assert!(!d.log_text().contains(key), "key in the log");
     assert!(!String::from_utf8_lossy(&check.stdout).contains(key));
 }
+
+/// `feed --json` words each urgency on Sekoia.io's scale (`urgency_display`
+/// and `urgency_band`): 47 is High and 35 Moderate, not "medium" or "Low".
+#[test]
+fn feed_json_words_urgency_on_the_five_band_scale() {
+    let api = FakeSekoia::start_blocking();
+    let bands = [
+        (11, 91, "Urgent", "urgent"),
+        (12, 64, "Major", "major"),
+        (13, 47, "High", "high"),
+        (14, 35, "Moderate", "moderate"),
+        (15, 5, "Low", "low"),
+    ];
+    for (n, urgency, ..) in bands {
+        api.add_alert(alert_json(&uuid(n), &format!("AL{n}"), "banded", urgency));
+    }
+    let dir = setup_with(&api, "[notify]\nstorm_budget = 20\n");
+    let d = Daemon::start(&dir);
+    for (n, ..) in bands {
+        assert_eq!(d.post(&event(n)), 202);
+    }
+    session(&dir).popups(bands.len());
+    let feed = crate::desktop::eventually("five enriched entries", Duration::from_secs(20), || {
+        let feed = dir.feed();
+        (feed.len() == bands.len() && feed.iter().all(|e| e["enriched"] == true)).then_some(feed)
+    });
+    for (n, urgency, word, band) in bands {
+        let entry = feed
+            .iter()
+            .find(|e| e["uuid"] == uuid(n))
+            .unwrap_or_else(|| panic!("no entry {n}: {feed:?}"));
+        assert_eq!(entry["urgency"], urgency, "{entry}");
+        assert_eq!(entry["urgency_display"], word, "{entry}");
+        assert_eq!(entry["urgency_band"], band, "{entry}");
+    }
+}

@@ -14,11 +14,23 @@ fn send_test_goes_through_the_webhook_and_pops_up() {
         "{}",
         report(&dir.command(&["send-test"]), &out)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("reached the feed"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("reached the feed"), "{stdout}");
+    // No tunnel and no public URL: it says so instead of "webhook works".
+    assert!(
+        stdout.contains("delivered locally; Sekoia.io cannot reach this machine yet (no tunnel)"),
+        "{stdout}"
+    );
     let feed = dir.feed();
     assert_eq!(feed[0]["type"], "notifier-test");
+    assert_eq!(feed[0]["read"], true, "a test alert is never unread");
     let popups = dir.session.as_ref().expect("session").popups(1);
     assert_eq!(popups[0].summary, "Sekoia Notifier test alert");
+    assert!(
+        popups[0].body.contains("delivered locally") && !popups[0].body.contains("works"),
+        "{}",
+        popups[0].body
+    );
 }
 
 #[test]

@@ -368,6 +368,52 @@ fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
         ),
         true
     );
+
+    // The escalation fields: shown with their defaults, saved to the file.
+    let defaults = window.execute(
+        "return [document.querySelector('#always_popup_urgency').value, \
+                 document.querySelector('#remind_minutes').value, \
+                 document.querySelector('#resident_urgent').checked, \
+                 document.querySelector('#sound-urgent').value, \
+                 document.querySelector('#sound-high').value]",
+        json!([]),
+    );
+    assert_eq!(
+        defaults,
+        json!(["80", "0", true, "alarm-clock-elapsed", ""])
+    );
+    window.clear_and_type("#remind_minutes", "10");
+    window.clear_and_type("#sound-high", "bell");
+    window.click("#resident_urgent");
+    // The test config listens on port 0, which the form does not accept.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    window.clear_and_type("#port", &port.to_string());
+    window.click("#save");
+    let saved = window.wait_for(
+        "the outcome of Save",
+        "const t = document.querySelector('#save-result').textContent; return t && !t.startsWith('Saving') ? t : null;",
+    );
+    assert!(
+        saved.as_str().unwrap_or_default().contains("Saved"),
+        "{saved}"
+    );
+    let config = std::fs::read_to_string(dir.config()).expect("config");
+    for line in [
+        "remind_minutes = 10",
+        "resident_urgent = false",
+        "high = \"bell\"",
+        "urgent = \"alarm-clock-elapsed\"",
+    ] {
+        assert!(config.contains(line), "{line} not in {config}");
+    }
+    window.execute(
+        "document.querySelector('#f-sound').scrollIntoView()",
+        json!([]),
+    );
+    window.screenshot(&screenshots().join("settings-notifications.png"));
 }
 
 /// `secret-tool lookup` of the key `set-api-key` and the app share.
@@ -462,4 +508,174 @@ fn the_settings_window_switches_to_direct_mode_and_a_liveapi_event_pops_up() {
     let popups = dir.session.as_ref().expect("session").popups(1);
     assert_eq!(popups.len(), 1, "no pop-up");
     assert_eq!(popups[0].summary, "Direct from the window");
+}
+
+/// WCAG contrast ratio of two `#rrggbb` colours.
+fn contrast(a: &str, b: &str) -> f64 {
+    let luminance = |hex: &str| -> f64 {
+        let hex = hex.trim().trim_start_matches('#');
+        let channel = |i: usize| -> f64 {
+            let c = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0)) / 255.0;
+            if c <= 0.03928 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4)
+    };
+    let (x, y) = (luminance(a), luminance(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
+}
+
+/// One alert per band of Sekoia.io's scale (the fake API words them as the
+/// real one does: 47 is High, 35 Moderate, 64 Major): each row carries its
+/// band's colour, the five colours differ and read on both the light and
+/// the dark background, and the urgency menu names the five words, with
+/// "Low and above" keeping Low alerts.
+#[test]
+fn the_feed_colours_the_five_urgency_bands_and_its_menu_names_them() {
+    let api = fake_sekoia::FakeSekoia::start_blocking();
+    let alerts = [
+        (
+            "1a2b3c4d-0000-4a00-8000-000000000091",
+            "ALband5",
+            "Ransomware note on FS01",
+            91,
+            "urgent",
+        ),
+        (
+            "1a2b3c4d-0000-4a00-8000-000000000064",
+            "ALband4",
+            "Impossible travel for j.doe",
+            64,
+            "major",
+        ),
+        (
+            "1a2b3c4d-0000-4a00-8000-000000000047",
+            "ALband3",
+            "Encoded PowerShell on HR-7",
+            47,
+            "high",
+        ),
+        (
+            "1a2b3c4d-0000-4a00-8000-000000000035",
+            "ALband2",
+            "Outdated TLS on mail gateway",
+            35,
+            "moderate",
+        ),
+        (
+            "1a2b3c4d-0000-4a00-8000-000000000005",
+            "ALband1",
+            "New admin login from office",
+            5,
+            "low",
+        ),
+    ];
+    for (uuid, short, title, urgency, _) in alerts {
+        api.add_alert(fake_sekoia::alert_json(uuid, short, title, urgency));
+    }
+    let dir = crate::desktop::desktop_dir(&api);
+    let display = Display::start();
+    let driver = driver(&dir, &display);
+    let window = driver.session(&app_bin(), &app_args(&dir));
+    window.wait_for(
+        "the feed page",
+        "return document.querySelector('#feed') !== null && document.readyState === 'complete'",
+    );
+    let addr = listen_addr(&dir);
+    for (uuid, ..) in alerts.iter().rev() {
+        assert_eq!(crate::util::post_hook(addr, &alert(uuid)), 202);
+    }
+    window.wait_for(
+        "five enriched rows",
+        "const r = document.querySelectorAll('.row'); return r.length === 5 && [...r].every((x) => !x.classList.contains('u-unknown'))",
+    );
+    let rows = window.execute(
+        "return [...document.querySelectorAll('.row')].map((r) => ({ \
+            uuid: r.dataset.uuid, cls: r.className, \
+            urgency: r.querySelector('.urgency').textContent, \
+            bar: getComputedStyle(r.querySelector('.bar')).backgroundColor, \
+            text: getComputedStyle(r.querySelector('.urgency')).color }))",
+        json!([]),
+    );
+    let rows = rows.as_array().expect("rows");
+    let mut bars = std::collections::BTreeSet::new();
+    for (uuid, _, _, urgency, band) in alerts {
+        let row = rows
+            .iter()
+            .find(|r| r["uuid"] == uuid)
+            .unwrap_or_else(|| panic!("no row for {uuid}: {rows:?}"));
+        assert!(
+            row["cls"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&format!("u-{band}")),
+            "{row}"
+        );
+        let word = format!("{}{}", band[..1].to_uppercase(), &band[1..]);
+        assert_eq!(row["urgency"], format!("{word} {urgency}"), "{row}");
+        assert_eq!(
+            row["bar"], row["text"],
+            "bar and word share the band's colour: {row}"
+        );
+        bars.insert(row["bar"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(bars.len(), 5, "five distinct colours: {bars:?}");
+
+    // The palette, light and dark, from the stylesheet itself.
+    let palette = window.execute(
+        "const out = { light: {}, dark: {} }; \
+         const names = ['--bg', '--urgent', '--major', '--high', '--moderate', '--low']; \
+         for (const sheet of document.styleSheets) for (const rule of sheet.cssRules) { \
+           if (rule.selectorText === ':root') for (const n of names) { const v = rule.style.getPropertyValue(n).trim(); if (v) out.light[n] = v; } \
+           if (rule.media && rule.media.mediaText.includes('dark')) for (const inner of rule.cssRules) \
+             if (inner.selectorText === ':root') for (const n of names) { const v = inner.style.getPropertyValue(n).trim(); if (v) out.dark[n] = v; } } \
+         return out;",
+        json!([]),
+    );
+    for (scheme, minimum) in [("light", 4.5), ("dark", 4.5)] {
+        let colours = &palette[scheme];
+        let bg = colours["--bg"].as_str().expect("--bg");
+        let mut seen = std::collections::BTreeSet::new();
+        for band in ["--urgent", "--major", "--high", "--moderate", "--low"] {
+            let c = colours[band]
+                .as_str()
+                .unwrap_or_else(|| panic!("{scheme} {band}: {palette}"));
+            let ratio = contrast(c, bg);
+            assert!(ratio >= minimum, "{scheme} {band} {c} on {bg}: {ratio:.2}");
+            seen.insert(c.to_owned());
+        }
+        assert_eq!(seen.len(), 5, "{scheme}: {palette}");
+    }
+
+    // The menu: the five words, and each choice keeps its band and above.
+    let options = window.execute(
+        "return [...document.querySelectorAll('#min-urgency option')].map((o) => o.textContent)",
+        json!([]),
+    );
+    assert_eq!(
+        options,
+        json!([
+            "All urgencies",
+            "Low and above",
+            "Moderate and above",
+            "High and above",
+            "Major and above",
+            "Urgent only"
+        ])
+    );
+    let shown_for = |value: &str| -> serde_json::Value {
+        window.execute(
+            "const s = document.querySelector('#min-urgency'); s.value = arguments[0]; \
+             s.dispatchEvent(new Event('change')); return document.querySelectorAll('.row').length;",
+            json!([value]),
+        )
+    };
+    assert_eq!(shown_for("low"), 5, "Low and above keeps Low alerts");
+    assert_eq!(shown_for("high"), 3);
+    assert_eq!(shown_for("urgent"), 1);
+    shown_for("");
+    window.screenshot(&screenshots().join("feed-bands.png"));
 }

@@ -10,12 +10,13 @@ let entries = [];
 let gaps = [];
 let status = null;
 
-export function band(urgency) {
-  if (urgency === null || urgency === undefined) return "unknown";
-  if (urgency >= 80) return "urgent";
-  if (urgency >= 60) return "high";
-  if (urgency >= 40) return "medium";
-  return "low";
+/** Sekoia.io's five urgency bands, least urgent first. Their cut points
+ * live in core only: each entry comes with its `urgency_band`. */
+export const BANDS = ["low", "moderate", "high", "major", "urgent"];
+
+/** An entry's band ("low" to "urgent"), or "unknown". */
+export function band(e) {
+  return BANDS.includes(e.urgency_band) ? e.urgency_band : "unknown";
 }
 
 export function relative(iso, now = Date.now()) {
@@ -61,8 +62,15 @@ function activity(e) {
   return parts.join(" · ");
 }
 
+/** At or above the band `min` ("" for all). An unknown urgency (not
+ * enriched yet) is never hidden, as with pop-ups. */
+function atLeast(e, min) {
+  const level = band(e);
+  return !min || level === "unknown" || BANDS.indexOf(level) >= BANDS.indexOf(min);
+}
+
 function matches(e, text, min) {
-  if (min > 0 && (e.urgency ?? -1) < min) return false;
+  if (!atLeast(e, min)) return false;
   if (!text) return true;
   const hay = [titleOf(e), e.short_id, e.rule, e.entity, e.status, e.urgency_display, e.change]
     .filter(Boolean).join(" ").toLowerCase();
@@ -70,7 +78,7 @@ function matches(e, text, min) {
 }
 
 function row(e) {
-  const level = band(e.urgency);
+  const level = band(e);
   const urgency = e.urgency === null || e.urgency === undefined
     ? (e.kind !== "alert" ? (KIND_WORDS[e.kind] ?? (e.kind === "case" ? "Case" : clean(e.kind))) : e.enriched ? "Urgency unknown" : "Not enriched yet")
     : `${clean(e.urgency_display) || level} ${e.urgency}`;
@@ -161,7 +169,7 @@ function sibling(li, direction) {
 function render() {
   const focusedId = document.activeElement?.dataset?.id;
   const text = filter.value.trim().toLowerCase();
-  const min = Number(minUrgency.value);
+  const min = minUrgency.value;
   // The engine already gives one row per alert or case (store::FeedEntry).
   const rows = entries.filter((e) => matches(e, text, min));
   list.replaceChildren(...interleave(rows, gaps));
@@ -206,7 +214,20 @@ function showStatus(s) {
   badge.hidden = s.unread === 0;
   showWarning(s.warning);
   const paused = document.getElementById("paused");
-  paused.textContent = s.paused_until ? `Pop-ups paused until ${new Date(s.paused_until).toLocaleString()}. The feed still fills.` : "";
+  if (s.paused_until) {
+    const held = s.paused_hold === "everything" ? "All pop-ups, Urgent ones too, are held back" : "Urgent alerts still pop up";
+    const resume = el("button", { text: "Resume", cls: "secondary", attrs: { type: "button", id: "resume" } });
+    resume.addEventListener("click", () => {
+      resume.disabled = true;
+      invoke(cmd.feedResume).catch((err) => { showWarning(err.message); resume.disabled = false; });
+    });
+    paused.replaceChildren(
+      document.createTextNode(`Pop-ups paused until ${new Date(s.paused_until).toLocaleString()}. ${held}; the feed still fills.`),
+      resume,
+    );
+  } else {
+    paused.replaceChildren();
+  }
   paused.hidden = !s.paused_until;
 }
 

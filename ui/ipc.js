@@ -5,6 +5,7 @@ export const cmd = Object.freeze({
   feedOpen: "feed_open",
   feedAcknowledge: "feed_acknowledge",
   feedGaps: "feed_gaps",
+  feedResume: "feed_resume",
   settingsGet: "settings_get",
   settingsSave: "settings_save",
   settingsSetApiKey: "settings_set_api_key",

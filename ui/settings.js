@@ -4,7 +4,8 @@ import { cmd, events, invoke, listen, el } from "./ipc.js";
 
 const $ = (id) => document.getElementById(id);
 const KNOWN_EVENTS = ["alert:created", "alert:updated", "alert:deleted", "content-proposal:created"];
-const TEXT_FIELDS = ["api_url", "app_url", "port", "min_urgency", "public_url", "command", "server", "domain", "liveapi_url"];
+const TEXT_FIELDS = ["api_url", "app_url", "port", "min_urgency", "always_popup_urgency", "remind_minutes", "public_url", "command", "server", "domain", "liveapi_url"];
+const BANDS = ["urgent", "major", "high", "moderate", "low"];
 let extraEvents = [];
 
 $("welcome").hidden = new URLSearchParams(location.search).get("welcome") !== "1";
@@ -19,6 +20,8 @@ function fill(view) {
   for (const name of TEXT_FIELDS) $(name).value = f[name] ?? "";
   $("tunnel_kind").value = f.tunnel_kind;
   $("connection").value = f.connection || "webhook";
+  $("resident_urgent").checked = f.resident_urgent !== false;
+  for (const band of BANDS) $(`sound-${band}`).value = f.sound?.[band] ?? "";
   extraEvents = f.events.filter((e) => !KNOWN_EVENTS.includes(e));
   $("events").replaceChildren(...[...KNOWN_EVENTS, ...extraEvents].map((name) =>
     el("label", {}, [
@@ -138,6 +141,8 @@ function collect() {
   const form = { region: $("region").value, tunnel_kind: $("tunnel_kind").value, connection: $("connection").value };
   for (const name of TEXT_FIELDS) form[name] = $(name).value;
   form.events = [...document.querySelectorAll("#events input:checked")].map((c) => c.value);
+  form.resident_urgent = $("resident_urgent").checked;
+  form.sound = Object.fromEntries(BANDS.map((band) => [band, $(`sound-${band}`).value]));
   return form;
 }
 

@@ -146,6 +146,7 @@ pub fn pop_up(line: &str) {
         lines: vec![line.to_owned()],
         urgency: Urgency::Normal,
         link: None,
+        ..Popup::default()
     };
     runtime.block_on(async {
         let desktop = Desktop::new(app, Opener::System);

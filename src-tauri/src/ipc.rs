@@ -11,6 +11,7 @@ pub const COMMANDS: &[&str] = &[
     "feed_open",
     "feed_acknowledge",
     "feed_gaps",
+    "feed_resume",
     "settings_get",
     "settings_save",
     "settings_set_api_key",

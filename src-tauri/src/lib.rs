@@ -117,6 +117,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, shell: Arc<Shell>) -> tauri
             commands::feed::feed_open,
             commands::feed::feed_acknowledge,
             commands::feed::feed_gaps,
+            commands::feed::feed_resume,
             commands::settings::settings_get,
             commands::settings::settings_save,
             commands::settings::settings_set_api_key,

@@ -14,7 +14,7 @@ use notifier_core::health::Health;
 use notifier_core::notify::desktop::link_allowed;
 use notifier_core::notify::{Popup, PopupKind, ShellWindow, Urgency};
 use notifier_core::outbox::DestinationStatus;
-use notifier_core::pause::Pausable;
+use notifier_core::pause::{Hold, Pausable};
 use notifier_core::pipeline::Sink;
 use notifier_core::secrets;
 use notifier_core::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
@@ -45,6 +45,9 @@ pub struct Status {
     pub unread: u64,
     /// RFC 3339, while pop-ups are paused.
     pub paused_until: Option<String>,
+    /// What the pause holds back ("below-urgent": Urgent alerts still pop
+    /// up; "everything"), while pop-ups are paused.
+    pub paused_hold: Option<Hold>,
     /// One sentence when something needs attention (shown in the tray).
     pub warning: Option<String>,
     pub key: KeyStatus,
@@ -94,12 +97,14 @@ pub struct SettingsView {
     pub autostart: Option<bool>,
 }
 
-/// How long pop-ups are paused from the tray.
+/// How long pop-ups are paused from the tray or the feed, and what the
+/// pause holds back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum PauseFor {
-    OneHour,
+    /// For this long from now.
+    Span(Duration, Hold),
     /// Until the given instant (the tray computes "tomorrow morning" locally).
-    Until(SystemTime),
+    Until(SystemTime, Hold),
     Resume,
 }
 
@@ -149,7 +154,7 @@ pub struct Shell {
     paths: Paths,
     host: OnceLock<Arc<dyn Host>>,
     inner: tokio::sync::Mutex<Inner>,
-    paused_until: Mutex<Option<SystemTime>>,
+    paused_until: Mutex<Option<(SystemTime, Hold)>>,
     /// A fixed key (tests); otherwise the keyring, env and file are asked.
     key_override: Option<ApiKey>,
 }
@@ -305,12 +310,16 @@ impl Shell {
         key: Option<ApiKey>,
     ) -> Result<(), AppError> {
         let desktop = engine::desktop_sink(&inner.settings).map(|sink| {
-            let pausable = Arc::new(Pausable::new(sink));
-            pausable.pause_until(
-                *self
-                    .paused_until
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner),
+            let pausable = Arc::new(
+                Pausable::new(sink).keeping_from(inner.settings.notify.always_popup_urgency),
+            );
+            let paused = *self
+                .paused_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            pausable.pause(
+                paused.map(|(t, _)| t),
+                paused.map_or_else(Hold::default, |(_, h)| h),
             );
             // A click on a summary pop-up (a storm, a catch-up) opens the
             // feed; on the URL-changed notice, the settings (to copy it).
@@ -411,7 +420,9 @@ impl Shell {
 
     async fn status_with(&self, unread: u64) -> Status {
         let inner = self.inner.lock().await;
-        let paused_until = self.paused_until().map(rfc3339);
+        let paused = self.paused();
+        let paused_until = paused.map(|(t, _)| rfc3339(t));
+        let paused_hold = paused.map(|(_, h)| h);
         let webhook = inner.running.as_ref().map(|r| r.engine.webhook_url());
         let health = inner
             .running
@@ -436,6 +447,7 @@ impl Shell {
         Status {
             unread,
             paused_until,
+            paused_hold,
             warning,
             key: inner.key.clone(),
             webhook_url: webhook.map(String::from),
@@ -516,24 +528,31 @@ impl Shell {
     }
 
     pub fn paused_until(&self) -> Option<SystemTime> {
+        self.paused().map(|(t, _)| t)
+    }
+
+    /// Until when pop-ups are paused and what the pause holds back.
+    pub fn paused(&self) -> Option<(SystemTime, Hold)> {
         let until = *self
             .paused_until
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        until.filter(|t| *t > SystemTime::now())
+        until.filter(|(t, _)| *t > SystemTime::now())
     }
 
-    /// Pauses or resumes desktop pop-ups (the feed still fills).
+    /// Pauses or resumes desktop pop-ups (the feed still fills). A pause
+    /// of `Hold::BelowUrgent` lets alerts at or above `[notify]
+    /// always_popup_urgency` through.
     pub async fn pause(&self, how: PauseFor) {
-        let until = match how {
-            PauseFor::OneHour => Some(SystemTime::now() + Duration::from_secs(3600)),
-            PauseFor::Until(t) => Some(t),
+        let paused = match how {
+            PauseFor::Span(span, hold) => Some((SystemTime::now() + span, hold)),
+            PauseFor::Until(t, hold) => Some((t, hold)),
             PauseFor::Resume => None,
         };
         *self
             .paused_until
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = until;
+            .unwrap_or_else(PoisonError::into_inner) = paused;
         if let Some(desktop) = self
             .inner
             .lock()
@@ -542,7 +561,10 @@ impl Shell {
             .as_ref()
             .and_then(|r| r.desktop.as_ref())
         {
-            desktop.pause_until(until);
+            desktop.pause(
+                paused.map(|(t, _)| t),
+                paused.map_or_else(Hold::default, |(_, h)| h),
+            );
         }
         self.publish_status().await;
     }
@@ -553,11 +575,18 @@ impl Shell {
         let engine = self.engine().await?;
         let url = engine.webhook_url();
         let delivered = engine.send_test().await?;
-        Ok(format!(
-            "Test alert received through {} in {} ms",
-            url.host_str().unwrap_or("the webhook"),
-            delivered.round_trip.as_millis()
-        ))
+        Ok(match engine.webhook_route() {
+            notifier_core::selftest::Route::Public => format!(
+                "Test alert received through {} in {} ms",
+                url.host_str().unwrap_or("the webhook"),
+                delivered.round_trip.as_millis()
+            ),
+            notifier_core::selftest::Route::Local => format!(
+                "Test alert {} ({} ms)",
+                notifier_core::selftest::LOCAL_ONLY,
+                delivered.round_trip.as_millis()
+            ),
+        })
     }
 
     /// Shows a pop-up of the shell's own (a failed test, for instance).
@@ -577,6 +606,7 @@ impl Shell {
                 lines: vec![line.into()],
                 urgency: Urgency::Normal,
                 link: None,
+                ..Popup::default()
             };
             if let Err(e) = desktop.show(&popup).await {
                 tracing::warn!("{e}");

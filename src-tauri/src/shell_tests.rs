@@ -245,9 +245,14 @@ async fn a_rejected_key_is_reported_in_words_and_a_good_one_applied() {
 async fn pausing_is_reported_and_resuming_clears_it() {
     let f = fixture(Some("right")).await;
     f.shell.start().await.unwrap();
-    f.shell.pause(PauseFor::OneHour).await;
+    f.shell
+        .pause(PauseFor::Span(Duration::from_secs(3600), Hold::BelowUrgent))
+        .await;
     let status = f.shell.status().await;
     assert!(status.paused_until.is_some());
+    assert_eq!(status.paused_hold, Some(Hold::BelowUrgent));
+    let json = serde_json::to_value(&status).unwrap();
+    assert_eq!(json["paused_hold"], "below-urgent");
     assert!(f
         .host
         .status
@@ -259,6 +264,7 @@ async fn pausing_is_reported_and_resuming_clears_it() {
         .is_some());
     f.shell.pause(PauseFor::Resume).await;
     assert_eq!(f.shell.status().await.paused_until, None);
+    assert_eq!(f.shell.status().await.paused_hold, None);
     f.shell.stop().await;
 }
 

@@ -8,6 +8,7 @@
 
 use crate::shell::{PauseFor, Shell, Status};
 use crate::windows;
+use notifier_core::pause::Hold;
 use std::sync::Arc;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
@@ -20,8 +21,15 @@ pub const TRAY_ID: &str = "main";
 pub mod ids {
     pub const OPEN_FEED: &str = "open-feed";
     pub const SETTINGS: &str = "settings";
+    /// Pauses below Urgent (Urgent alerts still pop up).
     pub const PAUSE_HOUR: &str = "pause-hour";
+    pub const PAUSE_4_HOURS: &str = "pause-4-hours";
     pub const PAUSE_TOMORROW: &str = "pause-tomorrow";
+    /// Pauses everything, Urgent too.
+    pub const PAUSE_ALL_HOUR: &str = "pause-all-hour";
+    pub const PAUSE_ALL_4_HOURS: &str = "pause-all-4-hours";
+    pub const PAUSE_ALL_TOMORROW: &str = "pause-all-tomorrow";
+    /// Disabled when nothing is paused.
     pub const RESUME: &str = "resume";
     pub const SEND_TEST: &str = "send-test";
     /// The About line (disabled: it only shows the version and commit).
@@ -75,11 +83,39 @@ pub fn tooltip(status: &Status) -> String {
         n => format!("{n} unread alerts"),
     };
     let health = match (&status.paused_until, &status.warning) {
-        (Some(until), _) => format!("pop-ups paused until {}", short_time(until)),
+        (Some(until), _) => format!(
+            "pop-ups paused until {} ({})",
+            short_time(until),
+            hold_words(status.paused_hold)
+        ),
         (None, Some(warning)) => warning.clone(),
         (None, None) => "all good".to_owned(),
     };
     format!("Sekoia Notifier: {unread}; {health}")
+}
+
+/// What a pause holds back, in words.
+pub fn hold_words(hold: Option<Hold>) -> &'static str {
+    match hold {
+        Some(Hold::Everything) => "everything, Urgent too",
+        Some(Hold::BelowUrgent) | None => "Urgent still pops up",
+    }
+}
+
+/// The Resume item's text and whether it is enabled.
+pub fn resume_item(status: &Status) -> (String, bool) {
+    match &status.paused_until {
+        Some(until) => (
+            format!("Resume pop-ups (paused until {})", short_time(until)),
+            true,
+        ),
+        None => ("Resume pop-ups (not paused)".to_owned(), false),
+    }
+}
+
+/// The menu items the tray updates as the status changes.
+struct TrayItems<R: Runtime> {
+    resume: MenuItem<R>,
 }
 
 /// "2026-11-29T08:00:00Z" as "2026-11-29 09:00" in the local time zone.
@@ -93,28 +129,45 @@ fn short_time(rfc3339: &str) -> String {
 }
 
 pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
+    let durations = |hour: &str, four: &str, tomorrow: &str| -> tauri::Result<Vec<MenuItem<R>>> {
+        Ok(vec![
+            MenuItem::with_id(app, hour, "For 1 hour", true, None::<&str>)?,
+            MenuItem::with_id(app, four, "For 4 hours", true, None::<&str>)?,
+            MenuItem::with_id(app, tomorrow, "Until tomorrow 08:00", true, None::<&str>)?,
+        ])
+    };
+    let below = durations(ids::PAUSE_HOUR, ids::PAUSE_4_HOURS, ids::PAUSE_TOMORROW)?;
+    let all = durations(
+        ids::PAUSE_ALL_HOUR,
+        ids::PAUSE_ALL_4_HOURS,
+        ids::PAUSE_ALL_TOMORROW,
+    )?;
     let pause = Submenu::with_items(
         app,
-        "Pause notifications",
+        "Pause pop-ups (Urgent still pops up)",
         true,
-        &[
-            &MenuItem::with_id(app, ids::PAUSE_HOUR, "For 1 hour", true, None::<&str>)?,
-            &MenuItem::with_id(
-                app,
-                ids::PAUSE_TOMORROW,
-                "Until tomorrow",
-                true,
-                None::<&str>,
-            )?,
-            &MenuItem::with_id(app, ids::RESUME, "Resume", true, None::<&str>)?,
-        ],
+        &menu_refs(&below),
     )?;
+    let pause_all =
+        Submenu::with_items(app, "Pause everything (Urgent too)", true, &menu_refs(&all))?;
+    let resume = MenuItem::with_id(
+        app,
+        ids::RESUME,
+        "Resume pop-ups (not paused)",
+        false,
+        None::<&str>,
+    )?;
+    app.manage(TrayItems {
+        resume: resume.clone(),
+    });
     let menu = Menu::with_items(
         app,
         &[
             &MenuItem::with_id(app, ids::OPEN_FEED, "Open feed", true, None::<&str>)?,
             &MenuItem::with_id(app, ids::SETTINGS, "Settings…", true, None::<&str>)?,
             &pause,
+            &pause_all,
+            &resume,
             &MenuItem::with_id(app, ids::SEND_TEST, "Send test alert", true, None::<&str>)?,
             &PredefinedMenuItem::separator(app)?,
             &MenuItem::with_id(app, ids::ABOUT, about(), false, None::<&str>)?,
@@ -150,6 +203,11 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, status: &Status) {
         let _ = tray.set_icon(Some(icon));
     }
     let _ = tray.set_tooltip(Some(tooltip(status)));
+    if let Some(items) = app.try_state::<TrayItems<R>>() {
+        let (text, enabled) = resume_item(status);
+        let _ = items.resume.set_text(text);
+        let _ = items.resume.set_enabled(enabled);
+    }
 }
 
 fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
@@ -157,10 +215,15 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     match event.id.as_ref() {
         ids::OPEN_FEED => windows::open_feed(app),
         ids::SETTINGS => windows::open_settings(app, false),
-        ids::PAUSE_HOUR => spawn(async move { shell.pause(PauseFor::OneHour).await }),
-        ids::PAUSE_TOMORROW => {
-            let until = crate::tomorrow_morning();
-            spawn(async move { shell.pause(PauseFor::Until(until)).await })
+        ids::PAUSE_HOUR
+        | ids::PAUSE_4_HOURS
+        | ids::PAUSE_TOMORROW
+        | ids::PAUSE_ALL_HOUR
+        | ids::PAUSE_ALL_4_HOURS
+        | ids::PAUSE_ALL_TOMORROW => {
+            if let Some(how) = pause_for(event.id.as_ref()) {
+                spawn(async move { shell.pause(how).await })
+            }
         }
         ids::RESUME => spawn(async move { shell.pause(PauseFor::Resume).await }),
         ids::SEND_TEST => spawn(async move {
@@ -180,6 +243,27 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     }
 }
 
+fn menu_refs<R: Runtime>(items: &[MenuItem<R>]) -> Vec<&dyn tauri::menu::IsMenuItem<R>> {
+    items
+        .iter()
+        .map(|i| i as &dyn tauri::menu::IsMenuItem<R>)
+        .collect()
+}
+
+/// What a pause item of the menu asks for.
+pub fn pause_for(id: &str) -> Option<PauseFor> {
+    let hour = std::time::Duration::from_secs(3600);
+    Some(match id {
+        ids::PAUSE_HOUR => PauseFor::Span(hour, Hold::BelowUrgent),
+        ids::PAUSE_4_HOURS => PauseFor::Span(4 * hour, Hold::BelowUrgent),
+        ids::PAUSE_TOMORROW => PauseFor::Until(crate::tomorrow_morning(), Hold::BelowUrgent),
+        ids::PAUSE_ALL_HOUR => PauseFor::Span(hour, Hold::Everything),
+        ids::PAUSE_ALL_4_HOURS => PauseFor::Span(4 * hour, Hold::Everything),
+        ids::PAUSE_ALL_TOMORROW => PauseFor::Until(crate::tomorrow_morning(), Hold::Everything),
+        _ => return None,
+    })
+}
+
 fn spawn(task: impl std::future::Future<Output = ()> + Send + 'static) {
     tauri::async_runtime::spawn(task);
 }
@@ -193,6 +277,7 @@ mod tests {
         Status {
             unread: 0,
             paused_until: None,
+            paused_hold: None,
             warning: None,
             key: KeyStatus::default(),
             webhook_url: None,
@@ -240,10 +325,48 @@ mod tests {
             "Sekoia Notifier: 12 unread alerts; Sekoia.io rejected the API key"
         );
         s.paused_until = Some("2026-11-30T08:00:00Z".into());
+        s.paused_hold = Some(Hold::BelowUrgent);
         assert_eq!(
             tooltip(&s),
-            "Sekoia Notifier: 12 unread alerts; pop-ups paused until 2026-11-30 08:00"
+            "Sekoia Notifier: 12 unread alerts; pop-ups paused until 2026-11-30 08:00 (Urgent still pops up)"
         );
+        s.paused_hold = Some(Hold::Everything);
+        assert!(tooltip(&s).ends_with("(everything, Urgent too)"));
+    }
+
+    #[test]
+    fn resume_is_offered_only_while_paused_and_says_until_when() {
+        let mut s = status();
+        assert_eq!(
+            resume_item(&s),
+            ("Resume pop-ups (not paused)".to_owned(), false)
+        );
+        s.paused_until = Some("2026-11-30T08:00:00Z".into());
+        assert_eq!(
+            resume_item(&s),
+            (
+                "Resume pop-ups (paused until 2026-11-30 08:00)".to_owned(),
+                true
+            )
+        );
+    }
+
+    #[test]
+    fn every_pause_item_says_how_long_and_what_it_holds() {
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(
+            pause_for(ids::PAUSE_HOUR),
+            Some(PauseFor::Span(hour, Hold::BelowUrgent))
+        );
+        assert_eq!(
+            pause_for(ids::PAUSE_ALL_4_HOURS),
+            Some(PauseFor::Span(4 * hour, Hold::Everything))
+        );
+        assert!(matches!(
+            pause_for(ids::PAUSE_ALL_TOMORROW),
+            Some(PauseFor::Until(_, Hold::Everything))
+        ));
+        assert_eq!(pause_for(ids::RESUME), None);
     }
 
     #[test]

@@ -134,6 +134,24 @@ impl Bounded {
         }
     }
 
+    /// `CloseNotification` under the same deadline and rest as a pop-up.
+    async fn withdraw_bounded(&self, key: &str) -> Result<(), NotifyError> {
+        if let Some(given_up) = self.resting(Instant::now()) {
+            return Err(given_up);
+        }
+        match tokio::time::timeout(self.config.deadline, self.inner.withdraw(key)).await {
+            Ok(result) => result,
+            Err(_) => {
+                let error = NotifyError::TimedOut {
+                    action: "closing a pop-up",
+                    after: self.config.deadline,
+                };
+                self.failed(&error);
+                Err(error)
+            }
+        }
+    }
+
     async fn show_bounded(&self, popup: &Popup) -> Result<(), NotifyError> {
         if let Some(given_up) = self.resting(Instant::now()) {
             tracing::debug!(sink = self.inner.name(), "{given_up}");
@@ -161,6 +179,12 @@ impl Sink for Bounded {
     }
     fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>> {
         Box::pin(self.show_bounded(popup))
+    }
+    fn withdraw<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(self.withdraw_bounded(key))
+    }
+    fn seen(&self, key: &str) -> bool {
+        self.inner.seen(key)
     }
     fn offer_acknowledge(&self, acknowledger: Acknowledger) {
         self.inner.offer_acknowledge(acknowledger);

@@ -9,7 +9,6 @@
 //! (the writer does), pop up each caught-up alert, or move the cursor past
 //! a gap it could not fill.
 
-use crate::notify::PopupKind;
 use crate::pipeline::Sink;
 use crate::policy::{EventView, Policy};
 use crate::sekoia::{Client, SekoiaError};
@@ -64,6 +63,8 @@ pub struct CatchUp {
     sinks: Vec<Arc<dyn Sink>>,
     policy: Policy,
     link: Option<Url>,
+    /// For alert pages (a catch-up of one alert shows that alert).
+    settings: Settings,
 }
 
 impl CatchUp {
@@ -79,6 +80,7 @@ impl CatchUp {
             sinks,
             policy: Policy::new(&settings.notify),
             link: settings.alerts_list_url(),
+            settings: settings.clone(),
         }
     }
 
@@ -131,6 +133,8 @@ impl CatchUp {
     ) -> Result<Report, CatchUpError> {
         let mut report = Report::default();
         let mut tally = Tally::default();
+        // The first alert's own pop-up: a summary of one alert is that.
+        let mut first = None;
         let mut offset = 0;
         while report.pages < MAX_PAGES {
             let page = self.client.list_created(since, until, offset).await?;
@@ -156,10 +160,17 @@ impl CatchUp {
                     uuid: alert.uuid.clone().unwrap_or_default(),
                     short_id: alert.short_id.clone(),
                     subject: crate::kind::Subject::Alert,
-                    facts: crate::kind::Facts::default(),
+                    facts: crate::kind::Facts::alert_created(alert.short_id.as_deref()),
                 };
                 if self.policy.wants_popup(&view, Some(alert)) {
-                    tally.add(alert.urgency_value());
+                    tally.add_level(crate::urgency::Level::of_alert(alert));
+                    if first.is_none() {
+                        let link = alert
+                            .short_id
+                            .as_deref()
+                            .and_then(|s| self.settings.alert_url(s));
+                        first = Some(crate::policy::popup(&view, Some(alert), link, None));
+                    }
                 }
             }
             if last {
@@ -179,9 +190,14 @@ impl CatchUp {
             added = report.added,
             "catch-up done"
         );
-        if tally.total > 0 {
-            let popup = tally.popup(SUMMARY_KEY, "alert caught up", self.link.clone());
-            debug_assert_eq!(popup.kind, PopupKind::Summary);
+        let popup = match first {
+            Some(alone) if tally.total == 1 => Some(alone),
+            _ if tally.total > 0 => {
+                Some(tally.popup(SUMMARY_KEY, "alert caught up", self.link.clone()))
+            }
+            _ => None,
+        };
+        if let Some(popup) = popup {
             for sink in &self.sinks {
                 if let Err(e) = sink.show(&popup).await {
                     tracing::warn!(sink = sink.name(), error = %e, "pop-up not delivered");

@@ -18,7 +18,7 @@ use crate::notify::{Popup, PopupKind, Urgency};
 use crate::outbox::{DestinationStatus, Forwarders, OutboxConfig, OutboxError};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
 use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
-use crate::selftest::{Delivered, SelfTestError};
+use crate::selftest::{Delivered, Route, SelfTestError};
 use crate::settings::{hook_url, ForwardTarget, HookSecret, Settings, TunnelKind};
 use crate::store::{Reader, Store, StoreError, Writer};
 use crate::triage::{Acknowledged, TriageError};
@@ -357,7 +357,22 @@ impl Engine {
     /// also becomes the health's last self-test.
     pub async fn send_test(&self) -> Result<Delivered, SelfTestError> {
         let url = self.webhook_url();
-        self.monitor.shared.send_test(&url, Probe::Asked).await
+        self.monitor
+            .shared
+            .send_test(&url, Probe::Asked(self.webhook_route()))
+            .await
+    }
+
+    /// Whether the webhook URL is one Sekoia.io can reach (a tunnel's or
+    /// the configured public one) or only the local listener.
+    pub fn webhook_route(&self) -> Route {
+        let public = self.tunnel.as_ref().and_then(Tunnel::public_url).is_some()
+            || self.fixed_public.is_some();
+        if public {
+            Route::Public
+        } else {
+            Route::Local
+        }
     }
 
     /// Asks the API who the key belongs to, for a "Check" button; the
@@ -559,11 +574,15 @@ pub fn desktop_sink(settings: &Settings) -> Option<Arc<dyn Sink>> {
     }
     #[cfg(target_os = "linux")]
     return Some(Arc::new(Desktop::new(settings.app_url(), Opener::System)));
-    // macOS and Windows pop-ups come with the desktop app's native backends.
-    #[cfg(not(target_os = "linux"))]
+    // macOS and Windows: the OS notification centre through notify-rust.
+    #[cfg(any(target_os = "macos", target_os = "windows"))]
+    return Some(Arc::new(crate::notify::native::Native::new(
+        settings.app_url(),
+    )));
+    #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
     {
         let _ = settings;
-        tracing::info!("desktop pop-ups from sekoia-notifierd are Linux-only; use the desktop app");
+        tracing::info!("desktop pop-ups are available on Linux, macOS and Windows only");
         None
     }
 }
@@ -598,6 +617,7 @@ async fn url_changed(sinks: &[Arc<dyn Sink>], url: &Url) {
         ],
         urgency: Urgency::Critical,
         link: None,
+        ..Popup::default()
     };
     for sink in sinks {
         if let Err(e) = sink.show(&popup).await {
@@ -718,16 +738,22 @@ pub async fn answers_secret(listen: SocketAddr, secret: &HookSecret) -> bool {
 /// one when configured, else the running instance's local one, else the one
 /// the configured bind address would give.
 pub async fn webhook_url(settings: &Settings, data_dir: &Path) -> Option<Url> {
+    webhook(settings, data_dir).await.map(|(url, _)| url)
+}
+
+/// [`webhook_url`], and whether Sekoia.io can reach it (`Route::Public`) or
+/// it is the local listener's (`Route::Local`).
+pub async fn webhook(settings: &Settings, data_dir: &Path) -> Option<(Url, Route)> {
     let instance = running(data_dir).await;
     let secret = settings.listener.hook_secret.as_ref()?;
     if let Some(base) = instance.as_ref().and_then(|i| i.public_url.as_ref()) {
-        return hook_url(base, secret);
+        return hook_url(base, secret).map(|u| (u, Route::Public));
     }
     if let Some(public) = settings.public_hook_url() {
-        return Some(public);
+        return Some((public, Route::Public));
     }
     let addr = instance.map_or(settings.listener.bind, |i| i.listen);
-    settings.local_hook_url(addr)
+    settings.local_hook_url(addr).map(|u| (u, Route::Local))
 }
 
 fn write_instance(data_dir: &Path, instance: &Instance) {

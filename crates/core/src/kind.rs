@@ -163,6 +163,17 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// The facts of an `alert:created` notification (a caught-up alert, an
+    /// urgency raise worded as the alert's own pop-up).
+    pub fn alert_created(short_id: Option<&str>) -> Facts {
+        Facts {
+            kind: ALERT.to_owned(),
+            action: "created".to_owned(),
+            short_id: short_id.map(str::to_owned),
+            ..Facts::default()
+        }
+    }
+
     /// The facts of a stored body (`raw`) of type `kind`; `updated` is the
     /// stored `attributes.updated`.
     pub fn read(

@@ -4,6 +4,7 @@
 pub mod bounded;
 pub mod catchup;
 pub mod engine;
+pub mod escalation;
 pub mod event;
 pub mod forward;
 pub mod health;
@@ -19,6 +20,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod reach;
 pub mod retry;
+pub mod revision;
 pub mod secrets;
 pub mod sekoia;
 pub mod selftest;
@@ -27,6 +29,7 @@ pub mod store;
 pub mod storm;
 pub mod triage;
 pub mod tunnel;
+pub mod urgency;
 
 #[cfg(test)]
 mod fuzz_seeds;

@@ -131,7 +131,9 @@ impl Shared {
         let _one = self.probing.lock().await;
         let host = webhook.host_str().unwrap_or("the webhook URL").to_owned();
         let result = match kind {
-            Probe::Asked => selftest::send_test(webhook, &self.data_dir, SELFTEST_WAIT).await,
+            Probe::Asked(route) => {
+                selftest::send_test(webhook, route, &self.data_dir, SELFTEST_WAIT).await
+            }
             Probe::Periodic => selftest::probe(webhook, &self.data_dir, SELFTEST_WAIT).await,
         };
         if let (Probe::Periodic, Ok(delivered)) = (kind, &result) {
@@ -151,6 +153,10 @@ impl Shared {
             }
         }
         let (ok, message) = match &result {
+            Ok(d) if kind == Probe::Asked(selftest::Route::Local) => (
+                true,
+                format!("{} ({} ms)", selftest::LOCAL_ONLY, d.round_trip.as_millis()),
+            ),
             Ok(d) => (
                 true,
                 format!(
@@ -232,10 +238,11 @@ fn after_probe(tunnel: &TunnelHealth, ok: bool, failures: u32, message: &str) ->
 }
 
 /// Who asked for a self-test.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Probe {
-    /// The user ("Send test alert").
-    Asked,
+    /// The user ("Send test alert"), through the public URL or, without
+    /// one, the local listener only.
+    Asked(selftest::Route),
     /// The engine (periodic, new URL, resume).
     Periodic,
 }
@@ -600,10 +607,28 @@ mod tests {
         let health = engine.health();
         assert_eq!(health.borrow().api, ApiHealth::NoKey);
         assert_eq!(health.borrow().selftest, None);
-        engine.send_test().await.unwrap();
+        let delivered = engine.send_test().await.unwrap();
         let test = health.borrow().selftest.clone().unwrap();
         assert!(test.ok, "{test:?}");
-        assert!(test.message.contains("through 127.0.0.1"), "{test:?}");
+        // No tunnel, no public URL: honest about what was proved.
+        assert!(
+            test.message.starts_with(
+                "delivered locally; Sekoia.io cannot reach this machine yet (no tunnel)"
+            ),
+            "{test:?}"
+        );
+        assert!(crate::selftest::delivered_locally(&delivered.uuid));
+        // The test alert is in the feed, never unread: it is not an alert.
+        let reader = engine.reader().unwrap();
+        assert_eq!(reader.unread().unwrap(), 0);
+        let feed = reader
+            .feed(10, &crate::settings::Settings::default())
+            .unwrap();
+        assert!(
+            feed.iter()
+                .any(|e| e.uuid == delivered.uuid && e.read && e.urgency_band.is_none()),
+            "{feed:?}"
+        );
         engine.stop().await;
         let (_, stored) = recorded(&Reader::open(dir.path()).unwrap())
             .unwrap()

@@ -473,6 +473,7 @@ impl Worker {
             ],
             urgency: Urgency::Normal,
             link: None,
+            ..Popup::default()
         };
         for sink in &self.sinks {
             if let Err(e) = sink.show(&popup).await {

@@ -9,12 +9,14 @@
 //! recorded as the reason the entry is not enriched. The pipeline owns no
 //! HTTP listener and no delivery mechanism.
 
+use crate::escalation::{Escalation, Reminders};
 use crate::forward::{payload, Message};
-use crate::kind::Subject;
+use crate::kind::{Change, Subject};
 use crate::notify::desktop::Desktop;
 use crate::notify::{Acknowledger, NotifyError, Popup, WindowOpener};
 use crate::outbox::{Lane, Queued};
 use crate::policy::{popup, EventView, Policy};
+use crate::revision::{raised_line, revise, AlertState, Revision};
 use crate::sekoia::{Alert, Client, SekoiaError};
 use crate::settings::Settings;
 use crate::store::{Ledger, StoreError, Writer};
@@ -40,6 +42,16 @@ pub trait Sink: Send + Sync {
     /// Summary and URL-changed pop-ups' clicks call `open` (the shell's
     /// windows), where the sink can.
     fn offer_windows(&self, _open: WindowOpener) {}
+    /// Closes the pop-up shown with `key` if it is still on screen (a
+    /// teammate took the alert), where the sink can.
+    fn withdraw<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Whether the user clicked, acknowledged or dismissed the pop-up shown
+    /// with `key` (no reminder then), where the sink can tell.
+    fn seen(&self, _key: &str) -> bool {
+        false
+    }
 }
 
 impl Sink for Desktop {
@@ -54,6 +66,12 @@ impl Sink for Desktop {
     }
     fn offer_windows(&self, open: WindowOpener) {
         self.set_window_opener(open);
+    }
+    fn withdraw<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(async move { self.close(key).await.map(|_| ()) })
+    }
+    fn seen(&self, key: &str) -> bool {
+        Desktop::seen(self, key)
     }
 }
 
@@ -99,6 +117,10 @@ pub struct Pipeline {
     wake: Arc<Notify>,
     config: PipelineConfig,
     storm: Storm,
+    /// Sounds and residency per band.
+    escalation: Escalation,
+    /// Urgent pop-ups owed a reminder.
+    reminders: Reminders,
     /// Forward destinations; empty without `[[forward]]`.
     lanes: Vec<Lane>,
 }
@@ -130,6 +152,8 @@ impl Pipeline {
                 Budget::from_settings(&parts.settings.notify),
                 parts.settings.alerts_list_url(),
             ),
+            escalation: Escalation::from_settings(&parts.settings.notify),
+            reminders: Reminders::from_settings(&parts.settings.notify),
             settings: parts.settings,
             sinks: parts.sinks,
             wake: parts.wake,
@@ -163,8 +187,16 @@ impl Pipeline {
                 Ok(false) => {}
                 Err(e) => tracing::error!(error = %e, "pipeline step failed; retrying shortly"),
             }
+            // No reminder owed: a far instant that never fires in practice.
+            let remind_at = self
+                .reminders
+                .next_due()
+                .unwrap_or_else(|| std::time::Instant::now() + Duration::from_secs(86_400));
             tokio::select! {
                 () = self.wake.notified() => {}
+                () = tokio::time::sleep_until(remind_at.into()) => {
+                    self.remind(std::time::Instant::now()).await;
+                }
                 _ = retry.tick() => {
                     if let Err(e) = self.retry_owed().await {
                         tracing::error!(error = %e, "enrichment retry failed");
@@ -240,6 +272,27 @@ impl Pipeline {
                 previous.insert(e.id, u);
             }
         }
+        // Each updated alert's state before this batch, to tell what an
+        // update means for its pop-up (`revision`).
+        let mut states: HashMap<String, AlertState> = HashMap::new();
+        for e in events
+            .iter()
+            .filter(|e| e.kind == crate::kind::ALERT && e.action == "updated")
+        {
+            if !states.contains_key(&e.uuid) {
+                let cached = match known.get(&e.uuid) {
+                    Some(a) => Some(a.clone()),
+                    None => self.ledger().alert(&e.uuid)?,
+                };
+                states.insert(
+                    e.uuid.clone(),
+                    cached
+                        .as_ref()
+                        .map(AlertState::of_alert)
+                        .unwrap_or_default(),
+                );
+            }
+        }
         let deadline = tokio::time::Instant::now() + self.config.deadline;
         let fetched = if wanted.is_empty() {
             Fetched::Later
@@ -273,6 +326,8 @@ impl Pipeline {
         }));
         let mut popups = Vec::new();
         let mut forward = Vec::new();
+        let mut withdrawn: Vec<String> = Vec::new();
+        let mut patched: Vec<Alert> = Vec::new();
         for event in &events {
             let alert = fresh
                 .iter()
@@ -300,8 +355,52 @@ impl Pipeline {
                     urgency: alert.and_then(Alert::urgency_value),
                 });
             }
+            // A dynamic urgency notification says the alert's current
+            // urgency: the cache (and so the feed) follows it.
+            if let (Some(Change::Urgency(value)), Some(a)) = (&event.facts.change, alert) {
+                let mut now = a.clone();
+                now.urgency = Some(crate::sekoia::Urgency {
+                    value: a.urgency.as_ref().and_then(|u| u.value),
+                    current_value: Some(*value),
+                    display: None,
+                });
+                patched.retain(|p: &Alert| p.uuid != now.uuid);
+                patched.push(now);
+            }
+            if let Some(state) = states.get_mut(&event.uuid) {
+                let after = after_update(state, event, alert);
+                match revise(state, &after) {
+                    Revision::Withdraw => withdrawn.push(event.uuid.clone()),
+                    Revision::Raised(level)
+                        if self.policy.wants_popup(&as_creation(event), alert) =>
+                    {
+                        // The alert as it is now: the cache may predate the raise.
+                        let mut now = alert.cloned();
+                        if let Some(a) = now.as_mut() {
+                            a.urgency = Some(crate::sekoia::Urgency {
+                                value: a.urgency.as_ref().and_then(|u| u.value),
+                                current_value: Some(level.value),
+                                display: None,
+                            });
+                        }
+                        let mut p = popup(&as_creation(event), now.as_ref(), link.clone(), None);
+                        p.lines.insert(0, raised_line(level));
+                        popups.push(Wanted {
+                            popup: p,
+                            urgency: Some(level.value),
+                        });
+                    }
+                    Revision::Raised(_) | Revision::Quiet => {}
+                }
+                *state = after;
+            }
             let summary = event.facts.summary(title.as_deref(), before);
             self.queue_forward(event, alert, link.as_ref(), &summary, &mut forward);
+        }
+        let mut fresh = fresh;
+        for p in patched {
+            fresh.retain(|a| a.uuid != p.uuid);
+            fresh.push(p);
         }
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
         let woken: Vec<&Lane> = self
@@ -315,14 +414,17 @@ impl Pipeline {
         for lane in woken {
             lane.wake();
         }
+        // A teammate took these alerts: their pop-ups leave the screen.
+        for uuid in withdrawn {
+            self.withdraw(&uuid).await;
+        }
         // Past the budget, alerts fold into one summary pop-up (storm).
-        let popups = self.storm.admit(std::time::Instant::now(), popups);
-        for p in &popups {
-            for sink in &self.sinks {
-                if let Err(e) = sink.show(p).await {
-                    tracing::warn!(sink = sink.name(), error = %e, "pop-up not delivered");
-                }
-            }
+        let now = std::time::Instant::now();
+        let popups = self.storm.admit(now, popups);
+        for mut p in popups {
+            self.escalation.dress(&mut p);
+            self.show(&p).await;
+            self.reminders.track(&p, now);
         }
         Ok(true)
     }
@@ -341,6 +443,14 @@ impl Pipeline {
             match client.get_comment(&e.uuid, &comment).await {
                 Ok(text) => e.facts.content = text.filter(|t| !t.trim().is_empty()),
                 Err(err) => tracing::warn!(error = %err, "comment text not fetched"),
+            }
+        }
+    }
+
+    async fn show(&self, popup: &Popup) {
+        for sink in &self.sinks {
+            if let Err(e) = sink.show(popup).await {
+                tracing::warn!(sink = sink.name(), error = %e, "pop-up not delivered");
             }
         }
     }
@@ -370,6 +480,50 @@ impl Pipeline {
             }
         }
         titles
+    }
+
+    /// Shows the reminders due at `now` (the run loop passes the clock;
+    /// tests pass any instant) of Urgent alerts still Pending, unread in the
+    /// feed and not seen on screen; forgets the others.
+    pub async fn remind(&mut self, now: std::time::Instant) {
+        for popup in self.reminders.due(now) {
+            if self.still_owed(&popup.key) {
+                self.show(&popup).await;
+            } else {
+                self.reminders.forget(&popup.key);
+            }
+        }
+    }
+
+    /// Whether alert `uuid` still deserves a reminder.
+    fn still_owed(&self, uuid: &str) -> bool {
+        if self.sinks.iter().any(|s| s.seen(uuid)) {
+            return false;
+        }
+        let ledger = self.ledger();
+        let unread = ledger.is_unread(uuid).unwrap_or(false);
+        let pending = match ledger.alert(uuid) {
+            Ok(Some(alert)) => alert
+                .status
+                .as_ref()
+                .and_then(|s| s.name.as_deref())
+                .is_some_and(crate::revision::is_pending),
+            // Unknown now: it was Pending when shown.
+            Ok(None) => true,
+            Err(_) => false,
+        };
+        unread && pending
+    }
+
+    /// Closes alert `uuid`'s pop-up on every sink and stops its reminders:
+    /// it left Pending (`revision::Revision::Withdraw`).
+    pub async fn withdraw(&mut self, uuid: &str) {
+        self.reminders.forget(uuid);
+        for sink in &self.sinks {
+            if let Err(e) = sink.withdraw(uuid).await {
+                tracing::warn!(sink = sink.name(), error = %e, "pop-up not withdrawn");
+            }
+        }
     }
 
     /// The body each wanting destination gets for `event`.
@@ -464,6 +618,33 @@ impl Pipeline {
                 Fetched::Final(e.to_string())
             }
         }
+    }
+}
+
+/// An alert's state after `event` (an `alert:updated`): what the update
+/// says (a status name, a new urgency), else what the Alert API answered,
+/// else what was known.
+fn after_update(before: &AlertState, event: &EventView, alert: Option<&Alert>) -> AlertState {
+    let fetched = alert.map(AlertState::of_alert).unwrap_or_default();
+    let mut after = AlertState {
+        status: fetched.status.or_else(|| before.status.clone()),
+        urgency: fetched.urgency.or(before.urgency),
+    };
+    match &event.facts.change {
+        Some(Change::Status { name: Some(name) }) => after.status = Some(name.clone()),
+        Some(Change::Urgency(value)) => after.urgency = Some(*value),
+        _ => {}
+    }
+    after
+}
+
+/// The event read as its alert's creation, to word and filter the pop-up
+/// of an urgency raise like the alert's own.
+fn as_creation(event: &EventView) -> EventView {
+    EventView {
+        action: "created".to_owned(),
+        facts: crate::kind::Facts::alert_created(event.short_id.as_deref()),
+        ..event.clone()
     }
 }
 

@@ -7,6 +7,11 @@ use crate::notify::{urgency_for, Popup, PopupKind};
 use crate::sekoia::Alert;
 use crate::selftest::{PROBE_ACTION, TEST_TYPE};
 use crate::settings::{EventFilter, NotifySettings};
+use crate::urgency::{Band, Level};
+
+/// What a change of an alert's state means for its pop-up (withdraw it,
+/// re-notify once for a higher band, or nothing): see `revision`.
+pub use crate::revision::{revise, AlertState, Revision};
 use url::Url;
 
 /// The fields of a stored event the policy looks at.
@@ -78,15 +83,10 @@ impl Policy {
     }
 }
 
-/// Sekoia's word for an urgency value, when the API did not give one.
+/// Sekoia's word for an urgency value, when the API did not give one (the
+/// scale of `urgency::Band`).
 pub fn urgency_word(value: u8) -> &'static str {
-    match value {
-        80.. => "Urgent",
-        60..=79 => "Major",
-        40..=59 => "High",
-        20..=39 => "Moderate",
-        _ => "Low",
-    }
+    Band::of(value).word()
 }
 
 /// The pop-up for an event, with what is known of its alert. `link` is the
@@ -99,15 +99,20 @@ pub fn popup(
     previous: Option<u8>,
 ) -> Popup {
     if event.kind == TEST_TYPE {
+        // Honest about what it proved: without a tunnel only the local leg.
+        let line = if crate::selftest::delivered_locally(&event.uuid) {
+            format!("Test alert {}.", crate::selftest::LOCAL_ONLY)
+        } else {
+            "Webhook delivery works: this event came through the public webhook URL.".to_owned()
+        };
         return Popup {
             kind: PopupKind::Notice,
             key: event.uuid.clone(),
             summary: "Sekoia Notifier test alert".to_owned(),
-            lines: vec![
-                "Webhook delivery works: this event came through the webhook URL.".to_owned(),
-            ],
+            lines: vec![line],
             urgency: urgency_for(None),
             link: None,
+            ..Popup::default()
         };
     }
     let alert = alert.filter(|_| event.is_alert());
@@ -154,6 +159,9 @@ pub fn popup(
         (Subject::Alert, crate::kind::ALERT) => event.uuid.clone(),
         (subject, kind) => format!("{}:{kind}:{}", subject.as_str(), event.id),
     };
+    let pending = alert
+        .and_then(|a| a.status.as_ref()?.name.as_deref())
+        .is_some_and(crate::revision::is_pending);
     Popup {
         kind: PopupKind::Alert,
         key,
@@ -161,6 +169,9 @@ pub fn popup(
         lines,
         urgency: urgency_for(value),
         link,
+        level: alert.and_then(Level::of_alert),
+        acknowledgeable: event.kind == crate::kind::ALERT && pending,
+        ..Popup::default()
     }
 }
 
@@ -237,6 +248,39 @@ mod tests {
             popup(&e, None, None, None).summary,
             "Sekoia Notifier test alert"
         );
+    }
+
+    #[test]
+    fn a_test_alert_without_a_tunnel_says_it_was_only_delivered_locally() {
+        let mut local = event(TEST_TYPE, "created");
+        local.uuid = "test-local-0123abcd".into();
+        let p = popup(&local, None, None, None);
+        assert_eq!(
+            p.lines,
+            ["Test alert delivered locally; Sekoia.io cannot reach this machine yet (no tunnel)."]
+        );
+        assert!(!p.lines[0].contains("works"));
+        let mut public = event(TEST_TYPE, "created");
+        public.uuid = "test-0123abcd".into();
+        assert!(popup(&public, None, None, None).lines[0].starts_with("Webhook delivery works"));
+        assert_eq!(p.kind, PopupKind::Notice, "never counted as an alert");
+    }
+
+    #[test]
+    fn only_a_pending_alert_offers_acknowledge_and_its_level_is_on_the_scale() {
+        let pending = popup(&event("alert", "created"), Some(&alert(47)), None, None);
+        assert!(pending.acknowledgeable);
+        let level = pending.level.unwrap();
+        assert_eq!((level.value, level.band.word()), (47, "High"));
+        assert_eq!(pending.lines[0], "Urgency 47 (High)");
+        let mut ongoing = alert(91);
+        ongoing.status = Some(Named {
+            name: Some("Ongoing".into()),
+        });
+        let taken = popup(&event("alert", "created"), Some(&ongoing), None, None);
+        assert!(!taken.acknowledgeable, "Ongoing: Acknowledge cannot work");
+        // Unknown status (not enriched): not offered either.
+        assert!(!popup(&event("alert", "created"), None, None, None).acknowledgeable);
     }
 
     #[test]

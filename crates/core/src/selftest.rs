@@ -37,6 +37,28 @@ pub enum SelfTestError {
     Client(String),
 }
 
+/// Which way a test event went in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Through a URL Sekoia.io can reach (a tunnel's, or `public_url`).
+    Public,
+    /// To the local listener only: no tunnel, no public URL.
+    Local,
+}
+
+/// What a test that only reached the local listener proved, in words.
+pub const LOCAL_ONLY: &str =
+    "delivered locally; Sekoia.io cannot reach this machine yet (no tunnel)";
+
+/// The uuid prefix of a test event posted to the local listener only.
+const LOCAL_PREFIX: &str = "test-local-";
+
+/// Whether the test event with this `attributes.uuid` went to the local
+/// listener only (its pop-up must not claim that webhooks work).
+pub fn delivered_locally(uuid: &str) -> bool {
+    uuid.starts_with(LOCAL_PREFIX)
+}
+
 /// What a successful probe measured.
 #[derive(Debug, Clone)]
 pub struct Delivered {
@@ -47,13 +69,15 @@ pub struct Delivered {
 }
 
 /// Posts a test event to `webhook` and waits up to `wait` until it shows up
-/// in the store in `data_dir`.
+/// in the store in `data_dir`. `route` says whether `webhook` is one
+/// Sekoia.io can reach; the event's uuid carries it to the pop-up.
 pub async fn send_test(
     webhook: &Url,
+    route: Route,
     data_dir: &Path,
     wait: Duration,
 ) -> Result<Delivered, SelfTestError> {
-    post_and_wait(webhook, data_dir, wait, "created").await
+    post_and_wait(webhook, data_dir, wait, "created", route).await
 }
 
 /// Like [`send_test`], for the engine's own periodic checks: the event's
@@ -63,7 +87,7 @@ pub async fn probe(
     data_dir: &Path,
     wait: Duration,
 ) -> Result<Delivered, SelfTestError> {
-    post_and_wait(webhook, data_dir, wait, PROBE_ACTION).await
+    post_and_wait(webhook, data_dir, wait, PROBE_ACTION, Route::Public).await
 }
 
 async fn post_and_wait(
@@ -71,10 +95,14 @@ async fn post_and_wait(
     data_dir: &Path,
     wait: Duration,
     action: &str,
+    route: Route,
 ) -> Result<Delivered, SelfTestError> {
     let url_host = webhook.host_str().unwrap_or("the webhook URL").to_owned();
     let nonce = nonce();
-    let uuid = format!("test-{nonce}");
+    let uuid = match route {
+        Route::Public => format!("test-{nonce}"),
+        Route::Local => format!("{LOCAL_PREFIX}{nonce}"),
+    };
     let body = serde_json::json!({
         "type": TEST_TYPE,
         "action": action,

@@ -637,6 +637,20 @@ pub struct NotifySettings {
     /// The sliding window of the budget, in seconds. 1 to 3600.
     #[serde(deserialize_with = "de_storm_window")]
     pub storm_window_secs: u32,
+    /// Alerts at or above this urgency (0 to 100; default 80, Urgent) always
+    /// get their own pop-up, outside the storm budget, and still pop up
+    /// while pop-ups are paused (unless the pause holds back everything).
+    #[serde(deserialize_with = "de_urgency")]
+    pub always_popup_urgency: u8,
+    /// Minutes between reminders of an Urgent alert still Pending and
+    /// unseen; 0 (the default) is off. 0 to 1440.
+    #[serde(deserialize_with = "de_remind")]
+    pub remind_minutes: u32,
+    /// Urgent pop-ups stay on screen (no timeout, `resident`) until
+    /// clicked, acknowledged or withdrawn. Default true.
+    pub resident_urgent: bool,
+    /// `[notify.sound]`: the sound of each urgency band's pop-up.
+    pub sound: SoundSettings,
 }
 
 impl Default for NotifySettings {
@@ -649,8 +663,71 @@ impl Default for NotifySettings {
             }],
             storm_budget: 5,
             storm_window_secs: 30,
+            always_popup_urgency: 80,
+            remind_minutes: 0,
+            resident_urgent: true,
+            sound: SoundSettings::default(),
         }
     }
+}
+
+/// `[notify.sound]`: per urgency band, a freedesktop sound name (the sound
+/// naming spec, such as "alarm-clock-elapsed"; sent as the `sound-name`
+/// hint) or the absolute path of a sound file (`sound-file`); "" is
+/// silent. Default: Urgent and Major only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SoundSettings {
+    #[serde(deserialize_with = "de_sound")]
+    pub urgent: String,
+    #[serde(deserialize_with = "de_sound")]
+    pub major: String,
+    #[serde(deserialize_with = "de_sound")]
+    pub high: String,
+    #[serde(deserialize_with = "de_sound")]
+    pub moderate: String,
+    #[serde(deserialize_with = "de_sound")]
+    pub low: String,
+}
+
+impl Default for SoundSettings {
+    fn default() -> Self {
+        SoundSettings {
+            urgent: "alarm-clock-elapsed".to_owned(),
+            major: "message-new-instant".to_owned(),
+            high: String::new(),
+            moderate: String::new(),
+            low: String::new(),
+        }
+    }
+}
+
+impl SoundSettings {
+    /// The sound of a band; `None` when it is silent.
+    pub fn of(&self, band: crate::urgency::Band) -> Option<&str> {
+        use crate::urgency::Band;
+        let sound = match band {
+            Band::Urgent => &self.urgent,
+            Band::Major => &self.major,
+            Band::High => &self.high,
+            Band::Moderate => &self.moderate,
+            Band::Low => &self.low,
+        };
+        Some(sound.as_str()).filter(|s| !s.is_empty())
+    }
+}
+
+/// Whether `text` is a valid `[notify.sound]` value: empty, a sound name
+/// (1 to 64 of a-z 0-9 - _ .), or an absolute file path without controls.
+pub fn valid_sound(text: &str) -> bool {
+    text.is_empty()
+        || (text.len() <= 64
+            && text.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+            }))
+        || (Path::new(text).is_absolute()
+            && text.len() <= 4096
+            && !text.chars().any(char::is_control))
 }
 
 /// A `type:action` pair such as `alert:created`; either side may be `*`.
@@ -937,6 +1014,19 @@ fn de_storm_window<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     de_int_in(d, 1..=3600)
 }
 
+fn de_remind<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    de_int_in(d, 0..=1440)
+}
+
+fn de_sound<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = String::deserialize(d)?;
+    if valid_sound(&text) {
+        Ok(text)
+    } else {
+        Err(de::Error::custom("not a sound name or an absolute path"))
+    }
+}
+
 /// What each key should look like, for error messages. Keys inside arrays are
 /// looked up with their index replaced by `[]`.
 fn expected_form(key: &str) -> &'static str {
@@ -981,6 +1071,14 @@ fn expected_form(key: &str) -> &'static str {
         }
         "notify.storm_budget" => "an integer from 1 to 100 (alert pop-ups per storm window)",
         "notify.storm_window_secs" => "an integer from 1 to 3600 (seconds)",
+        "notify.always_popup_urgency" => "an integer from 0 to 100 (80 = Urgent)",
+        "notify.remind_minutes" => "an integer from 0 (off) to 1440 (minutes)",
+        "notify.resident_urgent" => "true or false",
+        "notify.sound" => "a table of urgent, major, high, moderate, low",
+        "notify.sound.urgent" | "notify.sound.major" | "notify.sound.high"
+        | "notify.sound.moderate" | "notify.sound.low" => {
+            "a sound name such as \"alarm-clock-elapsed\", the absolute path of a sound file, or \"\" for none"
+        }
         "forward" => "[[forward]] tables",
         "forward[].kind" => "one of teams, teams-legacy, slack, mattermost, webhook",
         "forward[].url" => forward::URL_FORM,
@@ -1355,6 +1453,16 @@ hook_secret = "{secret}"
 # events = ["alert:created"]      # type:action pairs that raise a pop-up; every event still enters the feed
 # storm_budget = 5                # at most this many alert pop-ups per window; the rest become one summary pop-up
 # storm_window_secs = 30
+# always_popup_urgency = 80       # at or above: always its own pop-up, even in a storm or a pause (unless "everything")
+# resident_urgent = true          # Urgent pop-ups stay until clicked, acknowledged or withdrawn
+# remind_minutes = 0              # remind of an Urgent alert still Pending and unseen every N minutes; 0 = off
+
+[notify.sound]                    # a sound name (freedesktop), an absolute file path, or "" for none
+# urgent = "alarm-clock-elapsed"
+# major = "message-new-instant"
+# high = ""
+# moderate = ""
+# low = ""
 "#,
         secret = secret.as_str()
     )

@@ -245,6 +245,9 @@ pub struct FeedEntry {
     pub title: Option<String>,
     pub urgency: Option<u8>,
     pub urgency_display: Option<String>,
+    /// The band on the scale (`urgency::Band`, "low" to "urgent"): what the
+    /// feed colours and filters by; null when the urgency is unknown.
+    pub urgency_band: Option<crate::urgency::Band>,
     /// Status name: the newest status-change notification's, unless the
     /// Alert API said something later; a case's status.
     pub status: Option<String>,
@@ -918,6 +921,7 @@ impl Reader {
                 received_at: row.get(6)?,
                 title,
                 urgency,
+                urgency_band: crate::urgency::Band::rate(urgency, display.as_deref()),
                 urgency_display: display.or_else(|| urgency.map(|u| urgency_word(u).to_owned())),
                 status,
                 rule: row.get(14)?,
@@ -930,7 +934,8 @@ impl Reader {
                 comments: u64::try_from(row.get::<_, i64>(24)?).unwrap_or(0),
                 enriched: row.get::<_, bool>(8)? || case_known,
                 enrich_error: row.get(22)?,
-                read: row.get::<_, i64>(7)? == 0,
+                // A test alert is never unread: it is not an alert.
+                read: row.get::<_, i64>(7)? == 0 || kind_is_test(row.get_ref(1)?),
                 caught_up: row.get(23)?,
             })
         })?;
@@ -952,12 +957,13 @@ impl Reader {
         )?)
     }
 
-    /// How many feed rows (subjects) have an unread event.
+    /// How many feed rows (subjects) have an unread event. Test alerts
+    /// never count.
     pub fn unread(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row(
             "SELECT COUNT(DISTINCT CASE WHEN uuid = '' THEN 'id:' || id ELSE subject || ':' || uuid END)
-             FROM events WHERE read = 0",
-            [],
+             FROM events WHERE read = 0 AND kind <> ?1",
+            [crate::selftest::TEST_TYPE],
             |row| row.get(0),
         )?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -1002,6 +1008,11 @@ fn create_data_dir(path: &Path) -> Result<(), StoreError> {
         path: path.to_owned(),
         cause: Arc::new(e),
     })
+}
+
+/// Whether a feed row's `kind` column is the self-test's.
+fn kind_is_test(kind: rusqlite::types::ValueRef<'_>) -> bool {
+    kind.as_str().is_ok_and(|k| k == crate::selftest::TEST_TYPE)
 }
 
 /// The pipeline's read view: events not yet handled, enrichment owed, the
@@ -1055,6 +1066,17 @@ impl Ledger {
         )?;
         let rows = stmt.query_map([limit], |row| row.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whether an event of alert `uuid` is still unread in the feed (a
+    /// reminder is owed only while it is).
+    pub fn is_unread(&self, uuid: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM events WHERE uuid = ?1 AND read = 0 LIMIT 1")?
+            .query_row([uuid], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     /// The cached alert, if enrichment got it.

@@ -1,14 +1,17 @@
 //! Storm coalescing: at most `budget` alert pop-ups per sliding window; the
 //! alerts beyond it are counted and shown as ONE summary pop-up that
 //! replaces itself ("37 new alerts, 3 Urgent — open feed"), highest urgency
-//! first. Also the wording of any "many alerts" summary (catch-up uses it).
+//! first. Alerts at or above `[notify] always_popup_urgency` (default 80,
+//! Urgent) always get their own pop-up and take no slot of the budget. A
+//! summary of one alert is that alert's own pop-up. Also the wording of any
+//! "many alerts" summary (catch-up uses it).
 //!
 //! Owns only counters: its memory is the budget's timestamps plus a fixed
 //! tally, never the storm's alerts. Must not: do I/O, read the clock (the
 //! caller passes `now`), or hide a `Notice` (test alert, URL changed).
 
 use crate::notify::{urgency_for, Popup, PopupKind};
-use crate::policy::urgency_word;
+use crate::urgency::{Band, Level};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use url::Url;
@@ -21,6 +24,9 @@ pub const STORM_KEY: &str = "sekoia-notifier-storm-summary";
 pub struct Budget {
     pub popups: usize,
     pub window: Duration,
+    /// Alerts at or above this urgency (0-100) always pop up on their own,
+    /// outside the budget (`[notify] always_popup_urgency`).
+    pub always: u8,
 }
 
 impl Budget {
@@ -28,11 +34,12 @@ impl Budget {
         Budget {
             popups: notify.storm_budget as usize,
             window: Duration::from_secs(u64::from(notify.storm_window_secs)),
+            always: notify.always_popup_urgency,
         }
     }
 }
 
-/// The urgency bands, highest first, with "unknown" last.
+/// The urgency bands, highest first (`Band::DESCENDING`), with "unknown" last.
 const BANDS: usize = 6;
 const UNKNOWN: usize = BANDS - 1;
 
@@ -45,10 +52,16 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Counts one alert of this urgency value (its band on the scale).
     pub fn add(&mut self, urgency: Option<u8>) {
+        self.add_level(urgency.and_then(|u| Level::new(Some(u), None)));
+    }
+
+    /// Counts one alert of this level: its band as the API words it.
+    pub fn add_level(&mut self, level: Option<Level>) {
         self.total += 1;
-        self.by_band[band(urgency)] += 1;
-        self.highest = self.highest.max(urgency);
+        self.by_band[slot(level.map(|l| l.band))] += 1;
+        self.highest = self.highest.max(level.map(|l| l.value));
     }
 
     /// "37 new alerts, 3 Urgent — open feed" (the highest band named).
@@ -61,7 +74,7 @@ impl Tally {
         };
         let mut text = format!("{} {plural}", self.total);
         if let Some(i) = (0..UNKNOWN).find(|&i| self.by_band[i] > 0) {
-            text.push_str(&format!(", {} {}", self.by_band[i], BAND_WORDS[i]));
+            text.push_str(&format!(", {} {}", self.by_band[i], band_word(i)));
         }
         text.push_str(" — open feed");
         text
@@ -71,7 +84,7 @@ impl Tally {
     pub fn breakdown(&self) -> String {
         (0..BANDS)
             .filter(|&i| self.by_band[i] > 0)
-            .map(|i| format!("{} {}", self.by_band[i], BAND_WORDS[i]))
+            .map(|i| format!("{} {}", self.by_band[i], band_word(i)))
             .collect::<Vec<_>>()
             .join(" · ")
     }
@@ -85,6 +98,7 @@ impl Tally {
             lines: vec![self.breakdown(), "Every alert is in the feed.".to_owned()],
             urgency: urgency_for(self.highest),
             link,
+            ..Popup::default()
         }
     }
 }
@@ -97,24 +111,17 @@ fn plural(what: &str) -> String {
     }
 }
 
-const BAND_WORDS: [&str; BANDS] = [
-    "Urgent",
-    "Major",
-    "High",
-    "Moderate",
-    "Low",
-    "unknown urgency",
-];
+/// The word of tally slot `i`: a band of the scale, or "unknown urgency".
+fn band_word(i: usize) -> &'static str {
+    Band::DESCENDING
+        .get(i)
+        .map_or("unknown urgency", |b| b.word())
+}
 
-fn band(urgency: Option<u8>) -> usize {
-    match urgency.map(urgency_word) {
-        Some("Urgent") => 0,
-        Some("Major") => 1,
-        Some("High") => 2,
-        Some("Moderate") => 3,
-        Some(_) => 4,
-        None => UNKNOWN,
-    }
+/// The tally slot of a band: its place in `Band::DESCENDING`.
+fn slot(band: Option<Band>) -> usize {
+    band.and_then(|b| Band::DESCENDING.iter().position(|d| *d == b))
+        .unwrap_or(UNKNOWN)
 }
 
 /// One alert pop-up the pipeline wants to show, with the urgency value
@@ -151,8 +158,11 @@ impl Storm {
     }
 
     /// What to show of one batch, in order: the highest-urgency alerts the
-    /// budget allows, then (if any alert was folded) the updated summary.
-    /// Notices always pass.
+    /// budget allows (alerts at or above `Budget::always` always, outside
+    /// it), then (if any alert was folded) the updated summary. A summary
+    /// that would count one alert is that alert's own pop-up, under the
+    /// summary's key so that the next summary replaces it. Notices always
+    /// pass.
     pub fn admit(&mut self, now: Instant, mut batch: Vec<Wanted>) -> Vec<Popup> {
         while self
             .shown
@@ -172,21 +182,34 @@ impl Storm {
         // so equal urgencies keep their arrival order.
         batch.sort_by_key(|w| std::cmp::Reverse(w.urgency.map(u16::from)));
         let mut out = Vec::new();
-        let mut folded = false;
+        let mut folded = None;
         for wanted in batch {
-            if wanted.popup.kind == PopupKind::Notice {
+            let always = wanted.urgency.is_some_and(|u| u >= self.budget.always);
+            if wanted.popup.kind == PopupKind::Notice || always {
                 out.push(wanted.popup);
             } else if self.shown.len() < self.budget.popups {
                 self.shown.push_back(now);
                 out.push(wanted.popup);
             } else {
-                self.tally.add(wanted.urgency);
-                folded = true;
+                // The pop-up's level carries the API's word for the band.
+                let level = wanted
+                    .popup
+                    .level
+                    .or_else(|| wanted.urgency.and_then(|u| Level::new(Some(u), None)));
+                self.tally.add_level(level);
+                folded = Some(wanted.popup);
             }
         }
-        if folded {
+        if let Some(last) = folded {
             self.last_folded = Some(now);
-            out.push(self.tally.popup(STORM_KEY, "new alert", self.link.clone()));
+            out.push(if self.tally.total == 1 {
+                Popup {
+                    key: STORM_KEY.to_owned(),
+                    ..last
+                }
+            } else {
+                self.tally.popup(STORM_KEY, "new alert", self.link.clone())
+            });
         }
         out
     }
@@ -206,6 +229,7 @@ mod tests {
                 lines: Vec::new(),
                 urgency: urgency_for(urgency),
                 link: None,
+                ..Popup::default()
             },
             urgency,
         }
@@ -217,6 +241,7 @@ mod tests {
             Budget {
                 popups,
                 window: Duration::from_secs(secs),
+                always: 80,
             },
             link,
         )
@@ -236,21 +261,98 @@ mod tests {
         let mut s = storm(5, 30);
         let now = Instant::now();
         let mut batch: Vec<Wanted> = (0..34).map(|n| wanted(n, Some(10))).collect();
-        batch.extend((34..42).map(|n| wanted(n, Some(90))));
+        batch.extend((34..42).map(|n| wanted(n, Some(65))));
         let out = s.admit(now, batch);
         assert_eq!(out.len(), 6);
         // The five shown are the most urgent ones.
-        assert!(out[..5].iter().all(|p| p.urgency == Urgency::Critical));
+        assert!(out[..5].iter().all(|p| p.urgency == Urgency::Normal));
         let summary = &out[5];
         assert_eq!(summary.kind, PopupKind::Summary);
         assert_eq!(summary.key, STORM_KEY);
-        assert_eq!(summary.summary, "37 new alerts, 3 Urgent — open feed");
-        assert_eq!(summary.lines[0], "3 Urgent · 34 Low");
-        assert_eq!(summary.urgency, Urgency::Critical);
+        assert_eq!(summary.summary, "37 new alerts, 3 Major — open feed");
+        assert_eq!(summary.lines[0], "3 Major · 34 Low");
+        assert_eq!(summary.urgency, Urgency::Normal);
         assert_eq!(
             summary.link.as_ref().map(Url::as_str),
             Some("https://app.sekoia.io/operations/alerts")
         );
+    }
+
+    /// The burst of the issue: lower alerts first (one already taken, 55,
+    /// and a 64 among them), then two Urgent ones, 88 and 91. The Urgent
+    /// ones get their own pop-ups whatever the budget spent before.
+    #[test]
+    fn in_a_burst_of_twelve_both_urgent_alerts_pop_up_and_the_summary_counts_the_rest() {
+        let mut s = storm(5, 30);
+        let now = Instant::now();
+        let first = s.admit(
+            now,
+            vec![
+                wanted(0, Some(55)),
+                wanted(1, Some(64)),
+                wanted(2, Some(30)),
+            ],
+        );
+        assert_eq!(first.len(), 3);
+        assert!(first.iter().all(|p| p.kind == PopupKind::Alert));
+        let second = s.admit(
+            now + Duration::from_secs(1),
+            [20, 45, 10, 35, 50, 61, 5]
+                .iter()
+                .enumerate()
+                .map(|(i, u)| wanted(3 + i, Some(*u)))
+                .collect(),
+        );
+        let keys: Vec<&str> = second.iter().map(|p| p.key.as_str()).collect();
+        // The two slots left go to the most urgent (61, 50), then the summary.
+        assert_eq!(keys, ["alert-8", "alert-7", STORM_KEY]);
+        assert_eq!(second[2].summary, "5 new alerts, 1 High — open feed");
+        assert_eq!(second[2].lines[0], "1 High · 2 Moderate · 2 Low");
+        let third = s.admit(
+            now + Duration::from_secs(2),
+            vec![wanted(10, Some(88)), wanted(11, Some(91))],
+        );
+        let keys: Vec<&str> = third.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["alert-11", "alert-10"], "Urgent is never folded");
+        assert!(third.iter().all(|p| p.kind == PopupKind::Alert));
+        // Urgent alerts took no slot: the summary still counts 5.
+        let fourth = s.admit(now + Duration::from_secs(3), vec![wanted(12, Some(40))]);
+        assert_eq!(fourth.len(), 1);
+        assert_eq!(fourth[0].summary, "6 new alerts, 2 High — open feed");
+    }
+
+    #[test]
+    fn the_always_popup_urgency_is_configurable() {
+        let mut s = storm(1, 30);
+        s.budget.always = 60;
+        let out = s.admit(
+            Instant::now(),
+            vec![
+                wanted(0, Some(50)),
+                wanted(1, Some(61)),
+                wanted(2, Some(70)),
+            ],
+        );
+        let keys: Vec<&str> = out.iter().map(|p| p.key.as_str()).collect();
+        // 70 and 61 pop up outside the budget, 50 takes the one slot.
+        assert_eq!(keys, ["alert-2", "alert-1", "alert-0"]);
+    }
+
+    #[test]
+    fn a_summary_of_one_alert_is_that_alerts_popup_until_a_second_one_folds() {
+        let mut s = storm(1, 30);
+        let now = Instant::now();
+        let out = s.admit(now, vec![wanted(0, Some(30)), wanted(1, Some(10))]);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].key, "alert-0");
+        // No "1 new alert, 1 Low": alert 1 itself, under the summary's key.
+        assert_eq!(out[1].summary, "Alert 1");
+        assert_eq!(out[1].kind, PopupKind::Alert);
+        assert_eq!(out[1].key, STORM_KEY);
+        let next = s.admit(now, vec![wanted(2, Some(25))]);
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].key, STORM_KEY, "replaces the one-alert pop-up");
+        assert_eq!(next[0].summary, "2 new alerts, 1 Moderate — open feed");
     }
 
     #[test]
@@ -280,7 +382,7 @@ mod tests {
         let out = s.admit(after, vec![wanted(2, None), wanted(3, None)]);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].key, "alert-2");
-        assert_eq!(out[1].summary, "1 new alert — open feed");
+        assert_eq!(out[1].summary, "Alert 3", "a new storm of one alert");
     }
 
     #[test]
@@ -292,7 +394,7 @@ mod tests {
         let out = s.admit(now, vec![wanted(0, None), notice.clone(), wanted(1, None)]);
         assert_eq!(out.len(), 3);
         assert!(out.iter().any(|p| p.kind == PopupKind::Notice));
-        assert_eq!(out[2].summary, "1 new alert — open feed");
+        assert_eq!(out[2].summary, "Alert 1");
         let again = s.admit(now, vec![notice]);
         assert_eq!(again.len(), 1);
     }
@@ -311,6 +413,16 @@ mod tests {
         }
         assert_eq!(s.shown.len(), 5);
         assert_eq!(s.tally.total, 200 * 100 - 5);
+    }
+
+    #[test]
+    fn the_summary_counts_each_alert_in_the_band_the_api_words_it() {
+        let mut s = storm(1, 30);
+        let now = Instant::now();
+        let mut worded = wanted(1, Some(62));
+        worded.popup.level = Level::new(Some(62), Some("High"));
+        let out = s.admit(now, vec![wanted(0, Some(70)), worded, wanted(2, Some(61))]);
+        assert_eq!(out.last().unwrap().lines[0], "1 Major · 1 High");
     }
 
     #[test]

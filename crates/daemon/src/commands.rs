@@ -516,16 +516,25 @@ async fn send_test(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
             paths.data_dir.display()
         );
     }
-    let url = engine::webhook_url(settings, &paths.data_dir)
+    let (url, route) = engine::webhook(settings, &paths.data_dir)
         .await
         .context("no webhook URL: the configuration has no listener.hook_secret")?;
-    let delivered = selftest::send_test(&url, &paths.data_dir, Duration::from_secs(15)).await?;
-    println!(
-        "Test event {} went through {} and reached the feed in {} ms.",
-        delivered.nonce,
-        url.host_str().unwrap_or("the webhook URL"),
-        delivered.round_trip.as_millis()
-    );
+    let delivered =
+        selftest::send_test(&url, route, &paths.data_dir, Duration::from_secs(15)).await?;
+    match route {
+        selftest::Route::Public => println!(
+            "Test event {} went through {} and reached the feed in {} ms.",
+            delivered.nonce,
+            url.host_str().unwrap_or("the webhook URL"),
+            delivered.round_trip.as_millis()
+        ),
+        selftest::Route::Local => println!(
+            "Test event {} {} ({} ms); it reached the feed.",
+            delivered.nonce,
+            selftest::LOCAL_ONLY,
+            delivered.round_trip.as_millis()
+        ),
+    }
     Ok(())
 }
 
@@ -798,6 +807,7 @@ mod tests {
             title: Some(format!("entry {id}")),
             urgency: None,
             urgency_display: None,
+            urgency_band: None,
             status: None,
             rule: None,
             entity: None,

@@ -94,6 +94,14 @@ pub struct Call {
     pub actions: Vec<String>,
     pub urgency: Option<u8>,
     pub hint_names: Vec<String>,
+    /// The `sound-name` hint, if sent.
+    pub sound_name: Option<String>,
+    /// The `sound-file` hint, if sent.
+    pub sound_file: Option<String>,
+    /// The `resident` hint, if sent.
+    pub resident: Option<bool>,
+    /// Milliseconds; -1 is the server's default, 0 never expires.
+    pub expire_timeout: i32,
     pub returned_id: u32,
     /// When the call arrived (benchmarks measure latency with it).
     #[serde(skip)]
@@ -102,10 +110,12 @@ pub struct Call {
 
 struct FakeServer {
     calls: Arc<Mutex<Vec<Call>>>,
+    closed: Arc<Mutex<Vec<u32>>>,
     capabilities: Vec<String>,
     next_id: AtomicU32,
-    /// While set, `Notify` and `GetCapabilities` never answer (a wedged
-    /// server); calls are still recorded, with `returned_id` 0.
+    /// While set, `Notify`, `GetCapabilities` and `CloseNotification` never
+    /// answer (a wedged server); `Notify` calls are still recorded, with
+    /// `returned_id` 0.
     hanging: Arc<AtomicBool>,
 }
 
@@ -121,7 +131,7 @@ impl FakeServer {
         body: String,
         actions: Vec<String>,
         hints: HashMap<String, OwnedValue>,
-        _expire_timeout: i32,
+        expire_timeout: i32,
     ) -> u32 {
         let hanging = self.hanging.load(Ordering::SeqCst);
         let id = if hanging {
@@ -142,6 +152,14 @@ impl FakeServer {
             actions,
             urgency: hints.get("urgency").and_then(|v| u8::try_from(v).ok()),
             hint_names,
+            sound_name: hints
+                .get("sound-name")
+                .and_then(|v| String::try_from(v.clone()).ok()),
+            sound_file: hints
+                .get("sound-file")
+                .and_then(|v| String::try_from(v.clone()).ok()),
+            resident: hints.get("resident").and_then(|v| bool::try_from(v).ok()),
+            expire_timeout,
             returned_id: id,
             at: std::time::Instant::now(),
         });
@@ -172,6 +190,10 @@ impl FakeServer {
         id: u32,
         #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
     ) -> zbus::fdo::Result<()> {
+        if self.hanging.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        self.closed.lock().expect("closed").push(id);
         Self::notification_closed(&emitter, id, 3).await?;
         Ok(())
     }
@@ -196,6 +218,7 @@ pub struct Server {
     connection: zbus::Connection,
     calls: Arc<Mutex<Vec<Call>>>,
     hanging: Arc<AtomicBool>,
+    closed: Arc<Mutex<Vec<u32>>>,
 }
 
 impl Server {
@@ -208,8 +231,10 @@ impl Server {
     pub async fn numbered_from(address: &str, capabilities: &[&str], first_id: u32) -> Server {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let hanging = Arc::new(AtomicBool::new(false));
+        let closed = Arc::new(Mutex::new(Vec::new()));
         let server = FakeServer {
             calls: Arc::clone(&calls),
+            closed: Arc::clone(&closed),
             capabilities: capabilities.iter().map(|c| c.to_string()).collect(),
             next_id: AtomicU32::new(first_id),
             hanging: Arc::clone(&hanging),
@@ -227,6 +252,7 @@ impl Server {
             connection,
             calls,
             hanging,
+            closed,
         }
     }
 
@@ -249,6 +275,11 @@ impl Server {
 
     pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().expect("calls").clone()
+    }
+
+    /// The ids passed to `CloseNotification`, in call order.
+    pub fn closed(&self) -> Vec<u32> {
+        self.closed.lock().expect("closed").clone()
     }
 
     pub fn last(&self) -> Call {

@@ -36,6 +36,13 @@ pub async fn feed_acknowledge(
     shell.acknowledge(&uuid).await
 }
 
+/// Resumes paused pop-ups (the feed banner's Resume).
+#[tauri::command]
+pub async fn feed_resume(shell: ShellState<'_>) -> Result<(), AppError> {
+    shell.pause(crate::shell::PauseFor::Resume).await;
+    Ok(())
+}
+
 /// When no webhook could arrive (last 7 days), for "no delivery from A to B" rows.
 #[tauri::command]
 pub async fn feed_gaps(shell: ShellState<'_>) -> Result<Vec<notifier_core::reach::Gap>, AppError> {

@@ -15,6 +15,7 @@ fn popup(key: &str) -> Popup {
         lines: vec!["Urgency 85 (Urgent)".into()],
         urgency: Urgency::Critical,
         link: None,
+        ..Popup::default()
     }
 }
 
@@ -92,4 +93,21 @@ async fn a_server_that_never_answers_its_capabilities_is_given_up() {
     tokio::time::sleep(config().rest).await;
     sink.show(&popup("second")).await.expect("connects now");
     assert_eq!(server.last().summary, "Alert second");
+}
+
+#[tokio::test]
+async fn closing_a_pop_up_on_a_server_that_never_answers_is_given_up() {
+    let bus = Bus::start();
+    let server = Server::with_capabilities(&bus.address, &["body"]).await;
+    let sink = Bounded::new(desktop(&bus), config());
+    sink.show(&popup("shown")).await.expect("a working server");
+    server.set_hanging(true);
+    let started = std::time::Instant::now();
+    let err = sink.withdraw("shown").await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5), "{err}");
+    assert!(err.to_string().contains("closing a pop-up"), "{err}");
+    assert!(matches!(
+        *sink.health().borrow(),
+        PopupHealth::Failing { .. }
+    ));
 }

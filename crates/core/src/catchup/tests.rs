@@ -175,6 +175,13 @@ async fn a_failing_api_leaves_the_cursor_where_it_was() {
     // The retry then catches up.
     let report = r.catch_up.after_start(r.stored()).await.unwrap();
     assert_eq!(report.added, 1);
+    // One alert caught up: its own pop-up, not "1 alert caught up".
+    let shown = r.sink.shown.lock().unwrap().clone();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!(
+        (shown[0].0.as_str(), shown[0].1.as_str()),
+        (uuid(1).as_str(), "alert 1")
+    );
 }
 
 #[tokio::test]

@@ -6,14 +6,17 @@
 use serde_json::{json, Value};
 
 use super::{break_mentions, escape_markdown, Facts, Message};
+use crate::urgency::Band;
 
-/// Attachment side colour: red (80+), amber (40-79), green (below 40),
-/// grey when unknown.
-fn colour(urgency: Option<u8>) -> &'static str {
-    match urgency {
-        Some(80..) => "#D0021B",
-        Some(40..) => "#F5A623",
-        Some(_) => "#2EB67D",
+/// Attachment side colour, one per band of the scale: red (Urgent), amber
+/// (Major), yellow (High), blue (Moderate), green (Low), grey when unknown.
+fn colour(band: Option<Band>) -> &'static str {
+    match band {
+        Some(Band::Urgent) => "#D0021B",
+        Some(Band::Major) => "#F5A623",
+        Some(Band::High) => "#E8C300",
+        Some(Band::Moderate) => "#4A90E2",
+        Some(Band::Low) => "#2EB67D",
         None => "#8A8A8A",
     }
 }
@@ -35,7 +38,7 @@ pub(super) fn attachment(msg: &Message) -> Value {
     ));
     let mut attachment = json!({
         "fallback": fallback,
-        "color": colour(facts.urgency),
+        "color": colour(facts.band),
         "title": escape_markdown(&facts.title),
         "fields": fields,
     });

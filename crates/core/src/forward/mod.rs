@@ -26,6 +26,7 @@ use sha2::Sha256;
 
 use crate::notify::{cap, strip_controls};
 use crate::sekoia::Alert;
+use crate::urgency::Band;
 
 /// The header carrying the generic webhook's body signature.
 pub const SIGNATURE_HEADER: &str = "X-Sekoia-Notifier-Signature";
@@ -99,7 +100,8 @@ pub fn payload(kind: Kind, msg: &Message) -> Value {
 /// Values are controls-stripped and capped but not yet escaped.
 struct Facts {
     title: String,
-    urgency: Option<u8>,
+    /// The urgency's band on the scale (the API's word when it names one).
+    band: Option<Band>,
     urgency_text: String,
     /// (label, value), only the known ones.
     rows: Vec<(&'static str, String)>,
@@ -132,9 +134,10 @@ impl Facts {
             .and_then(|u| u.display.as_deref())
             .map(|d| clean(d, 40))
             .filter(|d| !d.is_empty());
+        let band = Band::rate(urgency, display.as_deref());
         let urgency_text = match (urgency, display) {
             (Some(v), Some(d)) => format!("{v} ({d})"),
-            (Some(v), None) => format!("{v} ({})", urgency_word(v)),
+            (Some(v), None) => format!("{v} ({})", Band::of(v)),
             (None, Some(d)) => d,
             (None, None) => "unknown".to_owned(),
         };
@@ -168,19 +171,10 @@ impl Facts {
         push("Short ID", short_id.as_deref());
         Facts {
             title,
-            urgency,
+            band,
             urgency_text,
             rows,
         }
-    }
-}
-
-/// Urgent (80+), High (40-79), Low (below 40), as in pop-ups.
-fn urgency_word(value: u8) -> &'static str {
-    match value {
-        80.. => "Urgent",
-        40.. => "High",
-        _ => "Low",
     }
 }
 

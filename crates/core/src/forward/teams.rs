@@ -6,18 +6,21 @@
 use serde_json::{json, Value};
 
 use super::{escape_markdown, Facts, Message};
+use crate::urgency::Band;
 
 const CARD_SCHEMA: &str = "http://adaptivecards.io/schemas/adaptive-card.json";
 const OPEN_TITLE: &str = "Open in Sekoia.io";
 
-/// Adaptive Card text colour for an urgency: attention (80+), warning
-/// (40-79), good (below 40), default when unknown.
-fn colour(urgency: Option<u8>) -> &'static str {
-    match urgency {
-        Some(80..) => "attention",
-        Some(40..) => "warning",
-        Some(_) => "good",
-        None => "default",
+/// Adaptive Card text colour per band (the card has seven named colours):
+/// attention (Urgent), warning (Major), accent (High), good (Moderate),
+/// default (Low or unknown).
+fn colour(band: Option<Band>) -> &'static str {
+    match band {
+        Some(Band::Urgent) => "attention",
+        Some(Band::Major) => "warning",
+        Some(Band::High) => "accent",
+        Some(Band::Moderate) => "good",
+        Some(Band::Low) | None => "default",
     }
 }
 
@@ -35,7 +38,7 @@ pub(super) fn card(msg: &Message) -> Value {
         json!({
             "type": "TextBlock",
             "text": format!("Urgency: {}", escape_markdown(&facts.urgency_text)),
-            "color": colour(facts.urgency),
+            "color": colour(facts.band),
             "weight": "bolder",
             "wrap": true,
         }),

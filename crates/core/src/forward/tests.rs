@@ -108,7 +108,7 @@ fn teams_card_for_a_full_alert_is_exact() {
                     {"type": "TextBlock", "text": "Suspicious PowerShell execution",
                      "weight": "bolder", "size": "medium", "wrap": true},
                     {"type": "TextBlock", "text": "Urgency: 85 \\(Major\\)",
-                     "color": "attention", "weight": "bolder", "wrap": true},
+                     "color": "warning", "weight": "bolder", "wrap": true},
                     {"type": "FactSet", "facts": [
                         {"title": "Status", "value": "Pending"},
                         {"title": "Rule", "value": "Encoded PowerShell"},
@@ -153,15 +153,19 @@ fn teams_card_without_enrichment_shows_the_short_id_and_the_button() {
 }
 
 #[test]
-fn teams_urgency_colour_follows_the_thresholds() {
+fn teams_urgency_colour_follows_the_five_bands() {
     let link = link();
     for (value, colour) in [
         (100, "attention"),
         (80, "attention"),
         (79, "warning"),
-        (40, "warning"),
+        (60, "warning"),
+        (59, "accent"),
+        (40, "accent"),
         (39, "good"),
-        (0, "good"),
+        (20, "good"),
+        (19, "default"),
+        (0, "default"),
     ] {
         let alert = Alert {
             urgency: Some(Urgency {
@@ -175,6 +179,46 @@ fn teams_urgency_colour_follows_the_thresholds() {
             body["attachments"][0]["content"]["body"][1]["color"], colour,
             "urgency {value}"
         );
+    }
+}
+
+/// The five words of the scale reach every forwarder: 47 is High and 35
+/// Moderate (Sekoia.io's own words), not "Low".
+#[test]
+fn every_forwarder_words_the_urgency_on_the_five_band_scale() {
+    let link = link();
+    for (value, word, mattermost) in [
+        (91, "Urgent", "#D0021B"),
+        (64, "Major", "#F5A623"),
+        (47, "High", "#E8C300"),
+        (35, "Moderate", "#4A90E2"),
+        (5, "Low", "#2EB67D"),
+    ] {
+        let alert = Alert {
+            urgency: Some(Urgency {
+                value: Some(value),
+                ..Urgency::default()
+            }),
+            ..Alert::default()
+        };
+        let msg = message(Some(&alert), &link);
+        for kind in [
+            Kind::Teams,
+            Kind::TeamsLegacy,
+            Kind::Slack,
+            Kind::Mattermost,
+        ] {
+            let body = payload(kind, &msg).to_string();
+            // Markdown kinds escape the parentheses: look for both forms.
+            let plain = format!("{value} ({word})");
+            let escaped = format!("{value} \\\\({word}\\\\)");
+            assert!(
+                body.contains(&plain) || body.contains(&escaped),
+                "{kind:?} {value}: {body}"
+            );
+        }
+        let body = payload(Kind::Mattermost, &msg);
+        assert_eq!(body["attachments"][0]["color"], mattermost, "{value}");
     }
 }
 
@@ -288,7 +332,7 @@ fn mattermost_attachment_for_a_full_alert_is_exact() {
         "text": "Sekoia.io alert: **Suspicious PowerShell execution** (urgency 85 \\(Major\\))",
         "attachments": [{
             "fallback": "Sekoia.io alert: Suspicious PowerShell execution (urgency 85 (Major))",
-            "color": "#D0021B",
+            "color": "#F5A623",
             "title": "Suspicious PowerShell execution",
             "title_link": "https://app.sekoia.io/operations/alerts/ALxyz123",
             "fields": [

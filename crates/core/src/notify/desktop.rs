@@ -48,6 +48,9 @@ use super::{
 pub const APP_NAME: &str = "Sekoia Notifier";
 /// The label of the default action (the click).
 pub const OPEN_LABEL: &str = "Open in Sekoia.io";
+/// The label of a summary's default action: its click opens the feed (the
+/// shell's window, or the alert list in Sekoia.io), as its headline says.
+pub const FEED_LABEL: &str = "Open feed";
 /// The default action's label on a pop-up that opens a shell window.
 const SETTINGS_LABEL: &str = "Open";
 /// The label of the action that acknowledges the alert in Sekoia.io.
@@ -86,6 +89,8 @@ trait Notifications {
     ) -> zbus::Result<u32>;
 
     fn get_capabilities(&self) -> zbus::Result<Vec<String>>;
+
+    fn close_notification(&self, id: u32) -> zbus::Result<()>;
 
     #[zbus(signal)]
     fn action_invoked(&self, id: u32, action_key: &str) -> zbus::Result<()>;
@@ -229,6 +234,11 @@ struct Tracked {
     alerts: Bounded<u32, String>,
     /// Notification id -> the shell window its click opens.
     windows: Bounded<u32, ShellWindow>,
+    /// Notification id -> (popup key, resident), for "seen" and for closing
+    /// a resident pop-up after its click.
+    keys: Bounded<u32, (String, bool)>,
+    /// Keys of pop-ups the user clicked, acknowledged or dismissed.
+    seen: Bounded<String, ()>,
 }
 
 impl Tracked {
@@ -236,7 +246,16 @@ impl Tracked {
         self.links.remove(&id);
         self.alerts.remove(&id);
         self.windows.remove(&id);
+        self.keys.remove(&id);
         self.by_key.retain(|v| *v != id);
+    }
+
+    /// The user acted on notification `id`: its key counts as seen.
+    fn saw(&mut self, id: u32) {
+        if let Some((key, _)) = self.keys.get(&id) {
+            let key = key.clone();
+            self.seen.insert(key, ());
+        }
     }
 }
 
@@ -266,6 +285,8 @@ pub struct Desktop {
     connection: OnceCell<zbus::Connection>,
     /// The current owner's state; replaced when the owner changes.
     inner: tokio::sync::Mutex<Option<Arc<Inner>>>,
+    /// The same, for synchronous readers (`seen`).
+    latest: Mutex<Option<Arc<Inner>>>,
     /// Set once the engine has an API client: pop-ups of alerts then offer
     /// "Acknowledge".
     acknowledger: Arc<OnceLock<Acknowledger>>,
@@ -296,6 +317,7 @@ impl Desktop {
             bus: Bus::Session,
             connection: OnceCell::new(),
             inner: tokio::sync::Mutex::new(None),
+            latest: Mutex::new(None),
             acknowledger: Arc::new(OnceLock::new()),
             window_opener: Arc::new(OnceLock::new()),
         }
@@ -341,8 +363,10 @@ impl Desktop {
             }
             None => None,
         };
-        // Only an alert (a uuid key with an alert page) can be acknowledged.
+        // Only an alert (a uuid key with an alert page) whose workflow
+        // allows it now (Pending) can be acknowledged.
         let ackable = inner.buttons
+            && popup.acknowledgeable
             && self.acknowledger.get().is_some()
             && link.is_some()
             && crate::sekoia::is_uuid(&popup.key);
@@ -354,6 +378,9 @@ impl Desktop {
         }
         .filter(|_| self.window_opener.get().is_some());
         let actions: &[&str] = match (&link, ackable, window) {
+            _ if popup.kind == PopupKind::Summary && (link.is_some() || window.is_some()) => {
+                &["default", FEED_LABEL]
+            }
             (Some(_), true, _) => &["default", OPEN_LABEL, ACKNOWLEDGE_KEY, ACKNOWLEDGE_LABEL],
             (Some(_), false, _) => &["default", OPEN_LABEL],
             (None, _, Some(_)) => &["default", SETTINGS_LABEL],
@@ -365,6 +392,7 @@ impl Desktop {
         };
         let mut hints = HashMap::new();
         hints.insert("urgency", Value::U8(popup.urgency.hint_byte()));
+        let expire_timeout = escalation_hints(popup, &mut hints);
         let replaces = lock(&inner.tracked)
             .by_key
             .get(&popup.key)
@@ -374,7 +402,14 @@ impl Desktop {
         let id = inner
             .proxy
             .notify(
-                APP_NAME, replaces, icon, &summary, &body, actions, hints, -1,
+                APP_NAME,
+                replaces,
+                icon,
+                &summary,
+                &body,
+                actions,
+                hints,
+                expire_timeout,
             )
             .await
             .map_err(|source| NotifyError::Server {
@@ -399,6 +434,7 @@ impl Desktop {
             }
         }
         tracked.by_key.insert(popup.key.clone(), id);
+        tracked.keys.insert(id, (popup.key.clone(), popup.resident));
         match link {
             Some(link) => tracked.links.insert(id, link),
             None => {
@@ -406,6 +442,43 @@ impl Desktop {
             }
         }
         Ok(())
+    }
+
+    /// Closes the pop-up shown with `key` if it is still on screen
+    /// (`CloseNotification`): the alert was taken by someone, or its storm
+    /// slot went to a more urgent one. `Ok(false)` when none is tracked.
+    pub async fn close(&self, key: &str) -> Result<bool, NotifyError> {
+        let Some(inner) = self.inner.lock().await.clone() else {
+            return Ok(false);
+        };
+        let id = lock(&inner.tracked).by_key.get(&key.to_owned()).copied();
+        let Some(id) = id else { return Ok(false) };
+        lock(&inner.tracked).closed(id);
+        // Bounded like every call to the server (the pipeline awaits it).
+        match tokio::time::timeout(ANSWER_DEADLINE, inner.proxy.close_notification(id)).await {
+            Ok(closed) => closed.map_err(|source| NotifyError::Server {
+                action: "closing a pop-up",
+                source,
+            })?,
+            Err(_) => {
+                return Err(NotifyError::TimedOut {
+                    action: "closing a pop-up",
+                    after: ANSWER_DEADLINE,
+                })
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether the user clicked, acknowledged or dismissed the pop-up shown
+    /// with `key` (reminders stop then).
+    pub fn seen(&self, key: &str) -> bool {
+        let latest = self
+            .latest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        latest.is_some_and(|inner| lock(&inner.tracked).seen.get(&key.to_owned()).is_some())
     }
 
     /// The state of the server owning the name now: the one kept while the
@@ -427,8 +500,10 @@ impl Desktop {
         }
         // The old owner's ids and links go with it (its listener stops).
         *slot = None;
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = None;
         let fresh = Arc::new(self.attach(connection).await?);
         *slot = Some(Arc::clone(&fresh));
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&fresh));
         Ok(fresh)
     }
 
@@ -469,6 +544,8 @@ impl Desktop {
             links: Bounded::new(),
             alerts: Bounded::new(),
             windows: Bounded::new(),
+            keys: Bounded::new(),
+            seen: Bounded::new(),
         }));
         let listener = tokio::spawn(listen(
             signals,
@@ -512,17 +589,19 @@ struct Clicks {
 }
 
 impl Clicks {
-    /// Runs the acknowledger off the listener and shows its answer.
-    fn acknowledge(&self, uuid: String) {
+    /// Runs the acknowledger off the listener and shows its answer: on
+    /// success a short confirmation replaces the alert's pop-up (`id`); a
+    /// failure comes in a pop-up of its own, saying why.
+    fn acknowledge(&self, uuid: String, id: u32) {
         let Some(acknowledger) = self.acknowledger.get() else {
             return;
         };
         let answer = acknowledger(uuid.clone());
         let (proxy, markup) = (self.proxy.clone(), self.markup);
         tokio::spawn(async move {
-            let (summary, line, urgency) = match answer.await {
-                Ok(words) => ("Alert acknowledged", words, Urgency::Low),
-                Err(words) => ("Could not acknowledge the alert", words, Urgency::Normal),
+            let (summary, line, urgency, replaces) = match answer.await {
+                Ok(words) => ("Alert acknowledged", words, Urgency::Low, id),
+                Err(words) => ("Could not acknowledge the alert", words, Urgency::Normal, 0),
             };
             let popup = Popup {
                 kind: crate::notify::PopupKind::Notice,
@@ -531,13 +610,14 @@ impl Clicks {
                 lines: vec![line],
                 urgency,
                 link: None,
+                ..Popup::default()
             };
             let mut hints = HashMap::new();
             hints.insert("urgency", Value::U8(popup.urgency.hint_byte()));
             let (summary, body) = (summary_text(&popup), body_text(&popup, markup));
             let shown = proxy.notify(
                 APP_NAME,
-                0,
+                replaces,
                 "dialog-information",
                 &summary,
                 &body,
@@ -577,7 +657,12 @@ async fn listen(
         }
         if let Some(closed) = NotificationClosed::from_message(message.clone()) {
             if let Ok(args) = closed.args() {
-                lock(&tracked).closed(args.id);
+                let mut tracked = lock(&tracked);
+                // 2: dismissed by the user, who has seen it.
+                if args.reason == 2 {
+                    tracked.saw(args.id);
+                }
+                tracked.closed(args.id);
             }
             continue;
         }
@@ -586,9 +671,13 @@ async fn listen(
         };
         let Ok(args) = action.args() else { continue };
         if args.action_key == ACKNOWLEDGE_KEY {
-            let uuid = lock(&tracked).alerts.get(&args.id).cloned();
+            let uuid = {
+                let mut tracked = lock(&tracked);
+                tracked.saw(args.id);
+                tracked.alerts.get(&args.id).cloned()
+            };
             match uuid {
-                Some(uuid) => clicks.acknowledge(uuid),
+                Some(uuid) => clicks.acknowledge(uuid, args.id),
                 None => tracing::debug!(
                     id = args.id,
                     "acknowledge on a notification we do not track"
@@ -600,10 +689,26 @@ async fn listen(
             continue;
         }
         let id = args.id;
-        let (link, window) = {
+        let (link, window, resident) = {
             let mut tracked = lock(&tracked);
-            (tracked.links.remove(&id), tracked.windows.remove(&id))
+            tracked.saw(id);
+            let resident = tracked.keys.get(&id).is_some_and(|(_, r)| *r);
+            (
+                tracked.links.remove(&id),
+                tracked.windows.remove(&id),
+                resident,
+            )
         };
+        // A resident pop-up stays after a click unless we close it.
+        if resident {
+            lock(&tracked).closed(id);
+            let proxy = clicks.proxy.clone();
+            tokio::spawn(async move {
+                if let Err(error) = proxy.close_notification(id).await {
+                    tracing::debug!(%error, "could not close a clicked resident pop-up");
+                }
+            });
+        }
         if let (Some(window), Some(open)) = (window, clicks.window_opener.get()) {
             open(window);
             continue;
@@ -620,6 +725,26 @@ async fn listen(
                 )
             }
         }
+    }
+}
+
+/// Adds the sound (`sound-name`, or `sound-file` for an absolute path)
+/// and `resident` hints of `popup`; returns its expire timeout (0, never,
+/// for a resident pop-up; -1, the server's default, otherwise).
+fn escalation_hints(popup: &Popup, hints: &mut HashMap<&str, Value<'_>>) -> i32 {
+    if let Some(sound) = popup.sound.as_deref() {
+        let hint = if sound.starts_with('/') {
+            "sound-file"
+        } else {
+            "sound-name"
+        };
+        hints.insert(hint, Value::from(sound.to_owned()));
+    }
+    if popup.resident {
+        hints.insert("resident", Value::Bool(true));
+        0
+    } else {
+        -1
     }
 }
 

@@ -7,10 +7,14 @@
 //! `Popup::link` from the configured app URL), or depend on a GUI toolkit.
 
 pub mod desktop;
+#[cfg(any(target_os = "macos", target_os = "windows"))]
+pub mod native;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+
+use crate::urgency::{Band, Level};
 
 /// What a pop-up's "Acknowledge" button calls with the alert uuid: a
 /// sentence saying what happened (`Ok`) or what went wrong (`Err`). Built by
@@ -34,8 +38,9 @@ pub type WindowOpener = Arc<dyn Fn(ShellWindow) + Send + Sync>;
 
 /// How loudly a pop-up asks for attention; maps to the freedesktop
 /// `urgency` hint (0, 1, 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Urgency {
+    #[default]
     Low,
     Normal,
     Critical,
@@ -52,12 +57,13 @@ impl Urgency {
     }
 }
 
-/// Maps a Sekoia alert urgency value (0-100) to a pop-up urgency:
-/// 80 and above is Critical, 40 to 79 is Normal, below 40 or unknown is Low.
+/// Maps a Sekoia alert urgency value (0-100) to a pop-up urgency through
+/// the scale (`urgency::Band`): Urgent (80+) is Critical, Major and High
+/// (40-79) are Normal, Moderate, Low or unknown is Low.
 pub fn urgency_for(value: Option<u8>) -> Urgency {
-    match value {
-        Some(v) if v >= 80 => Urgency::Critical,
-        Some(v) if v >= 40 => Urgency::Normal,
+    match value.map(Band::of) {
+        Some(Band::Urgent) => Urgency::Critical,
+        Some(Band::Major | Band::High) => Urgency::Normal,
         _ => Urgency::Low,
     }
 }
@@ -80,7 +86,7 @@ pub enum PopupKind {
 }
 
 /// What to show. Every text field is untrusted (it comes from the alert).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Popup {
     pub kind: PopupKind,
     /// The alert uuid: a later pop-up with the same key replaces the earlier one.
@@ -93,6 +99,19 @@ pub struct Popup {
     /// The alert page, built by the caller from the configured app URL.
     /// A click opens it, and only if it is under the allowed prefix.
     pub link: Option<url::Url>,
+    /// The alert's urgency on the scale, when known: it keeps an Urgent
+    /// alert through a pause and picks the sound and residency
+    /// (`escalation`). `None` for notices, summaries and unknown urgency.
+    pub level: Option<Level>,
+    /// The alert's workflow allows Acknowledge now (its status is Pending):
+    /// only then does the pop-up offer the action.
+    pub acknowledgeable: bool,
+    /// A freedesktop sound name (`sound-name` hint) or, when it is an
+    /// absolute path, a sound file (`sound-file`); set by `escalation`.
+    pub sound: Option<String>,
+    /// Stays on screen (no timeout, `resident` hint) until clicked,
+    /// acknowledged or withdrawn; set by `escalation` for Urgent alerts.
+    pub resident: bool,
 }
 
 /// Why a pop-up could not be shown. Each message says what to do about it.
@@ -133,6 +152,10 @@ pub enum NotifyError {
         reason: String,
         retry_in: std::time::Duration,
     },
+    /// macOS or Windows refused the pop-up (notify-rust's words).
+    #[cfg(any(target_os = "macos", target_os = "windows"))]
+    #[error("the system refused the pop-up: {reason}; check this app's notification permission in the system settings")]
+    Native { reason: String },
 }
 
 /// Longest summary shown, in characters.
@@ -212,6 +235,7 @@ mod tests {
             lines: lines.iter().map(|l| l.to_string()).collect(),
             urgency: Urgency::Low,
             link: None,
+            ..Popup::default()
         }
     }
 

@@ -67,6 +67,16 @@ async fn rig(config: PipelineConfig, key: Option<&str>) -> Rig {
 }
 
 async fn rig_with(config: PipelineConfig, key: Option<&str>, settings: Settings) -> Rig {
+    rig_sinks(config, key, settings, Vec::new()).await
+}
+
+/// A rig whose pop-ups also go to `extra` sinks.
+async fn rig_sinks(
+    config: PipelineConfig,
+    key: Option<&str>,
+    settings: Settings,
+    extra: Vec<Arc<dyn Sink>>,
+) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let api = FakeSekoia::start().await;
@@ -82,7 +92,9 @@ async fn rig_with(config: PipelineConfig, key: Option<&str>, settings: Settings)
         writer: store.writer(),
         client: Some(client),
         settings,
-        sinks: vec![sink.clone() as Arc<dyn Sink>],
+        sinks: std::iter::once(sink.clone() as Arc<dyn Sink>)
+            .chain(extra)
+            .collect(),
         wake: store.new_events(),
         config,
     });
@@ -179,15 +191,19 @@ async fn a_storm_of_a_thousand_alerts_pops_up_the_budget_and_one_summary() {
     while r.pipeline.step().await.unwrap() {}
     let shown = r.sink.shown.lock().unwrap().clone();
     let keys: std::collections::BTreeSet<&str> = shown.iter().map(|s| s.0.as_str()).collect();
-    // The default budget (5) plus one summary that replaces itself.
-    assert_eq!(keys.len(), 6, "{keys:?}");
+    // Each of the ten Urgent alerts on its own, the default budget (5)
+    // for the rest, plus one summary that replaces itself.
+    assert_eq!(keys.len(), 16, "{keys:?}");
     assert!(keys.contains(crate::storm::STORM_KEY));
+    for n in (7..1000).step_by(100) {
+        assert!(keys.contains(uuid(n).as_str()), "Urgent alert {n} folded");
+    }
     // The first batch shows its most urgent alert first.
     assert_eq!(shown[0].1, "alert 7");
     let last = shown.last().unwrap();
     assert_eq!(last.0, crate::storm::STORM_KEY);
-    assert_eq!(last.1, "995 new alerts, 9 Urgent — open feed");
-    assert_eq!(last.2[0], "9 Urgent · 986 Low");
+    assert_eq!(last.1, "985 new alerts, 985 Low — open feed");
+    assert_eq!(last.2[0], "985 Low");
     assert!(
         r.api.requests().len() <= 12,
         "{} API calls",
@@ -276,11 +292,11 @@ async fn updates_enter_the_feed_without_a_popup_and_refresh_the_alert() {
     r.api.add_alert(alert_json(&uuid(6), "AL6", "t", 90));
     r.receive(webhook(6, "updated")).await;
     while r.pipeline.step().await.unwrap() {}
-    assert_eq!(
-        r.sink.summaries().len(),
-        1,
-        "no pop-up for an update by default"
-    );
+    // Not subscribed to updates, yet 50 -> 90 rose into the Urgent band:
+    // one pop-up says so (issue 15).
+    let shown = r.sink.shown.lock().unwrap().clone();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert_eq!(shown[1].2[0], "Urgency raised to Urgent 90");
     let feed = r.feed();
     assert_eq!(feed.len(), 1, "one row per alert: {feed:#?}");
     assert_eq!(feed[0].action, "updated", "the update leads its row");
@@ -358,10 +374,11 @@ async fn occurrence_and_urgency_updates_change_the_row_without_a_popup_or_a_fetc
     for i in 2..=4 {
         r.receive(real(n::occurrences(&uuid(21), "AL21", i))).await;
     }
+    // Within the Moderate band: no raise either.
     r.receive(real(n::alert_updated(
         &uuid(21),
         "AL21",
-        serde_json::json!({"dynamic_urgency_value": 64}),
+        serde_json::json!({"dynamic_urgency_value": 38}),
         &n::now(),
     )))
     .await;
@@ -379,7 +396,7 @@ async fn occurrence_and_urgency_updates_change_the_row_without_a_popup_or_a_fetc
     let feed = r.feed();
     assert_eq!(feed.len(), 1);
     assert_eq!(feed[0].occurrences, Some(4));
-    assert_eq!(feed[0].change.as_deref(), Some("urgency 64"));
+    assert_eq!(feed[0].change.as_deref(), Some("urgency 38"));
     // A status change is worth a look: it pops up (subscribed) and re-reads
     // the alert.
     r.api
@@ -544,5 +561,220 @@ async fn a_comment_notification_without_its_text_reads_it_from_the_api() {
     assert_eq!(
         r.api_calls(&format!("/v1/sic/alerts/{}/comments/{comment}", uuid(25))),
         1
+    );
+}
+
+/// Reminders on a controllable clock (`Pipeline::remind(now)`), through the
+/// real desktop sink on the fake notification server: only the Urgent,
+/// Pending, unread alert is reminded, under its own pop-up; reading it in
+/// the feed or withdrawing it (a teammate took it) stops the reminders, and
+/// the withdrawal closes the pop-up on screen.
+#[tokio::test]
+async fn an_urgent_pending_unseen_alert_is_reminded_on_the_clock_until_read_or_withdrawn() {
+    use crate::notify::desktop::{Desktop, Opener};
+    use fake_notifications::{Bus, Server};
+    let bus = Bus::start();
+    let server = Server::with_capabilities(&bus.address, &["actions", "body"]).await;
+    let desktop = Arc::new(Desktop::at_address(
+        url::Url::parse("https://app.sekoia.io").unwrap(),
+        Opener::Command("/bin/true".into()),
+        bus.address.clone(),
+    ));
+    let (settings, _) = crate::settings::parse(
+        "[notify]\nremind_minutes = 10\n",
+        std::path::Path::new("t.toml"),
+    )
+    .unwrap();
+    let mut r = rig_sinks(
+        PipelineConfig::default(),
+        None,
+        settings,
+        vec![desktop.clone() as Arc<dyn Sink>],
+    )
+    .await;
+    for (n, urgency) in [(1, 91), (2, 88), (3, 64)] {
+        r.api.add_alert(alert_json(
+            &uuid(n),
+            &format!("AL{n}"),
+            &format!("alert {n}"),
+            urgency,
+        ));
+        r.receive(webhook(n, "created")).await;
+    }
+    let start = std::time::Instant::now();
+    while r.pipeline.step().await.unwrap() {}
+    let calls = server.calls();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    let id = |n: usize| {
+        calls
+            .iter()
+            .find(|c| c.summary == format!("alert {n}"))
+            .map(|c| c.returned_id)
+            .unwrap()
+    };
+    // Urgent pop-ups ring and stay; the Major one rings and expires.
+    for c in &calls {
+        let urgent = c.summary != "alert 3";
+        assert_eq!(c.resident, urgent.then_some(true), "{c:?}");
+        assert_eq!(c.expire_timeout, if urgent { 0 } else { -1 }, "{c:?}");
+        assert!(c.sound_name.is_some(), "{c:?}");
+    }
+
+    let minute = Duration::from_secs(60);
+    r.pipeline.remind(start + 9 * minute).await;
+    assert_eq!(server.calls().len(), 3, "nothing is due before 10 minutes");
+    // Alert 2 is read in the feed: seen, no reminder.
+    r.store.writer().mark_read(Some(uuid(2))).await.unwrap();
+    r.pipeline
+        .remind(start + 10 * minute + Duration::from_secs(1))
+        .await;
+    let calls = server.calls();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    let reminder = &calls[3];
+    assert_eq!(reminder.summary, "alert 1");
+    assert_eq!(reminder.replaces_id, id(1), "the same pop-up, again");
+    assert!(
+        reminder
+            .body
+            .starts_with("Still Pending and unseen after 10 minutes\n"),
+        "{}",
+        reminder.body
+    );
+    assert_eq!(reminder.sound_name.as_deref(), Some("alarm-clock-elapsed"));
+
+    // A teammate took alert 1: its pop-up is closed, no more reminders.
+    r.pipeline.withdraw(&uuid(1)).await;
+    assert_eq!(server.closed(), [id(1)]);
+    r.pipeline.remind(start + 60 * minute).await;
+    assert_eq!(server.calls().len(), 4);
+}
+
+/// The burst of issue 15 through the pipeline with the fake API: ten lower
+/// alerts first (one already Acknowledged, 55, and one of 64 among them),
+/// then two Urgent ones (88 and 91). Both Urgent alerts get their own
+/// pop-ups, the summary counts the rest, and no summary ever counts one.
+#[tokio::test]
+async fn in_a_burst_of_twelve_both_urgent_alerts_pop_up_and_no_summary_counts_one() {
+    let mut r = rig(PipelineConfig::default(), None).await;
+    let lower = [55, 64, 30, 20, 45, 10, 35, 50, 61, 5];
+    for (n, urgency) in lower.iter().enumerate() {
+        let mut alert = alert_json(&uuid(n), &format!("AL{n}"), &format!("alert {n}"), *urgency);
+        if n == 0 {
+            alert["status"]["name"] = serde_json::json!("Acknowledged");
+        }
+        r.api.add_alert(alert);
+        r.receive(webhook(n, "created")).await;
+    }
+    while r.pipeline.step().await.unwrap() {}
+    for (n, urgency) in [(10, 88), (11, 91)] {
+        r.api.add_alert(alert_json(
+            &uuid(n),
+            &format!("AL{n}"),
+            &format!("alert {n}"),
+            urgency,
+        ));
+        r.receive(webhook(n, "created")).await;
+    }
+    while r.pipeline.step().await.unwrap() {}
+    let shown = r.sink.shown.lock().unwrap().clone();
+    let summaries: Vec<&str> = shown.iter().map(|s| s.1.as_str()).collect();
+    assert!(summaries.contains(&"alert 10"), "{summaries:?}");
+    assert!(summaries.contains(&"alert 11"), "{summaries:?}");
+    // The budget (5) went to the five most urgent lower ones; the summary
+    // counts the other five.
+    let summary = shown
+        .iter()
+        .rfind(|s| s.0 == crate::storm::STORM_KEY)
+        .expect("a summary");
+    assert_eq!(summary.1, "5 new alerts, 3 Moderate — open feed");
+    assert!(
+        !summaries.iter().any(|s| s.starts_with("1 new alert")),
+        "{summaries:?}"
+    );
+    assert_eq!(shown.len(), 5 + 1 + 2, "{summaries:?}");
+}
+
+/// Issue 15 point 4 through real notifications (issue 20's kinds) and the
+/// desktop sink on the fake notification server: a status change closes the
+/// alert's pop-up on screen, occurrence updates raise none, an urgency rise
+/// into a higher band raises one, a rise within a band none.
+#[tokio::test]
+async fn a_teammates_status_change_withdraws_the_popup_and_a_band_rise_renotifies_once() {
+    use crate::notify::desktop::{Desktop, Opener};
+    use fake_notifications::{Bus, Server};
+    use fake_sekoia::notification as n;
+    let bus = Bus::start();
+    let server = Server::with_capabilities(&bus.address, &["actions", "body"]).await;
+    let desktop = Arc::new(Desktop::at_address(
+        url::Url::parse("https://app.sekoia.io").unwrap(),
+        Opener::Command("/bin/true".into()),
+        bus.address.clone(),
+    ));
+    let mut r = rig_sinks(
+        PipelineConfig::default(),
+        None,
+        Settings::default(),
+        vec![desktop.clone() as Arc<dyn Sink>],
+    )
+    .await;
+    r.api
+        .add_alert(alert_json(&uuid(31), "AL31", "Taken by a teammate", 70));
+    r.api
+        .add_alert(alert_json(&uuid(32), "AL32", "Growing", 30));
+    r.receive(real(n::alert_created(&uuid(31), "AL31"))).await;
+    r.receive(real(n::alert_created(&uuid(32), "AL32"))).await;
+    while r.pipeline.step().await.unwrap() {}
+    let calls = server.calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let first = calls
+        .iter()
+        .find(|c| c.summary == "Taken by a teammate")
+        .unwrap()
+        .returned_id;
+
+    // Occurrences and a rise within the Moderate band: nothing new.
+    r.receive(real(n::occurrences(&uuid(32), "AL32", 7))).await;
+    let urgency = |v: u8| {
+        real(n::alert_updated(
+            &uuid(32),
+            "AL32",
+            serde_json::json!({"dynamic_urgency_value": v}),
+            &n::now(),
+        ))
+    };
+    r.receive(urgency(35)).await;
+    while r.pipeline.step().await.unwrap() {}
+    assert_eq!(server.calls().len(), 2, "{:?}", server.calls());
+    // Into the Urgent band: one pop-up saying so, replacing the alert's.
+    r.receive(urgency(85)).await;
+    while r.pipeline.step().await.unwrap() {}
+    let calls = server.calls();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert_eq!(calls[2].summary, "Growing");
+    assert!(
+        calls[2].body.starts_with("Urgency raised to Urgent 85\n"),
+        "{}",
+        calls[2].body
+    );
+    assert!(calls[2].body.contains("Urgency 85"), "{}", calls[2].body);
+    // Again at 90: already Urgent, no second raise.
+    r.receive(urgency(90)).await;
+    while r.pipeline.step().await.unwrap() {}
+    assert_eq!(server.calls().len(), 3);
+
+    // A teammate acknowledges alert 31 in Sekoia.io: its pop-up is closed.
+    r.receive(real(n::status_changed(
+        &uuid(31),
+        "AL31",
+        "8f206505-af6d-433e-93f4-775d46dc7d0f",
+        "Acknowledged",
+    )))
+    .await;
+    while r.pipeline.step().await.unwrap() {}
+    assert_eq!(server.closed(), [first]);
+    assert_eq!(
+        server.calls().len(),
+        3,
+        "a status change raises no pop-up by default"
     );
 }

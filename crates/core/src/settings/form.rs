@@ -52,6 +52,33 @@ pub struct Form {
     /// `[liveapi] url` (empty: the region's).
     #[serde(default)]
     pub liveapi_url: String,
+    /// `[notify] always_popup_urgency` (empty: the default, 80).
+    #[serde(default)]
+    pub always_popup_urgency: String,
+    /// `[notify] remind_minutes` (empty or 0: no reminders).
+    #[serde(default)]
+    pub remind_minutes: String,
+    /// `[notify] resident_urgent`.
+    #[serde(default = "resident_default")]
+    pub resident_urgent: bool,
+    /// `[notify.sound]`: per band, a sound name, a file path, or "" (none).
+    #[serde(default)]
+    pub sound: SoundForm,
+}
+
+fn resident_default() -> bool {
+    true
+}
+
+/// The five sound fields of the settings window, as typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SoundForm {
+    pub urgent: String,
+    pub major: String,
+    pub high: String,
+    pub moderate: String,
+    pub low: String,
 }
 
 /// A field the user must fix, and how.
@@ -118,6 +145,16 @@ impl Form {
             }
             .to_owned(),
             liveapi_url: url(&settings.liveapi.url),
+            always_popup_urgency: settings.notify.always_popup_urgency.to_string(),
+            remind_minutes: settings.notify.remind_minutes.to_string(),
+            resident_urgent: settings.notify.resident_urgent,
+            sound: SoundForm {
+                urgent: settings.notify.sound.urgent.clone(),
+                major: settings.notify.sound.major.clone(),
+                high: settings.notify.sound.high.clone(),
+                moderate: settings.notify.sound.moderate.clone(),
+                low: settings.notify.sound.low.clone(),
+            },
         }
     }
 
@@ -136,6 +173,8 @@ impl Form {
             ("domain", &self.domain),
             ("connection", &self.connection),
             ("liveapi_url", &self.liveapi_url),
+            ("always_popup_urgency", &self.always_popup_urgency),
+            ("remind_minutes", &self.remind_minutes),
         ];
         for (field, text) in fields {
             check_text(field, label(field), text)?;
@@ -280,6 +319,7 @@ impl Form {
                 value: Some(enabled.into()),
             });
         }
+        self.escalation_edits(&mut edits)?;
         match self.liveapi_url.trim() {
             "" => edits.push(Edit::remove("liveapi", "url")),
             text => {
@@ -293,6 +333,75 @@ impl Form {
             }
         }
         Ok(edits)
+    }
+}
+
+impl Form {
+    /// The pop-up escalation fields: always-pop-up urgency, reminders,
+    /// residency and the sound of each band.
+    fn escalation_edits(&self, edits: &mut Vec<Edit>) -> Result<(), FieldError> {
+        let number = |field: &'static str, text: &str, max: u32, what: &str| match text.trim() {
+            "" => Ok(None),
+            t => t
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= max)
+                .map(Some)
+                .ok_or_else(|| {
+                    field_error(
+                        field,
+                        format!("expected {what} from 0 to {max}, got \"{}\"", shown(text)),
+                    )
+                }),
+        };
+        for (key, text, max, what) in [
+            (
+                "always_popup_urgency",
+                &self.always_popup_urgency,
+                100,
+                "an urgency",
+            ),
+            (
+                "remind_minutes",
+                &self.remind_minutes,
+                1440,
+                "a number of minutes",
+            ),
+        ] {
+            edits.push(match number(key, text, max, what)? {
+                Some(n) => Edit {
+                    table: "notify",
+                    key,
+                    value: Some(i64::from(n).into()),
+                },
+                None => Edit::remove("notify", key),
+            });
+        }
+        edits.push(Edit {
+            table: "notify",
+            key: "resident_urgent",
+            value: Some(self.resident_urgent.into()),
+        });
+        for (key, text) in [
+            ("urgent", &self.sound.urgent),
+            ("major", &self.sound.major),
+            ("high", &self.sound.high),
+            ("moderate", &self.sound.moderate),
+            ("low", &self.sound.low),
+        ] {
+            let text = text.trim();
+            if !super::valid_sound(text) {
+                return Err(field_error(
+                    "sound",
+                    format!(
+                        "{key}: expected a sound name such as alarm-clock-elapsed, the absolute path of a sound file, or nothing; got \"{}\"",
+                        shown(text)
+                    ),
+                ));
+            }
+            edits.push(Edit::set("notify.sound", key, text));
+        }
+        Ok(())
     }
 }
 
@@ -521,9 +630,25 @@ impl Edit {
     }
 
     fn apply(self, doc: &mut toml_edit::DocumentMut) {
-        let item = doc
-            .entry(self.table)
+        let (top, sub) = match self.table.split_once('.') {
+            Some((top, sub)) => (top, Some(sub)),
+            None => (self.table, None),
+        };
+        let mut item = doc
+            .entry(top)
             .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+        // A sub-table such as `[notify.sound]`.
+        if let Some(sub) = sub {
+            if let toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) = item {
+                *item = toml_edit::Item::Table(std::mem::take(t).into_table());
+            }
+            let Some(parent) = item.as_table_mut() else {
+                return;
+            };
+            item = parent
+                .entry(sub)
+                .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+        }
         // A table the user wrote inline stays inline.
         if let toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) = item {
             match self.value {
@@ -577,6 +702,9 @@ fn label(field: &str) -> &'static str {
         "domain" => "ngrok domain",
         "connection" => "Connection",
         "liveapi_url" => "LiveAPI URL",
+        "always_popup_urgency" => "Always pop up from urgency",
+        "remind_minutes" => "Remind every (minutes)",
+        "sound" => "Sounds",
         "forward_kind" => "Destination kind",
         "forward_url" => "Webhook URL",
         "forward_events" => "Forwarded events",
@@ -661,6 +789,14 @@ mod tests {
             domain: String::new(),
             connection: "webhook".into(),
             liveapi_url: String::new(),
+            always_popup_urgency: "80".into(),
+            remind_minutes: "0".into(),
+            resident_urgent: true,
+            sound: SoundForm {
+                urgent: "alarm-clock-elapsed".into(),
+                major: "message-new-instant".into(),
+                ..SoundForm::default()
+            },
         }
     }
 
@@ -724,6 +860,70 @@ mod tests {
         let path = dir.join("config.toml");
         fs::write(&path, text).unwrap();
         path
+    }
+
+    #[test]
+    fn escalation_fields_are_saved_to_notify_and_its_sound_table_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config(
+            dir.path(),
+            &format!("{USER_FILE}\n[notify.sound] # per band\nurgent = \"bell\"\n"),
+        );
+        let escalated = Form {
+            always_popup_urgency: "70".into(),
+            remind_minutes: "15".into(),
+            resident_urgent: false,
+            sound: SoundForm {
+                urgent: "alarm-clock-elapsed".into(),
+                major: String::new(),
+                high: "/usr/share/sounds/high.oga".into(),
+                ..SoundForm::default()
+            },
+            ..form()
+        };
+        let settings = save(&path, &escalated).unwrap();
+        assert_eq!(settings.notify.always_popup_urgency, 70);
+        assert_eq!(settings.notify.remind_minutes, 15);
+        assert!(!settings.notify.resident_urgent);
+        assert_eq!(settings.notify.sound.urgent, "alarm-clock-elapsed");
+        assert_eq!(settings.notify.sound.major, "");
+        assert_eq!(settings.notify.sound.high, "/usr/share/sounds/high.oga");
+        assert_eq!(Form::from_settings(&settings), escalated);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("[notify.sound] # per band"), "{text}");
+        for (bad, field) in [
+            (
+                Form {
+                    remind_minutes: "2000".into(),
+                    ..form()
+                },
+                "remind_minutes",
+            ),
+            (
+                Form {
+                    always_popup_urgency: "101".into(),
+                    ..form()
+                },
+                "always_popup_urgency",
+            ),
+            (
+                Form {
+                    sound: SoundForm {
+                        low: "rm -rf /".into(),
+                        ..SoundForm::default()
+                    },
+                    ..form()
+                },
+                "sound",
+            ),
+        ] {
+            let err = save(&path, &bad).unwrap_err();
+            assert!(
+                matches!(&err, FormError::Field(f) if f.field == field),
+                "{field}: {err}"
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "untouched");
     }
 
     const USER_FILE: &str = "# my notes\n[sekoia]\nregion = \"fra1\" # where we are\n\n[listener]\nhook_secret = \"abcdefghijklmnopqrstuvwx\"\n";

@@ -208,6 +208,8 @@ fn alert_popup() -> Popup {
         lines: vec!["Urgency 85 (Urgent)".into()],
         urgency: Urgency::Critical,
         link: Some(url::Url::parse("https://app.sekoia.io/operations/alerts/ALack1").unwrap()),
+        acknowledgeable: true,
+        ..Popup::default()
     }
 }
 
@@ -256,6 +258,9 @@ async fn the_acknowledge_button_patches_the_listed_action_and_reports_in_a_pop_u
     let answer = nth_call(&server, 2).await;
     assert_eq!(answer.summary, "Alert acknowledged");
     assert!(answer.body.contains("Acknowledged"), "{}", answer.body);
+    // The confirmation replaces the alert's pop-up, without buttons.
+    assert_eq!(answer.replaces_id, shown.returned_id);
+    assert!(answer.actions.is_empty(), "{:?}", answer.actions);
     assert_eq!(
         r.patches(),
         [serde_json::json!({ "action_uuid": ACKNOWLEDGE_ACTION })]
@@ -277,6 +282,8 @@ async fn a_refused_acknowledge_from_the_pop_up_says_why() {
         .await;
     let answer = nth_call(&server, 2).await;
     assert_eq!(answer.summary, "Could not acknowledge the alert");
+    // The alert's pop-up stays: the failure comes in its own.
+    assert_eq!(answer.replaces_id, 0);
     assert!(
         answer.body.contains("SIC_WRITE_ALERTS_WORKFLOW"),
         "{}",
@@ -305,6 +312,14 @@ async fn no_acknowledge_button_without_actions_or_a_client_or_for_a_non_alert() 
     let mut not_alert = alert_popup();
     not_alert.key = "webhook-url-changed".into();
     with_key.show(&not_alert).await.unwrap();
+    assert_eq!(server.last().actions, ["default", "Open in Sekoia.io"]);
+    // An alert no longer Pending (Ongoing, Acknowledged…): no button that
+    // could only fail.
+    let taken = Popup {
+        acknowledgeable: false,
+        ..alert_popup()
+    };
+    with_key.show(&taken).await.unwrap();
     assert_eq!(server.last().actions, ["default", "Open in Sekoia.io"]);
     // An "acknowledge" for a notification it did not offer it on does nothing.
     server

@@ -31,6 +31,7 @@ fn popup(key: &str, link: Option<Url>) -> Popup {
         lines: vec!["Urgency 85 (Urgent)".into(), "Status: Pending".into()],
         urgency: Urgency::Critical,
         link,
+        ..Popup::default()
     }
 }
 
@@ -485,4 +486,115 @@ async fn summary_and_url_changed_clicks_open_the_shells_windows_instead_of_the_b
         *asked.lock().unwrap(),
         [ShellWindow::Feed, ShellWindow::Settings]
     );
+}
+
+fn leveled(key: &str, value: u8) -> Popup {
+    Popup {
+        level: crate::urgency::Level::new(Some(value), None),
+        urgency: crate::notify::urgency_for(Some(value)),
+        acknowledgeable: true,
+        ..popup(key, Some(alert(&format!("AL{value}"))))
+    }
+}
+
+/// The default escalation on the real protocol: Urgent rings and stays
+/// (resident, no timeout), Major rings and expires, the rest are silent.
+#[tokio::test]
+async fn sound_and_resident_hints_follow_each_band() {
+    let fx = Fixture::start().await;
+    let escalation = crate::escalation::Escalation::from_settings(&Default::default());
+    let mut seen = Vec::new();
+    for (key, value) in [("u", 91), ("m", 64), ("h", 47), ("o", 35), ("l", 5)] {
+        let mut p = leveled(key, value);
+        escalation.dress(&mut p);
+        fx.show(&p).await;
+        let call = fx.server.last();
+        seen.push((
+            call.sound_name,
+            call.resident,
+            call.expire_timeout,
+            call.urgency,
+        ));
+    }
+    assert_eq!(
+        seen,
+        [
+            (Some("alarm-clock-elapsed".into()), Some(true), 0, Some(2)),
+            (Some("message-new-instant".into()), None, -1, Some(1)),
+            (None, None, -1, Some(1)),
+            (None, None, -1, Some(0)),
+            (None, None, -1, Some(0)),
+        ]
+    );
+    // A sound file is sent as `sound-file`.
+    let mut file = leveled("f", 90);
+    file.sound = Some("/usr/share/sounds/alarm.oga".into());
+    fx.show(&file).await;
+    let call = fx.server.last();
+    assert_eq!(
+        call.sound_file.as_deref(),
+        Some("/usr/share/sounds/alarm.oga")
+    );
+    assert_eq!(call.sound_name, None);
+}
+
+/// A teammate took the alert: its pop-up still on screen is closed with
+/// `CloseNotification`; an unknown key closes nothing.
+#[tokio::test]
+async fn close_by_key_sends_close_notification_for_the_popup_on_screen() {
+    let fx = Fixture::start().await;
+    // Before any pop-up (no connection yet) there is nothing to close.
+    assert!(!fx.desktop.close("never-shown").await.expect("close"));
+    let first = fx.show(&leveled("taken", 91)).await;
+    let other = fx.show(&leveled("other", 91)).await;
+    assert!(fx.desktop.close("taken").await.expect("close"));
+    assert_eq!(fx.server.closed(), [first]);
+    // Closed once: a second withdrawal and an unknown key do nothing.
+    assert!(!fx.desktop.close("taken").await.expect("close"));
+    assert!(!fx.desktop.close("unknown").await.expect("close"));
+    assert_eq!(fx.server.closed(), [first]);
+    assert_ne!(first, other);
+    // The same key shows anew (not as a replacement of the closed one).
+    fx.show(&leveled("taken", 91)).await;
+    assert_eq!(fx.server.last().replaces_id, 0);
+}
+
+/// A click (or a dismissal) counts as seen, so reminders stop; a resident
+/// pop-up is closed after its click, since the server keeps it.
+#[tokio::test]
+async fn a_clicked_resident_popup_is_closed_and_counts_as_seen() {
+    let fx = Fixture::start().await;
+    let mut urgent = leveled("urgent", 91);
+    urgent.resident = true;
+    let id = fx.show(&urgent).await;
+    let dismissed = fx.show(&leveled("dismissed", 64)).await;
+    assert!(!fx.desktop.seen("urgent"));
+    fx.server.invoke(id, "default").await;
+    fx.server.close(dismissed).await;
+    fx.settle().await;
+    assert!(fx.desktop.seen("urgent"));
+    assert!(fx.desktop.seen("dismissed"));
+    assert!(!fx.desktop.seen("never-clicked"));
+    assert_eq!(fx.server.closed(), [id]);
+}
+
+/// The summary's action says what its click does: open the feed.
+#[tokio::test]
+async fn a_summary_offers_open_feed_as_its_click_does() {
+    let fx = Fixture::start().await;
+    let list = Url::parse(&format!("{APP}/operations/alerts")).expect("list url");
+    fx.show(&Popup {
+        kind: PopupKind::Summary,
+        link: Some(list),
+        ..popup("storm", None)
+    })
+    .await;
+    assert_eq!(fx.server.last().actions, ["default", "Open feed"]);
+    fx.desktop.set_window_opener(Arc::new(|_| {}));
+    fx.show(&Popup {
+        kind: PopupKind::Summary,
+        ..popup("catch-up", None)
+    })
+    .await;
+    assert_eq!(fx.server.last().actions, ["default", "Open feed"]);
 }

@@ -20,6 +20,7 @@ fn popup(key: &str, short_id: Option<&str>) -> Popup {
         lines: vec!["Rule: R&D <lab>".to_owned()],
         urgency: Urgency::Normal,
         link: short_id.map(|s| Url::parse(&format!("{APP}/operations/alerts/{s}")).expect("url")),
+        ..Popup::default()
     }
 }
 

@@ -239,6 +239,11 @@ impl FakeSekoia {
         self.shared.lock().hanging = yes;
     }
 
+    /// Drops the faults still queued: the outage is over.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
     /// `true`: every request with a valid key is answered 403.
     pub fn forbid(&self, yes: bool) {
         self.shared.lock().forbidden = yes;

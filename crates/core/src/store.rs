@@ -1383,6 +1383,15 @@ mod tests {
     const CASE: &str = "e9d1b3c5-8e0a-4f2b-9c4d-6e7f80910213";
     const ACKNOWLEDGED: &str = "8f206505-af6d-433e-93f4-775d46dc7d0f";
 
+    #[test]
+    fn the_bundled_sqlite_has_the_fixes_of_3_49_1_and_3_50_2() {
+        assert!(
+            rusqlite::version_number() >= 3_050_002,
+            "SQLite {} predates 3.50.2",
+            rusqlite::version()
+        );
+    }
+
     #[tokio::test]
     async fn an_alerts_updates_and_comments_make_one_row_and_a_case_its_own() {
         use fake_sekoia::notification as n;

@@ -14,7 +14,7 @@ APT_BENCH := wrk curl bc python3 python3-venv
 # The tests start a private D-Bus session bus and Secret Service keyring each;
 # the desktop tests add a virtual X display and WebKit's WebDriver; the pop-up
 # screenshot test a real notification daemon (dunst) and imagemagick's import.
-APT_TEST := dbus dbus-x11 gnome-keyring libsecret-tools xvfb xauth webkit2gtk-driver fonts-dejavu-core dunst imagemagick
+APT_TEST := dbus dbus-x11 gnome-keyring libsecret-tools xvfb xauth webkit2gtk-driver fonts-dejavu-core dunst imagemagick xdotool
 # Packaging: dpkg-shlibdeps (cargo-deb's $$auto Depends), the desktop entry
 # validator and systemd-analyze for the package test, npm for tauri-cli.
 APT_PACKAGE := dpkg-dev desktop-file-utils systemd npm

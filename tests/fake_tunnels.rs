@@ -23,7 +23,7 @@ pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 /// Puts `bin` first on the daemon's PATH.
-fn with_path(dir: &mut Dir, bin: &Path) {
+pub(crate) fn with_path(dir: &mut Dir, bin: &Path) {
     let path = std::env::var("PATH").unwrap_or_default();
     dir.env
         .push(("PATH".to_owned(), format!("{}:{path}", bin.display())));
@@ -43,13 +43,13 @@ pub fn wait_until<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) ->
 
 /// A loopback HTTP server answering `GET path` with a JSON body (404
 /// otherwise), like cloudflared's metrics or ngrok's agent API.
-struct FakeApi {
+pub(crate) struct FakeApi {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl FakeApi {
-    fn serve(listener: TcpListener, path: &'static str, body: String) -> FakeApi {
+    pub(crate) fn serve(listener: TcpListener, path: &'static str, body: String) -> FakeApi {
         listener.set_nonblocking(true).expect("nonblocking");
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
@@ -114,7 +114,7 @@ pub fn wait_for_gap(
 }
 
 /// `webhook-url` once it is not the local one any more.
-fn public_webhook_url(dir: &Dir, d: &Daemon) -> String {
+pub(crate) fn public_webhook_url(dir: &Dir, d: &Daemon) -> String {
     let local = format!("http://127.0.0.1:{}/", d.addr.port());
     wait_until(20, "a public webhook URL", || {
         let url = dir.stdout(&["webhook-url"]).trim().to_owned();

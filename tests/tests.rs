@@ -32,7 +32,16 @@
 //! - `popup`: a real notification daemon (dunst) draws the pop-up; its screenshot.
 //! - `proxy`: behind a TLS-inspecting corporate proxy (`HTTPS_PROXY`, `SSL_CERT_FILE`):
 //!   `check` and direct mode through it, each failing leg named.
+//! - `storage`: a file-size limit (a full disk) and a database locked by
+//!   another process: 503 + Retry-After, resumes alone, 0 lost, a gap.
+//! - `peers`: another project's ngrok agent on 4040; an agent API that never
+//!   answers; a cloudflared whose
+//!   hostname stopped reaching us (restarted, "unreachable", a gap).
+//! - `second_launch`: the desktop app launched again with another config.
+//! - `bounded`: peers that never answer (notification server, Alert API,
+//!   keyring prompt): the other alerts flow, the warning, SIGTERM in 10 s.
 
+mod bounded;
 mod catchup;
 mod crash;
 mod desktop;
@@ -46,11 +55,14 @@ mod kinds;
 mod lifecycle;
 mod liveapi;
 mod logs;
+mod peers;
 mod popup;
 mod proxy;
+mod second_launch;
 mod secrets;
 mod selftest;
 mod session;
+mod storage;
 mod storm;
 mod triage;
 mod tunnel;

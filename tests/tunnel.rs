@@ -131,9 +131,18 @@ fn a_bore_tunnel_is_supervised_and_its_public_url_works() {
         "{}",
         report(&dir.command(&["send-test"]), &out)
     );
-    let check = dir.run(&["check"]);
-    let text = String::from_utf8_lossy(&check.stdout);
-    assert!(text.contains("bore: up at http://127.0.0.1:"), "{text}");
+    // Up once the engine's own self-test confirmed the URL ("checking"
+    // until then).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let check = dir.run(&["check"]);
+        let text = String::from_utf8_lossy(&check.stdout).into_owned();
+        if text.contains("bore: up at http://127.0.0.1:") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // Stopping the daemon leaves no bore client behind.
     assert!(

@@ -105,6 +105,8 @@ function tunnelWords(t) {
     case "none": return t.public_url ? `none; public URL ${t.public_url}` : "none (local only)";
     case "starting": return "starting…";
     case "up": return `up at ${t.url}`;
+    case "checking": return `checking ${t.url} (not confirmed by a self-test yet)`;
+    case "unreachable": return `unreachable through ${t.url} (${t.failures} failed self-test(s) in a row): ${t.reason}`;
     case "restarting": return `restarting (attempt ${t.attempt}): ${t.reason}`;
     case "failed": return `failed: ${t.reason}`;
     default: return t.state;

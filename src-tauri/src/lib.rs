@@ -8,6 +8,7 @@
 mod autostart;
 mod commands;
 mod error;
+mod instance;
 mod ipc;
 pub mod shell;
 mod tray;
@@ -43,7 +44,9 @@ Examples:
   sekoia-notifier                          start in the tray (the settings window opens on first run)
   sekoia-notifier --config ./test.toml --data-dir ./test-data
 
-A second launch opens the running instance's feed and exits."
+A second launch with the same config opens the running instance's feed and
+exits 0; with another --config/--data-dir it says which instance runs with
+which config and exits 1."
 )]
 pub struct Cli {
     /// Config file (default: <config dir>/sekoia-notifier/config.toml).
@@ -63,6 +66,16 @@ pub fn run() {
     let cli = Cli::parse();
     notifier_core::logs::private_files();
     let paths = Paths::resolve(cli.config, cli.data_dir);
+    // Another config already served by the running app: say so, exit 1.
+    let me = paths.as_ref().ok().map(instance::Running::this);
+    if let Some(me) = &me {
+        if let Some(other) = instance::other_config(me) {
+            let line = other.refusal(me);
+            eprintln!("sekoia-notifier: {line}");
+            instance::pop_up(&line);
+            std::process::exit(1);
+        }
+    }
     init_logging(paths.as_ref().ok().map(|p| p.data_dir.as_path()));
     let shell = match paths.map_err(error::AppError::from).and_then(Shell::new) {
         Ok(shell) => Arc::new(shell),
@@ -84,8 +97,17 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    // Built: the single-instance plugin let this process run (a second
+    // launch of the same config has handed over and exited by now).
+    if let Some(me) = me {
+        instance::record(&me);
+        let _ = RUNNING.set(me);
+    }
     app.run(on_run_event);
 }
+
+/// This app's record (see `instance`), removed at exit.
+static RUNNING: OnceLock<instance::Running> = OnceLock::new();
 
 /// Everything but the platform plugins: state, commands, setup.
 pub fn build<R: Runtime>(builder: tauri::Builder<R>, shell: Arc<Shell>) -> tauri::Builder<R> {
@@ -168,10 +190,14 @@ async fn tray_when_host_appears<R: Runtime>(app: AppHandle<R>) {
 /// The app lives in the tray: closing the last window does not quit; only
 /// the tray's Quit (an explicit exit code) does.
 fn on_run_event<R: Runtime>(_app: &AppHandle<R>, event: RunEvent) {
-    if let RunEvent::ExitRequested { api, code, .. } = event {
-        if code.is_none() {
-            api.prevent_exit();
+    match event {
+        RunEvent::ExitRequested { api, code, .. } if code.is_none() => api.prevent_exit(),
+        RunEvent::Exit => {
+            if let Some(me) = RUNNING.get() {
+                instance::forget(me);
+            }
         }
+        _ => {}
     }
 }
 

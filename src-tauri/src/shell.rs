@@ -203,15 +203,86 @@ impl Shell {
     /// a key is stored (the first run opens the settings window without).
     pub async fn start(self: &Arc<Self>) -> Result<bool, AppError> {
         let mut inner = self.inner.lock().await;
-        let key = self.resolve_key(&mut inner);
-        let has_key = key.is_some();
+        let (key, late) = self.first_key(&mut inner);
+        // A keyring still asking for its password may well hold a key.
+        let has_key = key.is_some() || late.is_some();
         self.start_engine(&mut inner, key.clone()).await?;
         drop(inner);
         if let Some(key) = key {
             self.spawn_key_check(key);
         }
+        if let Some(late) = late {
+            self.spawn_late_key(late);
+        }
         self.publish_status().await;
         Ok(has_key)
+    }
+
+    /// The key to start with, never waiting on the keyring more than
+    /// [`KEYRING_FIRST_WAIT`]: past it, the engine starts with what else is
+    /// given (or none) and the keyring's late answer comes on the channel.
+    fn first_key(&self, inner: &mut Inner) -> (Option<ApiKey>, Option<LateKey>) {
+        if self.key_override.is_some() {
+            return (self.resolve_key(inner), None);
+        }
+        match secrets::from_keyring_or_later(KEYRING_FIRST_WAIT) {
+            secrets::KeyringRead::Answered(read) => {
+                let resolved = secrets::resolve_after_keyring(&inner.settings, read);
+                (record_resolved(inner, resolved), None)
+            }
+            secrets::KeyringRead::Late(late) => {
+                let waited = Err(secrets::SecretsError::KeyringTimeout {
+                    after: KEYRING_FIRST_WAIT,
+                });
+                let resolved = secrets::resolve_after_keyring(&inner.settings, waited);
+                (record_resolved(inner, resolved), Some(late))
+            }
+        }
+    }
+
+    /// Waits (off the async threads) for the keyring's late answer and, when
+    /// it brings a key, restarts the engine with it, unless a key was set
+    /// in the settings window meanwhile.
+    fn spawn_late_key(self: &Arc<Self>, late: LateKey) {
+        let shell = Arc::clone(self);
+        tokio::spawn(async move {
+            let answer =
+                tokio::task::spawn_blocking(move || late.recv_timeout(KEYRING_LATE_MAX)).await;
+            let key = match answer {
+                Ok(Ok(Ok(Some(key)))) => key,
+                Ok(Ok(Ok(None))) => return,
+                Ok(Ok(Err(e))) => {
+                    tracing::info!("the OS keyring answered late, without a key: {e}");
+                    return;
+                }
+                _ => {
+                    tracing::warn!(
+                        "the OS keyring never answered; set the API key in the settings, or unlock the keyring and restart"
+                    );
+                    return;
+                }
+            };
+            let mut inner = shell.inner.lock().await;
+            if inner.key.stored {
+                return;
+            }
+            tracing::info!("the OS keyring answered: restarting the engine with the API key");
+            if let Some(running) = inner.running.take() {
+                running.stop().await;
+            }
+            inner.key = KeyStatus {
+                stored: true,
+                source: Some(secrets::KeySource::Keyring.to_string()),
+                ..KeyStatus::default()
+            };
+            let restarted = shell.start_engine(&mut inner, Some(key.clone())).await;
+            drop(inner);
+            if let Err(e) = restarted {
+                tracing::error!("the engine did not restart with the key: {e}");
+            }
+            shell.spawn_key_check(key);
+            shell.publish_status().await;
+        });
     }
 
     /// Stops the engine gracefully (intake, pipeline drain, tunnel, store).
@@ -229,21 +300,8 @@ impl Shell {
             inner.key.source = Some("the test override".into());
             return Some(key.clone());
         }
-        match secrets::resolve(&inner.settings) {
-            Ok((key, source)) => {
-                inner.key.stored = true;
-                inner.key.source = Some(source.to_string());
-                Some(key)
-            }
-            Err(e) => {
-                tracing::info!("{e}; events are stored and shown without enrichment");
-                inner.key = KeyStatus {
-                    problem: Some(e.to_string()),
-                    ..KeyStatus::default()
-                };
-                None
-            }
-        }
+        let resolved = secrets::resolve(&inner.settings);
+        record_resolved(inner, resolved)
     }
 
     async fn start_engine(
@@ -792,6 +850,37 @@ fn keyring_id() -> Result<String, AppError> {
     let mut bytes = [0u8; 6];
     getrandom::fill(&mut bytes).map_err(|e| AppError::Keyring(e.to_string()))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The longest the first start waits for the keyring before serving
+/// without the key (an unlock prompt may be waiting for the user).
+const KEYRING_FIRST_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a late keyring answer is still taken.
+const KEYRING_LATE_MAX: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A keyring read still going (see `secrets::from_keyring_or_later`).
+type LateKey = std::sync::mpsc::Receiver<Result<Option<ApiKey>, secrets::SecretsError>>;
+
+/// Records where the key came from, or why there is none.
+fn record_resolved(
+    inner: &mut Inner,
+    resolved: Result<(ApiKey, secrets::KeySource), secrets::SecretsError>,
+) -> Option<ApiKey> {
+    match resolved {
+        Ok((key, source)) => {
+            inner.key.stored = true;
+            inner.key.source = Some(source.to_string());
+            Some(key)
+        }
+        Err(e) => {
+            tracing::info!("{e}; events are stored and shown without enrichment");
+            inner.key = KeyStatus {
+                problem: Some(e.to_string()),
+                ..KeyStatus::default()
+            };
+            None
+        }
+    }
 }
 
 fn not_running(inner: &Inner) -> AppError {

@@ -7,11 +7,12 @@
 //! `<data dir>/instance.json` (no secret in it) so that other commands
 //! (`webhook-url`, `send-test`) find the running instance.
 
+use crate::bounded::{Bounded, BoundedConfig};
 use crate::catchup::{self, CatchUp};
 use crate::health::{ApiHealth, Health};
 use crate::intake;
 use crate::liveapi::{self, LiveApi, LiveConfig};
-use crate::monitor::{Monitor, MonitorConfig, Probe};
+use crate::monitor::{Monitor, MonitorConfig, Probe, Shared};
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
 use crate::notify::{Popup, PopupKind, Urgency};
@@ -80,6 +81,9 @@ pub struct Options {
     /// app's own), each with its own outbox worker.
     pub forward: Vec<ForwardTarget>,
     pub outbox: OutboxConfig,
+    /// The deadline on every pop-up sink and its rest after a failure
+    /// (see `bounded`).
+    pub bounded: BoundedConfig,
 }
 
 /// How long a stop waits for the pipeline to handle what is waiting.
@@ -118,6 +122,9 @@ pub struct Engine {
     /// its state into the health.
     liveapi: Option<LiveApi>,
     live_watch: Option<JoinHandle<()>>,
+    /// Copy each bounded sink's health and the intake's storage refusals
+    /// into the engine's.
+    popup_watch: Vec<JoinHandle<()>>,
 }
 
 impl Engine {
@@ -151,6 +158,7 @@ impl Engine {
         if let Some(files) = intake::raise_open_file_limit() {
             tracing::debug!(files, "open file limit");
         }
+        intake::refusals::survive_file_size_limit();
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|cause| EngineError::Bind { addr, cause })?;
@@ -163,6 +171,18 @@ impl Engine {
                 cause: std::io::Error::other(e),
             })?;
         let store = Store::open(data_dir)?;
+        // Every pop-up has a deadline: a wedged notification server never
+        // holds the pipeline, the catch-up or the forwards' notices.
+        let bounded: Vec<Arc<Bounded>> = options
+            .sinks
+            .iter()
+            .map(|sink| Arc::new(Bounded::new(Arc::clone(sink), options.bounded)))
+            .collect();
+        let mut options = options;
+        options.sinks = bounded
+            .iter()
+            .map(|b| Arc::clone(b) as Arc<dyn Sink>)
+            .collect();
         let catch_up = client
             .clone()
             .map(|client| CatchUp::new(client, store.writer(), settings, options.sinks.clone()));
@@ -212,10 +232,12 @@ impl Engine {
             })
         });
         let (secret_tx, secret_rx) = watch::channel(secret);
-        let app = intake::router_live(
+        let refusals = Arc::new(intake::refusals::Refusals::new(store.writer()));
+        let app = intake::router_refusing(
             secret_rx.clone(),
             store.writer(),
             settings.listener.max_requests_per_second,
+            Arc::clone(&refusals),
         );
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(intake::serve(listener, app, async {
@@ -259,6 +281,7 @@ impl Engine {
             tunnel_error,
             has_key: client.is_some(),
             network: network.clone(),
+            restart: tunnel.as_ref().map(Tunnel::restarter),
         })
         .await;
         let gap_catch_up = match &catch_up {
@@ -269,9 +292,22 @@ impl Engine {
             ))),
             None => None,
         };
-        let live_watch = liveapi
-            .as_ref()
-            .map(|l| tokio::spawn(follow_liveapi(l.state(), Arc::clone(&monitor.shared))));
+        let mut popup_watch: Vec<JoinHandle<()>> = bounded
+            .iter()
+            .map(|b| {
+                let shared = Arc::clone(&monitor.shared);
+                tokio::spawn(follow(b.health(), shared, Shared::popup_state))
+            })
+            .collect();
+        popup_watch.push(tokio::spawn(follow(
+            refusals.health(),
+            Arc::clone(&monitor.shared),
+            Shared::storage_state,
+        )));
+        let live_watch = liveapi.as_ref().map(|l| {
+            let shared = Arc::clone(&monitor.shared);
+            tokio::spawn(follow(l.state(), shared, Shared::live_state))
+        });
         if let Some(client) = &client {
             let shared = Arc::clone(&monitor.shared);
             client.observe(Box::new(move |result| {
@@ -283,6 +319,7 @@ impl Engine {
         let tunnel_watch = tunnel.as_ref().map(|t| {
             tokio::spawn(watch_tunnel(
                 t.state(),
+                monitor.shared.subscribe(),
                 data_dir.to_owned(),
                 instance,
                 options.sinks,
@@ -311,6 +348,7 @@ impl Engine {
             gap_catch_up,
             liveapi,
             live_watch,
+            popup_watch,
         })
     }
 
@@ -450,6 +488,9 @@ impl Engine {
         if let Some(task) = self.live_watch {
             task.abort();
         }
+        for task in self.popup_watch {
+            task.abort();
+        }
         // Before the tunnel, so that its stop is not recorded as an outage:
         // the next start counts the downtime from this last heartbeat.
         self.monitor.stop().await;
@@ -519,15 +560,18 @@ async fn catch_up_gaps(catch_up: CatchUp, reader: Reader, mut health: watch::Rec
     }
 }
 
-/// Copies the LiveAPI's state into the engine's health (tray, settings
-/// window, `status --json`), until the source stops.
-async fn follow_liveapi(
-    mut state: watch::Receiver<crate::health::LiveHealth>,
+/// Copies a part's state into the engine's health (tray, settings window,
+/// `status`, `check`) with `apply`, until the part stops: the LiveAPI, each
+/// bounded pop-up sink, the intake's storage refusals (whose end, a gap
+/// recorded, is a health change the gap catch-up acts on).
+async fn follow<T: Clone + Send + Sync + 'static>(
+    mut state: watch::Receiver<T>,
     shared: Arc<crate::monitor::Shared>,
+    apply: fn(&crate::monitor::Shared, T),
 ) {
     loop {
         let now = state.borrow_and_update().clone();
-        shared.live_state(now);
+        apply(&shared, now);
         if state.changed().await.is_err() {
             return;
         }
@@ -605,13 +649,22 @@ async fn url_changed(sinks: &[Arc<dyn Sink>], url: &Url) {
 /// posts to the old one until the user updates it.
 async fn watch_tunnel(
     mut state: watch::Receiver<TunnelState>,
+    mut health: watch::Receiver<Health>,
     data_dir: PathBuf,
     mut instance: Instance,
     sinks: Vec<Arc<dyn Sink>>,
 ) {
     let mut last_url: Option<Url> = None;
+    let mut last_state: Option<TunnelState> = None;
     loop {
         let current = state.borrow_and_update().clone();
+        // The words `check` and `status` print: the health's view, which
+        // says whether the self-test confirmed the URL ("checking",
+        // "unreachable") where the program only says it shows one.
+        let judged = match &health.borrow_and_update().tunnel {
+            crate::health::TunnelHealth::None { .. } => None,
+            tunnel => Some(tunnel.words()),
+        };
         let (public, words) = match &current {
             TunnelState::Up { url } => (Some(url.clone()), format!("up at {url}")),
             TunnelState::Off => (None, "off".to_owned()),
@@ -621,27 +674,35 @@ async fn watch_tunnel(
             }
             TunnelState::Failed { reason } => (None, format!("failed: {reason}")),
         };
-        if let Some(url) = &public {
-            match &last_url {
-                Some(old) if old != url => {
+        let new_state = last_state.as_ref() != Some(&current);
+        // Only on a new tunnel state: a health change moves the words only.
+        if new_state {
+            match (&public, &last_url) {
+                (Some(url), Some(old)) if old != url => {
                     tracing::warn!(
                         old = %old, new = %url,
                         "the tunnel's public URL changed: paste the new webhook URL (`sekoia-notifierd webhook-url`) into Sekoia.io"
                     );
                     url_changed(&sinks, url).await;
                 }
-                None => tracing::info!(%url, "tunnel up"),
-                _ => {}
+                (Some(url), None) => tracing::info!(%url, "tunnel up"),
+                (Some(_), Some(_)) => {}
+                (None, _) => tracing::info!(state = %words, "tunnel"),
             }
-            last_url = Some(url.clone());
-        } else {
-            tracing::info!(state = %words, "tunnel");
+            if public.is_some() {
+                last_url = public.clone();
+            }
         }
-        instance.public_url = public;
-        instance.tunnel = Some(words);
-        write_instance(&data_dir, &instance);
-        if state.changed().await.is_err() {
-            return;
+        last_state = Some(current);
+        let words = Some(judged.unwrap_or(words));
+        if new_state || instance.tunnel != words {
+            instance.public_url = public;
+            instance.tunnel = words;
+            write_instance(&data_dir, &instance);
+        }
+        tokio::select! {
+            changed = state.changed() => if changed.is_err() { return },
+            changed = health.changed() => if changed.is_err() { return },
         }
     }
 }

@@ -29,6 +29,77 @@ pub struct Health {
     /// in snapshots recorded before direct mode existed.
     #[serde(default)]
     pub liveapi: LiveHealth,
+    /// Whether pop-ups reach the desktop (see `bounded`). Absent in
+    /// snapshots recorded before it existed.
+    #[serde(default)]
+    pub popups: PopupHealth,
+    /// Whether the store takes new events (see `intake::refusals`).
+    #[serde(default)]
+    pub storage: StorageHealth,
+}
+
+/// Whether the store takes new events.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum StorageHealth {
+    #[default]
+    Ok,
+    /// Events are refused (503) since `since` (RFC 3339) for `reason`.
+    Refusing { since: String, reason: String },
+}
+
+impl StorageHealth {
+    /// One tooltip sentence while events are refused.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            StorageHealth::Ok => None,
+            StorageHealth::Refusing { since, reason } => Some(format!(
+                "The store refuses new events since {since} ({reason}): webhooks are answered 503 and retried by the sender; free disk space or release the database."
+            )),
+        }
+    }
+}
+
+/// The pop-up sinks: shown, or given up because the notification server
+/// failed or did not answer in time.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum PopupHealth {
+    /// The last pop-up was shown (or none was tried yet).
+    #[default]
+    Ok,
+    /// The sink `sink` failed at `since` (RFC 3339); pop-ups are given up
+    /// and tried again after a pause.
+    Failing {
+        sink: String,
+        since: String,
+        reason: String,
+    },
+}
+
+impl PopupHealth {
+    /// The state in words, as `check` and `status` print it.
+    pub fn words(&self) -> String {
+        match self {
+            PopupHealth::Ok => "shown".to_owned(),
+            PopupHealth::Failing {
+                sink,
+                since,
+                reason,
+            } => format!("{sink} pop-ups failing since {since}: {reason}"),
+        }
+    }
+
+    /// One tooltip sentence while pop-ups are given up.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            PopupHealth::Ok => None,
+            PopupHealth::Failing { reason, .. } => Some(format!(
+                "Pop-ups are not shown (alerts are still in the feed and forwarded): {}",
+                sentence(reason)
+            )),
+        }
+    }
 }
 
 impl Default for Health {
@@ -39,6 +110,8 @@ impl Default for Health {
             selftest: None,
             url_changed_at: None,
             liveapi: LiveHealth::Off,
+            popups: PopupHealth::Ok,
+            storage: StorageHealth::Ok,
         }
     }
 }
@@ -149,8 +222,20 @@ pub enum TunnelHealth {
     None { public_url: Option<Url> },
     /// The program runs; its public URL is not known yet.
     Starting,
-    /// Reachable at this base URL (without `/hooks/...`).
+    /// Reachable at this base URL (without `/hooks/...`), confirmed by a
+    /// self-test when self-tests are on.
     Up { url: Url },
+    /// The program shows this URL; the self-test has not confirmed yet that
+    /// Sekoia.io can reach the listener through it.
+    Checking { url: Url },
+    /// The program runs and shows `url`, but the last `failures` self-tests
+    /// through it failed: not up. Restarted after
+    /// `monitor::UNREACHABLE_AFTER` failures in a row.
+    Unreachable {
+        url: Url,
+        failures: u32,
+        reason: String,
+    },
     /// The program exited and is started again after a delay.
     Restarting { attempt: u32, reason: String },
     /// The program cannot be started (retried after a delay).
@@ -185,6 +270,15 @@ impl TunnelHealth {
         }
     }
 
+    /// The URL the tunnel program shows, confirmed or not: where the
+    /// self-test probes.
+    pub fn shown_url(&self) -> Option<&Url> {
+        match self {
+            TunnelHealth::Checking { url } | TunnelHealth::Unreachable { url, .. } => Some(url),
+            other => other.public_url(),
+        }
+    }
+
     /// The state in words, as `check` prints it: `up at https://…`.
     pub fn words(&self) -> String {
         match self {
@@ -194,6 +288,16 @@ impl TunnelHealth {
             TunnelHealth::None { public_url: None } => "no tunnel: local only".to_owned(),
             TunnelHealth::Starting => "starting".to_owned(),
             TunnelHealth::Up { url } => format!("up at {url}"),
+            TunnelHealth::Checking { url } => {
+                format!("checking {url} (not confirmed by a self-test yet)")
+            }
+            TunnelHealth::Unreachable {
+                url,
+                failures,
+                reason,
+            } => format!(
+                "unreachable through {url} ({failures} failed self-test(s) in a row): {reason}"
+            ),
             TunnelHealth::Restarting { attempt, reason } => {
                 format!("restarting (attempt {attempt}): {reason}")
             }
@@ -266,13 +370,17 @@ pub struct SelfTest {
 impl Health {
     /// One sentence for a tray tooltip, `None` when delivery works and
     /// nothing needs the user. The most urgent problem wins: the LiveAPI
-    /// when it is on, the path from the internet, then a URL Sekoia.io does
-    /// not know yet, then the last self-test, then the API. With the LiveAPI
-    /// on, having no public webhook URL is the intended setup, not a problem.
+    /// when it is on, a store refusing events, pop-ups given up, the path
+    /// from the internet, then a URL Sekoia.io does not know yet, then the
+    /// last self-test, then the API. With the LiveAPI on, having no public
+    /// webhook URL is the intended setup, not a problem.
     pub fn warning(&self) -> Option<String> {
         let direct = self.liveapi != LiveHealth::Off;
         if let Some(live) = self.liveapi.warning() {
             return Some(live);
+        }
+        if let Some(refusing) = self.storage.warning() {
+            return Some(refusing);
         }
         let tunnel = match &self.tunnel {
             TunnelHealth::None { public_url: None } if direct => None,
@@ -290,8 +398,22 @@ impl Health {
             TunnelHealth::Failed { reason } => {
                 Some(format!("The tunnel cannot start: {}", sentence(reason)))
             }
-            TunnelHealth::Up { .. } | TunnelHealth::None { .. } => None,
+            TunnelHealth::Unreachable {
+                url,
+                failures,
+                reason,
+            } => Some(format!(
+                "The tunnel runs but Sekoia.io cannot reach it through {url} ({failures} failed self-test(s) in a row; it is restarted after {}): {}",
+                crate::monitor::UNREACHABLE_AFTER,
+                sentence(reason)
+            )),
+            TunnelHealth::Up { .. } | TunnelHealth::Checking { .. } | TunnelHealth::None { .. } => {
+                None
+            }
         };
+        if let Some(popups) = self.popups.warning() {
+            return Some(popups);
+        }
         tunnel
             .or_else(|| {
                 self.url_changed_at.as_ref().map(|_| {
@@ -358,6 +480,7 @@ mod tests {
             }),
             url_changed_at: None,
             liveapi: LiveHealth::Off,
+            ..Health::default()
         }
     }
 
@@ -369,6 +492,7 @@ mod tests {
             selftest: None,
             url_changed_at: None,
             liveapi,
+            ..Health::default()
         }
     }
 

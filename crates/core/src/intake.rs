@@ -7,6 +7,12 @@
 //! store queue answers 503, both with `Retry-After`, so a flood through the
 //! tunnel never grows memory.
 //! The handler never logs the request path: it holds the secret.
+//! A store that refuses (full disk, locked, read-only) answers 503 with
+//! `Retry-After`, never 500 (`refusals`). `POST /hooks/<secret>/` is the same
+//! endpoint; a `Content-Encoding: gzip` body is decompressed (the 1 MiB limit
+//! applies after decompression), another encoding is refused with 415.
+
+pub mod refusals;
 
 use crate::event::{Event, ParseError};
 use crate::settings::HookSecret;
@@ -22,6 +28,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use refusals::Refusals;
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -29,6 +36,7 @@ use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
@@ -53,6 +61,7 @@ struct Intake {
     secret: watch::Receiver<HookSecret>,
     writer: Writer,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    refusals: Arc<Refusals>,
 }
 
 /// The router with the default rate limit.
@@ -66,16 +75,34 @@ pub fn router(secret: HookSecret, writer: Writer) -> Router {
 /// second (bursts up to the same number) reach the body and the store; 0
 /// means no limit.
 pub fn router_live(secret: watch::Receiver<HookSecret>, writer: Writer, per_second: u32) -> Router {
+    let refusals = Arc::new(Refusals::new(writer.clone()));
+    router_refusing(secret, writer, per_second, refusals)
+}
+
+/// Like [`router_live`], reporting storage refusals to `refusals` (the
+/// engine follows its health and the gaps it records).
+pub fn router_refusing(
+    secret: watch::Receiver<HookSecret>,
+    writer: Writer,
+    per_second: u32,
+    refusals: Arc<Refusals>,
+) -> Router {
     let limiter =
         NonZeroU32::new(per_second).map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n))));
     let state = Intake {
         secret,
         writer,
         limiter,
+        refusals,
     };
     Router::new()
         .route("/hooks/{secret}", any(hook))
+        // Pasted URLs often end with a slash: the same endpoint.
+        .route("/hooks/{secret}/", any(hook))
+        // The limit is inside the decompression: it counts decompressed
+        // bytes, so a small gzip bomb is still a 413.
         .route_layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .route_layer(RequestDecompressionLayer::new().pass_through_unaccepted(true))
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
         .layer(TimeoutLayer::with_status_code(
@@ -94,6 +121,12 @@ enum IntakeError {
     MethodNotAllowed,
     #[error("the content type must be application/json")]
     UnsupportedMediaType,
+    #[error("Content-Encoding {0} is not supported: send the body uncompressed or gzip")]
+    UnsupportedEncoding(String),
+    #[error("the gzip body cannot be decompressed")]
+    BadEncoding,
+    #[error("the store cannot take the event now ({0}); retry later")]
+    Refused(String),
     #[error("the body is larger than 1 MiB")]
     TooLarge,
     #[error("the body was not received in time")]
@@ -104,8 +137,6 @@ enum IntakeError {
     Busy,
     #[error("too many requests, retry later")]
     RateLimited { retry_after_secs: u64 },
-    #[error("internal error")]
-    Internal,
 }
 
 impl IntoResponse for IntakeError {
@@ -117,7 +148,18 @@ impl IntoResponse for IntakeError {
                 let allow = [(header::ALLOW, HeaderValue::from_static("POST"))];
                 return (StatusCode::METHOD_NOT_ALLOWED, allow).into_response();
             }
-            IntakeError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IntakeError::UnsupportedMediaType | IntakeError::UnsupportedEncoding(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            IntakeError::BadEncoding => StatusCode::BAD_REQUEST,
+            IntakeError::Refused(_) => {
+                let body = Json(serde_json::json!({ "error": self.to_string() }));
+                let retry = [(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(refusals::RETRY_AFTER_SECS),
+                )];
+                return (StatusCode::SERVICE_UNAVAILABLE, retry, body).into_response();
+            }
             IntakeError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             IntakeError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             IntakeError::Malformed(_) => StatusCode::BAD_REQUEST,
@@ -131,7 +173,6 @@ impl IntoResponse for IntakeError {
                 let retry = [(header::RETRY_AFTER, HeaderValue::from(retry_after_secs))];
                 return (StatusCode::TOO_MANY_REQUESTS, retry, body).into_response();
             }
-            IntakeError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (
             status,
@@ -144,11 +185,10 @@ impl IntoResponse for IntakeError {
 async fn hook(State(intake): State<Intake>, request: Request) -> Result<StatusCode, IntakeError> {
     // The route matched `/hooks/{secret}`; compare the raw segment so that
     // percent-encoding tricks cannot produce a match.
-    let candidate = request
-        .uri()
-        .path()
-        .strip_prefix("/hooks/")
-        .unwrap_or_default();
+    let path = request.uri().path();
+    let candidate = path.strip_prefix("/hooks/").unwrap_or_default();
+    // One trailing slash (`/hooks/<secret>/`) is the same endpoint.
+    let candidate = candidate.strip_suffix('/').unwrap_or(candidate);
     let matches: bool = candidate
         .as_bytes()
         .ct_eq(intake.secret.borrow().as_str().as_bytes())
@@ -173,11 +213,26 @@ async fn hook(State(intake): State<Intake>, request: Request) -> Result<StatusCo
     if !is_json(request.headers()) {
         return Err(IntakeError::UnsupportedMediaType);
     }
+    // gzip was decompressed (and its header removed) by the layer; what is
+    // left is an encoding we cannot read.
+    if let Some(encoding) = request.headers().get(header::CONTENT_ENCODING) {
+        let encoding = encoding.to_str().unwrap_or("(not text)").trim();
+        if !encoding.eq_ignore_ascii_case("identity") {
+            let shown: String = encoding.chars().take(40).collect();
+            return Err(IntakeError::UnsupportedEncoding(shown));
+        }
+    }
     let body = Bytes::from_request(request, &())
         .await
         .map_err(|rejection| match rejection {
             BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
                 IntakeError::TooLarge
+            }
+            // The decompressor reports a corrupt stream as an I/O error.
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::UnknownBodyError(e))
+                if is_decoding_error(&e) =>
+            {
+                IntakeError::BadEncoding
             }
             _ => IntakeError::BodyTimeout,
         })?;
@@ -188,6 +243,7 @@ async fn hook(State(intake): State<Intake>, request: Request) -> Result<StatusCo
     let uuid = event.uuid.clone();
     match intake.writer.insert(event).await {
         Ok(stored) => {
+            intake.refusals.stored();
             let redelivery = matches!(stored, Stored::Duplicate { .. });
             tracing::info!(id = stored.id(), %topic, %uuid, redelivery, "event stored");
             Ok(StatusCode::ACCEPTED)
@@ -196,11 +252,28 @@ async fn hook(State(intake): State<Intake>, request: Request) -> Result<StatusCo
             tracing::warn!("store queue full; answered 503");
             Err(IntakeError::Busy)
         }
+        // Nothing was stored and nothing acknowledged: the sender retries.
         Err(e) => {
-            tracing::error!(error = %e, "could not store an event");
-            Err(IntakeError::Internal)
+            tracing::warn!(error = %e, "could not store an event; answered 503");
+            intake.refusals.refused(&e);
+            Err(IntakeError::Refused(refusals::reason(&e)))
         }
     }
+}
+
+/// Whether a body error comes from decoding the compressed stream.
+fn is_decoding_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// `application/json` or any `application/*+json`, parameters allowed.
@@ -291,6 +364,9 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("gave up waiting for open connections"),
     }
 }
+
+#[cfg(test)]
+mod variants_tests;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! The Sekoia Notifier engine. No GUI dependency: the daemon and the desktop
 //! shell both drive this crate and nothing else does engine work.
 
+pub mod bounded;
 pub mod catchup;
 pub mod engine;
 pub mod escalation;

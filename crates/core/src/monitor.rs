@@ -14,9 +14,10 @@ use crate::reach;
 use crate::selftest::{self, Delivered, SelfTestError};
 use crate::settings::{hook_url, HookSecret};
 use crate::store::{Reader, StoreError, Writer};
-use crate::tunnel::TunnelState;
+use crate::tunnel::{Restarter, TunnelState};
 use rusqlite::OptionalExtension;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
@@ -33,6 +34,10 @@ const SELFTEST_WAIT: Duration = Duration::from_secs(15);
 /// Pause between a new tunnel URL and its self-test: a quick tunnel's
 /// hostname may need a moment before it resolves.
 const SETTLE: Duration = Duration::from_secs(2);
+/// Failed self-tests in a row through a tunnel's URL after which the tunnel
+/// program is restarted (a quick tunnel whose hostname the edge stopped
+/// serving keeps running and keeps showing it).
+pub const UNREACHABLE_AFTER: u32 = 3;
 
 /// What the monitor needs from the engine.
 pub(crate) struct MonitorConfig {
@@ -52,6 +57,9 @@ pub(crate) struct MonitorConfig {
     pub has_key: bool,
     /// Proxy and trusted roots of the self-test's POST.
     pub network: crate::network::Network,
+    /// Restarts the tunnel program after [`UNREACHABLE_AFTER`] failed
+    /// self-tests in a row through its URL.
+    pub restart: Option<Restarter>,
 }
 
 /// The state shared by the monitor task and the engine's handles.
@@ -63,6 +71,9 @@ pub(crate) struct Shared {
     network: crate::network::Network,
     /// One probe at a time (the periodic one and "Send test alert").
     probing: Mutex<()>,
+    restart: Option<Restarter>,
+    /// Failed self-tests in a row through the tunnel's current URL.
+    failures: AtomicU32,
 }
 
 impl Shared {
@@ -84,6 +95,24 @@ impl Shared {
         self.health.send_if_modified(|h| {
             let changed = h.liveapi != live;
             h.liveapi = live;
+            changed
+        });
+    }
+
+    /// Feeds the pop-up sinks' state into the health.
+    pub(crate) fn popup_state(&self, popups: crate::health::PopupHealth) {
+        self.health.send_if_modified(|h| {
+            let changed = h.popups != popups;
+            h.popups = popups;
+            changed
+        });
+    }
+
+    /// Feeds the store's refusals (intake) into the health.
+    pub(crate) fn storage_state(&self, storage: crate::health::StorageHealth) {
+        self.health.send_if_modified(|h| {
+            let changed = h.storage != storage;
+            h.storage = storage;
             changed
         });
     }
@@ -148,20 +177,69 @@ impl Shared {
         } else {
             tracing::warn!("delivery self-test failed: {message}");
         }
+        let through_tunnel = {
+            let h = self.health.borrow();
+            h.tunnel
+                .shown_url()
+                .is_some_and(|u| u.host_str() == webhook.host_str())
+                && !matches!(h.tunnel, TunnelHealth::None { .. })
+        };
+        let failures = match (through_tunnel, ok) {
+            (false, _) => 0,
+            (true, true) => {
+                self.failures.store(0, Ordering::SeqCst);
+                0
+            }
+            (true, false) => self.failures.fetch_add(1, Ordering::SeqCst) + 1,
+        };
         self.health.send_modify(|h| {
+            if through_tunnel {
+                h.tunnel = after_probe(&h.tunnel, ok, failures, &message);
+            }
             h.selftest = Some(SelfTest {
                 at: rfc3339_now(),
                 ok,
-                message,
+                message: message.clone(),
             });
         });
+        if failures >= UNREACHABLE_AFTER {
+            if let Some(restart) = &self.restart {
+                tracing::warn!(
+                    "{failures} delivery self-tests in a row failed through the tunnel; restarting it"
+                );
+                self.failures.store(0, Ordering::SeqCst);
+                restart.restart(format!(
+                    "{failures} delivery self-tests in a row failed through its URL ({message})"
+                ));
+            }
+        }
         result
     }
 
-    /// The public webhook URL now, if there is one.
+    /// The webhook URL to probe now, confirmed or not, if there is one.
     fn public_hook(&self) -> Option<Url> {
-        let base = self.health.borrow().tunnel.public_url().cloned()?;
+        let base = self.health.borrow().tunnel.shown_url().cloned()?;
         hook_url(&base, &self.secret.borrow())
+    }
+}
+
+/// The tunnel's health after a self-test through its URL: confirmed (`Up`)
+/// or `Unreachable` with the failures in a row. Other states stay.
+fn after_probe(tunnel: &TunnelHealth, ok: bool, failures: u32, message: &str) -> TunnelHealth {
+    let url = match tunnel {
+        TunnelHealth::Up { url }
+        | TunnelHealth::Checking { url }
+        | TunnelHealth::Unreachable { url, .. } => url.clone(),
+        other => return other.clone(),
+    };
+    if ok {
+        TunnelHealth::Up { url }
+    } else {
+        TunnelHealth::Unreachable {
+            url,
+            failures,
+            reason: message.to_owned(),
+        }
     }
 }
 
@@ -217,6 +295,8 @@ impl Monitor {
             writer: config.writer.clone(),
             network: config.network.clone(),
             probing: Mutex::new(()),
+            restart: config.restart.clone(),
+            failures: AtomicU32::new(0),
         });
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(run(Arc::clone(&shared), config, tracked, stopped));
@@ -241,7 +321,10 @@ fn unreachable_because(h: &Health) -> Option<String> {
         TunnelHealth::Starting => Some("the tunnel was starting".to_owned()),
         TunnelHealth::Restarting { reason, .. } => Some(format!("the tunnel was down: {reason}")),
         TunnelHealth::Failed { reason } => Some(format!("the tunnel could not start: {reason}")),
-        TunnelHealth::Up { .. } | TunnelHealth::None { .. } => h
+        TunnelHealth::Unreachable { reason, .. } => {
+            Some(format!("the tunnel was unreachable: {reason}"))
+        }
+        TunnelHealth::Up { .. } | TunnelHealth::Checking { .. } | TunnelHealth::None { .. } => h
             .selftest
             .as_ref()
             .filter(|t| !t.ok)
@@ -258,7 +341,7 @@ async fn run(
     let writer = config.writer.clone();
     let mut health = shared.subscribe();
     let mut tunnel = config.tunnel;
-    let mut last_url: Option<Url> = shared.health.borrow().tunnel.public_url().cloned();
+    let mut last_url: Option<Url> = shared.health.borrow().tunnel.shown_url().cloned();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut periodic = config.interval.map(|every| {
@@ -292,8 +375,16 @@ async fn run(
                 record(&writer, &snapshot, tracked).await;
             }
             Some(state) = next_state(&mut tunnel) => {
-                let tunnel_health = TunnelHealth::from_state(&state, None);
-                let url = tunnel_health.public_url().cloned();
+                let mut tunnel_health = TunnelHealth::from_state(&state, None);
+                // A new run's URL is shown as ready once a self-test
+                // through it passed (when self-tests are on).
+                if let (TunnelHealth::Up { url }, true) = (&tunnel_health, auto) {
+                    tunnel_health = TunnelHealth::Checking { url: url.clone() };
+                }
+                // A new run (or state) starts a new count of failures.
+                shared.failures.store(0, Ordering::SeqCst);
+                let checking = matches!(tunnel_health, TunnelHealth::Checking { .. });
+                let url = tunnel_health.shown_url().cloned();
                 let changed_url = matches!((&last_url, &url), (Some(old), Some(new)) if old != new);
                 shared.health.send_if_modified(|h| {
                     let mut modified = h.tunnel != tunnel_health;
@@ -305,7 +396,7 @@ async fn run(
                     modified
                 });
                 if let Some(url) = url {
-                    if last_url.as_ref() != Some(&url) {
+                    if last_url.as_ref() != Some(&url) || checking {
                         probe(SETTLE);
                     }
                     last_url = Some(url);
@@ -464,6 +555,35 @@ mod tests {
             }),
             ..Health::default()
         }
+    }
+
+    #[test]
+    fn a_self_test_confirms_a_shown_url_or_makes_it_unreachable() {
+        let url = Url::parse("https://a.example.test").unwrap();
+        let checking = TunnelHealth::Checking { url: url.clone() };
+        assert_eq!(
+            after_probe(&checking, true, 0, "ok"),
+            TunnelHealth::Up { url: url.clone() }
+        );
+        let failed = after_probe(&checking, false, 2, "x answered 404");
+        assert_eq!(
+            failed,
+            TunnelHealth::Unreachable {
+                url: url.clone(),
+                failures: 2,
+                reason: "x answered 404".to_owned()
+            }
+        );
+        assert!(failed.public_url().is_none(), "not shown as ready");
+        assert_eq!(failed.shown_url(), Some(&url), "still probed");
+        assert!(unreachable_because(&with(failed.clone(), None)).is_some());
+        assert_eq!(
+            after_probe(&failed, true, 0, "ok"),
+            TunnelHealth::Up { url: url.clone() }
+        );
+        // A tunnel that is not showing a URL stays as it is.
+        let starting = TunnelHealth::Starting;
+        assert_eq!(after_probe(&starting, false, 3, "x"), starting);
     }
 
     #[test]

@@ -209,7 +209,10 @@ impl Pipeline {
                     match tokio::time::timeout(self.config.deadline, self.retry_owed()).await {
                         Ok(Err(e)) => tracing::error!(error = %e, "enrichment retry failed"),
                         Ok(Ok(())) => {}
-                        Err(_) => tracing::debug!("owed enrichment still slow; tried again later"),
+                        Err(_) => {
+                            tracing::debug!("owed enrichment still slow; tried again later");
+                            self.abandoned();
+                        }
                     }
                 }
                 () = &mut shutdown => break,
@@ -314,6 +317,7 @@ impl Pipeline {
                         alerts = wanted.len(),
                         "enrichment is slow; showing pop-ups without it"
                     );
+                    self.abandoned();
                     Fetched::Later
                 }
             }
@@ -582,6 +586,13 @@ impl Pipeline {
         let (fresh, failed) = outcome(&owed, self.fetch(&owed).await);
         self.writer.record(fresh, failed, Vec::new()).await?;
         Ok(())
+    }
+
+    /// The API did not answer within the deadline: the health says so.
+    fn abandoned(&self) {
+        if let Some(client) = &self.client {
+            client.report_abandoned();
+        }
     }
 
     async fn fetch(&self, uuids: &[String]) -> Fetched {

@@ -183,6 +183,21 @@ pub(crate) fn came_up(tx: &Transaction<'_>, now: i64) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// The store refused events from `from` to `to` (a full disk, a lock held
+/// by another process): webhooks were answered 503, so a gap.
+pub(crate) fn refused(
+    tx: &Transaction<'_>,
+    from: i64,
+    to: i64,
+    reason: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO gaps (start, end, reason) VALUES (?1, ?2, ?3)",
+        params![from, to, reason],
+    )?;
+    Ok(())
+}
+
 /// The machine slept from `from` to `to`: a gap, unless an open interval
 /// already covers it.
 pub(crate) fn slept(tx: &Transaction<'_>, from: i64, to: i64) -> Result<(), StoreError> {

@@ -4,11 +4,29 @@
 //! (`$CREDENTIALS_DIRECTORY/api-key`, from `LoadCredential=`), else the file
 //! named by `sekoia.api_key_file`. The key is never written to the config, the database or a
 //! log; it only travels inside [`ApiKey`], whose Debug and Display redact it.
+//!
+//! Every keyring call has a deadline ([`KEYRING_DEADLINE`] for reads,
+//! [`KEYRING_WRITE_DEADLINE`] for writes): it runs on a
+//! thread of its own, and a Secret Service that does not answer (an unlock
+//! prompt nobody answers, a wedged daemon) is given up with
+//! [`SecretsError::KeyringTimeout`]; the thread is left to finish alone.
+//! The headless daemon uses [`resolve_given_first`]: a key given by the
+//! environment, a credential or a file never touches the keyring.
 
 use crate::sekoia::ApiKey;
 use crate::settings::Settings;
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// Longest wait for one keyring read. A Secret Service answers in
+/// milliseconds when unlocked (seconds on a loaded machine); this is short
+/// enough that an unanswered unlock prompt does not hold a start for long.
+pub const KEYRING_DEADLINE: Duration = Duration::from_secs(10);
+/// Longest wait for a keyring write or delete, which the user asked for
+/// and may have to confirm: just above D-Bus's own 25 s, so a slow but
+/// working keyring fails with its own words first.
+pub const KEYRING_WRITE_DEADLINE: Duration = Duration::from_secs(30);
 
 pub const SERVICE: &str = "sekoia-notifier";
 pub const USER: &str = "api-key";
@@ -42,6 +60,8 @@ impl fmt::Display for KeySource {
 pub enum SecretsError {
     #[error("the OS keyring is not available ({detail}); on Linux a Secret Service (gnome-keyring, KeePassXC) must run and be unlocked, or set {ENV_VAR} / sekoia.api_key_file instead")]
     Keyring { detail: String },
+    #[error("the OS keyring did not answer within {} s (an unlock prompt nobody answered, or a Secret Service that hangs); unlock the keyring, or set {ENV_VAR} / sekoia.api_key_file instead", .after.as_secs())]
+    KeyringTimeout { after: Duration },
     #[error("cannot read the API key file {}: {cause}; check sekoia.api_key_file", path.display())]
     File {
         path: PathBuf,
@@ -60,6 +80,47 @@ fn keyring_note(problem: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// Where a keyring call's answer arrives, whenever it does.
+type Answer<T> = std::sync::mpsc::Receiver<Result<T, SecretsError>>;
+
+/// Runs one keyring call on a thread of its own.
+fn spawn_call<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, SecretsError> + Send + 'static,
+) -> Result<Answer<T>, SecretsError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("keyring".to_owned())
+        .spawn(move || {
+            let _ = tx.send(call());
+        })
+        .map_err(|e| SecretsError::Keyring {
+            detail: format!("cannot start a thread for it: {e}"),
+        })?;
+    Ok(rx)
+}
+
+/// Runs one keyring call on its own thread and waits for it at most
+/// `deadline`; past it the call is left running and `KeyringTimeout` returned.
+fn within<T: Send + 'static>(
+    deadline: Duration,
+    call: impl FnOnce() -> Result<T, SecretsError> + Send + 'static,
+) -> Result<T, SecretsError> {
+    let rx = spawn_call(call)?;
+    match rx.recv_timeout(deadline) {
+        Ok(result) => result,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            tracing::warn!(
+                "the OS keyring did not answer within {} s; going on without it",
+                deadline.as_secs()
+            );
+            Err(SecretsError::KeyringTimeout { after: deadline })
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(SecretsError::Keyring {
+            detail: "the keyring call failed without an answer".to_owned(),
+        }),
+    }
+}
+
 fn entry() -> Result<keyring::Entry, SecretsError> {
     keyring::Entry::new(SERVICE, USER).map_err(keyring_error)
 }
@@ -73,23 +134,72 @@ fn keyring_error(e: keyring::Error) -> SecretsError {
 
 /// Stores the key in the OS keyring, replacing any previous one.
 pub fn store_in_keyring(key: &ApiKey) -> Result<(), SecretsError> {
-    entry()?.set_password(key.expose()).map_err(keyring_error)
+    let key = key.clone();
+    within(KEYRING_WRITE_DEADLINE, move || {
+        entry()?.set_password(key.expose()).map_err(keyring_error)
+    })
 }
 
 /// Removes the key from the keyring; absent is fine.
 pub fn delete_from_keyring() -> Result<(), SecretsError> {
-    match entry()?.delete_credential() {
-        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-        Err(e) => Err(keyring_error(e)),
-    }
+    within(KEYRING_WRITE_DEADLINE, || {
+        match entry()?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(keyring_error(e)),
+        }
+    })
 }
 
-/// The key in the keyring, if there is one.
+/// The key in the keyring, if there is one; at most [`KEYRING_DEADLINE`].
 pub fn from_keyring() -> Result<Option<ApiKey>, SecretsError> {
+    from_keyring_within(KEYRING_DEADLINE)
+}
+
+/// The key in the keyring, if there is one; at most `deadline`.
+pub fn from_keyring_within(deadline: Duration) -> Result<Option<ApiKey>, SecretsError> {
+    within(deadline, read_key)
+}
+
+/// The keyring read itself, without a deadline (run it through `within`).
+fn read_key() -> Result<Option<ApiKey>, SecretsError> {
     match entry()?.get_password() {
         Ok(text) => parse(text, "the OS keyring").map(Some),
         Err(keyring::Error::NoEntry) => Ok(None),
         Err(e) => Err(keyring_error(e)),
+    }
+}
+
+/// A keyring read that answered within its first wait, or one still going
+/// whose answer comes later (an unlock prompt the user may still answer).
+pub enum KeyringRead {
+    Answered(Result<Option<ApiKey>, SecretsError>),
+    /// Still waiting: the answer arrives on this channel (never, if the
+    /// prompt is never answered).
+    Late(Answer<Option<ApiKey>>),
+}
+
+/// Reads the key in the keyring, waiting `wait` at most before handing back
+/// a channel for the late answer: the desktop app starts its listener
+/// without the key and restarts with it when the keyring answers.
+pub fn from_keyring_or_later(wait: Duration) -> KeyringRead {
+    let rx = match spawn_call(read_key) {
+        Ok(rx) => rx,
+        Err(e) => return KeyringRead::Answered(Err(e)),
+    };
+    match rx.recv_timeout(wait) {
+        Ok(answer) => KeyringRead::Answered(answer),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            tracing::warn!(
+                "the OS keyring did not answer within {} s (an unlock prompt?); starting without the key, which is used once it answers",
+                wait.as_secs()
+            );
+            KeyringRead::Late(rx)
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            KeyringRead::Answered(Err(SecretsError::Keyring {
+                detail: "the keyring call failed without an answer".to_owned(),
+            }))
+        }
     }
 }
 
@@ -101,24 +211,35 @@ fn forward_entry(id: &str) -> Result<keyring::Entry, SecretsError> {
 
 /// Stores a forward destination's URL in the OS keyring under `id`.
 pub fn store_forward_url(id: &str, url: &str) -> Result<(), SecretsError> {
-    forward_entry(id)?.set_password(url).map_err(keyring_error)
+    let (id, url) = (id.to_owned(), url.to_owned());
+    within(KEYRING_WRITE_DEADLINE, move || {
+        forward_entry(&id)?
+            .set_password(&url)
+            .map_err(keyring_error)
+    })
 }
 
 /// The URL stored under `id`, if there is one.
 pub fn forward_url(id: &str) -> Result<Option<String>, SecretsError> {
-    match forward_entry(id)?.get_password() {
-        Ok(text) => Ok(Some(text)),
-        Err(keyring::Error::NoEntry) => Ok(None),
-        Err(e) => Err(keyring_error(e)),
-    }
+    let id = id.to_owned();
+    within(KEYRING_DEADLINE, move || {
+        match forward_entry(&id)?.get_password() {
+            Ok(text) => Ok(Some(text)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(keyring_error(e)),
+        }
+    })
 }
 
 /// Removes the URL stored under `id`; absent is fine.
 pub fn delete_forward_url(id: &str) -> Result<(), SecretsError> {
-    match forward_entry(id)?.delete_credential() {
-        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-        Err(e) => Err(keyring_error(e)),
-    }
+    let id = id.to_owned();
+    within(KEYRING_WRITE_DEADLINE, move || {
+        match forward_entry(&id)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(keyring_error(e)),
+        }
+    })
 }
 
 fn parse(text: String, source_name: &str) -> Result<ApiKey, SecretsError> {
@@ -128,27 +249,71 @@ fn parse(text: String, source_name: &str) -> Result<ApiKey, SecretsError> {
     })
 }
 
-/// Finds the key: keyring, then environment, then file. A keyring that
-/// cannot be reached is not fatal when another source has the key.
+/// Finds the key: keyring, then environment, then file (the desktop app,
+/// whose own key lives in the keyring). A keyring that cannot be reached or
+/// does not answer within [`KEYRING_DEADLINE`] is not fatal when another
+/// source has the key.
 pub fn resolve(settings: &Settings) -> Result<(ApiKey, KeySource), SecretsError> {
-    let keyring_problem = match from_keyring() {
-        Ok(Some(key)) => return Ok((key, KeySource::Keyring)),
-        Ok(None) => None,
+    resolve_after_keyring(settings, from_keyring())
+}
+
+/// Like [`resolve`], with the keyring's answer already read (`keyring`).
+pub fn resolve_after_keyring(
+    settings: &Settings,
+    keyring: Result<Option<ApiKey>, SecretsError>,
+) -> Result<(ApiKey, KeySource), SecretsError> {
+    let keyring_problem = match keyring_verdict(keyring) {
+        Ok(found) => return Ok(found),
+        Err(problem) => problem,
+    };
+    given_key(settings)?.ok_or(SecretsError::Missing { keyring_problem })
+}
+
+/// Finds the key for the headless daemon: environment, then systemd
+/// credential, then file, and only when none of them gives one, the
+/// keyring (within [`KEYRING_DEADLINE`]). A given key never touches the
+/// keyring.
+pub fn resolve_given_first(settings: &Settings) -> Result<(ApiKey, KeySource), SecretsError> {
+    if let Some(found) = given_key(settings)? {
+        return Ok(found);
+    }
+    match keyring_first() {
+        Ok(found) => Ok(found),
+        Err(keyring_problem) => Err(SecretsError::Missing { keyring_problem }),
+    }
+}
+
+/// The keyring's key, or why there is none (`None`: simply absent).
+fn keyring_first() -> Result<(ApiKey, KeySource), Option<String>> {
+    keyring_verdict(from_keyring())
+}
+
+fn keyring_verdict(
+    read: Result<Option<ApiKey>, SecretsError>,
+) -> Result<(ApiKey, KeySource), Option<String>> {
+    match read {
+        Ok(Some(key)) => Ok((key, KeySource::Keyring)),
+        Ok(None) => Err(None),
         Err(e) => {
             tracing::debug!(error = %e, "keyring unavailable");
-            Some(match e {
+            Err(Some(match e {
                 SecretsError::Keyring { detail } => detail,
                 other => other.to_string(),
-            })
+            }))
         }
-    };
+    }
+}
+
+/// A key given to the process: `SEKOIA_API_KEY`, the systemd credential,
+/// `sekoia.api_key_file`, in that order; `None` when none is given.
+pub fn given_key(settings: &Settings) -> Result<Option<(ApiKey, KeySource)>, SecretsError> {
     if let Ok(text) = std::env::var(ENV_VAR) {
         if !text.trim().is_empty() {
-            return parse(text, ENV_VAR).map(|k| (k, KeySource::Env));
+            return parse(text, ENV_VAR).map(|k| Some((k, KeySource::Env)));
         }
     }
     if let Some(found) = from_credentials(std::env::var_os("CREDENTIALS_DIRECTORY"))? {
-        return Ok(found);
+        return Ok(Some(found));
     }
     if let Some(path) = &settings.sekoia.api_key_file {
         let text = std::fs::read_to_string(path).map_err(|cause| SecretsError::File {
@@ -156,9 +321,9 @@ pub fn resolve(settings: &Settings) -> Result<(ApiKey, KeySource), SecretsError>
             cause,
         })?;
         let shown = path.display().to_string();
-        return parse(text, &shown).map(|k| (k, KeySource::File(path.clone())));
+        return parse(text, &shown).map(|k| Some((k, KeySource::File(path.clone()))));
     }
-    Err(SecretsError::Missing { keyring_problem })
+    Ok(None)
 }
 
 /// The key systemd passed as the credential `api-key`, when the service has a
@@ -183,6 +348,23 @@ fn from_credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keyring_call_that_never_returns_is_given_up_at_the_deadline() {
+        let (_hold, wait) = std::sync::mpsc::channel::<()>();
+        let started = std::time::Instant::now();
+        let err = within(Duration::from_millis(200), move || {
+            // Blocks like an unanswered unlock prompt, until the test ends.
+            let _ = wait.recv();
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(matches!(err, SecretsError::KeyringTimeout { .. }), "{err}");
+        let words = err.to_string();
+        assert!(words.contains("did not answer within"), "{words}");
+        assert!(words.contains(ENV_VAR), "{words}");
+    }
 
     #[test]
     fn systemd_credential_is_read_from_the_credentials_directory() {

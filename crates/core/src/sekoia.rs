@@ -681,6 +681,15 @@ impl Client {
         self.inner.observer.set(observer).is_ok()
     }
 
+    /// A caller stopped waiting for a call at its own deadline (the call
+    /// never finished, so it told nobody): the observer hears a timeout,
+    /// and the health says the API does not answer.
+    pub fn report_abandoned(&self) {
+        if let Some(observer) = self.inner.observer.get() {
+            observer(Err(&SekoiaError::Timeout));
+        }
+    }
+
     /// `GET /v1/sic/alerts?date[created_at]=SINCE,UNTIL&sort=created_at&direction=asc`:
     /// one page of up to 100 alerts created in `[since, until]`, oldest
     /// first, starting at `offset`. Times go out as RFC 3339 UTC seconds.

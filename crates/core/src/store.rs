@@ -174,6 +174,27 @@ pub enum StoreError {
     Closed,
 }
 
+impl StoreError {
+    /// The database cannot be written now, whatever is written: the disk is
+    /// full, another process holds the lock past [`BUSY_TIMEOUT`], the file
+    /// is read-only or an I/O error. Intake answers these 503.
+    pub fn is_refusal(&self) -> bool {
+        let StoreError::Sql(e) = self else {
+            return false;
+        };
+        matches!(
+            e.sqlite_error_code(),
+            Some(
+                rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::ReadOnly
+                    | rusqlite::ErrorCode::SystemIoFailure
+            )
+        )
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Sql(Arc::new(e))
@@ -568,6 +589,9 @@ fn write_loop(
         // tried alone so one side's error cannot sink the other.
         let (recorded, inserted) = match write_both(&mut conn, &records, &group) {
             Ok(results) => (Ok(()), Ok(results)),
+            // The file refuses every write now (full, locked, read-only):
+            // trying each side again would only wait the lock twice more.
+            Err(e) if e.is_refusal() => (Err(e.clone()), Err(e)),
             Err(_) => (
                 in_transaction(&mut conn, |tx| apply_records(tx, &records)),
                 in_transaction(&mut conn, |tx| insert_group(tx, &group)),
@@ -619,7 +643,10 @@ fn in_transaction<T>(
     conn: &mut Connection,
     work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let tx = conn.transaction()?;
+    // IMMEDIATE: the write lock is taken at BEGIN, where SQLite calls the
+    // busy handler; a deferred transaction that read first gets SQLITE_BUSY
+    // at once when another process holds the lock (the wait was skipped).
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let value = work(&tx)?;
     tx.commit()?;
     Ok(value)
@@ -1105,6 +1132,30 @@ fn make_private(path: &Path) {
     let _ = path;
 }
 
+/// How long a write waits for a lock another connection or process holds
+/// before the store refuses it (intake then answers 503).
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// SQLite's busy handler: `true` to try again. Time is measured from the
+/// first try of this wait (`tries == 0`), per thread (one connection each).
+fn busy_wait(tries: i32) -> bool {
+    thread_local! {
+        static SINCE: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+    }
+    let now = std::time::Instant::now();
+    let since = SINCE.with(|since| {
+        if tries == 0 || since.get().is_none() {
+            since.set(Some(now));
+        }
+        since.get().unwrap_or(now)
+    });
+    if now.duration_since(since) >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(std::time::Duration::from_micros(250));
+    true
+}
+
 /// Opens a connection with our pragmas and brings the schema up to date.
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent() {
@@ -1119,12 +1170,9 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     // The writer thread and the pipeline write to the same file. SQLite's
     // default busy handler sleeps up to 100 ms between tries, which stalls
     // intake behind a short pipeline commit; poll every 250 µs instead, for
-    // at most 5 s.
-    conn.busy_handler(Some(|tries| {
-        std::thread::sleep(std::time::Duration::from_micros(250));
-        tries < 20_000
-    }))
-    .map_err(open_err)?;
+    // at most BUSY_TIMEOUT by the clock (a count of sleeps is several times
+    // longer on a loaded machine).
+    conn.busy_handler(Some(busy_wait)).map_err(open_err)?;
     // WAL lets readers run beside the writer; FULL makes every commit
     // survive power loss, not only a crash of this process.
     conn.pragma_update(None, "journal_mode", "WAL")

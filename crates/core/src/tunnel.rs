@@ -28,6 +28,8 @@ use url::Url;
 
 use crate::settings::{TunnelKind, TunnelSettings};
 
+mod ngrok;
+
 /// What the tunnel is doing now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TunnelState {
@@ -99,6 +101,20 @@ pub struct Tunnel {
     pid: Arc<AtomicU32>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    restart: Restarter,
+}
+
+/// Restarts a running tunnel program: it is stopped and started again after
+/// the usual backoff, its new URL read from the new process.
+#[derive(Debug, Clone)]
+pub struct Restarter(mpsc::Sender<String>);
+
+impl Restarter {
+    /// Asks for a restart, `why` in words for the log and the state. A
+    /// restart already asked for and not done yet absorbs this one.
+    pub fn restart(&self, why: String) {
+        let _ = self.0.try_send(why);
+    }
 }
 
 impl Tunnel {
@@ -128,13 +144,21 @@ impl Tunnel {
         let (tx, rx) = watch::channel(TunnelState::Off);
         let pid = Arc::new(AtomicU32::new(0));
         let (stop_tx, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(supervise(plan, tx, pid.clone(), stop_rx));
+        let (restart_tx, restart_rx) = mpsc::channel(1);
+        let task = tokio::spawn(supervise(plan, tx, pid.clone(), stop_rx, restart_rx));
         Ok(Tunnel {
             state: rx,
             pid,
             stop: Some(stop_tx),
             task: Some(task),
+            restart: Restarter(restart_tx),
         })
+    }
+
+    /// A handle that restarts the running program (the monitor's, when the
+    /// tunnel shows a URL that does not reach us).
+    pub fn restarter(&self) -> Restarter {
+        self.restart.clone()
     }
 
     /// The live state; every change (including a new URL) is a new value.
@@ -194,8 +218,10 @@ enum Discovery {
     BoreLine,
     /// cloudflared quick tunnel: metrics `/quicktunnel`, stderr banner as fallback.
     Cloudflared { metrics: SocketAddr },
-    /// ngrok's agent API `/api/tunnels`.
-    Ngrok { api: SocketAddr },
+    /// ngrok's agent API `/api/tunnels` at the address our agent announces
+    /// in its output (`api`: known in advance, tests), counting only a
+    /// tunnel to the listener's `port` (see `ngrok`).
+    Ngrok { api: Option<SocketAddr>, port: u16 },
     /// The first http(s) URL the program prints.
     FirstUrl,
 }
@@ -318,9 +344,8 @@ impl Plan {
                     args,
                     envs: Vec::new(),
                     discovery: Discovery::Ngrok {
-                        api: ov
-                            .ngrok_api
-                            .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 4040))),
+                        api: ov.ngrok_api,
+                        port,
                     },
                     redact: Vec::new(),
                     start_timeout: START_TIMEOUT,
@@ -360,6 +385,32 @@ impl Plan {
             ..proc
         }))
     }
+}
+
+/// This run's process. A quick tunnel whose metrics port we chose gets a
+/// fresh one each run, so the URL is read from this process, never from a
+/// port an earlier run (or another program since) answers on.
+fn for_this_run(base: &Process) -> Process {
+    let mut run = base.clone();
+    let Discovery::Cloudflared { metrics } = &mut run.discovery else {
+        return run;
+    };
+    let Some(at) = run.args.iter().position(|a| a == "--metrics") else {
+        return run;
+    };
+    let chosen = run
+        .args
+        .get(at + 1)
+        .and_then(|a| a.parse::<SocketAddr>().ok());
+    if chosen != Some(*metrics) {
+        // A fixed metrics address (tests): keep it.
+        return run;
+    }
+    if let Some(port) = free_port() {
+        *metrics = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        run.args[at + 1] = metrics.to_string();
+    }
+    run
 }
 
 /// A free loopback port (bound, then released) for cloudflared's metrics.
@@ -626,26 +677,6 @@ fn parse_quicktunnel(body: &[u8]) -> Option<Url> {
     Url::parse(&format!("https://{h}")).ok()
 }
 
-/// ngrok agent `GET /api/tunnels`: a `public_url`, https preferred.
-fn parse_ngrok_tunnels(body: &[u8]) -> Option<Url> {
-    #[derive(serde::Deserialize)]
-    struct List {
-        tunnels: Vec<serde_json::Value>,
-    }
-    let list: List = serde_json::from_slice(body).ok()?;
-    let urls: Vec<Url> = list
-        .tunnels
-        .iter()
-        .filter_map(|t| t.get("public_url")?.as_str())
-        .filter_map(|s| Url::parse(s).ok())
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-        .collect();
-    urls.iter()
-        .find(|u| u.scheme() == "https")
-        .or_else(|| urls.first())
-        .cloned()
-}
-
 /// A URL found in one output line, per the discovery method.
 fn url_from_line(discovery: &Discovery, line: &str) -> Option<Url> {
     match discovery {
@@ -656,14 +687,16 @@ fn url_from_line(discovery: &Discovery, line: &str) -> Option<Url> {
     }
 }
 
-/// Asks the metrics / agent API for the URL; `None` when it is not known yet.
-async fn poll_url(http: &reqwest::Client, discovery: &Discovery) -> Option<Url> {
-    type Parse = fn(&[u8]) -> Option<Url>;
-    let (endpoint, parse): (String, Parse) = match discovery {
-        Discovery::Cloudflared { metrics } => {
-            (format!("http://{metrics}/quicktunnel"), parse_quicktunnel)
-        }
-        Discovery::Ngrok { api } => (format!("http://{api}/api/tunnels"), parse_ngrok_tunnels),
+/// Asks the metrics / agent API for the URL; `None` when it is not known
+/// yet. `agent_api`: the address this run's ngrok agent announced.
+async fn poll_url(
+    http: &reqwest::Client,
+    discovery: &Discovery,
+    agent_api: Option<SocketAddr>,
+) -> Option<Url> {
+    let endpoint = match discovery {
+        Discovery::Cloudflared { metrics } => format!("http://{metrics}/quicktunnel"),
+        Discovery::Ngrok { .. } => format!("http://{}/api/tunnels", agent_api?),
         _ => return None,
     };
     let resp = http.get(endpoint).send().await.ok()?;
@@ -674,7 +707,10 @@ async fn poll_url(http: &reqwest::Client, discovery: &Discovery) -> Option<Url> 
     if body.len() > 1024 * 1024 {
         return None;
     }
-    parse(&body)
+    match discovery {
+        Discovery::Ngrok { port, .. } => ngrok::parse_tunnels(&body, *port),
+        _ => parse_quicktunnel(&body),
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -720,8 +756,9 @@ async fn supervise(
     state: watch::Sender<TunnelState>,
     pid: Arc<AtomicU32>,
     mut stop: oneshot::Receiver<()>,
+    mut restart: mpsc::Receiver<String>,
 ) {
-    let proc = match plan {
+    let base = match plan {
         Plan::Idle(url) => {
             if let Some(url) = url {
                 state.send_replace(TunnelState::Up { url });
@@ -741,6 +778,7 @@ async fn supervise(
     let mut chatter = crate::logs::Chatter::default();
     state.send_replace(TunnelState::Starting);
     loop {
+        let proc = for_this_run(&base);
         let started = Instant::now();
         let mut child = match spawn(&proc) {
             Ok(child) => child,
@@ -784,6 +822,11 @@ async fn supervise(
             proc.discovery,
             Discovery::Cloudflared { .. } | Discovery::Ngrok { .. }
         );
+        // This run's ngrok agent API: announced in its own output.
+        let mut agent_api = match &proc.discovery {
+            Discovery::Ngrok { api, .. } => *api,
+            _ => None,
+        };
         let mut poll = tokio::time::interval(POLL_EVERY);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
@@ -799,12 +842,19 @@ async fn supervise(
                     return;
                 }
                 status = child.wait() => break End::Exited(status),
+                Some(why) = restart.recv() => {
+                    terminate(&mut child, child_pid).await;
+                    break End::Asked(why);
+                }
                 () = tokio::time::sleep_until(no_url_by), if url.is_none() => {
                     terminate(&mut child, child_pid).await;
                     break End::NoUrl;
                 }
                 Some(line) = lines.recv() => {
                     log_line(&proc.name, &line, &mut chatter);
+                    if agent_api.is_none() && matches!(proc.discovery, Discovery::Ngrok { .. }) {
+                        agent_api = ngrok::web_addr(&line);
+                    }
                     if url.is_none() {
                         if let Some(found) = url_from_line(&proc.discovery, &line) {
                             set_up(&proc.name, &found, &state);
@@ -813,7 +863,7 @@ async fn supervise(
                     }
                 }
                 _ = poll.tick(), if polls && url.is_none() => {
-                    if let Some(found) = poll_url(&http, &proc.discovery).await {
+                    if let Some(found) = poll_url(&http, &proc.discovery, agent_api).await {
                         set_up(&proc.name, &found, &state);
                         url = Some(found);
                     }
@@ -838,6 +888,7 @@ async fn supervise(
                 "showed no public URL within {}s (stopped)",
                 proc.start_timeout.as_secs()
             ),
+            End::Asked(why) => format!("was stopped after {}s: {why}", up_for.as_secs()),
         };
         let reason = format!("{} {what}; restarting in {}s", proc.name, delay.as_secs());
         tracing::warn!(target: "tunnel", "{reason}");
@@ -854,6 +905,8 @@ enum End {
     Exited(io::Result<ExitStatus>),
     /// Stopped by the supervisor: no public URL within the start timeout.
     NoUrl,
+    /// Stopped because a [`Restarter`] asked (the URL does not reach us).
+    Asked(String),
 }
 
 /// Logs the lines still in flight (bounded: the group is dead, pipes close).

@@ -81,7 +81,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let settings = loaded.settings;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command {
-        Command::Serve { .. } => runtime.block_on(serve(&settings, &paths)),
+        Command::Serve { .. } => {
+            let served = runtime.block_on(serve(&settings, &paths));
+            // Tasks still blocked on a peer must not hold the exit.
+            runtime.shutdown_timeout(RUNTIME_GRACE);
+            served
+        }
         Command::Feed { json, limit, gaps } => feed(&settings, &paths, json, limit, gaps),
         Command::RegenerateSecret => runtime.block_on(regenerate_secret(&settings, &paths)),
         Command::Check => runtime.block_on(check(&settings, &paths)),
@@ -106,6 +111,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     eprintln!("note: this URL is local; Sekoia.io needs a public HTTPS URL (configure [tunnel], or [liveapi] enabled = true for direct mode)");
                 }
             }
+            // A tunnel URL the self-test has not confirmed (or refuted).
+            if let Some(state) = runtime
+                .block_on(engine::running(&paths.data_dir))
+                .and_then(|i| i.tunnel)
+                .filter(|s| s.starts_with("checking") || s.starts_with("unreachable"))
+            {
+                eprintln!("note: the tunnel is {state}");
+            }
             println!("{url}");
             Ok(())
         }
@@ -115,48 +128,150 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
 async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     // A bad forward destination is a configuration error: say so first.
     let forward = settings::forward_targets(&settings.forward, &paths.config_file)?;
-    let api_key = match secrets::resolve(settings) {
+    let (api_key, late) = first_key(settings);
+    let sinks: Vec<_> = engine::desktop_sink(settings).into_iter().collect();
+    let options = |api_key| Options {
+        api_key,
+        sinks: sinks.clone(),
+        forward: forward.clone(),
+        ..Options::default()
+    };
+    // Watched before the engine starts: a SIGTERM during the start is a
+    // clean stop too, never the default kill.
+    let mut signals = Signals::watch()?;
+    let mut engine = Engine::start(settings, &paths.data_dir, options(api_key)).await?;
+    // A keyring still asking for its password: its late key restarts the
+    // engine with it.
+    let mut late =
+        late.map(|rx| tokio::task::spawn_blocking(move || rx.recv_timeout(KEYRING_LATE_MAX)));
+    loop {
+        tokio::select! {
+            stopped = run_until_stopped(&engine, paths, &mut signals) => {
+                stopped?;
+                break;
+            }
+            Some(answer) = async { match late.as_mut() { Some(task) => Some(task.await), None => None } } => {
+                late = None;
+                let Ok(Ok(Ok(Some(key)))) = answer else {
+                    tracing::warn!("the OS keyring never gave the API key; serving without it (unlock the keyring and restart, or set SEKOIA_API_KEY)");
+                    continue;
+                };
+                tracing::info!("the OS keyring answered: restarting the engine with the API key");
+                engine.stop().await;
+                engine = Engine::start(settings, &paths.data_dir, options(Some(key))).await?;
+            }
+        }
+    }
+    tracing::info!("shutting down: no new requests, finishing those in flight");
+    // Whatever a peer does (a hanging notification server, tunnel or API),
+    // the process ends in time: everything answered 202 is already on disk.
+    if tokio::time::timeout(STOP_DEADLINE, engine.stop())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the engine did not stop within {} s; exiting anyway (every event acknowledged is already stored)",
+            STOP_DEADLINE.as_secs()
+        );
+    }
+    Ok(())
+}
+
+/// The daemon's key: one given to it (env, credential, file) without
+/// touching the keyring; else the keyring's, waited for at most
+/// [`KEYRING_FIRST_WAIT`] (past it, the listener starts without the key and
+/// the second value brings the keyring's late answer).
+fn first_key(settings: &Settings) -> (Option<ApiKey>, Option<LateKey>) {
+    let found = match secrets::given_key(settings) {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => match secrets::from_keyring_or_later(KEYRING_FIRST_WAIT) {
+            secrets::KeyringRead::Answered(read) => secrets::resolve_after_keyring(settings, read),
+            secrets::KeyringRead::Late(late) => {
+                tracing::warn!(
+                    "events are stored and shown without enrichment until the keyring answers"
+                );
+                return (None, Some(late));
+            }
+        },
+        Err(e) => Err(e),
+    };
+    match found {
         Ok((key, source)) => {
             tracing::info!(%source, "API key found; alerts will be enriched");
-            Some(key)
+            (Some(key), None)
         }
         Err(e) => {
             tracing::warn!("{e}; events are stored and shown without enrichment");
-            None
+            (None, None)
         }
-    };
-    let options = Options {
-        api_key,
-        sinks: engine::desktop_sink(settings).into_iter().collect(),
-        forward,
-        ..Options::default()
-    };
-    let engine = Engine::start(settings, &paths.data_dir, options).await?;
-    run_until_stopped(&engine, paths).await?;
-    tracing::info!("shutting down: no new requests, finishing those in flight");
-    engine.stop().await;
-    Ok(())
+    }
+}
+
+/// A keyring read still going (see `secrets::from_keyring_or_later`).
+type LateKey = std::sync::mpsc::Receiver<Result<Option<ApiKey>, secrets::SecretsError>>;
+/// The longest the start waits for the keyring before serving without it.
+const KEYRING_FIRST_WAIT: Duration = Duration::from_secs(5);
+/// How long a late keyring answer is still taken.
+const KEYRING_LATE_MAX: Duration = Duration::from_secs(600);
+
+/// Longest clean stop after SIGTERM/SIGINT; the runtime then gets
+/// [`RUNTIME_GRACE`], so the process is gone within 10 s of the signal.
+const STOP_DEADLINE: Duration = Duration::from_secs(8);
+const RUNTIME_GRACE: Duration = Duration::from_secs(1);
+
+/// The signals `serve` acts on, watched from before the engine starts.
+#[cfg(unix)]
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn watch() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot watch SIGINT")?,
+            hup: signal(SignalKind::hangup()).context("cannot watch SIGHUP")?,
+        })
+    }
 }
 
 /// Serves until SIGINT or SIGTERM; SIGHUP re-reads the hook secret from
 /// the config (what `regenerate-secret` sends).
 #[cfg(unix)]
-async fn run_until_stopped(engine: &Engine, paths: &Paths) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+async fn run_until_stopped(
+    engine: &Engine,
+    paths: &Paths,
+    signals: &mut Signals,
+) -> anyhow::Result<()> {
     loop {
         tokio::select! {
-            _ = term.recv() => return Ok(()),
-            _ = int.recv() => return Ok(()),
-            _ = hup.recv() => reload_secret(engine, paths),
+            _ = signals.term.recv() => return Ok(()),
+            _ = signals.int.recv() => return Ok(()),
+            _ = signals.hup.recv() => reload_secret(engine, paths),
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn run_until_stopped(_engine: &Engine, _paths: &Paths) -> anyhow::Result<()> {
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn watch() -> anyhow::Result<Signals> {
+        Ok(Signals)
+    }
+}
+
+#[cfg(not(unix))]
+async fn run_until_stopped(
+    _engine: &Engine,
+    _paths: &Paths,
+    _: &mut Signals,
+) -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C")
 }
 
@@ -177,6 +292,8 @@ fn reload_secret(engine: &Engine, paths: &Paths) {
 
 /// How long `check` waits for each leg of a connection.
 const CHECK_WAIT: Duration = Duration::from_secs(10);
+/// Longest wait for the API key check, retries included.
+const CHECK_API_DEADLINE: Duration = Duration::from_secs(20);
 
 /// One line per check; an error when any failed (exit 1).
 async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
@@ -205,7 +322,7 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         }
     };
 
-    let resolved = secrets::resolve(settings);
+    let resolved = secrets::resolve_given_first(settings);
     let api_url = settings.api_url();
     match &resolved {
         Err(e) => line(false, "api key", e.to_string()),
@@ -215,7 +332,9 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
                 ..ClientConfig::new(api_url.clone())
             };
             let client = Client::new(config, key.clone())?;
-            match client.me().await {
+            let answered = tokio::time::timeout(CHECK_API_DEADLINE, client.me()).await;
+            let answered = answered.unwrap_or(Err(notifier_core::sekoia::SekoiaError::Timeout));
+            match answered {
                 Ok(_) => line(
                     true,
                     "api key",
@@ -318,7 +437,9 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         (kind, Err(e)) => line(false, "tunnel", format!("{kind}: {e}")),
         (kind, Ok(())) => match running.as_ref().and_then(|i| i.tunnel.clone()) {
             Some(state) => line(
-                !state.starts_with("failed") && !state.starts_with("restarting"),
+                !state.starts_with("failed")
+                    && !state.starts_with("restarting")
+                    && !state.starts_with("unreachable"),
                 "tunnel",
                 format!("{kind}: {state}"),
             ),
@@ -334,7 +455,15 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     match Reader::open(&paths.data_dir).and_then(|r| monitor::recorded(&r)) {
         Err(e) => line(false, "self-test", format!("cannot read the store: {e}")),
         Ok(recorded) => {
-            let (ok, detail) = selftest_line(recorded.map(|(_, h)| h), running.is_some());
+            let health = recorded.map(|(_, h)| h);
+            // Pop-ups given up by the running engine (a notification server
+            // that fails or does not answer in time).
+            if let (Some(h), Some(_)) = (&health, &running) {
+                if h.popups != notifier_core::health::PopupHealth::Ok {
+                    line(false, "pop-ups", h.popups.words());
+                }
+            }
+            let (ok, detail) = selftest_line(health, running.is_some());
             line(ok, "self-test", detail);
         }
     }
@@ -501,6 +630,14 @@ async fn status(settings: &Settings, paths: &Paths, json: bool) -> anyhow::Resul
             _ => "enabled; not running".to_owned(),
         };
         writeln!(out, "liveapi   {}", printable(&state))?;
+    }
+    if let (Some(_), Some((_, h))) = (&instance, &health) {
+        if h.popups != notifier_core::health::PopupHealth::Ok {
+            writeln!(out, "pop-ups   {}", printable(&h.popups.words()))?;
+        }
+        if let Some(warning) = h.warning() {
+            writeln!(out, "warning   {}", printable(&warning))?;
+        }
     }
     writeln!(
         out,

@@ -11,6 +11,7 @@ pub mod tray;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use zbus::object_server::SignalEmitter;
@@ -111,14 +112,18 @@ struct FakeServer {
     calls: Arc<Mutex<Vec<Call>>>,
     closed: Arc<Mutex<Vec<u32>>>,
     capabilities: Vec<String>,
-    next_id: u32,
+    next_id: AtomicU32,
+    /// While set, `Notify`, `GetCapabilities` and `CloseNotification` never
+    /// answer (a wedged server); `Notify` calls are still recorded, with
+    /// `returned_id` 0.
+    hanging: Arc<AtomicBool>,
 }
 
 #[zbus::interface(name = "org.freedesktop.Notifications")]
 impl FakeServer {
     #[allow(clippy::too_many_arguments)]
-    fn notify(
-        &mut self,
+    async fn notify(
+        &self,
         app_name: String,
         replaces_id: u32,
         app_icon: String,
@@ -128,11 +133,13 @@ impl FakeServer {
         hints: HashMap<String, OwnedValue>,
         expire_timeout: i32,
     ) -> u32 {
-        let id = if replaces_id != 0 {
+        let hanging = self.hanging.load(Ordering::SeqCst);
+        let id = if hanging {
+            0
+        } else if replaces_id != 0 {
             replaces_id
         } else {
-            self.next_id += 1;
-            self.next_id
+            self.next_id.fetch_add(1, Ordering::SeqCst) + 1
         };
         let mut hint_names: Vec<String> = hints.keys().cloned().collect();
         hint_names.sort();
@@ -156,10 +163,16 @@ impl FakeServer {
             returned_id: id,
             at: std::time::Instant::now(),
         });
+        if hanging {
+            std::future::pending::<()>().await;
+        }
         id
     }
 
-    fn get_capabilities(&self) -> Vec<String> {
+    async fn get_capabilities(&self) -> Vec<String> {
+        if self.hanging.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         self.capabilities.clone()
     }
 
@@ -177,6 +190,9 @@ impl FakeServer {
         id: u32,
         #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
     ) -> zbus::fdo::Result<()> {
+        if self.hanging.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         self.closed.lock().expect("closed").push(id);
         Self::notification_closed(&emitter, id, 3).await?;
         Ok(())
@@ -201,18 +217,27 @@ impl FakeServer {
 pub struct Server {
     connection: zbus::Connection,
     calls: Arc<Mutex<Vec<Call>>>,
+    hanging: Arc<AtomicBool>,
     closed: Arc<Mutex<Vec<u32>>>,
 }
 
 impl Server {
     pub async fn with_capabilities(address: &str, capabilities: &[&str]) -> Server {
+        Server::numbered_from(address, capabilities, 0).await
+    }
+
+    /// Like `with_capabilities`, returning ids from `first_id + 1` on (a
+    /// replacement server whose ids differ from the first one's).
+    pub async fn numbered_from(address: &str, capabilities: &[&str], first_id: u32) -> Server {
         let calls = Arc::new(Mutex::new(Vec::new()));
+        let hanging = Arc::new(AtomicBool::new(false));
         let closed = Arc::new(Mutex::new(Vec::new()));
         let server = FakeServer {
             calls: Arc::clone(&calls),
             closed: Arc::clone(&closed),
             capabilities: capabilities.iter().map(|c| c.to_string()).collect(),
-            next_id: 0,
+            next_id: AtomicU32::new(first_id),
+            hanging: Arc::clone(&hanging),
         };
         let connection = zbus::connection::Builder::address(address)
             .expect("address")
@@ -226,8 +251,26 @@ impl Server {
         Server {
             connection,
             calls,
+            hanging,
             closed,
         }
+    }
+
+    /// From now on `Notify` and `GetCapabilities` never answer (`true`),
+    /// or answer again (`false`; calls already hanging stay unanswered).
+    pub fn set_hanging(&self, hanging: bool) {
+        self.hanging.store(hanging, Ordering::SeqCst);
+    }
+
+    /// Gives up the bus name but stays connected (it can still emit).
+    pub async fn release(&self) {
+        let _ = self.connection.release_name(NAME).await;
+    }
+
+    /// Gives up the bus name and disconnects (the server goes away).
+    pub async fn quit(self) {
+        let _ = self.connection.release_name(NAME).await;
+        let _ = self.connection.close().await;
     }
 
     pub fn calls(&self) -> Vec<Call> {

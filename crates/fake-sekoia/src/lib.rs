@@ -80,6 +80,8 @@ struct Inner {
     forbidden: bool,
     /// The key lacks SIC_WRITE_ALERTS_WORKFLOW: workflow changes get 403.
     no_workflow_write: bool,
+    /// Requests arriving while set are logged and never answered.
+    hanging: bool,
     log: Vec<LoggedRequest>,
 }
 
@@ -231,6 +233,13 @@ impl FakeSekoia {
     pub fn fail_next(&self, n: usize, response: Fault) {
         let mut inner = self.shared.lock();
         inner.faults.extend(std::iter::repeat_n(response, n));
+    }
+
+    /// `true`: every request arriving from now on is logged and never
+    /// answered (a server that accepts connections and hangs); `false`:
+    /// new requests are answered again (those hanging stay so).
+    pub fn hang(&self, yes: bool) {
+        self.shared.lock().hanging = yes;
     }
 
     /// Drops the faults still queued: the outage is over.
@@ -391,7 +400,14 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response<Body
             body: body.clone(),
             at: Instant::now(),
         });
-        inner.faults.pop_front()
+        if inner.hanging {
+            None
+        } else {
+            Some(inner.faults.pop_front())
+        }
+    };
+    let Some(fault) = fault else {
+        return std::future::pending().await;
     };
     match fault {
         Some(Fault::Status(code)) => {

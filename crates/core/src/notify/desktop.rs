@@ -21,6 +21,11 @@
 //! The connection is made on the first `show` (inside a tokio runtime), so a
 //! missing session bus is a `NotifyError` there (retried on the next
 //! `show`), never a panic.
+//!
+//! What is learnt from a server (capabilities, ids, links) belongs to the
+//! peer that owned the name then (`owner`): each `show` asks the bus who owns
+//! it now, and a new owner gets its capabilities read again and a fresh id
+//! map; clicks are only taken from the owner that returned the id.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -30,6 +35,7 @@ use futures_util::StreamExt;
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 use url::Url;
+use zbus::names::OwnedUniqueName;
 use zbus::proxy::CacheProperties;
 use zbus::zvariant::Value;
 
@@ -56,6 +62,9 @@ pub const ACKNOWLEDGE_KEY: &str = "acknowledge";
 pub const TRACKED_MAX: usize = 1000;
 
 const ALERTS_PATH: &str = "operations/alerts/";
+/// Longest wait for the server on calls made outside a sink's `show` (the
+/// acknowledge answer); `show` itself is bounded by `bounded::Bounded`.
+const ANSWER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Case pages, `{app}/operations/cases/{short_id}` (DESIGN.md §4).
 const CASES_PATH: &str = "operations/cases/";
 
@@ -279,8 +288,12 @@ fn lock(tracked: &Mutex<Tracked>) -> std::sync::MutexGuard<'_, Tracked> {
     tracked.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A live connection to the notification server.
+mod owner;
+
+/// What one owner of the notification service told us, and its listener.
 struct Inner {
+    /// The unique bus name of the server this state belongs to.
+    owner: OwnedUniqueName,
     proxy: NotificationsProxy<'static>,
     markup: bool,
     /// The server shows action buttons.
@@ -294,7 +307,11 @@ pub struct Desktop {
     allowed: Url,
     opener: Opener,
     bus: Bus,
-    inner: OnceCell<Inner>,
+    connection: OnceCell<zbus::Connection>,
+    /// The current owner's state; replaced when the owner changes.
+    inner: tokio::sync::Mutex<Option<Arc<Inner>>>,
+    /// The same, for synchronous readers (`seen`).
+    latest: Mutex<Option<Arc<Inner>>>,
     /// Set once the engine has an API client: pop-ups of alerts then offer
     /// "Acknowledge".
     acknowledger: Arc<OnceLock<Acknowledger>>,
@@ -309,7 +326,7 @@ impl std::fmt::Debug for Desktop {
             .field("allowed", &self.allowed.as_str())
             .field("opener", &self.opener)
             .field("bus", &self.bus)
-            .field("connected", &self.inner.initialized())
+            .field("connected", &self.connection.initialized())
             .finish()
     }
 }
@@ -323,7 +340,9 @@ impl Desktop {
             allowed,
             opener,
             bus: Bus::Session,
-            inner: OnceCell::new(),
+            connection: OnceCell::new(),
+            inner: tokio::sync::Mutex::new(None),
+            latest: Mutex::new(None),
             acknowledger: Arc::new(OnceLock::new()),
             window_opener: Arc::new(OnceLock::new()),
         }
@@ -357,7 +376,7 @@ impl Desktop {
     /// Returns once the server has accepted it; clicks are handled in the
     /// background for as long as this `Desktop` lives.
     pub async fn show(&self, popup: &Popup) -> Result<(), NotifyError> {
-        let inner = self.inner.get_or_try_init(|| self.connect()).await?;
+        let inner = self.current().await?;
 
         let summary = summary_text(popup);
         let body = body_text(popup, inner.markup);
@@ -454,54 +473,68 @@ impl Desktop {
     /// (`CloseNotification`): the alert was taken by someone, or its storm
     /// slot went to a more urgent one. `Ok(false)` when none is tracked.
     pub async fn close(&self, key: &str) -> Result<bool, NotifyError> {
-        let Some(inner) = self.inner.get() else {
+        let Some(inner) = self.inner.lock().await.clone() else {
             return Ok(false);
         };
         let id = lock(&inner.tracked).by_key.get(&key.to_owned()).copied();
         let Some(id) = id else { return Ok(false) };
         lock(&inner.tracked).closed(id);
-        inner
-            .proxy
-            .close_notification(id)
-            .await
-            .map_err(|source| NotifyError::Server {
+        // Bounded like every call to the server (the pipeline awaits it).
+        match tokio::time::timeout(ANSWER_DEADLINE, inner.proxy.close_notification(id)).await {
+            Ok(closed) => closed.map_err(|source| NotifyError::Server {
                 action: "closing a pop-up",
                 source,
-            })?;
+            })?,
+            Err(_) => {
+                return Err(NotifyError::TimedOut {
+                    action: "closing a pop-up",
+                    after: ANSWER_DEADLINE,
+                })
+            }
+        }
         Ok(true)
     }
 
     /// Whether the user clicked, acknowledged or dismissed the pop-up shown
     /// with `key` (reminders stop then).
     pub fn seen(&self, key: &str) -> bool {
-        self.inner
-            .get()
-            .is_some_and(|inner| lock(&inner.tracked).seen.get(&key.to_owned()).is_some())
+        let latest = self
+            .latest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        latest.is_some_and(|inner| lock(&inner.tracked).seen.get(&key.to_owned()).is_some())
     }
 
-    async fn connect(&self) -> Result<Inner, NotifyError> {
-        let connection = match &self.bus {
-            Bus::Session => zbus::Connection::session().await.map_err(|e| {
-                let reason = if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
-                    "DBUS_SESSION_BUS_ADDRESS unset".to_owned()
-                } else {
-                    format!("cannot connect to it: {e}")
-                };
-                NotifyError::NoSession { reason }
-            })?,
-            Bus::Address(address) => {
-                let no_session = |e: zbus::Error| NotifyError::NoSession {
-                    reason: format!("cannot connect to {address}: {e}"),
-                };
-                zbus::connection::Builder::address(address.as_str())
-                    .map_err(no_session)?
-                    .build()
-                    .await
-                    .map_err(no_session)?
+    /// The state of the server owning the name now: the one kept while the
+    /// owner is the same, else read afresh from the new owner.
+    async fn current(&self) -> Result<Arc<Inner>, NotifyError> {
+        let connection = self
+            .connection
+            .get_or_try_init(|| owner::connect(&self.bus))
+            .await?;
+        let now = owner::current(connection).await?;
+        let mut slot = self.inner.lock().await;
+        if let Some(inner) = slot.as_ref() {
+            if now.as_ref() == Some(&inner.owner) {
+                return Ok(Arc::clone(inner));
             }
-        };
+            tracing::info!(
+                "the desktop notification server changed; reading its capabilities again"
+            );
+        }
+        // The old owner's ids and links go with it (its listener stops).
+        *slot = None;
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        let fresh = Arc::new(self.attach(connection).await?);
+        *slot = Some(Arc::clone(&fresh));
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&fresh));
+        Ok(fresh)
+    }
+
+    async fn attach(&self, connection: &zbus::Connection) -> Result<Inner, NotifyError> {
         let server = |action: &'static str| move |source| NotifyError::Server { action, source };
-        let proxy = NotificationsProxy::builder(&connection)
+        let proxy = NotificationsProxy::builder(connection)
             .cache_properties(CacheProperties::No)
             .build()
             .await
@@ -522,6 +555,14 @@ impl Desktop {
             .map_err(server("subscribing to clicks"))?;
         let markup = capabilities.iter().any(|c| c == "body-markup");
         let buttons = capabilities.iter().any(|c| c == "actions");
+        // Whoever answered the capabilities owns the name now; only its
+        // signals are taken.
+        let owner = owner::current(connection)
+            .await?
+            .ok_or_else(|| NotifyError::Server {
+                action: "asking who owns org.freedesktop.Notifications",
+                source: zbus::Error::Failure("no owner after answering".to_owned()),
+            })?;
 
         let tracked = Arc::new(Mutex::new(Tracked {
             by_key: Bounded::new(),
@@ -533,6 +574,7 @@ impl Desktop {
         }));
         let listener = tokio::spawn(listen(
             signals,
+            owner.clone(),
             Arc::clone(&tracked),
             Clicks {
                 allowed: self.allowed.clone(),
@@ -544,6 +586,7 @@ impl Desktop {
             },
         ));
         Ok(Inner {
+            owner,
             proxy,
             markup,
             buttons,
@@ -596,20 +639,25 @@ impl Clicks {
             };
             let mut hints = HashMap::new();
             hints.insert("urgency", Value::U8(popup.urgency.hint_byte()));
-            let shown = proxy
-                .notify(
-                    APP_NAME,
-                    replaces,
-                    "dialog-information",
-                    &summary_text(&popup),
-                    &body_text(&popup, markup),
-                    &[],
-                    hints,
-                    -1,
-                )
-                .await;
-            if let Err(error) = shown {
-                tracing::warn!(%error, "could not show the acknowledge result");
+            let (summary, body) = (summary_text(&popup), body_text(&popup, markup));
+            let shown = proxy.notify(
+                APP_NAME,
+                replaces,
+                "dialog-information",
+                &summary,
+                &body,
+                &[],
+                hints,
+                -1,
+            );
+            // Off the pipeline, yet bounded like every call to the server.
+            match tokio::time::timeout(ANSWER_DEADLINE, shown).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "could not show the acknowledge result"),
+                Err(_) => tracing::warn!(
+                    "the notification server did not answer within {} s; the acknowledge result is not shown",
+                    ANSWER_DEADLINE.as_secs()
+                ),
             }
         });
     }
@@ -619,6 +667,7 @@ impl Clicks {
 /// closes forget them.
 async fn listen(
     mut signals: zbus::proxy::SignalStream<'static>,
+    from: OwnedUniqueName,
     tracked: Arc<Mutex<Tracked>>,
     clicks: Clicks,
 ) {
@@ -627,6 +676,11 @@ async fn listen(
     } = &clicks;
     let mut tokens = super::activation::Tokens::default();
     while let Some(message) = signals.next().await {
+        // Ids are the owner's: another server's id 3 is not our id 3.
+        if !owner::sent_by(&message, &from) {
+            tracing::debug!("a notification signal from a former owner is ignored");
+            continue;
+        }
         if let Some(closed) = NotificationClosed::from_message(message.clone()) {
             if let Ok(args) = closed.args() {
                 let mut tracked = lock(&tracked);

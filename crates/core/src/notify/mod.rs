@@ -134,6 +134,25 @@ pub enum NotifyError {
         #[source]
         source: zbus::Error,
     },
+    /// The server did not answer in time (a wedged notification daemon, or
+    /// an activatable one that never comes up): the pop-up is given up.
+    #[error(
+        "the desktop notification server did not answer within {} s while {action}; the \
+         pop-up was given up (the alert is in the feed and forwarded); check that the \
+         notification service of this session responds",
+        .after.as_secs_f32()
+    )]
+    TimedOut {
+        action: &'static str,
+        after: std::time::Duration,
+    },
+    /// The sink failed recently and is resting: pop-ups are given up until
+    /// `retry_in` has passed (see `bounded`).
+    #[error("pop-up given up: {reason} (trying again in {} s)", .retry_in.as_secs())]
+    Resting {
+        reason: String,
+        retry_in: std::time::Duration,
+    },
     /// macOS or Windows refused the pop-up (notify-rust's words).
     #[cfg(any(target_os = "macos", target_os = "windows"))]
     #[error("the system refused the pop-up: {reason}; check this app's notification permission in the system settings")]

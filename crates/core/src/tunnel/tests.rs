@@ -212,30 +212,6 @@ fn the_quicktunnel_metrics_json_gives_an_https_url() {
 }
 
 #[test]
-fn the_ngrok_agent_api_gives_the_https_public_url() {
-    let recorded = br#"{"tunnels":[{"name":"command_line (http)","ID":"1","uri":"/api/tunnels/command_line%20%28http%29","public_url":"http://abcd-203-0-113-7.ngrok-free.app","proto":"http","config":{"addr":"http://localhost:8787","inspect":true},"metrics":{}},{"name":"command_line","ID":"2","uri":"/api/tunnels/command_line","public_url":"https://abcd-203-0-113-7.ngrok-free.app","proto":"https","config":{"addr":"http://localhost:8787","inspect":true},"metrics":{}}],"uri":"/api/tunnels"}"#;
-    assert_eq!(
-        parse_ngrok_tunnels(recorded).unwrap().as_str(),
-        "https://abcd-203-0-113-7.ngrok-free.app/"
-    );
-    assert_eq!(
-        parse_ngrok_tunnels(br#"{"tunnels":[{"public_url":"http://a.ngrok.app"}]}"#)
-            .unwrap()
-            .as_str(),
-        "http://a.ngrok.app/"
-    );
-    for body in [
-        &br#"{"tunnels":[],"uri":"/api/tunnels"}"#[..],
-        br#"{"tunnels":[{"public_url":"tcp://0.tcp.ngrok.io:1234"}]}"#,
-        br#"{"tunnels":[{"public_url":7}]}"#,
-        br#"{"tunnels":"x"}"#,
-        b"<html>",
-    ] {
-        assert_eq!(parse_ngrok_tunnels(body), None);
-    }
-}
-
-#[test]
 fn the_first_url_in_a_line_is_found_without_its_punctuation_or_colours() {
     let cases = [
         ("ready at https://a.example.test", "https://a.example.test/"),
@@ -650,7 +626,7 @@ async fn an_ngrok_url_is_read_from_the_agent_api() {
     let api = serve(Router::new().route(
         "/api/tunnels",
         get(|| async {
-            r#"{"tunnels":[{"public_url":"http://x.ngrok.app"},{"public_url":"https://x.ngrok.app"}],"uri":"/api/tunnels"}"#
+            r#"{"tunnels":[{"public_url":"https://other.ngrok.app","config":{"addr":"http://localhost:3000"}},{"public_url":"http://x.ngrok.app","config":{"addr":"http://localhost:8787"}},{"public_url":"https://x.ngrok.app","config":{"addr":"http://localhost:8787"}}],"uri":"/api/tunnels"}"#
         }),
     ))
     .await;

@@ -6,14 +6,15 @@
 //! - A title with a `title_link` is shown as plain text: it is not escaped.
 //! - `text` and field values are markdown. Its engine honours a backslash
 //!   only before `` \ ` * { } [ ] ( ) # + - . ! _ > | ~ ``, so only those are
-//!   ever escaped, and only where they could format: `` \ ` * _ ~ [ ] # ``
-//!   anywhere, `> - + !` and the `.`/`)` of "1." at the start. `C:\Windows`,
-//!   `AT&T`, `10:00` and `10.0.0.5` stay as they are.
+//!   ever escaped, and only where they could format: `` ` * _ ~ [ ] # ``
+//!   anywhere, `\` before one of those, `> - + !` and the `.`/`)` of "1. "
+//!   at the start. `C:\Windows`, `AT&T`, `10:00` and `10.0.0.5` stay as they
+//!   are.
 //! - Mentions: the server notifies for `@word` at a word's start and turns
 //!   Slack's `<!here>`/`<@id>`/`<url|label>` into mentions and links, so a
 //!   zero-width space follows such an `@` and every `<` (also in the title
 //!   and the fallback). An `@` inside a word (`admin@example.com`) is left.
-//! - A URL in alert text is never a link (`defuse_urls`).
+//! - A URL in alert text is never a link (`defuse_urls`), title included.
 //!
 //! The whole message, every string of it counted, stays within 16,383
 //! characters (Mattermost's `PostMessageMaxRunesV2`; above it the server
@@ -48,8 +49,12 @@ fn colour(band: Option<Band>) -> &'static str {
 }
 
 /// A zero-width space after every `<` and after an `@` that starts a word,
-/// so neither a mention nor Slack's `<…>` syntax can form.
+/// so neither a mention nor Slack's `<…>` syntax can form; URLs defused.
 fn neutralise(text: &str) -> String {
+    defuse_urls(&neutralise_mentions(text))
+}
+
+fn neutralise_mentions(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let mut previous: Option<char> = None;
     for c in text.chars() {
@@ -66,19 +71,30 @@ fn neutralise(text: &str) -> String {
 /// Markdown escapes Mattermost's engine honours, only where they could
 /// format (see the module header); mentions neutralised, URLs defused.
 fn escape(text: &str) -> String {
-    let text = defuse_urls(&neutralise(text));
-    let digits = text.chars().take_while(char::is_ascii_digit).count();
+    let text: Vec<char> = neutralise(text).chars().collect();
+    let digits = text.iter().take_while(|c| c.is_ascii_digit()).count();
     let mut out = String::with_capacity(text.len() + 8);
-    for (i, c) in text.chars().enumerate() {
-        let anywhere = matches!(c, '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '#');
+    for (i, &c) in text.iter().enumerate() {
+        let next = text.get(i + 1).copied();
+        let anywhere = matches!(c, '`' | '*' | '_' | '~' | '[' | ']' | '#');
+        // A backslash is literal unless an escapable character follows.
+        let backslash = c == '\\' && next.is_some_and(honoured);
         let at_start = i == 0 && matches!(c, '>' | '-' | '+' | '!');
-        let list_number = i == digits && digits > 0 && matches!(c, '.' | ')');
-        if anywhere || at_start || list_number {
+        let list_number = i == digits
+            && digits > 0
+            && matches!(c, '.' | ')')
+            && next.is_none_or(char::is_whitespace);
+        if anywhere || backslash || at_start || list_number {
             out.push('\\');
         }
         out.push(c);
     }
     out
+}
+
+/// The characters Mattermost's markdown engine lets a backslash escape.
+fn honoured(c: char) -> bool {
+    "\\`*{}[]()#+-.!_>|~".contains(c)
 }
 
 fn message_chars(body: &Value) -> usize {

@@ -129,7 +129,9 @@ impl Facts {
             .unwrap_or_else(|| {
                 let event = clean(&format!("{} {}", msg.kind, msg.action), 60);
                 match &short_id {
-                    Some(id) => limit::cap_chars(&format!("Sekoia.io {event}: {id}"), TITLE_MAX_CHARS),
+                    Some(id) => {
+                        limit::cap_chars(&format!("Sekoia.io {event}: {id}"), TITLE_MAX_CHARS)
+                    }
                     None => format!("Sekoia.io {event}"),
                 }
             });

@@ -21,7 +21,9 @@ pub(crate) enum Reply {
     Status(u16),
     /// A status with a body, as the chat services explain a refusal.
     Says(u16, &'static str),
-    TooMany { retry_after_secs: u64 },
+    TooMany {
+        retry_after_secs: u64,
+    },
     Slow(Duration),
 }
 

@@ -521,7 +521,9 @@ fn hostile_text_cannot_link_or_format_in_teams_legacy() {
     for bad in ["](https://evil", "https://evil", "<b>", " *bold* "] {
         assert!(!text.contains(bad), "{bad:?} survived in {text:?}");
     }
-    let unescaped = text.match_indices('[').filter(|(at, _)| !text[..*at].ends_with('\\'));
+    let unescaped = text
+        .match_indices('[')
+        .filter(|(at, _)| !text[..*at].ends_with('\\'));
     assert_eq!(unescaped.count(), 1, "one link, the alert page: {text}");
     assert!(text.ends_with("[Open in Sekoia.io](https://app.sekoia.io/operations/alerts/ALxyz123)"));
 }
@@ -631,7 +633,10 @@ fn slack_shows_indicators_exactly_and_cuts_the_mail_title_to_150() {
         body["text"],
         format!("Sekoia.io alert: {} (urgency unknown)", mail_title())
     );
-    assert!(!body.to_string().contains('\u{200B}'), "no zero-width space");
+    assert!(
+        !body.to_string().contains('\u{200B}'),
+        "no zero-width space"
+    );
 }
 
 #[test]
@@ -696,7 +701,10 @@ fn mattermost_escapes_only_what_its_engine_reads() {
             ..message(Some(&alert), &link)
         },
     );
-    assert_eq!(bare["attachments"][0]["title"], "\\*srv-01\\* @\u{200B}here");
+    assert_eq!(
+        bare["attachments"][0]["title"],
+        "\\*srv-01\\* @\u{200B}here"
+    );
     assert_eq!(bare["attachments"][0].get("title_link"), None);
 }
 
@@ -716,7 +724,10 @@ fn a_leading_list_or_quote_marker_is_escaped_for_mattermost() {
             ..Alert::default()
         };
         let body = payload(Kind::Mattermost, &message(Some(&alert), &link));
-        assert_eq!(body["attachments"][0]["fields"][1]["value"], shown, "{value}");
+        assert_eq!(
+            body["attachments"][0]["fields"][1]["value"], shown,
+            "{value}"
+        );
     }
 }
 
@@ -738,7 +749,11 @@ fn emoji_sequences_are_never_cut_inside() {
 fn monster_alert() -> Alert {
     let specials = "\\`*_{}[]()#+-.!|>~<&@:/ \"'👩\u{200D}💻";
     let long = |n: usize| specials.chars().cycle().take(n).collect::<String>();
-    let named = |n| Some(Named { name: Some(long(n)) });
+    let named = |n| {
+        Some(Named {
+            name: Some(long(n)),
+        })
+    };
     Alert {
         short_id: Some(long(3000)),
         title: Some(long(10_000)),
@@ -767,7 +782,10 @@ fn slack_texts(body: &Value) -> Vec<(String, String)> {
             out.push(("header".to_owned(), text.to_owned()));
         }
         for field in block["fields"].as_array().into_iter().flatten() {
-            out.push(("field".to_owned(), field["text"].as_str().expect("text").to_owned()));
+            out.push((
+                "field".to_owned(),
+                field["text"].as_str().expect("text").to_owned(),
+            ));
         }
     }
     out
@@ -787,26 +805,42 @@ fn every_kind_keeps_the_services_limits_and_the_link_for_a_monster_alert() {
         assert!(fields <= slack::FIELDS_PER_SECTION);
     }
     for (what, text) in slack_texts(&slack) {
-        let max = if what == "header" { slack::HEADER_MAX } else { slack::FIELD_MAX };
+        let max = if what == "header" {
+            slack::HEADER_MAX
+        } else {
+            slack::FIELD_MAX
+        };
         assert!(limit::slack_units(&text) <= max, "{what}: {}", text.len());
         assert!(!text.is_empty());
     }
     let text = slack["text"].as_str().expect("text");
     assert!(limit::slack_units(text) <= slack::TEXT_MAX);
-    assert_eq!(blocks.last().expect("button")["elements"][0]["url"], link.as_str());
+    assert_eq!(
+        blocks.last().expect("button")["elements"][0]["url"],
+        link.as_str()
+    );
 
     for kind in [Kind::Teams, Kind::TeamsLegacy] {
         let body = payload(kind, &msg);
         let size = serde_json::to_vec(&body).expect("serializes").len();
         assert!(size <= teams::MESSAGE_MAX_BYTES, "{kind}: {size} bytes");
-        assert!(size > 10_000, "{kind}: the texts were kept as far as they fit");
-        assert!(body.to_string().contains(link.as_str()), "{kind}: link kept");
+        assert!(
+            size > 10_000,
+            "{kind}: the texts were kept as far as they fit"
+        );
+        assert!(
+            body.to_string().contains(link.as_str()),
+            "{kind}: link kept"
+        );
     }
 
     let mm = payload(Kind::Mattermost, &msg);
     let chars: usize = strings(&mm).into_iter().map(limit::chars).sum();
     assert!(chars <= mattermost::MESSAGE_MAX_CHARS, "{chars}");
-    assert!(chars > 8_000, "the texts were kept as far as they fit: {chars}");
+    assert!(
+        chars > 8_000,
+        "the texts were kept as far as they fit: {chars}"
+    );
     assert_eq!(mm["attachments"][0]["title_link"], link.as_str());
 }
 
@@ -823,12 +857,23 @@ fn every_cut_ends_with_an_ellipsis_on_a_grapheme_boundary() {
     texts.extend(all_strings(card_content(&payload(Kind::Teams, &msg))));
     for text in texts.iter().filter(|t| t.chars().count() > 100) {
         assert!(text.ends_with('…'), "{text}");
-        let last = text.graphemes(true).nth_back(1).expect("text before the ellipsis");
+        let last = text
+            .graphemes(true)
+            .nth_back(1)
+            .expect("text before the ellipsis");
         assert!(
             !last.ends_with('\u{200D}') && last != "\u{1F4BB}",
             "cut inside a ZWJ sequence: {last:?}"
         );
     }
+}
+
+#[test]
+fn a_body_over_its_limit_is_rebuilt_with_halved_texts_until_it_fits() {
+    let length = |v: &Value| v.as_str().map_or(usize::MAX, str::len);
+    let build = |halvings: u32| json!("x".repeat(1_000 >> halvings));
+    assert_eq!(length(&within(300, length, build)), 250, "halved twice");
+    assert_eq!(length(&within(1_000, length, build)), 1_000, "as built");
 }
 
 /// Microsoft's Adaptive Card schemas, vendored (see schema/README.md).
@@ -838,8 +883,14 @@ fn card_schemas() -> [(&'static str, jsonschema::Validator); 2] {
         jsonschema::draft6::new(&schema).expect("the vendored schema compiles")
     };
     [
-        ("1.4", compile(include_str!("schema/adaptive-card-1.4.json"))),
-        ("1.5", compile(include_str!("schema/adaptive-card-1.5.json"))),
+        (
+            "1.4",
+            compile(include_str!("schema/adaptive-card-1.4.json")),
+        ),
+        (
+            "1.5",
+            compile(include_str!("schema/adaptive-card-1.5.json")),
+        ),
     ]
 }
 
@@ -847,7 +898,12 @@ fn card_schemas() -> [(&'static str, jsonschema::Validator); 2] {
 fn every_teams_card_is_valid_against_microsofts_adaptive_card_schema() {
     let schemas = card_schemas();
     let link = link();
-    let alerts = [full_alert(), hostile_alert(), indicator_alert(), monster_alert()];
+    let alerts = [
+        full_alert(),
+        hostile_alert(),
+        indicator_alert(),
+        monster_alert(),
+    ];
     let mut cards: Vec<Value> = alerts
         .iter()
         .map(|a| payload(Kind::Teams, &message(Some(a), &link)))
@@ -1119,7 +1175,10 @@ async fn slacks_invalid_blocks_says_the_message_was_refused_not_that_the_url_was
         shown.contains("the message was refused: invalid_blocks"),
         "{shown}"
     );
-    assert!(shown.contains(&format!("a slack message of {size} bytes")), "{shown}");
+    assert!(
+        shown.contains(&format!("a slack message of {size} bytes")),
+        "{shown}"
+    );
     assert!(shown.contains("bug"), "{shown}");
     assert!(!shown.contains("deleted"), "{shown}");
 }

@@ -122,26 +122,44 @@ fn an_unknown_alert_pops_up_with_its_short_id_and_stays_unenriched() {
 }
 
 #[test]
-fn a_rejected_key_still_shows_the_alert_and_check_says_why() {
+fn a_rejected_key_still_shows_the_alert_check_says_why_and_a_new_key_enriches_it() {
     let api = FakeSekoia::start_blocking();
-    api.add_alert(alert_json(&uuid(3), "AL3", "never fetched", 50));
+    api.add_alert(alert_json(
+        &uuid(3),
+        "AL3",
+        "fetched once the key works",
+        50,
+    ));
     let dir = setup(&api);
     api.set_key_status(Some("T302"));
-    let d = Daemon::start(&dir);
+    let mut d = Daemon::start(&dir);
     assert_eq!(d.post(&event(3)), 202);
     assert_eq!(session(&dir).popups(1).len(), 1);
+    // The key is the engine's problem, not the alert's: no reason on the
+    // row, the health and `check` say it.
     let feed = dir.feed();
-    assert!(
-        feed[0]["enrich_error"]
-            .as_str()
-            .is_some_and(|e| e.contains("revoked")),
-        "{}",
-        feed[0]
-    );
+    assert_eq!(feed[0]["enriched"], false, "{}", feed[0]);
+    assert!(feed[0]["enrich_error"].is_null(), "{}", feed[0]);
     let check = dir.run(&["check"]);
     assert_eq!(check.status.code(), Some(1));
     let text = String::from_utf8_lossy(&check.stdout);
     assert!(text.contains("FAIL") && text.contains("revoked"), "{text}");
+    // A working key (here: the same one, renewed in Sekoia.io) and a
+    // restart: the alert owed since is enriched.
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait(Duration::from_secs(20)), Some(0));
+    api.set_key_status(None);
+    let _d = Daemon::start(&dir);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let feed = dir.feed();
+        if feed[0]["enriched"] == true {
+            assert_eq!(feed[0]["title"], "fetched once the key works");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never enriched: {}", feed[0]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

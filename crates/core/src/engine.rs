@@ -1,5 +1,6 @@
-//! One running engine: the store and the webhook listener (later also the
-//! pipeline and the tunnel), started and stopped as a unit. The daemon and
+//! One running engine: the store, the webhook listener, the LiveAPI source,
+//! the pipeline, the monitor, the tunnel, the catch-up and the forward
+//! workers, started and stopped as a unit. The daemon and
 //! the desktop shell both run exactly this; neither wires parts by hand.
 //!
 //! While it runs, the engine records its listening address in

@@ -296,6 +296,49 @@ impl Facts {
     }
 }
 
+/// Why an alert's feed row can never be enriched: the only failures that
+/// are final for a row (issue 18). Everything else (network, 5xx, 429, an
+/// open circuit, an unreadable answer, a rejected key) leaves the alert
+/// owed and retried; a rejected key is the engine's health, not the row's.
+/// Stored in `events.enrich_error` as [`EnrichFailure::code`], worded on
+/// reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrichFailure {
+    /// The Alert API answered without it (404, or absent from a list).
+    UnknownAlert,
+    /// The notification names no valid alert uuid to ask about.
+    NoValidUuid,
+}
+
+impl EnrichFailure {
+    /// The code stored in `events.enrich_error`.
+    pub fn code(self) -> &'static str {
+        match self {
+            EnrichFailure::UnknownAlert => "unknown-alert",
+            EnrichFailure::NoValidUuid => "no-valid-uuid",
+        }
+    }
+
+    /// The reason in words, for the feed.
+    pub fn words(self) -> &'static str {
+        match self {
+            EnrichFailure::UnknownAlert => "Sekoia.io does not know this alert (404)",
+            EnrichFailure::NoValidUuid => {
+                "cannot be looked up: the notification names no valid alert uuid"
+            }
+        }
+    }
+
+    /// The stored text in words: a code of this version, or the sentence an
+    /// older version stored, as it is.
+    pub fn word_stored(stored: &str) -> String {
+        [EnrichFailure::UnknownAlert, EnrichFailure::NoValidUuid]
+            .into_iter()
+            .find(|f| f.code() == stored)
+            .map_or_else(|| stored.to_owned(), |f| f.words().to_owned())
+    }
+}
+
 /// "Alert <short_id>" (or "Alert" alone): what an alert reads as when
 /// neither its title nor its rule is known.
 pub fn alert_fallback(short_id: Option<&str>) -> String {

@@ -5,13 +5,15 @@
 //!
 //! An event never waits on enrichment for more than `deadline`: the pop-up
 //! then goes out with what is known, and the feed entry is completed when a
-//! later retry succeeds. A final answer (unknown alert, rejected key) is
-//! recorded as the reason the entry is not enriched. The pipeline owns no
+//! later retry succeeds (retries of owed enrichment get the same deadline).
+//! Only an unknown alert or a notification naming no valid uuid is final
+//! (`kind::EnrichFailure`); everything else, a rejected key included, is
+//! owed and retried. The pipeline owns no
 //! HTTP listener and no delivery mechanism.
 
 use crate::escalation::{Escalation, Reminders};
 use crate::forward::{payload, Message};
-use crate::kind::{Change, Subject};
+use crate::kind::{Change, EnrichFailure, Subject};
 use crate::notify::desktop::Desktop;
 use crate::notify::{Acknowledger, NotifyError, Popup, WindowOpener};
 use crate::outbox::{Lane, Queued};
@@ -33,7 +35,8 @@ pub const BATCH: usize = 100;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Where pop-ups go: the desktop, later the forwarders.
+/// Where pop-ups go: the desktop (native notifications). Forwarders are
+/// not sinks: the outbox queues their bodies with the handled mark.
 pub trait Sink: Send + Sync {
     fn name(&self) -> &'static str;
     fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>>;
@@ -129,9 +132,10 @@ pub struct Pipeline {
 enum Fetched {
     /// The API answered: these alerts exist (the others do not).
     Answer(Vec<Alert>),
-    /// A final error: record it as the reason.
-    Final(String),
-    /// Try again later (deadline passed, rate limited, server down).
+    /// Try again later: the deadline passed, the API is down, rate limited,
+    /// behind an open circuit or answered something unreadable, or the key
+    /// is rejected (the engine's health says so, once; every owed alert is
+    /// retried once a key works).
     Later,
 }
 
@@ -198,8 +202,14 @@ impl Pipeline {
                     self.remind(std::time::Instant::now()).await;
                 }
                 _ = retry.tick() => {
-                    if let Err(e) = self.retry_owed().await {
-                        tracing::error!(error = %e, "enrichment retry failed");
+                    // Within the same deadline as a new batch: the client's
+                    // own retries and `Retry-After` waits never hold new
+                    // events (or a stop) longer; what is left is tried again
+                    // at the next tick.
+                    match tokio::time::timeout(self.config.deadline, self.retry_owed()).await {
+                        Ok(Err(e)) => tracing::error!(error = %e, "enrichment retry failed"),
+                        Ok(Ok(())) => {}
+                        Err(_) => tracing::debug!("owed enrichment still slow; tried again later"),
                     }
                 }
                 () = &mut shutdown => break,
@@ -317,12 +327,11 @@ impl Pipeline {
         // same deadline.
         let _ = tokio::time::timeout_at(deadline, self.fetch_comment_texts(&mut events)).await;
         let (fresh, mut failed) = outcome(&wanted, fetched);
-        failed.extend(unusable.into_iter().map(|u| {
-            (
-                u,
-                "cannot be looked up: the notification names no valid alert uuid".to_owned(),
-            )
-        }));
+        failed.extend(
+            unusable
+                .into_iter()
+                .map(|u| (u, EnrichFailure::NoValidUuid.code().to_owned())),
+        );
         let mut popups = Vec::new();
         let mut forward = Vec::new();
         let mut withdrawn: Vec<String> = Vec::new();
@@ -593,13 +602,9 @@ impl Pipeline {
         };
         match result {
             Ok(alerts) => Fetched::Answer(alerts),
-            Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, "enrichment failed for now; will retry");
-                Fetched::Later
-            }
             Err(e) => {
-                tracing::warn!(error = %e, "enrichment failed");
-                Fetched::Final(e.to_string())
+                tracing::warn!(error = %e, alerts = uuids.len(), "enrichment failed for now; will retry");
+                Fetched::Later
             }
         }
     }
@@ -641,19 +646,10 @@ fn outcome(wanted: &[String], fetched: Fetched) -> (Vec<Alert>, Vec<(String, Str
             let unknown = wanted
                 .iter()
                 .filter(|w| !alerts.iter().any(|a| a.uuid.as_ref() == Some(*w)))
-                .map(|w| {
-                    (
-                        w.clone(),
-                        "Sekoia.io does not know this alert (404)".to_owned(),
-                    )
-                })
+                .map(|w| (w.clone(), EnrichFailure::UnknownAlert.code().to_owned()))
                 .collect();
             (alerts, unknown)
         }
-        Fetched::Final(reason) => (
-            Vec::new(),
-            wanted.iter().map(|w| (w.clone(), reason.clone())).collect(),
-        ),
         Fetched::Later => (Vec::new(), Vec::new()),
     }
 }

@@ -342,7 +342,7 @@ impl Store {
         self.changes.clone()
     }
 
-    /// A read-write connection for the pipeline.
+    /// The pipeline's read connection (its writes go through the writer).
     pub fn ledger(&self) -> Result<Ledger, StoreError> {
         Ok(Ledger {
             conn: connect(&self.path)?,
@@ -356,7 +356,7 @@ impl Store {
     }
 
     /// A connection for a forward worker's reads (its writes go through
-    /// [`Writer::outbox`]).
+    /// [`Writer::apply`]).
     pub(crate) fn connection(&self) -> Result<Connection, StoreError> {
         connect(&self.path)
     }
@@ -906,7 +906,9 @@ impl Reader {
                 occurrences,
                 comments: u64::try_from(row.get::<_, i64>(24)?).unwrap_or(0),
                 enriched: row.get::<_, bool>(8)? || case_known,
-                enrich_error: row.get(22)?,
+                enrich_error: row
+                    .get::<_, Option<String>>(22)?
+                    .map(|e| crate::kind::EnrichFailure::word_stored(&e)),
                 // A test alert is never unread: it is not an alert.
                 read: row.get::<_, i64>(7)? == 0 || kind_is_test(row.get_ref(1)?),
                 caught_up: row.get(23)?,
@@ -1196,6 +1198,13 @@ fn rekey(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
 /// whose new key another row holds keeps its old one: nothing is merged or
 /// lost.
 fn rederive(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    // Only an unknown alert is a final enrichment failure now: the others
+    // (a rejected key, an outage, an unreadable answer) become owed again.
+    tx.execute(
+        "UPDATE events SET enrich_error = CASE WHEN enrich_error LIKE '%(404)%' THEN ?1 ELSE NULL END
+         WHERE enrich_error IS NOT NULL",
+        [crate::kind::EnrichFailure::UnknownAlert.code()],
+    )?;
     tx.execute(
         "UPDATE events SET subject = 'alert' WHERE caught_up = 1",
         [],
@@ -1326,6 +1335,15 @@ mod tests {
     const CASE: &str = "e9d1b3c5-8e0a-4f2b-9c4d-6e7f80910213";
     const ACKNOWLEDGED: &str = "8f206505-af6d-433e-93f4-775d46dc7d0f";
 
+    #[test]
+    fn the_bundled_sqlite_has_the_fixes_of_3_49_1_and_3_50_2() {
+        assert!(
+            rusqlite::version_number() >= 3_050_002,
+            "SQLite {} predates 3.50.2",
+            rusqlite::version()
+        );
+    }
+
     #[tokio::test]
     async fn an_alerts_updates_and_comments_make_one_row_and_a_case_its_own() {
         use fake_sekoia::notification as n;
@@ -1433,9 +1451,11 @@ mod tests {
                     body["attributes"]["uuid"].as_str().unwrap(),
                     body["metadata"]["created_at"].as_str(),
                 );
+                // Version 6 stored every enrichment failure as final.
                 tx.execute(
-                    "INSERT INTO events (dedup_key, received_at, kind, action, uuid, raw, handled)
-                     VALUES (?1, '2026-11-20T08:00:00Z', ?2, ?3, ?4, ?5, 1)",
+                    "INSERT INTO events (dedup_key, received_at, kind, action, uuid, raw, handled, enrich_error)
+                     VALUES (?1, '2026-11-20T08:00:00Z', ?2, ?3, ?4, ?5, 1,
+                             'Sekoia.io rejected the API key: it expired')",
                     params![
                         key,
                         body["type"].as_str(),
@@ -1464,6 +1484,9 @@ mod tests {
         assert_eq!(feed[0].uuid, ALERT);
         assert_eq!(feed[0].comments, 1);
         assert_eq!(feed[0].status.as_deref(), Some("Acknowledged"));
+        // A rejected key is no longer final: the alert is owed again.
+        assert_eq!(feed[0].enrich_error, None);
+        assert_eq!(store.ledger().unwrap().unenriched(10).unwrap(), [ALERT]);
         store.close().await;
     }
 

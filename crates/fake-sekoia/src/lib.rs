@@ -230,6 +230,11 @@ impl FakeSekoia {
         inner.faults.extend(std::iter::repeat_n(response, n));
     }
 
+    /// Drops the faults still queued: the outage is over.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
     /// `true`: every request with a valid key is answered 403.
     pub fn forbid(&self, yes: bool) {
         self.shared.lock().forbidden = yes;

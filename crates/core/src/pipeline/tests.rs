@@ -82,6 +82,8 @@ async fn rig_sinks(
     let api = FakeSekoia::start().await;
     let client_config = ClientConfig {
         max_retry_wait: Duration::from_secs(2),
+        // A short circuit pause so an outage test recovers in seconds.
+        circuit_pause: Duration::from_secs(2),
         ..ClientConfig::new(api.url())
     };
     let key = key.unwrap_or(api.api_key()).to_owned();
@@ -233,15 +235,120 @@ async fn an_unknown_alert_still_pops_up_and_stays_in_the_feed_with_the_reason() 
 }
 
 #[tokio::test]
-async fn a_rejected_key_still_pops_up_and_records_why() {
+async fn alerts_received_while_the_key_is_rejected_are_enriched_once_it_works() {
     let mut r = rig(PipelineConfig::default(), None).await;
     r.api.add_alert(alert_json(&uuid(3), "AL3", "t", 50));
     r.api.set_key_status(Some("T301"));
     r.receive(webhook(3, "created")).await;
     r.pipeline.step().await.unwrap();
     assert_eq!(r.sink.summaries(), ["Alert AL3"]);
-    let reason = r.feed()[0].enrich_error.clone().unwrap_or_default();
-    assert!(reason.contains("expired"), "{reason}");
+    // A rejected key is the engine's state, not the alert's: owed, no reason.
+    assert_eq!(r.feed()[0].enrich_error, None);
+    r.pipeline.retry_owed().await.unwrap();
+    assert!(!r.feed()[0].enriched, "still rejected");
+    // The key is renewed in Sekoia.io: the next retry enriches it.
+    r.api.set_key_status(None);
+    r.pipeline.retry_owed().await.unwrap();
+    assert!(r.feed()[0].enriched);
+    assert_eq!(r.feed()[0].title.as_deref(), Some("t"));
+}
+
+#[tokio::test]
+async fn alerts_received_during_an_api_outage_are_enriched_after_it() {
+    let config = PipelineConfig {
+        deadline: Duration::from_secs(10),
+        ..PipelineConfig::default()
+    };
+    let mut r = rig(config, None).await;
+    for n in 40..43 {
+        r.api.add_alert(alert_json(
+            &uuid(n),
+            &format!("AL{n}"),
+            &format!("outage {n}"),
+            50,
+        ));
+    }
+    // 5xx on every attempt until the client's circuit opens.
+    r.api.fail_next(1000, Fault::Status(503));
+    for n in 40..43 {
+        r.receive(webhook(n, "created")).await;
+        while r.pipeline.step().await.unwrap() {}
+    }
+    let feed = r.feed();
+    assert!(
+        feed.iter().all(|e| !e.enriched && e.enrich_error.is_none()),
+        "{feed:?}"
+    );
+    // The outage ends; the circuit's pause passes; the owed retry enriches.
+    r.api.clear_faults();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        r.pipeline.retry_owed().await.unwrap();
+        if r.feed().iter().all(|e| e.enriched) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never enriched: {:?}",
+            r.feed()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
+async fn owed_retries_behind_a_long_retry_after_never_hold_a_new_alert() {
+    let config = PipelineConfig {
+        deadline: Duration::from_millis(500),
+        retry_every: Duration::from_millis(50),
+    };
+    let r = rig(config, None).await;
+    r.api.add_alert(alert_json(&uuid(44), "AL44", "owed", 50));
+    // Every call is told to come back in a minute.
+    r.api.fail_next(
+        1000,
+        Fault::TooMany {
+            retry_after_secs: Some(60),
+        },
+    );
+    r.receive(webhook(44, "created")).await;
+    let Rig {
+        store,
+        sink,
+        pipeline,
+        _dir,
+        api,
+    } = r;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(pipeline.run(
+        async {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(1),
+    ));
+    // Let the owed retry start waiting on its Retry-After.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    store.writer().insert(webhook(45, "created")).await.unwrap();
+    let shown = async {
+        while !sink.summaries().iter().any(|s| s == "Alert AL45") {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    // The pop-up goes out within the pipeline's own deadline (0.5 s here,
+    // 3 s by default), not after the minute the API asked for.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), shown)
+            .await
+            .is_ok(),
+        "{:?}",
+        sink.summaries()
+    );
+    // And a stop during owed retries is prompt.
+    let _ = stop.send(());
+    assert!(tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .is_ok());
+    drop(api);
 }
 
 #[tokio::test]
@@ -332,7 +439,7 @@ async fn unhandled_events_are_resumed_by_a_new_pipeline() {
 }
 
 #[tokio::test]
-async fn an_unreadable_list_answer_is_recorded_as_the_reason_for_every_alert() {
+async fn an_unreadable_list_answer_leaves_every_alert_owed_not_failed() {
     let mut r = rig(PipelineConfig::default(), None).await;
     for n in 2..5 {
         r.api
@@ -342,7 +449,12 @@ async fn an_unreadable_list_answer_is_recorded_as_the_reason_for_every_alert() {
     r.api.fail_next(1, Fault::Malformed);
     while r.pipeline.step().await.unwrap() {}
     let feed = r.feed();
-    assert!(feed.iter().all(|e| e.enrich_error.is_some()), "{feed:?}");
+    assert!(
+        feed.iter().all(|e| e.enrich_error.is_none() && !e.enriched),
+        "{feed:?}"
+    );
+    r.pipeline.retry_owed().await.unwrap();
+    assert!(r.feed().iter().all(|e| e.enriched), "{:?}", r.feed());
 }
 
 fn real(v: serde_json::Value) -> Event {

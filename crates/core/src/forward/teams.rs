@@ -9,8 +9,9 @@
 //! mention anyone: Teams mentions need `msteams.entities`, never sent.
 //!
 //! The legacy text is markdown: only what Teams clients read back is
-//! escaped (a backslash before `*`, `_`, `[`, `]`, which Teams mobile removes;
-//! `<` as `&lt;`, so no HTML tag forms).
+//! escaped (a backslash before `*`, `_`, `[`, `]`, which Teams mobile removes,
+//! and before a backslash that precedes one of them; `<` as `&lt;`, so no
+//! HTML tag forms).
 //!
 //! Both stay within 28 KB, Teams' message size, measured on the JSON body
 //! sent (`within`); a URL in alert text is never a link (`defuse_urls`).
@@ -115,15 +116,19 @@ fn card_with(msg: &Message, facts: &Facts, halvings: u32) -> Value {
 /// Escapes for the legacy connector's markdown: only what Teams clients
 /// read back (see the module header).
 fn escape_legacy(text: &str) -> String {
+    let escaped = |c: char| matches!(c, '*' | '_' | '[' | ']');
+    let text: Vec<char> = defuse_urls(text).chars().collect();
     let mut out = String::with_capacity(text.len() + 8);
-    for c in defuse_urls(text).chars() {
-        match c {
-            '*' | '_' | '[' | ']' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '<' => out.push_str("&lt;"),
-            c => out.push(c),
+    for (i, &c) in text.iter().enumerate() {
+        // A backslash before an escaped character would undo its escape.
+        let backslash = c == '\\' && text.get(i + 1).copied().is_some_and(escaped);
+        if escaped(c) || backslash {
+            out.push('\\');
+        }
+        if c == '<' {
+            out.push_str("&lt;");
+        } else {
+            out.push(c);
         }
     }
     out

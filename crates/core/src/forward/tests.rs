@@ -529,6 +529,18 @@ fn hostile_text_cannot_link_or_format_in_teams_legacy() {
 }
 
 #[test]
+fn a_backslash_cannot_undo_a_teams_legacy_escape() {
+    let alert = Alert {
+        target: Some(r"\*bold\* C:\Windows".into()),
+        ..Alert::default()
+    };
+    let link = link();
+    let body = payload(Kind::TeamsLegacy, &message(Some(&alert), &link));
+    let text = body["text"].as_str().expect("text");
+    assert!(text.contains(r"Target: \\\*bold\\\* C:\Windows"), "{text}");
+}
+
+#[test]
 fn hostile_text_in_a_teams_card_is_plain_text_with_no_markdown_link() {
     let alert = hostile_alert();
     let link = link();

@@ -344,26 +344,34 @@ fn an_enriched_hostile_alert_reaches_slack_escaped_and_a_signed_webhook_verifies
     assert_eq!(d.post(&event(31)), 202);
 
     let posted = slack.wait_for(1).remove(0);
-    // Slack parses mrkdwn (the fallback `text`, the fields), never plain_text.
+    // Slack parses mrkdwn (the fallback `text`, our labels), never plain_text.
     let mut mrkdwn = vec![posted["text"].as_str().unwrap_or_default().to_owned()];
-    for field in posted["blocks"][1]["fields"].as_array().expect("fields") {
-        mrkdwn.push(field["text"].as_str().unwrap_or_default().to_owned());
+    let mut plain = Vec::new();
+    for block in posted["blocks"].as_array().expect("blocks") {
+        for field in block["fields"].as_array().into_iter().flatten() {
+            let text = field["text"].as_str().unwrap_or_default().to_owned();
+            match field["type"].as_str() {
+                Some("mrkdwn") => mrkdwn.push(text),
+                _ => plain.push(text),
+            }
+        }
     }
     for text in &mrkdwn {
         assert!(!text.contains('<'), "a mention or link could form: {text}");
-        assert!(!text.contains("@here"), "a mention could ring: {text}");
     }
     assert_eq!(
         posted["blocks"][0]["text"]["text"],
-        "<!channel> @\u{200B}here *urgent* <https://evil.example|click>",
-        "the header is plain text with mentions broken"
+        "<!channel> @here *urgent* <https:\u{200B}//evil.example|click>",
+        "the header is plain text, as typed; only the URL is defused"
     );
+    assert_eq!(posted.get("link_names"), None, "a bare @here never rings");
     assert!(
         posted["text"]
             .as_str()
-            .is_some_and(|t| t.contains("&lt;!channel&gt; @\u{200B}here")),
+            .is_some_and(|t| t.contains("&lt;!channel&gt; @here *urgent* &lt;https:")),
         "{posted}"
     );
+    assert!(plain.contains(&"90 (Urgent)".to_owned()), "{plain:?}");
 
     let got = hook.wait_got(1).remove(0);
     assert!(signature_verifies(b"e2e-hmac-key", &got), "{got:?}");

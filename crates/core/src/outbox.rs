@@ -448,7 +448,12 @@ impl Worker {
                 true
             }
             Err(e) => {
-                tracing::error!(destination = %self.name, error = %e, "forwarding failed; this alert is not forwarded");
+                if let ForwardError::Refused { kind, size, .. } = &e {
+                    // Our message was refused: a bug to report, not a bad URL.
+                    tracing::error!(destination = %self.name, %kind, size, error = %e, "the forwarded message was refused; this alert is not forwarded");
+                } else {
+                    tracing::error!(destination = %self.name, error = %e, "forwarding failed; this alert is not forwarded");
+                }
                 self.fail(id, e.to_string()).await;
                 false
             }

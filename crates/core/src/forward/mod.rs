@@ -1,13 +1,17 @@
 //! Forwarders: the JSON body each team-chat destination gets for an alert
 //! event (`payload`), and one delivery of such a body with retries
-//! (`Poster::deliver`). Untrusted alert text is data here: every kind escapes
-//! it for its own markup, breaks mentions and caps its length.
+//! (`Poster::deliver`). Untrusted alert text is data here: every kind puts it
+//! where its client shows text as text (Teams `TextRun`, Slack `plain_text`,
+//! Mattermost's linked title) or escapes only what that client's markup
+//! reads, neutralises mentions without touching other characters, and cuts
+//! it to the service's limits (`limit`) on the text as finally sent.
 //!
 //! Must not: read config, keep state between deliveries (the durable outbox
 //! belongs to the store), decide which events are forwarded (policy), or put
 //! a destination URL in a log line or an error (URLs grant posting rights;
 //! only the host is ever shown).
 
+mod limit;
 mod mattermost;
 mod slack;
 mod teams;
@@ -24,17 +28,18 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::notify::{cap, strip_controls};
+use crate::notify::strip_controls;
 use crate::sekoia::Alert;
 use crate::urgency::Band;
 
 /// The header carrying the generic webhook's body signature.
 pub const SIGNATURE_HEADER: &str = "X-Sekoia-Notifier-Signature";
 
-/// Longest title shown (Slack's header block allows 150).
-const TITLE_MAX_CHARS: usize = 150;
-/// Longest single field value.
-const VALUE_MAX_CHARS: usize = 300;
+/// Longest title kept, in characters, before each kind's own limits (Slack's
+/// header takes 150 of them).
+const TITLE_MAX_CHARS: usize = 1_000;
+/// Longest single field value kept, in characters.
+const VALUE_MAX_CHARS: usize = 1_000;
 
 // ---------------------------------------------------------------------------
 // What is forwarded
@@ -124,7 +129,9 @@ impl Facts {
             .unwrap_or_else(|| {
                 let event = clean(&format!("{} {}", msg.kind, msg.action), 60);
                 match &short_id {
-                    Some(id) => cap(&format!("Sekoia.io {event}: {id}"), TITLE_MAX_CHARS),
+                    Some(id) => {
+                        limit::cap_chars(&format!("Sekoia.io {event}: {id}"), TITLE_MAX_CHARS)
+                    }
                     None => format!("Sekoia.io {event}"),
                 }
             });
@@ -178,50 +185,41 @@ impl Facts {
     }
 }
 
-/// Controls and bidi overrides stripped, whitespace trimmed, capped.
+/// Controls and bidi overrides stripped, whitespace trimmed, capped at
+/// `max` characters on a grapheme boundary ("…" when cut).
 fn clean(text: &str, max: usize) -> String {
-    cap(strip_controls(text).trim(), max)
+    limit::cap_chars(strip_controls(text).trim(), max)
 }
 
-/// Puts a zero-width space after every '@' so `@here`, `@channel`, `@all`
-/// and `@user` never notify anyone; the text reads the same.
-fn break_mentions(text: &str) -> String {
-    text.replace('@', "@\u{200B}")
-}
-
-/// Backslash-escapes every character CommonMark (Teams, Mattermost) could
-/// read as markup, and breaks mentions.
-fn escape_markdown(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '`'
-                | '*'
-                | '_'
-                | '{'
-                | '}'
-                | '['
-                | ']'
-                | '('
-                | ')'
-                | '#'
-                | '+'
-                | '-'
-                | '.'
-                | '!'
-                | '<'
-                | '>'
-                | '|'
-                | '~'
-                | '&'
-                | ':'
-        ) {
-            out.push('\\');
+/// The body `build(0)` gives, or `build(n)` for the first `n` (at most 8)
+/// whose body measures at most `max`: builders halve their per-text limits
+/// `n` times, so the whole message meets a service's size limit however its
+/// texts add up.
+fn within(max: usize, measure: impl Fn(&Value) -> usize, build: impl Fn(u32) -> Value) -> Value {
+    let mut body = build(0);
+    for halvings in 1..=8 {
+        if measure(&body) <= max {
+            break;
         }
-        out.push(c);
+        body = build(halvings);
     }
-    break_mentions(&out)
+    body
+}
+
+/// Every string in `value`, depth first.
+fn strings(value: &Value) -> Vec<&str> {
+    match value {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(items) => items.iter().flat_map(strings).collect(),
+        Value::Object(map) => map.values().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Breaks URLs so no client auto-links them: a zero-width space after the
+/// ':' of "://" (the text reads the same; only the alert page is a link).
+fn defuse_urls(text: &str) -> String {
+    text.replace("://", ":\u{200B}//")
 }
 
 // ---------------------------------------------------------------------------
@@ -333,8 +331,34 @@ impl Default for RetryPolicy {
 /// Why a delivery failed. Messages name the destination by host only.
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardError {
-    #[error("{host} refused the forwarded alert ({status}); check the destination URL is a current incoming webhook of the right kind (it may have been deleted or rotated) and, for a signed webhook, that the receiver has the same secret")]
-    Rejected { host: String, status: u16 },
+    /// 400, 413 or 422: the service read our message and refused it, which
+    /// is our bug (Slack's `invalid_blocks`, a Workflow's schema mismatch).
+    #[error("{host} answered {status}: the message was refused: {reason} (a {kind} message of {size} bytes); this is a bug in Sekoia Notifier, please report it with this line")]
+    Refused {
+        host: String,
+        status: u16,
+        /// The service's own words (Slack's error code, a JSON `message`),
+        /// controls stripped, URLs removed, at most 200 characters.
+        reason: String,
+        kind: Kind,
+        /// Bytes of the JSON body sent.
+        size: usize,
+    },
+    /// 404 or 410: the webhook no longer exists (Slack's `no_service`,
+    /// `channel_is_archived`).
+    #[error("{host} answered {status} ({reason}): this webhook URL no longer works; it may have been deleted or rotated: put the channel's current incoming-webhook URL in the [[forward]] config")]
+    Gone {
+        host: String,
+        status: u16,
+        reason: String,
+    },
+    /// Any other 4xx but 429 (401, 403: not allowed to post).
+    #[error("{host} refused the forwarded alert ({status}: {reason}); check the webhook may post to its channel and, for a signed webhook, that the receiver has the same secret")]
+    Rejected {
+        host: String,
+        status: u16,
+        reason: String,
+    },
     #[error("{host} is rate limiting forwarded alerts (429){}; forward fewer events (events, min_urgency) or wait", crate::retry::wait_hint(.retry_after))]
     RateLimited {
         host: String,
@@ -462,6 +486,11 @@ impl Poster {
             _ => None,
         };
         let host = dest.host();
+        let answer = Answer {
+            kind: dest.kind,
+            size: raw.len(),
+            url,
+        };
         let policy = &self.policy;
         let backoff =
             crate::retry::backoff(policy.base_delay, policy.max_wait, policy.max_attempts);
@@ -469,7 +498,7 @@ impl Poster {
         let attempts = AtomicUsize::new(0);
         let result = (|| {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(url, &host, raw.clone(), signature.clone())
+            self.attempt(url, &host, raw.clone(), signature.clone(), &answer)
         })
         .retry(backoff)
         .when(ForwardError::is_transient)
@@ -501,6 +530,7 @@ impl Poster {
         host: &str,
         raw: bytes::Bytes,
         signature: Option<HeaderValue>,
+        answer: &Answer<'_>,
     ) -> Result<(), ForwardError> {
         let mut request = self
             .http
@@ -520,22 +550,93 @@ impl Poster {
                 None => map_reqwest(e, host),
             }
         })?;
-        let status = response.status();
+        let status = response.status().as_u16();
         let retry_after = crate::retry::retry_after(response.headers());
-        // Read the answer so the connection can be reused; its content is not used.
-        let _ = response.bytes().await;
+        // Read the answer so the connection can be reused; a 4xx says why.
+        let text = response.bytes().await.unwrap_or_default();
         let host = host.to_owned();
-        match status.as_u16() {
+        match status {
             200..=299 => Ok(()),
             429 => Err(ForwardError::RateLimited { host, retry_after }),
-            500..=599 => Err(ForwardError::Server {
+            500..=599 => Err(ForwardError::Server { host, status }),
+            other => Err(answer.refusal(host, other, &text)),
+        }
+    }
+}
+
+/// What a 4xx is judged with: the kind and size of the body sent, and the
+/// URL, only to be removed from the service's words.
+struct Answer<'a> {
+    kind: Kind,
+    size: usize,
+    url: &'a url::Url,
+}
+
+impl Answer<'_> {
+    /// The error for a 4xx (but 429) answer whose body is `text`.
+    fn refusal(&self, host: String, status: u16, text: &[u8]) -> ForwardError {
+        let reason = self.reason(text);
+        match status {
+            400 | 413 | 422 => ForwardError::Refused {
                 host,
-                status: status.as_u16(),
-            }),
-            other => Err(ForwardError::Rejected {
+                status,
+                reason,
+                kind: self.kind,
+                size: self.size,
+            },
+            404 | 410 => ForwardError::Gone {
                 host,
-                status: other,
-            }),
+                status,
+                reason,
+            },
+            _ => ForwardError::Rejected {
+                host,
+                status,
+                reason,
+            },
+        }
+    }
+
+    /// The service's words from an error answer: Slack's plain code
+    /// (`invalid_blocks`), or a JSON answer's `error.message`, `message`,
+    /// `error.code` or `error` (Teams Workflows, Mattermost); controls
+    /// stripped, any URL (the webhook's above all) left out, at most 200
+    /// characters. "no reason given" when there is none.
+    fn reason(&self, text: &[u8]) -> String {
+        let text = String::from_utf8_lossy(&text[..text.len().min(4096)]);
+        let said = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|json| {
+                [
+                    "/error/message",
+                    "/message",
+                    "/error/code",
+                    "/error",
+                    "/detail",
+                ]
+                .iter()
+                .find_map(|at| json.pointer(at)?.as_str().map(str::to_owned))
+            })
+            .unwrap_or_else(|| text.into_owned());
+        // Any word holding a URL, or this one's path, query or a long path
+        // segment (webhook tokens are), is left out.
+        let segments = self.url.path().split('/').filter(|seg| seg.len() >= 8);
+        let secret_parts: Vec<&str> = [self.url.path(), self.url.query().unwrap_or("")]
+            .into_iter()
+            .filter(|part| part.len() > 1)
+            .chain(segments)
+            .collect();
+        let words: Vec<String> = said
+            .split_whitespace()
+            .filter(|w| !w.contains("://") && !secret_parts.iter().any(|p| w.contains(p)))
+            .map(strip_controls)
+            .filter(|w| !w.is_empty())
+            .collect();
+        let reason = limit::cap_chars(&words.join(" "), 200);
+        if reason.is_empty() {
+            "no reason given".to_owned()
+        } else {
+            reason
         }
     }
 }

@@ -1,19 +1,42 @@
-//! Slack incoming-webhook body (Block Kit): a plain-text header, a section of
-//! mrkdwn fields, an "Open in Sekoia.io" button and a `text` fallback for
-//! notifications. Must not: send anything or let untrusted text reach
-//! mrkdwn unescaped (`&`, `<`, `>` are entity-escaped, so no `<!channel>`,
-//! `<url|label>` or `<@user>` can form).
+//! Slack incoming-webhook body (Block Kit): the title as a `plain_text`
+//! header, one section per five facts with our label in `mrkdwn` beside the
+//! value in `plain_text`, an "Open in Sekoia.io" button and a `text`
+//! fallback for notifications.
+//!
+//! Slack never parses `plain_text` (no formatting, no `<!here>`, no links),
+//! so untrusted values go there verbatim, `emoji: false` keeping `:x:` as
+//! typed. The fallback `text` is `mrkdwn`: there `&`, `<` and `>` become
+//! entities, the only escaping Slack's formatting reference asks for, so no
+//! `<!channel>`, `<@U…>` or `<url|label>` can form; a bare `@here` never
+//! notifies because the body never sets `link_names`. Every other character
+//! is left as it was, so a copied file name, hash or path matches.
+//!
+//! Limits (Block Kit reference), on the final strings in `limit::slack_units`:
+//! header 150, field 2,000, section text 3,000 (the fallback is held to it
+//! too), 10 fields per section, 50 blocks (this body has at most 4).
+//!
+//! Must not: send anything, set `link_names` or `parse`, or put untrusted text
+//! in `mrkdwn` unescaped.
 
 use serde_json::{json, Value};
 
-use super::{break_mentions, Facts, Message};
+use super::limit::{fit, slack_units};
+use super::{defuse_urls, Facts, Message};
 
-/// Slack's limit on a header block's text.
-const HEADER_MAX_CHARS: usize = 150;
+/// A header block's text.
+pub(super) const HEADER_MAX: usize = 150;
+/// A section field's text.
+pub(super) const FIELD_MAX: usize = 2_000;
+/// A section's text; the fallback `text` is held to it as well.
+pub(super) const TEXT_MAX: usize = 3_000;
+/// Fields per section.
+pub(super) const FIELDS_PER_SECTION: usize = 10;
+/// Blocks per message (this body has at most 4: header, two sections, the
+/// button).
+#[cfg(test)]
+pub(super) const MAX_BLOCKS: usize = 50;
 
-/// Escapes text for Slack mrkdwn: the three entities Slack requires, a
-/// zero-width space after each emphasis marker (`*`, `_`, `~`, backtick) so
-/// no pair of them formats the text, and broken `@` mentions.
+/// `&`, `<`, `>` as the entities Slack's mrkdwn reads back; nothing else.
 fn escape_mrkdwn(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
@@ -21,53 +44,48 @@ fn escape_mrkdwn(text: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '*' | '_' | '~' | '`' => {
-                out.push(c);
-                out.push('\u{200B}');
-            }
             c => out.push(c),
         }
     }
-    break_mentions(&out)
+    out
+}
+
+fn plain(text: String) -> Value {
+    json!({"type": "plain_text", "text": text, "emoji": false})
 }
 
 pub(super) fn blocks(msg: &Message) -> Value {
     let facts = Facts::of(msg);
-    let header = super::cap(&facts.title, HEADER_MAX_CHARS);
-    let mut fields = vec![json!({
-        "type": "mrkdwn",
-        "text": format!("*Urgency*\n{}", escape_mrkdwn(&facts.urgency_text)),
-    })];
-    // A section holds at most 10 fields.
-    for (label, value) in facts.rows.iter().take(9) {
-        fields.push(json!({
-            "type": "mrkdwn",
-            "text": format!("*{label}*\n{}", escape_mrkdwn(value)),
-        }));
+    let header = fit(&facts.title, HEADER_MAX, slack_units, defuse_urls);
+    let rows = std::iter::once(("Urgency", &facts.urgency_text))
+        .chain(facts.rows.iter().map(|(label, value)| (*label, value)));
+    let mut fields = Vec::new();
+    for (label, value) in rows {
+        fields.push(json!({"type": "mrkdwn", "text": format!("*{label}*")}));
+        fields.push(plain(fit(value, FIELD_MAX, slack_units, defuse_urls)));
     }
-    let mut blocks = vec![
-        json!({
-            "type": "header",
-            "text": {"type": "plain_text", "text": break_mentions(&header), "emoji": false},
-        }),
-        json!({"type": "section", "fields": fields}),
-    ];
+    let mut blocks = vec![json!({"type": "header", "text": plain(header)})];
+    for chunk in fields.chunks(FIELDS_PER_SECTION) {
+        blocks.push(json!({"type": "section", "fields": chunk}));
+    }
     if let Some(link) = msg.link {
         blocks.push(json!({
             "type": "actions",
             "elements": [{
                 "type": "button",
-                "text": {"type": "plain_text", "text": "Open in Sekoia.io", "emoji": false},
+                "text": plain("Open in Sekoia.io".to_owned()),
                 "url": link.as_str(),
             }],
         }));
     }
+    let urgency = escape_mrkdwn(&facts.urgency_text);
+    let frame = format!("Sekoia.io alert:  (urgency {urgency})");
+    let title_room = TEXT_MAX.saturating_sub(slack_units(&frame));
+    let title = fit(&facts.title, title_room, slack_units, |t| {
+        escape_mrkdwn(&defuse_urls(t))
+    });
     json!({
-        "text": format!(
-            "Sekoia.io alert: {} (urgency {})",
-            escape_mrkdwn(&facts.title),
-            escape_mrkdwn(&facts.urgency_text)
-        ),
+        "text": format!("Sekoia.io alert: {title} (urgency {urgency})"),
         "blocks": blocks,
     })
 }

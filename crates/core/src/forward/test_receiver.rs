@@ -19,7 +19,11 @@ pub(crate) const SECRET_PATH: &str = "/workflows/s3cr3t-T0KEN/triggers/manual";
 pub(crate) enum Reply {
     Ok,
     Status(u16),
-    TooMany { retry_after_secs: u64 },
+    /// A status with a body, as the chat services explain a refusal.
+    Says(u16, &'static str),
+    TooMany {
+        retry_after_secs: u64,
+    },
     Slow(Duration),
 }
 
@@ -112,6 +116,11 @@ async fn record(
         Reply::Ok => StatusCode::OK.into_response(),
         Reply::Status(code) => StatusCode::from_u16(code)
             .expect("valid status")
+            .into_response(),
+        Reply::Says(code, body) => (
+            StatusCode::from_u16(code).expect("valid status"),
+            body.to_owned(),
+        )
             .into_response(),
         Reply::TooMany { retry_after_secs } => (
             StatusCode::TOO_MANY_REQUESTS,

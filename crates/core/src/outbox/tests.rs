@@ -283,6 +283,31 @@ async fn a_rejected_body_fails_at_once_and_status_never_shows_the_url() {
     store.close().await;
 }
 
+/// A message the service refused is our bug: the row fails at once with the
+/// service's reason, and nothing says the URL was deleted.
+#[tokio::test]
+async fn a_refused_message_fails_with_the_services_reason() {
+    let One {
+        _dir,
+        store,
+        receiver,
+        t,
+    } = one(Kind::Slack, &[Reply::Says(400, "invalid_blocks")]).await;
+    queue(&store, &t, "u1", "{}").await;
+    let fw = run(&store, &t, &quick());
+    eventually("failed", || status_of(&store, &t).failed == 1).await;
+    fw.stop().await;
+    assert_eq!(receiver.log().len(), 1, "a refusal is not retried");
+    let s = status_of(&store, &t);
+    let error = &s.last_failure.as_ref().unwrap().error;
+    assert!(
+        error.contains("the message was refused: invalid_blocks (a slack message of 2 bytes)"),
+        "{error}"
+    );
+    assert!(!error.contains("deleted"), "{error}");
+    store.close().await;
+}
+
 #[tokio::test]
 async fn the_pipeline_queues_only_wanted_events_and_delivers_the_exact_card() {
     let One {

@@ -457,7 +457,11 @@ async fn handle(text: &str, writer: &Writer, upgraded: &mut bool) -> Result<(), 
             return Ok(());
         }
         Frame::OldEvent(event) => event,
-        Frame::Unknown { event, why } => {
+        Frame::Unknown { old: true, .. } if *upgraded => {
+            tracing::debug!(target: "liveapi", "unmapped v1 LiveAPI frame skipped on an upgraded connection");
+            return Ok(());
+        }
+        Frame::Unknown { event, why, .. } => {
             tracing::warn!(target: "liveapi", len = text.len(), uuid = %event.uuid, "LiveAPI frame of an unknown shape ({why}); kept in the feed as {}", frame::UNKNOWN_TYPE);
             event
         }

@@ -23,7 +23,13 @@ pub enum Frame {
     /// A frame of no known shape, stored as a `liveapi-frame` event (its
     /// uuid a hash of the text, so a repeated frame is stored once); `why`
     /// says what did not fit, for the log. Never the frame's content.
-    Unknown { event: Event, why: String },
+    /// `old` marks an old-style (v1) frame that does not map, which an
+    /// upgraded connection skips like every v1 frame.
+    Unknown {
+        event: Event,
+        why: String,
+        old: bool,
+    },
 }
 
 /// Classifies one text frame. Total: every text gives a frame.
@@ -49,7 +55,14 @@ pub fn classify(text: &str) -> Frame {
                 &v2,
                 Value::Object(v2.clone()).to_string(),
             )),
-            _ => unknown(text, "an old-style frame without event and uuid".to_owned()),
+            _ => match unknown(text, "an old-style frame without event and uuid".to_owned()) {
+                Frame::Unknown { event, why, .. } => Frame::Unknown {
+                    event,
+                    why,
+                    old: true,
+                },
+                other => other,
+            },
         };
     }
     unknown(text, "no type/action nor event_type".to_owned())
@@ -118,6 +131,7 @@ fn unknown(text: &str, why: String) -> Frame {
     Frame::Unknown {
         event: Event::from_object(&body, raw),
         why,
+        old: false,
     }
 }
 
@@ -224,7 +238,7 @@ mod tests {
             r#"{"hello":"world"}"#,
             r#"{"event_type":"alert","attributes":{}}"#,
         ] {
-            let Frame::Unknown { event, why } = classify(text) else {
+            let Frame::Unknown { event, why, .. } = classify(text) else {
                 panic!("{text} was classified")
             };
             assert_eq!(event.kind, UNKNOWN_TYPE, "{text}");

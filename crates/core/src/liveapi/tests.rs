@@ -421,3 +421,91 @@ async fn hostile_and_oversized_frames_lose_nothing_that_follows() {
     source.stop().await;
     rig.store.close().await;
 }
+
+/// Every shape Sekoia.io really sends, pushed as it pushes them to an
+/// upgraded client (each v2 notification beside its v1 twin) and, for some,
+/// by webhook too: each is one event, grouped into the right rows.
+#[tokio::test]
+async fn every_real_shape_over_the_liveapi_is_stored_once_under_its_subject() {
+    use fake_sekoia::notification as n;
+    let rig = Rig::new().await;
+    let source = rig.start(fast(rig.live.url()), rig.key(), true);
+    let mut state = source.state();
+    wait_state(&mut state, "connected", LiveHealth::is_connected).await;
+    let alert = "b81d4f27-6c3e-4a95-8f20-1e7c9d3b5a46";
+    let case = "e9d1b3c5-8e0a-4f2b-9c4d-6e7f80910213";
+    let shapes = [
+        n::alert_created(alert, "ALm4Rt8Kx2Pq"),
+        n::occurrences(alert, "ALm4Rt8Kx2Pq", 2),
+        n::alert_updated(
+            alert,
+            "ALm4Rt8Kx2Pq",
+            serde_json::json!({"dynamic_urgency_value": 64}),
+            "2026-11-20T08:30:00.120000+00:00",
+        ),
+        // Same instant as the urgency update: a second notification.
+        n::alert_updated(
+            alert,
+            "ALm4Rt8Kx2Pq",
+            serde_json::json!({"status": "8f206505-af6d-433e-93f4-775d46dc7d0f", "status_name": "Acknowledged"}),
+            "2026-11-20T08:30:00.120000+00:00",
+        ),
+        n::comment_created(
+            "c6a8e0f2-5b7d-4c9e-8f1a-3b4c5d6e7f80",
+            alert,
+            "ALm4Rt8Kx2Pq",
+            "Host isolated.",
+        ),
+        n::case("created", case, "CAr7Ws2Kp9Lm", "Credential theft", "high"),
+        n::case(
+            "alerts-updated",
+            case,
+            "CAr7Ws2Kp9Lm",
+            "Credential theft",
+            "high",
+        ),
+        n::content_proposal(),
+    ];
+    for v2 in &shapes {
+        rig.live.send(&n::v1_twin(v2).to_string());
+        rig.live.send(&v2.to_string());
+    }
+    // The webhook brings two of them as well.
+    for v2 in &shapes[..2] {
+        let event = crate::event::Event::parse(v2.to_string().as_bytes()).unwrap();
+        rig.store.writer().insert(event).await.unwrap();
+    }
+    let deadline = StdInstant::now() + Duration::from_secs(10);
+    while rig.store.reader().unwrap().counts().unwrap().stored < shapes.len() as i64 {
+        assert!(StdInstant::now() < deadline, "{:#?}", rig.feed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        rig.store.reader().unwrap().counts().unwrap().stored,
+        shapes.len() as i64,
+        "one event per notification: {:#?}",
+        rig.feed()
+    );
+    let feed = rig.feed();
+    let rows: Vec<(&str, &str)> = feed
+        .iter()
+        .map(|e| (e.subject.as_str(), e.uuid.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [("content-proposal", ""), ("case", case), ("alert", alert)],
+        "{feed:#?}"
+    );
+    let alert_row = &feed[2];
+    assert_eq!(alert_row.status.as_deref(), Some("Acknowledged"));
+    assert_eq!(alert_row.occurrences, Some(2));
+    assert_eq!(alert_row.comments, 1);
+    assert_eq!(
+        feed[1].url.as_deref(),
+        Some("https://app.sekoia.io/operations/cases/CAr7Ws2Kp9Lm")
+    );
+    assert!(rig.live.upgraded() >= 1);
+    source.stop().await;
+    rig.store.close().await;
+}

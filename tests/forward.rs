@@ -278,6 +278,7 @@ fn the_shipped_systemd_units_run_serve_and_stop_cleanly_on_their_kill_signal() {
         assert!(value(unit, "LoadCredential").starts_with("api-key:"));
         for hardening in [
             "NoNewPrivileges=yes",
+            "LimitCORE=0",
             "ProtectSystem=strict",
             "PrivateTmp=yes",
         ] {
@@ -291,6 +292,15 @@ fn the_shipped_systemd_units_run_serve_and_stop_cleanly_on_their_kill_signal() {
     let dir = Dir::new("");
     let mut daemon = Daemon::start_with(&dir, &args);
     assert_eq!(daemon.post(&alert("unit")), 202);
+    // The binary itself forbids core dumps too (they would hold the key).
+    let limits =
+        std::fs::read_to_string(format!("/proc/{}/limits", daemon.child.id())).expect("limits");
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .expect("a core limit line");
+    assert_eq!(core.split_whitespace().nth(4), Some("0"), "{core}");
+    assert_eq!(core.split_whitespace().nth(5), Some("0"), "{core}");
     daemon.signal(libc::SIGTERM);
     assert_eq!(
         daemon.wait(Duration::from_secs(15)),

@@ -65,6 +65,7 @@ pub fn run() {
         LOCAL_OFFSET.set(time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC));
     let cli = Cli::parse();
     notifier_core::logs::private_files();
+    notifier_core::secrets::forbid_core_dumps();
     let paths = Paths::resolve(cli.config, cli.data_dir);
     // Another config already served by the running app: say so, exit 1.
     let me = paths.as_ref().ok().map(instance::Running::this);

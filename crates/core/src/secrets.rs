@@ -345,6 +345,26 @@ fn from_credentials(
     parse(text, &shown).map(|k| Some((k, KeySource::Credential(path))))
 }
 
+/// No core dumps from this process (`RLIMIT_CORE` 0, soft and hard): a crash
+/// dump would hold the API key and the hook secret in clear. Both binaries
+/// call it first thing; the shipped units say `LimitCORE=0` as well. A
+/// failure is logged by the caller's absence of effect only: it cannot fail
+/// for lowering a limit.
+pub fn forbid_core_dumps() {
+    #[cfg(unix)]
+    {
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: setrlimit reads the struct given; lowering a limit is
+        // always allowed.
+        unsafe {
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

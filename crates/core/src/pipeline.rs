@@ -130,8 +130,9 @@ pub struct Pipeline {
 
 /// How an enrichment attempt ended, for the events that asked for it.
 enum Fetched {
-    /// The API answered: these alerts exist (the others do not).
-    Answer(Vec<Alert>),
+    /// The API answered: these alerts exist; the others do not, when the
+    /// answer is `complete` (no list entry was unreadable).
+    Answer { alerts: Vec<Alert>, complete: bool },
     /// Try again later: the deadline passed, the API is down, rate limited,
     /// behind an open circuit or answered something unreadable, or the key
     /// is rejected (the engine's health says so, once; every owed alert is
@@ -602,17 +603,20 @@ impl Pipeline {
         };
         let result = match uuids {
             [one] => match client.get_alert(one).await {
-                Ok(alert) => Ok(vec![alert]),
-                Err(SekoiaError::NotFound) => Ok(Vec::new()),
+                Ok(alert) => Ok((vec![alert], 0)),
+                Err(SekoiaError::NotFound) => Ok((Vec::new(), 0)),
                 Err(e) => Err(e),
             },
             many => {
                 let refs: Vec<&str> = many.iter().map(String::as_str).collect();
-                client.list_alerts(&refs).await
+                client.list_alerts_counted(&refs).await
             }
         };
         match result {
-            Ok(alerts) => Fetched::Answer(alerts),
+            Ok((alerts, skipped)) => Fetched::Answer {
+                alerts,
+                complete: skipped == 0,
+            },
             Err(e) => {
                 tracing::warn!(error = %e, alerts = uuids.len(), "enrichment failed for now; will retry");
                 Fetched::Later
@@ -652,8 +656,16 @@ fn as_creation(event: &EventView) -> EventView {
 /// failed for good, with the reason. Only alerts that were asked for count.
 fn outcome(wanted: &[String], fetched: Fetched) -> (Vec<Alert>, Vec<(String, String)>) {
     match fetched {
-        Fetched::Answer(mut alerts) => {
+        Fetched::Answer {
+            mut alerts,
+            complete,
+        } => {
             alerts.retain(|a| a.uuid.as_ref().is_some_and(|u| wanted.contains(u)));
+            // An unreadable entry may be a missing alert: those stay owed
+            // (retried alone, where a 404 is certain) rather than unknown.
+            if !complete {
+                return (alerts, Vec::new());
+            }
             let unknown = wanted
                 .iter()
                 .filter(|w| !alerts.iter().any(|a| a.uuid.as_ref() == Some(*w)))

@@ -618,9 +618,20 @@ impl Client {
     /// `GET /v1/sic/alerts?match[uuid]=...`, 100 UUIDs per request; the
     /// results are concatenated. Unknown UUIDs are simply absent.
     pub async fn list_alerts(&self, uuids: &[&str]) -> Result<Vec<Alert>, SekoiaError> {
+        Ok(self.list_alerts_counted(uuids).await?.0)
+    }
+
+    /// [`Client::list_alerts`], with the number of list entries that were
+    /// not alerts and were skipped: when it is not 0, an alert missing from
+    /// the answer may be one of them, not an unknown alert.
+    pub async fn list_alerts_counted(
+        &self,
+        uuids: &[&str],
+    ) -> Result<(Vec<Alert>, usize), SekoiaError> {
         if !uuids.iter().all(|u| is_uuid(u)) {
             return Err(SekoiaError::InvalidUuid);
         }
+        let mut skipped = 0;
         let mut alerts = Vec::with_capacity(uuids.len());
         for chunk in uuids.chunks(LIST_CHUNK) {
             let joined = chunk.join(",");
@@ -631,9 +642,11 @@ impl Client {
                     &[("match[uuid]", joined.as_str()), ("limit", limit.as_str())],
                 )
                 .await?;
-            alerts.extend(parse_alert_list(body)?.alerts);
+            let page = parse_alert_list(body)?;
+            skipped += page.skipped;
+            alerts.extend(page.alerts);
         }
-        Ok(alerts)
+        Ok((alerts, skipped))
     }
 
     /// `GET /v1/sic/alerts/{uuid}/workflow`: the actions allowed from the

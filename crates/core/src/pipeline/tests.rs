@@ -890,3 +890,38 @@ async fn a_teammates_status_change_withdraws_the_popup_and_a_band_rise_renotifie
         "a status change raises no pop-up by default"
     );
 }
+
+#[tokio::test]
+async fn an_alert_missing_beside_an_unreadable_list_entry_stays_owed_not_unknown() {
+    let mut r = rig(PipelineConfig::default(), None).await;
+    r.api
+        .add_alert(alert_json(&uuid(50), "AL50", "readable", 50));
+    r.api
+        .add_alert(alert_json(&uuid(51), "AL51", "garbled in the list", 50));
+    r.receive(webhook(50, "created")).await;
+    r.receive(webhook(51, "created")).await;
+    // The list answer holds alert 50 and, instead of alert 51, an entry
+    // that is not an alert.
+    r.api.fail_next(
+        1,
+        Fault::Json(serde_json::json!({
+            "items": [alert_json(&uuid(50), "AL50", "readable", 50), 42],
+            "total": 2
+        })),
+    );
+    while r.pipeline.step().await.unwrap() {}
+    let feed = r.feed();
+    let row = |n: usize| feed.iter().find(|e| e.uuid == uuid(n)).unwrap().clone();
+    assert!(row(50).enriched);
+    assert!(!row(51).enriched);
+    assert_eq!(
+        row(51).enrich_error,
+        None,
+        "not called unknown: {:?}",
+        row(51)
+    );
+    // Asked again (alone, where a 404 would be certain), it is read.
+    r.pipeline.retry_owed().await.unwrap();
+    let feed = r.feed();
+    assert!(feed.iter().all(|e| e.enriched), "{feed:?}");
+}

@@ -274,6 +274,14 @@ pub fn canonical_time(text: &str) -> String {
     }
 }
 
+/// U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR: they break a line
+/// in pop-ups, chat clients and terminals without being control characters
+/// (`char::is_control` covers U+0085 NEXT LINE). Treat them as controls
+/// wherever text must stay on one line.
+pub fn is_line_separator(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}')
+}
+
 /// A short identifier: a non-empty string of at most 256 bytes without
 /// control characters; anything else (absent, `null`, another type) reads
 /// as `None`.
@@ -281,9 +289,7 @@ pub(crate) fn ident(value: Option<&Value>) -> Option<String> {
     let s = value?.as_str()?;
     let fine = !s.trim().is_empty()
         && s.len() <= MAX_IDENT_LEN
-        && !s
-            .chars()
-            .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'));
+        && !s.chars().any(|c| c.is_control() || is_line_separator(c));
     fine.then(|| s.to_owned())
 }
 

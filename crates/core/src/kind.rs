@@ -175,7 +175,8 @@ impl Facts {
     }
 
     /// The facts of a stored body (`raw`) of type `kind`; `updated` is the
-    /// stored `attributes.updated`.
+    /// stored `attributes.updated`. `raw` is parsed for comments and cases
+    /// only.
     pub fn read(
         kind: &str,
         action: &str,
@@ -183,8 +184,11 @@ impl Facts {
         updated: Option<&str>,
         raw: &str,
     ) -> Facts {
-        let attributes = serde_json::from_str::<Value>(raw)
-            .ok()
+        // Only comments and cases say anything beyond their columns: other
+        // bodies (most of the feed, every alert) are not parsed again.
+        let attributes = matches!(kind, COMMENT | CASE)
+            .then(|| serde_json::from_str::<Value>(raw).ok())
+            .flatten()
             .and_then(|v| v.get("attributes").cloned());
         let text = |k: &str| {
             attributes

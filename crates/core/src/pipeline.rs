@@ -269,25 +269,9 @@ impl Pipeline {
                 None => wanted.push(e.uuid.clone()),
             }
         }
-        // The urgency known before this batch, for "urgency 20 → 60".
-        let mut previous: HashMap<i64, u8> = HashMap::new();
-        for e in events
-            .iter()
-            .filter(|e| matches!(e.facts.change, Some(crate::kind::Change::Urgency(_))))
-        {
-            let before = match known.get(&e.uuid) {
-                Some(a) => a.urgency_value(),
-                None => self
-                    .ledger()
-                    .alert(&e.uuid)?
-                    .and_then(|a| a.urgency_value()),
-            };
-            if let Some(u) = before {
-                previous.insert(e.id, u);
-            }
-        }
         // Each updated alert's state before this batch, to tell what an
-        // update means for its pop-up (`revision`).
+        // update means for its pop-up (`revision`) and to word an urgency
+        // change ("urgency 20 → 60"); it follows each update in turn.
         let mut states: HashMap<String, AlertState> = HashMap::new();
         for e in events
             .iter()
@@ -357,7 +341,11 @@ impl Pipeline {
                 Subject::Case => case_titles.get(&event.uuid).cloned(),
                 _ => alert.map(|a| crate::kind::alert_title(Some(a), short_id.as_deref())),
             };
-            let before = previous.get(&event.id).copied();
+            // The urgency an urgency update moves from.
+            let before = states
+                .get(&event.uuid)
+                .and_then(|s| s.urgency)
+                .filter(|_| matches!(event.facts.change, Some(Change::Urgency(_))));
             if self.policy.wants_popup(event, alert) {
                 let mut p = popup(event, alert, link.clone(), before);
                 if let Some(t) = title.as_deref().filter(|_| event.subject == Subject::Case) {
@@ -371,12 +359,7 @@ impl Pipeline {
             // A dynamic urgency notification says the alert's current
             // urgency: the cache (and so the feed) follows it.
             if let (Some(Change::Urgency(value)), Some(a)) = (&event.facts.change, alert) {
-                let mut now = a.clone();
-                now.urgency = Some(crate::sekoia::Urgency {
-                    value: a.urgency.as_ref().and_then(|u| u.value),
-                    current_value: Some(*value),
-                    display: None,
-                });
+                let now = with_current_urgency(a, *value);
                 patched.retain(|p: &Alert| p.uuid != now.uuid);
                 patched.push(now);
             }
@@ -388,14 +371,7 @@ impl Pipeline {
                         if self.policy.wants_popup(&as_creation(event), alert) =>
                     {
                         // The alert as it is now: the cache may predate the raise.
-                        let mut now = alert.cloned();
-                        if let Some(a) = now.as_mut() {
-                            a.urgency = Some(crate::sekoia::Urgency {
-                                value: a.urgency.as_ref().and_then(|u| u.value),
-                                current_value: Some(level.value),
-                                display: None,
-                            });
-                        }
+                        let now = alert.map(|a| with_current_urgency(a, level.value));
                         let mut p = popup(&as_creation(event), now.as_ref(), link.clone(), None);
                         p.lines.insert(0, raised_line(level));
                         popups.push(Wanted {
@@ -640,6 +616,18 @@ fn after_update(before: &AlertState, event: &EventView, alert: Option<&Alert>) -
         _ => {}
     }
     after
+}
+
+/// `alert` with its current urgency set to `value` (0-100), its display
+/// word dropped (it named the old value; the scale words the new one).
+fn with_current_urgency(alert: &Alert, value: u8) -> Alert {
+    let mut now = alert.clone();
+    now.urgency = Some(crate::sekoia::Urgency {
+        value: alert.urgency.as_ref().and_then(|u| u.value),
+        current_value: Some(value),
+        display: None,
+    });
+    now
 }
 
 /// The event read as its alert's creation, to word and filter the pop-up

@@ -173,13 +173,8 @@ pub(crate) fn strip_controls(text: &str) -> String {
         .collect()
 }
 
-/// U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR: they break a line
-/// in pop-ups, chat clients and terminals without being control characters
-/// (`char::is_control` covers U+0085 NEXT LINE). Treat them as controls
-/// wherever text must stay on one line.
-pub fn is_line_separator(c: char) -> bool {
-    matches!(c, '\u{2028}' | '\u{2029}')
-}
+/// The one-line rule's line separators, defined with the model (`event`).
+pub use crate::event::is_line_separator;
 
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')

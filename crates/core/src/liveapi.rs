@@ -380,8 +380,16 @@ async fn read(
     // Until a v2 event shows the server honoured it, v1 frames are read (a
     // server without the upgrade sends only those); after, they are the
     // twins of v2 events and are skipped.
-    if let Err(e) = socket.send(Message::text(UPGRADE_FRAME)).await {
-        return Some(stream_error(e));
+    // Bounded like a ping: a peer that takes no frame drops the connection.
+    match tokio::time::timeout(
+        config.pong_timeout,
+        socket.send(Message::text(UPGRADE_FRAME)),
+    )
+    .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Some(stream_error(e)),
+        Err(_) => return Some(LiveError::Timeout(config.pong_timeout)),
     }
     let mut upgraded = false;
     loop {

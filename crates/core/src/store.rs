@@ -139,12 +139,17 @@ const MIGRATIONS: &[&str] = &[
         fetched_at       TEXT NOT NULL,
         raw              TEXT NOT NULL
      ) STRICT;",
+    // 8 (scale): the feed's rows kept ready by triggers (see `rows`);
+    // `rows::rebuild` fills them from the rows stored before.
+    rows::MIGRATION,
 ];
 
 /// The migration after which stored dedup keys are rewritten.
 const REKEY_AFTER: usize = 6;
 /// The migration after which stored rows get their subject and change.
 const REDERIVE_AFTER: usize = 7;
+/// The migration after which the feed's rows are built from the events.
+const ROWS_AFTER: usize = 8;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -824,16 +829,9 @@ impl Reader {
     /// update (those change a row, they do not move it).
     pub fn feed(&self, limit: usize, settings: &Settings) -> Result<Vec<FeedEntry>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let sql = format!(
-            "WITH g AS (
-               SELECT COALESCE(MAX(CASE WHEN change_kind IN ({quiet}) THEN NULL ELSE id END), MAX(id)) AS head,
-                      MAX(id) AS last, SUM(read = 0) AS unread, SUM(kind = 'alert-comment') AS comments,
-                      MAX(CASE WHEN change_kind = 'status' THEN id END) AS status_id,
-                      MAX(CASE WHEN change_kind = 'occurrences' THEN id END) AS occ_id,
-                      MAX(short_id) AS short_id
-               FROM events
-               GROUP BY CASE WHEN uuid = '' THEN 'id:' || id ELSE subject || ':' || uuid END
-               ORDER BY head DESC LIMIT ?1)
+        // The rows come ready from `feed_rows` (kept by triggers): the
+        // newest `limit` through its `head` index, then one lookup each.
+        let sql = "WITH g AS (SELECT * FROM feed_rows ORDER BY head DESC LIMIT ?1)
              SELECT h.id, h.kind, h.action, h.subject, h.uuid, g.short_id, h.received_at, g.unread,
                     a.uuid IS NOT NULL, a.short_id, a.raw, a.urgency, a.urgency_display, a.status,
                     a.rule, a.entity, a.fetched_at,
@@ -847,10 +845,8 @@ impl Reader {
              LEFT JOIN events o ON o.id = g.occ_id
              LEFT JOIN alerts a ON h.subject = 'alert' AND h.uuid != '' AND a.uuid = h.uuid
              LEFT JOIN cases c ON h.subject = 'case' AND h.uuid != '' AND c.uuid = h.uuid
-             ORDER BY g.head DESC",
-            quiet = crate::kind::QUIET_TAGS
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+             ORDER BY g.head DESC";
+        let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map([limit], |row| {
             let subject = Subject::from_stored(&row.get::<_, String>(3)?);
             let kind: String = row.get(1)?;
@@ -963,8 +959,8 @@ impl Reader {
     /// never count.
     pub fn unread(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row(
-            "SELECT COUNT(DISTINCT CASE WHEN uuid = '' THEN 'id:' || id ELSE subject || ':' || uuid END)
-             FROM events WHERE read = 0 AND kind <> ?1",
+            "SELECT COUNT(*) FROM feed_rows r JOIN events h ON h.id = r.head
+             WHERE r.unread > 0 AND h.kind <> ?1",
             [crate::selftest::TEST_TYPE],
             |row| row.get(0),
         )?;
@@ -1204,6 +1200,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         if i + 1 == REDERIVE_AFTER {
             rederive(&tx)?;
         }
+        if i + 1 == ROWS_AFTER {
+            rows::rebuild(&tx)?;
+        }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
     tx.commit()?;
@@ -1292,6 +1291,7 @@ fn rederive(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
 }
 
 mod catchup;
+mod rows;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,133 @@
+//! The feed's rows kept ready: one `feed_rows` line per subject (an alert
+//! with its updates and comments, a case, or one event about nothing we
+//! group by) with the ids and counts the feed query needs, maintained by
+//! triggers on `events` in the same transaction as every insert, read mark
+//! and delete. The feed then reads the newest `limit` rows through an index
+//! instead of grouping every stored event on each call (a million events
+//! took seconds). Owns the migration's SQL and the rebuild; never decides
+//! what a row shows (that is `Reader::feed`).
+
+use super::StoreError;
+use rusqlite::Transaction;
+
+/// The group key of an event row `e` (see `Reader::feed`): its subject and
+/// uuid, or its own id for an event that names no subject.
+macro_rules! key {
+    ($e:literal) => {
+        concat!(
+            "(CASE WHEN ",
+            $e,
+            ".uuid = '' THEN 'id:' || ",
+            $e,
+            ".id ELSE ",
+            $e,
+            ".subject || ':' || ",
+            $e,
+            ".uuid END)"
+        )
+    };
+}
+
+/// The newest id among the other events of `OLD`'s group that match `cond`,
+/// or NULL: walks the `events_subject` index backwards from the newest.
+macro_rules! newest {
+    ($cond:literal) => {
+        concat!(
+            "(SELECT id FROM events WHERE OLD.uuid != '' AND subject = OLD.subject AND uuid = OLD.uuid AND ",
+            $cond,
+            " ORDER BY id DESC LIMIT 1)"
+        )
+    };
+}
+
+/// Migration 8: the table, its triggers and its first fill. `head` is the
+/// row's newest event that is not an occurrence or urgency update (`loud`),
+/// else its newest (`last`): what orders the feed.
+pub(super) const MIGRATION: &str = concat!(
+    "CREATE TABLE feed_rows (
+        key       TEXT    PRIMARY KEY,
+        loud      INTEGER,
+        last      INTEGER NOT NULL,
+        head      INTEGER NOT NULL GENERATED ALWAYS AS (COALESCE(loud, last)) VIRTUAL,
+        unread    INTEGER NOT NULL,
+        comments  INTEGER NOT NULL,
+        status_id INTEGER,
+        occ_id    INTEGER,
+        short_id  TEXT
+     ) STRICT;
+     CREATE INDEX feed_rows_head ON feed_rows (head);
+     CREATE INDEX feed_rows_last ON feed_rows (last);
+     CREATE INDEX feed_rows_unread ON feed_rows (head) WHERE unread > 0;
+     CREATE TRIGGER feed_rows_insert AFTER INSERT ON events BEGIN
+       INSERT INTO feed_rows (key, loud, last, unread, comments, status_id, occ_id, short_id)
+       VALUES (",
+    key!("NEW"),
+    ",
+               CASE WHEN NEW.change_kind IN ('occurrences', 'urgency') THEN NULL ELSE NEW.id END,
+               NEW.id, NEW.read = 0, NEW.kind = 'alert-comment',
+               CASE WHEN NEW.change_kind = 'status' THEN NEW.id END,
+               CASE WHEN NEW.change_kind = 'occurrences' THEN NEW.id END,
+               NEW.short_id)
+       ON CONFLICT (key) DO UPDATE SET
+         loud = MAX(COALESCE(loud, excluded.loud), COALESCE(excluded.loud, loud)),
+         last = MAX(last, excluded.last),
+         unread = unread + excluded.unread,
+         comments = comments + excluded.comments,
+         status_id = MAX(COALESCE(status_id, excluded.status_id), COALESCE(excluded.status_id, status_id)),
+         occ_id = MAX(COALESCE(occ_id, excluded.occ_id), COALESCE(excluded.occ_id, occ_id)),
+         short_id = MAX(COALESCE(short_id, excluded.short_id), COALESCE(excluded.short_id, short_id));
+     END;
+     CREATE TRIGGER feed_rows_read AFTER UPDATE OF read ON events WHEN OLD.read IS NOT NEW.read BEGIN
+       UPDATE feed_rows SET unread = unread + (NEW.read = 0) - (OLD.read = 0) WHERE key = ",
+    key!("NEW"),
+    ";
+     END;
+     CREATE TRIGGER feed_rows_delete AFTER DELETE ON events BEGIN
+       UPDATE feed_rows SET
+         unread = unread - (OLD.read = 0),
+         comments = comments - (OLD.kind = 'alert-comment'),
+         last = CASE WHEN last = OLD.id THEN COALESCE(",
+    newest!("1"),
+    ", 0) ELSE last END,
+         loud = CASE WHEN loud = OLD.id THEN ",
+    newest!("change_kind IS NOT 'occurrences' AND change_kind IS NOT 'urgency'"),
+    " ELSE loud END,
+         status_id = CASE WHEN status_id = OLD.id THEN ",
+    newest!("change_kind = 'status'"),
+    " ELSE status_id END,
+         occ_id = CASE WHEN occ_id = OLD.id THEN ",
+    newest!("change_kind = 'occurrences'"),
+    " ELSE occ_id END
+       WHERE key = ",
+    key!("OLD"),
+    ";
+       DELETE FROM feed_rows WHERE key = ",
+    key!("OLD"),
+    " AND last = 0;
+     END;"
+);
+
+/// Fills `feed_rows` from every stored event (after the migration, or to
+/// repair): the grouping the feed did on each call before.
+pub(super) fn rebuild(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM feed_rows", [])?;
+    tx.execute(
+        concat!(
+            "INSERT INTO feed_rows (key, loud, last, unread, comments, status_id, occ_id, short_id)
+             SELECT ",
+            key!("e"),
+            ",
+                    MAX(CASE WHEN change_kind IN ('occurrences', 'urgency') THEN NULL ELSE id END),
+                    MAX(id), SUM(read = 0), SUM(kind = 'alert-comment'),
+                    MAX(CASE WHEN change_kind = 'status' THEN id END),
+                    MAX(CASE WHEN change_kind = 'occurrences' THEN id END),
+                    MAX(short_id)
+             FROM events e GROUP BY 1"
+        ),
+        [],
+    )?;
+    Ok(())
+}
+
+/// The group key of the event `e` in SQL, for other queries of the store.
+pub(super) const EVENT_KEY: &str = key!("e");

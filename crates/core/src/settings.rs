@@ -182,6 +182,8 @@ pub struct Settings {
     pub notify: NotifySettings,
     /// `[network]`: proxy and extra CA certificates for outgoing connections.
     pub network: NetworkSettings,
+    /// `[store]`: how long the feed keeps what it received.
+    pub store: StoreSettings,
     /// `[[forward]]` entries: team-chat destinations (URLs are secrets).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub forward: Vec<ForwardSettings>,
@@ -675,6 +677,30 @@ impl Default for NotifySettings {
     }
 }
 
+/// `[store]`: retention of the local store (see `store::retention`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoreSettings {
+    /// Days events, cached alerts and finished forwards are kept (default
+    /// 90); unread alerts and alerts still Pending are kept regardless.
+    /// 0 keeps everything. 0 to 3650.
+    #[serde(deserialize_with = "de_keep_days")]
+    pub keep_days: u32,
+}
+
+impl StoreSettings {
+    pub const DEFAULT_KEEP_DAYS: u32 = 90;
+    pub const MAX_KEEP_DAYS: u32 = 3650;
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            keep_days: Self::DEFAULT_KEEP_DAYS,
+        }
+    }
+}
+
 /// `[notify.sound]`: per urgency band, a freedesktop sound name (the sound
 /// naming spec, such as "alarm-clock-elapsed"; sent as the `sound-name`
 /// hint) or the absolute path of a sound file (`sound-file`); "" is
@@ -1022,6 +1048,10 @@ fn de_remind<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     de_int_in(d, 0..=1440)
 }
 
+fn de_keep_days<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    de_int_in(d, 0..=StoreSettings::MAX_KEEP_DAYS)
+}
+
 fn de_sound<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let text = String::deserialize(d)?;
     if valid_sound(&text) {
@@ -1094,9 +1124,11 @@ fn expected_form(key: &str) -> &'static str {
         "forward[].events[]" => {
             "a \"type:action\" string such as \"alert:created\" or \"alert:*\" (lowercase letters, digits, _ and -, or *)"
         }
+        "store.keep_days" => "an integer from 0 (keep everything) to 3650 (days)",
         "network.proxy" => network::PROXY_FORM,
         "network.ca_file" => "the path of a PEM file of CA certificates",
-        "sekoia" | "listener" | "tunnel" | "liveapi" | "notify" | "network" | "forward[]" => {
+        "sekoia" | "listener" | "tunnel" | "liveapi" | "notify" | "network" | "store"
+        | "forward[]" => {
             "a table"
         }
         _ => "a value of the documented form",
@@ -1471,6 +1503,9 @@ hook_secret = "{secret}"
 # high = ""
 # moderate = ""
 # low = ""
+
+[store]
+# keep_days = 90                  # days the feed keeps events (unread and Pending alerts stay); 0 = keep everything
 
 [network]
 # proxy = "http://user:password@proxy.example.com:3128"  # overrides HTTPS_PROXY/HTTP_PROXY; "none" ignores them

@@ -177,6 +177,10 @@ pub enum StoreError {
     Busy,
     #[error("the store is shut down")]
     Closed,
+    /// A read-only open found no file, or one this build must migrate
+    /// first (handled inside the store; never returned to callers).
+    #[error("the database needs creating or migrating")]
+    Outdated,
 }
 
 impl StoreError {
@@ -289,6 +293,8 @@ enum Msg {
         reply: oneshot::Sender<Result<usize, StoreError>>,
     },
     CatchUp(catchup::Job),
+    /// A retention or vacuum step, after the inserts queued with it.
+    Retain(retention::Job),
     /// Commit what is queued, refuse anything later, stop.
     Stop,
 }
@@ -322,6 +328,8 @@ struct Job {
 /// still lets the thread finish the queue, but nobody waits for it.
 pub struct Store {
     path: PathBuf,
+    /// Idle read-only connections, handed out again by [`Store::reader`].
+    readers: Pool,
     tx: mpsc::Sender<Msg>,
     thread: JoinHandle<()>,
     new_events: Arc<Notify>,
@@ -340,6 +348,7 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         let path = data_dir.join(DB_FILE);
         let conn = connect(&path)?;
+        incremental_vacuum_from_now_on(&conn)?;
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let new_events = Arc::new(Notify::new());
         let notify = Arc::clone(&new_events);
@@ -350,6 +359,7 @@ impl Store {
             .map_err(|e| StoreError::Thread(Arc::new(e)))?;
         Ok(Store {
             path,
+            readers: Pool::default(),
             tx,
             thread,
             new_events,
@@ -371,7 +381,24 @@ impl Store {
     /// The pipeline's read connection (its writes go through the writer).
     pub fn ledger(&self) -> Result<Ledger, StoreError> {
         Ok(Ledger {
-            conn: connect(&self.path)?,
+            conn: self.pooled()?,
+        })
+    }
+
+    /// An idle read-only connection from the pool, or a new one.
+    fn pooled(&self) -> Result<Pooled, StoreError> {
+        let idle = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => open_read_only(&self.path)?,
+        };
+        Ok(Pooled {
+            conn: Some(conn),
+            home: Some(Arc::clone(&self.readers)),
         })
     }
 
@@ -381,16 +408,18 @@ impl Store {
         }
     }
 
-    /// A connection for a forward worker's reads (its writes go through
-    /// [`Writer::apply`]).
+    /// A read-only connection for a forward worker's reads (its writes go
+    /// through [`Writer::apply`]).
     pub(crate) fn connection(&self) -> Result<Connection, StoreError> {
-        connect(&self.path)
+        open_read_only(&self.path)
     }
 
-    /// A new read connection to the same database.
+    /// A read-only reader: an idle connection of the pool (its prepared
+    /// statements kept), or a new one; it goes back to the pool on drop.
+    /// Never migrates (that happened once, in [`Store::open`]).
     pub fn reader(&self) -> Result<Reader, StoreError> {
         Ok(Reader {
-            conn: connect(&self.path)?,
+            conn: self.pooled()?,
         })
     }
 
@@ -548,6 +577,7 @@ fn write_loop(
     let mut records = Vec::new();
     let mut applies = Vec::new();
     let mut catchups = Vec::new();
+    let mut retains = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
@@ -563,6 +593,7 @@ fn write_loop(
                     let _ = reply.send(marked);
                 }
                 Msg::CatchUp(job) => catchups.push(job),
+                Msg::Retain(job) => retains.push(job),
                 // Senders now fail; what is queued is still drained.
                 Msg::Stop => rx.close(),
             }
@@ -587,47 +618,65 @@ fn write_loop(
             }
             let _ = job.reply.send(result);
         }
-        if records.is_empty() && group.is_empty() {
-            continue;
+        if !records.is_empty() || !group.is_empty() {
+            commit_group(&mut conn, &mut records, &mut group, new_events, &bump);
         }
-        // One transaction (one fsync) for both; if it fails, each side is
-        // tried alone so one side's error cannot sink the other.
-        let (recorded, inserted) = match write_both(&mut conn, &records, &group) {
-            Ok(results) => (Ok(()), Ok(results)),
-            // The file refuses every write now (full, locked, read-only):
-            // trying each side again would only wait the lock twice more.
-            Err(e) if e.is_refusal() => (Err(e.clone()), Err(e)),
-            Err(_) => (
-                in_transaction(&mut conn, |tx| apply_records(tx, &records)),
-                in_transaction(&mut conn, |tx| insert_group(tx, &group)),
-            ),
-        };
-        if let Err(e) = &recorded {
-            tracing::error!(error = %e, "recording pipeline outcomes failed");
-        }
-        if recorded.is_ok() && !records.is_empty() {
-            bump();
-        }
-        for record in records.drain(..) {
-            let _ = record.reply.send(recorded.clone());
-        }
-        match inserted {
-            Ok(results) => {
-                if results.iter().any(|r| matches!(r, Stored::New { .. })) {
-                    new_events.notify_one();
-                    bump();
-                }
-                for (job, stored) in group.drain(..).zip(results) {
-                    // The caller may have gone (client hung up); the event is
-                    // stored all the same.
-                    let _ = job.reply.send(Ok(stored));
-                }
+        // Maintenance last: the inserts that came with it do not wait on it.
+        for job in retains.drain(..) {
+            let changed = retention::apply(&mut conn, job);
+            if changed {
+                bump();
             }
-            Err(e) => {
-                tracing::error!(error = %e, events = group.len(), "group commit failed");
-                for job in group.drain(..) {
-                    let _ = job.reply.send(Err(e.clone()));
-                }
+        }
+    }
+}
+
+/// Commits the pipeline records and the inserts gathered, in one
+/// transaction when both succeed, and answers each caller.
+fn commit_group(
+    conn: &mut Connection,
+    records: &mut Vec<Record>,
+    group: &mut Vec<Job>,
+    new_events: &Notify,
+    bump: &impl Fn(),
+) {
+    // One transaction (one fsync) for both; if it fails, each side is
+    // tried alone so one side's error cannot sink the other.
+    let (recorded, inserted) = match write_both(conn, records, group) {
+        Ok(results) => (Ok(()), Ok(results)),
+        // The file refuses every write now (full, locked, read-only):
+        // trying each side again would only wait the lock twice more.
+        Err(e) if e.is_refusal() => (Err(e.clone()), Err(e)),
+        Err(_) => (
+            in_transaction(conn, |tx| apply_records(tx, records)),
+            in_transaction(conn, |tx| insert_group(tx, group)),
+        ),
+    };
+    if let Err(e) = &recorded {
+        tracing::error!(error = %e, "recording pipeline outcomes failed");
+    }
+    if recorded.is_ok() && !records.is_empty() {
+        bump();
+    }
+    for record in records.drain(..) {
+        let _ = record.reply.send(recorded.clone());
+    }
+    match inserted {
+        Ok(results) => {
+            if results.iter().any(|r| matches!(r, Stored::New { .. })) {
+                new_events.notify_one();
+                bump();
+            }
+            for (job, stored) in group.drain(..).zip(results) {
+                // The caller may have gone (client hung up); the event is
+                // stored all the same.
+                let _ = job.reply.send(Ok(stored));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, events = group.len(), "group commit failed");
+            for job in group.drain(..) {
+                let _ = job.reply.send(Err(e.clone()));
             }
         }
     }
@@ -808,7 +857,7 @@ pub struct Counts {
 
 /// Read access: the feed and the queries the shells need.
 pub struct Reader {
-    conn: Connection,
+    conn: Pooled,
 }
 
 impl Reader {
@@ -817,10 +866,22 @@ impl Reader {
         &self.conn
     }
 
-    /// Opens a reader on the database in `data_dir`, creating it if absent.
+    /// Opens a read-only reader on the database in `data_dir` (for another
+    /// process than the store's: the CLI, a self-test). The write lock is
+    /// taken only when the file is absent or older than this build: it is
+    /// then created or migrated once, as [`Store::open`] does.
     pub fn open(data_dir: &Path) -> Result<Reader, StoreError> {
+        let path = data_dir.join(DB_FILE);
+        let conn = match open_read_only(&path) {
+            Ok(conn) => conn,
+            Err(StoreError::Outdated) => {
+                drop(connect(&path)?);
+                open_read_only(&path)?
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Reader {
-            conn: connect(&data_dir.join(DB_FILE))?,
+            conn: Pooled::alone(conn),
         })
     }
 
@@ -863,20 +924,12 @@ impl Reader {
                 .and_then(|u| u8::try_from(u).ok());
             let display: Option<String> = row.get(12)?;
             // The newest status notification wins over an older API answer.
-            let fetched_at: Option<String> = row.get(16)?;
-            let status_event = row
-                .get::<_, Option<String>>(30)?
-                .and_then(|c| match Change::parse(&c) {
-                    Change::Status { name } => name,
-                    _ => None,
-                });
-            let status_at: Option<String> = row.get(31)?;
-            let cached_status: Option<String> = row.get::<_, Option<String>>(13)?.or(row.get(21)?);
-            let status = match (status_event, cached_status) {
-                (Some(_), Some(c)) if status_at <= fetched_at => Some(c),
-                (Some(e), _) => Some(e),
-                (None, c) => c,
-            };
+            let status = shown_status(
+                row.get(30)?,
+                row.get(31)?,
+                row.get::<_, Option<String>>(13)?.or(row.get(21)?),
+                row.get(16)?,
+            );
             let latest = Facts::read(
                 &row.get::<_, String>(25)?,
                 &row.get::<_, String>(26)?,
@@ -996,6 +1049,26 @@ impl Reader {
     }
 }
 
+/// The status a row shows: the newest status-change notification's
+/// (`change`, received at `status_at`), unless the API's answer (`cached`,
+/// fetched at `fetched_at`) is as new or newer. Times are RFC 3339 as stored.
+fn shown_status(
+    change: Option<String>,
+    status_at: Option<String>,
+    cached: Option<String>,
+    fetched_at: Option<String>,
+) -> Option<String> {
+    let notified = change.and_then(|c| match Change::parse(&c) {
+        Change::Status { name } => name,
+        _ => None,
+    });
+    match (notified, cached) {
+        (Some(_), Some(c)) if status_at <= fetched_at => Some(c),
+        (Some(e), _) => Some(e),
+        (None, c) => c,
+    }
+}
+
 /// Creates the data directory (private to the user) if it is missing.
 fn create_data_dir(path: &Path) -> Result<(), StoreError> {
     let mut builder = std::fs::DirBuilder::new();
@@ -1016,7 +1089,7 @@ fn kind_is_test(kind: rusqlite::types::ValueRef<'_>) -> bool {
 /// The pipeline's read view: events not yet handled, enrichment owed, the
 /// alert cache. (Its writes go through [`Writer::record`].)
 pub struct Ledger {
-    conn: Connection,
+    conn: Pooled,
 }
 
 impl Ledger {
@@ -1152,6 +1225,104 @@ fn busy_wait(tries: i32) -> bool {
     true
 }
 
+/// Turns incremental auto-vacuum on in a file created before it was the
+/// default: one full VACUUM, once, before the writer starts (a store of
+/// 100,000 events takes about a second). New files have it from the start.
+fn incremental_vacuum_from_now_on(conn: &Connection) -> Result<(), StoreError> {
+    let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+    if mode == 2 {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    conn.execute_batch("VACUUM")?;
+    tracing::info!(target: "store", ms = started.elapsed().as_millis() as u64,
+        "the store now gives back the space retention frees (one-time VACUUM)");
+    Ok(())
+}
+
+/// Idle read-only connections of one store.
+type Pool = Arc<std::sync::Mutex<Vec<Connection>>>;
+
+/// Most idle connections a pool keeps; more are closed when dropped.
+const POOL_IDLE: usize = 4;
+
+/// A read-only connection that goes back to its pool when dropped.
+struct Pooled {
+    /// Always `Some` until dropped.
+    conn: Option<Connection>,
+    home: Option<Pool>,
+}
+
+impl Pooled {
+    /// A connection that belongs to no pool (closed on drop).
+    fn alone(conn: Connection) -> Pooled {
+        Pooled {
+            conn: Some(conn),
+            home: None,
+        }
+    }
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        // Set at construction, taken only in `drop`.
+        self.conn
+            .as_ref()
+            .expect("a pooled connection is held until dropped")
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let (Some(conn), Some(home)) = (self.conn.take(), self.home.take()) else {
+            return;
+        };
+        let mut idle = home
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < POOL_IDLE {
+            idle.push(conn);
+        }
+    }
+}
+
+/// Opens a read-only connection on a database at this build's schema:
+/// no write lock, no migration. [`StoreError::Outdated`] when the file is
+/// absent or older (the caller creates or migrates it first).
+fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    use rusqlite::OpenFlags;
+    let open_err = |e: rusqlite::Error| StoreError::Open {
+        path: path.to_owned(),
+        cause: Arc::new(e),
+    };
+    if !path.exists() {
+        return Err(StoreError::Outdated);
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(open_err)?;
+    conn.busy_handler(Some(busy_wait)).map_err(open_err)?;
+    let found: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(open_err)?;
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            known,
+        });
+    }
+    if found < known {
+        return Err(StoreError::Outdated);
+    }
+    Ok(conn)
+}
+
 /// Opens a connection with our pragmas and brings the schema up to date.
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent() {
@@ -1181,6 +1352,16 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let known = MIGRATIONS.len() as i64;
+    // A new file gets incremental auto-vacuum before its first table (the
+    // only moment it can be set without a VACUUM): retention then gives
+    // freed pages back to the file system (`retention::vacuum`).
+    let fresh: bool =
+        conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM sqlite_master)", [], |r| {
+            r.get(0)
+        })?;
+    if fresh {
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    }
     // IMMEDIATE takes the write lock first, so two processes opening a new
     // database at once do not both try to create it.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -1291,6 +1472,7 @@ fn rederive(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
 }
 
 mod catchup;
+pub mod retention;
 mod rows;
 
 #[cfg(test)]

@@ -64,6 +64,10 @@ pub struct Form {
     /// `[notify.sound]`: per band, a sound name, a file path, or "" (none).
     #[serde(default)]
     pub sound: SoundForm,
+    /// `[store] keep_days`: days the feed keeps events, 0 to 3650 (0 keeps
+    /// everything; empty: the default, 90).
+    #[serde(default)]
+    pub keep_days: String,
 }
 
 fn resident_default() -> bool {
@@ -148,6 +152,7 @@ impl Form {
             always_popup_urgency: settings.notify.always_popup_urgency.to_string(),
             remind_minutes: settings.notify.remind_minutes.to_string(),
             resident_urgent: settings.notify.resident_urgent,
+            keep_days: settings.store.keep_days.to_string(),
             sound: SoundForm {
                 urgent: settings.notify.sound.urgent.clone(),
                 major: settings.notify.sound.major.clone(),
@@ -175,6 +180,7 @@ impl Form {
             ("liveapi_url", &self.liveapi_url),
             ("always_popup_urgency", &self.always_popup_urgency),
             ("remind_minutes", &self.remind_minutes),
+            ("keep_days", &self.keep_days),
         ];
         for (field, text) in fields {
             check_text(field, label(field), text)?;
@@ -377,6 +383,18 @@ impl Form {
                 None => Edit::remove("notify", key),
             });
         }
+        // Retention sits in `[store]`, checked like the numbers above.
+        let days = super::StoreSettings::MAX_KEEP_DAYS;
+        edits.push(
+            match number("keep_days", &self.keep_days, days, "a number of days")? {
+                Some(n) => Edit {
+                    table: "store",
+                    key: "keep_days",
+                    value: Some(i64::from(n).into()),
+                },
+                None => Edit::remove("store", "keep_days"),
+            },
+        );
         edits.push(Edit {
             table: "notify",
             key: "resident_urgent",
@@ -704,6 +722,7 @@ fn label(field: &str) -> &'static str {
         "liveapi_url" => "LiveAPI URL",
         "always_popup_urgency" => "Always pop up from urgency",
         "remind_minutes" => "Remind every (minutes)",
+        "keep_days" => "Keep the feed (days)",
         "sound" => "Sounds",
         "forward_kind" => "Destination kind",
         "forward_url" => "Webhook URL",
@@ -792,6 +811,7 @@ mod tests {
             always_popup_urgency: "80".into(),
             remind_minutes: "0".into(),
             resident_urgent: true,
+            keep_days: "90".into(),
             sound: SoundForm {
                 urgent: "alarm-clock-elapsed".into(),
                 major: "message-new-instant".into(),
@@ -863,7 +883,7 @@ mod tests {
     }
 
     #[test]
-    fn escalation_fields_are_saved_to_notify_and_its_sound_table_and_checked() {
+    fn escalation_and_retention_fields_are_saved_to_their_tables_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let path = config(
             dir.path(),
@@ -873,6 +893,7 @@ mod tests {
             always_popup_urgency: "70".into(),
             remind_minutes: "15".into(),
             resident_urgent: false,
+            keep_days: "30".into(),
             sound: SoundForm {
                 urgent: "alarm-clock-elapsed".into(),
                 major: String::new(),
@@ -884,6 +905,7 @@ mod tests {
         let settings = save(&path, &escalated).unwrap();
         assert_eq!(settings.notify.always_popup_urgency, 70);
         assert_eq!(settings.notify.remind_minutes, 15);
+        assert_eq!(settings.store.keep_days, 30);
         assert!(!settings.notify.resident_urgent);
         assert_eq!(settings.notify.sound.urgent, "alarm-clock-elapsed");
         assert_eq!(settings.notify.sound.major, "");
@@ -898,6 +920,13 @@ mod tests {
                     ..form()
                 },
                 "remind_minutes",
+            ),
+            (
+                Form {
+                    keep_days: "4000".into(),
+                    ..form()
+                },
+                "keep_days",
             ),
             (
                 Form {

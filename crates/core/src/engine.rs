@@ -90,6 +90,9 @@ pub struct Options {
 const PIPELINE_DRAIN: Duration = Duration::from_secs(5);
 /// Pause between tries of the start catch-up while the API fails.
 const CATCH_UP_RETRY: Duration = Duration::from_secs(60);
+/// The first retention pass starts this long after the engine: start-up
+/// and its catch-up go first.
+const RETENTION_FIRST: Duration = Duration::from_secs(60);
 
 /// A running engine. Call [`Engine::stop`] to shut it down cleanly.
 pub struct Engine {
@@ -125,6 +128,8 @@ pub struct Engine {
     /// Copy each bounded sink's health and the intake's storage refusals
     /// into the engine's.
     popup_watch: Vec<JoinHandle<()>>,
+    /// Retention passes (`[store] keep_days`), through the store's writer.
+    retention: JoinHandle<()>,
 }
 
 impl Engine {
@@ -325,6 +330,11 @@ impl Engine {
                 options.sinks,
             ))
         });
+        let retention = tokio::spawn(crate::store::retention::run(
+            store.writer(),
+            settings.store.keep_days,
+            RETENTION_FIRST,
+        ));
         tracing::info!(listen = %local_addr, "webhook listener ready (run `sekoia-notifierd webhook-url` for the URL)");
         Ok(Engine {
             local_addr,
@@ -349,6 +359,7 @@ impl Engine {
             liveapi,
             live_watch,
             popup_watch,
+            retention,
         })
     }
 
@@ -491,6 +502,8 @@ impl Engine {
         for task in self.popup_watch {
             task.abort();
         }
+        // A step under way still commits on the writer thread.
+        self.retention.abort();
         // Before the tunnel, so that its stop is not recorded as an outage:
         // the next start counts the downtime from this last heartbeat.
         self.monitor.stop().await;

@@ -148,7 +148,8 @@ const MIGRATIONS: &[&str] = &[
 const REKEY_AFTER: usize = 6;
 /// The migration after which stored rows get their subject and change.
 const REDERIVE_AFTER: usize = 7;
-/// The migration after which the feed's rows are built from the events.
+/// The migration after which the feed's rows are built from the events and
+/// the owed enrichments listed (`rows`, `owed`).
 const ROWS_AFTER: usize = 8;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -855,6 +856,47 @@ pub struct Counts {
     pub last_received: Option<String>,
 }
 
+/// The store on disk (`status`): sizes in bytes, rows per table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Footprint {
+    /// The database file (pages in use and free).
+    pub file_bytes: u64,
+    /// Free pages inside the file, not yet given back.
+    pub free_bytes: u64,
+    /// The write-ahead log beside it (reset by checkpoints).
+    pub wal_bytes: u64,
+    pub events: i64,
+    /// Feed rows (subjects).
+    pub rows: i64,
+    /// Cached alerts (the Alert API's answers).
+    pub alerts: i64,
+    pub cases: i64,
+    /// Forward outbox rows, sent, queued or failed.
+    pub forwards: i64,
+}
+
+/// [`Reader::feed`]'s query: the rows come ready from `feed_rows` (kept by
+/// triggers), the newest `?1` through its `head` index, then one lookup
+/// each.
+const FEED: &str = "WITH g AS (SELECT * FROM feed_rows ORDER BY head DESC LIMIT ?1)
+             SELECT h.id, h.kind, h.action, h.subject, h.uuid, g.short_id, h.received_at, g.unread,
+                    a.uuid IS NOT NULL, a.short_id, a.raw, a.urgency, a.urgency_display, a.status,
+                    a.rule, a.entity, a.fetched_at,
+                    c.uuid IS NOT NULL, c.short_id, c.title, c.priority, c.status,
+                    h.enrich_error, h.caught_up, g.comments,
+                    l.kind, l.action, l.short_id, l.change, l.raw,
+                    s.change, s.received_at, o.change
+             FROM g JOIN events h ON h.id = g.head
+             JOIN events l ON l.id = g.last
+             LEFT JOIN events s ON s.id = g.status_id
+             LEFT JOIN events o ON o.id = g.occ_id
+             LEFT JOIN alerts a ON h.subject = 'alert' AND h.uuid != '' AND a.uuid = h.uuid
+             LEFT JOIN cases c ON h.subject = 'case' AND h.uuid != '' AND c.uuid = h.uuid
+             ORDER BY g.head DESC";
+/// [`Reader::unread`]'s query.
+const UNREAD: &str = "SELECT COUNT(*) FROM feed_rows r JOIN events h ON h.id = r.head
+    WHERE r.unread > 0 AND h.kind <> ?1";
+
 /// Read access: the feed and the queries the shells need.
 pub struct Reader {
     conn: Pooled,
@@ -890,24 +932,7 @@ impl Reader {
     /// update (those change a row, they do not move it).
     pub fn feed(&self, limit: usize, settings: &Settings) -> Result<Vec<FeedEntry>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        // The rows come ready from `feed_rows` (kept by triggers): the
-        // newest `limit` through its `head` index, then one lookup each.
-        let sql = "WITH g AS (SELECT * FROM feed_rows ORDER BY head DESC LIMIT ?1)
-             SELECT h.id, h.kind, h.action, h.subject, h.uuid, g.short_id, h.received_at, g.unread,
-                    a.uuid IS NOT NULL, a.short_id, a.raw, a.urgency, a.urgency_display, a.status,
-                    a.rule, a.entity, a.fetched_at,
-                    c.uuid IS NOT NULL, c.short_id, c.title, c.priority, c.status,
-                    h.enrich_error, h.caught_up, g.comments,
-                    l.kind, l.action, l.short_id, l.change, l.raw,
-                    s.change, s.received_at, o.change
-             FROM g JOIN events h ON h.id = g.head
-             JOIN events l ON l.id = g.last
-             LEFT JOIN events s ON s.id = g.status_id
-             LEFT JOIN events o ON o.id = g.occ_id
-             LEFT JOIN alerts a ON h.subject = 'alert' AND h.uuid != '' AND a.uuid = h.uuid
-             LEFT JOIN cases c ON h.subject = 'case' AND h.uuid != '' AND c.uuid = h.uuid
-             ORDER BY g.head DESC";
-        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut stmt = self.conn.prepare_cached(FEED)?;
         let rows = stmt.query_map([limit], |row| {
             let subject = Subject::from_stored(&row.get::<_, String>(3)?);
             let kind: String = row.get(1)?;
@@ -995,8 +1020,11 @@ impl Reader {
 
     /// How many events are stored, and how many wait for the pipeline.
     pub fn counts(&self) -> Result<Counts, StoreError> {
+        // Three index lookups and one count: no pass over every row's data.
         Ok(self.conn.query_row(
-            "SELECT COUNT(*), COALESCE(SUM(handled = 0), 0), MAX(received_at) FROM events",
+            "SELECT (SELECT COUNT(*) FROM events),
+                    (SELECT COUNT(*) FROM events WHERE handled = 0),
+                    (SELECT received_at FROM events ORDER BY id DESC LIMIT 1)",
             [],
             |r| {
                 Ok(Counts {
@@ -1008,15 +1036,41 @@ impl Reader {
         )?)
     }
 
+    /// The store's size on disk and its row counts, for `status`.
+    pub fn footprint(&self) -> Result<Footprint, StoreError> {
+        let pragma = |name: &str| -> Result<i64, StoreError> {
+            Ok(self.conn.pragma_query_value(None, name, |r| r.get(0))?)
+        };
+        let page = pragma("page_size")?;
+        let wal_bytes = self
+            .conn
+            .path()
+            .and_then(|p| std::fs::metadata(format!("{p}-wal")).ok())
+            .map_or(0, |m| m.len());
+        let count = |table: &str| -> Result<i64, StoreError> {
+            Ok(self
+                .conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?)
+        };
+        let bytes = |pages: i64| u64::try_from(pages.saturating_mul(page)).unwrap_or(0);
+        Ok(Footprint {
+            file_bytes: bytes(pragma("page_count")?),
+            free_bytes: bytes(pragma("freelist_count")?),
+            wal_bytes,
+            events: count("events")?,
+            rows: count("feed_rows")?,
+            alerts: count("alerts")?,
+            cases: count("cases")?,
+            forwards: count("outbox")?,
+        })
+    }
+
     /// How many feed rows (subjects) have an unread event. Test alerts
     /// never count.
     pub fn unread(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM feed_rows r JOIN events h ON h.id = r.head
-             WHERE r.unread > 0 AND h.kind <> ?1",
-            [crate::selftest::TEST_TYPE],
-            |row| row.get(0),
-        )?;
+        let n: i64 = self
+            .conn
+            .query_row(UNREAD, [crate::selftest::TEST_TYPE], |row| row.get(0))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -1086,6 +1140,14 @@ fn kind_is_test(kind: rusqlite::types::ValueRef<'_>) -> bool {
     kind.as_str().is_ok_and(|k| k == crate::selftest::TEST_TYPE)
 }
 
+/// [`Ledger::unhandled`]'s query (through the `events_unhandled` index).
+const UNHANDLED: &str = "SELECT id, kind, action, uuid, short_id, subject, change,
+        CASE WHEN kind IN ('alert-comment', 'case') THEN raw END
+    FROM events WHERE handled = 0 ORDER BY id LIMIT ?1";
+/// [`Ledger::is_unread`]'s query: the alert's feed row (one lookup, however
+/// many updates the alert had).
+const IS_UNREAD: &str = "SELECT 1 FROM feed_rows WHERE key = 'alert:' || ?1 AND unread > 0";
+
 /// The pipeline's read view: events not yet handled, enrichment owed, the
 /// alert cache. (Its writes go through [`Writer::record`].)
 pub struct Ledger {
@@ -1096,11 +1158,7 @@ impl Ledger {
     /// Events the pipeline has not handled yet, oldest first.
     pub fn unhandled(&self, limit: usize) -> Result<Vec<EventView>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, kind, action, uuid, short_id, subject, change,
-                    CASE WHEN kind IN ('alert-comment', 'case') THEN raw END
-             FROM events WHERE handled = 0 ORDER BY id LIMIT ?1",
-        )?;
+        let mut stmt = self.conn.prepare_cached(UNHANDLED)?;
         let rows = stmt.query_map([limit], |row| {
             let kind: String = row.get(1)?;
             let action: String = row.get(2)?;
@@ -1129,12 +1187,8 @@ impl Ledger {
     /// a final error: enrichment is still owed.
     pub fn unenriched(&self, limit: usize) -> Result<Vec<String>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT e.uuid FROM events e LEFT JOIN alerts a ON a.uuid = e.uuid
-             WHERE e.subject = 'alert' AND e.uuid != '' AND e.handled = 1 AND e.enrich_error IS NULL
-               AND a.uuid IS NULL
-             ORDER BY e.id LIMIT ?1",
-        )?;
+        // Kept ready by triggers (`owed`): one indexed read.
+        let mut stmt = self.conn.prepare_cached(owed::OWED)?;
         let rows = stmt.query_map([limit], |row| row.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -1144,7 +1198,7 @@ impl Ledger {
     pub fn is_unread(&self, uuid: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
-            .prepare_cached("SELECT 1 FROM events WHERE uuid = ?1 AND read = 0 LIMIT 1")?
+            .prepare_cached(IS_UNREAD)?
             .query_row([uuid], |_| Ok(()))
             .optional()?
             .is_some())
@@ -1383,6 +1437,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         }
         if i + 1 == ROWS_AFTER {
             rows::rebuild(&tx)?;
+            owed::create(&tx)?;
         }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
@@ -1472,6 +1527,7 @@ fn rederive(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
 }
 
 mod catchup;
+mod owed;
 pub mod retention;
 mod rows;
 
@@ -1564,6 +1620,66 @@ mod tests {
     const ALERT: &str = "b81d4f27-6c3e-4a95-8f20-1e7c9d3b5a46";
     const CASE: &str = "e9d1b3c5-8e0a-4f2b-9c4d-6e7f80910213";
     const ACKNOWLEDGED: &str = "8f206505-af6d-433e-93f4-775d46dc7d0f";
+
+    /// The query plan of `sql`, one line per step (`EXPLAIN QUERY PLAN`).
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let count = stmt.parameter_count();
+        let params: Vec<rusqlite::types::Value> = (0..count).map(|_| 1_i64.into()).collect();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Asserts that `sql` uses every index in `uses`, reads no table
+    /// whole and sorts nothing in a temporary tree: its cost does not grow
+    /// with the number of stored events.
+    pub(super) fn assert_plan(conn: &Connection, sql: &str, uses: &[&str]) {
+        let plan = plan(conn, sql);
+        for index in uses {
+            assert!(plan.contains(index), "{index} unused:\n{plan}\n{sql}");
+        }
+        for line in plan.lines() {
+            let whole = line.starts_with("SCAN ")
+                && !line.contains(" USING ")
+                && !matches!(line, "SCAN g" | "SCAN CONSTANT ROW");
+            assert!(!whole, "a full scan: {line}\n{plan}\n{sql}");
+            assert!(
+                !line.contains("TEMP B-TREE"),
+                "a sort: {line}\n{plan}\n{sql}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_feed_and_pipeline_queries_read_through_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let reader = Reader::open(dir.path()).unwrap();
+        let conn = &reader.conn;
+        assert_plan(conn, FEED, &["SCAN feed_rows USING INDEX feed_rows_head"]);
+        assert!(!plan(conn, FEED).contains("SCAN events"));
+        assert_plan(conn, UNREAD, &["USING INDEX feed_rows_unread"]);
+        assert_plan(conn, UNHANDLED, &["USING INDEX events_unhandled"]);
+        assert_plan(
+            conn,
+            IS_UNREAD,
+            &["SEARCH feed_rows USING INDEX sqlite_autoindex_feed_rows_1 (key=?)"],
+        );
+        assert_plan(conn, owed::OWED, &["USING INDEX owed_since"]);
+        assert_plan(
+            conn,
+            "SELECT raw FROM alerts WHERE uuid = ?1",
+            &["(uuid=?)"],
+        );
+        assert_plan(
+            conn,
+            catchup::LATE_WEBHOOK,
+            &["USING INDEX events_uuid (uuid=?)"],
+        );
+    }
 
     #[test]
     fn the_bundled_sqlite_has_the_fixes_of_3_49_1_and_3_50_2() {

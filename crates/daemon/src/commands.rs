@@ -586,6 +586,7 @@ async fn status(settings: &Settings, paths: &Paths, json: bool) -> anyhow::Resul
     let instance = engine::running(&paths.data_dir).await;
     let reader = Reader::open(&paths.data_dir)?;
     let counts = reader.counts()?;
+    let footprint = reader.footprint()?;
     let forward = outbox::status(&reader, &targets)?;
     // The running engine's last recorded health: tunnel, API (its last
     // error in words), last self-test.
@@ -598,6 +599,10 @@ async fn status(settings: &Settings, paths: &Paths, json: bool) -> anyhow::Resul
             "listen": instance.as_ref().map(|i| i.listen.to_string()),
             "tunnel": instance.as_ref().and_then(|i| i.tunnel.clone()),
             "events": counts,
+            "store": serde_json::json!({
+                "size": footprint,
+                "keep_days": settings.store.keep_days,
+            }),
             "health": health.as_ref().map(|(at, h)| serde_json::json!({
                 "recorded_at": at.format(&time::format_description::well_known::Rfc3339).ok(),
                 "state": h,
@@ -645,6 +650,11 @@ async fn status(settings: &Settings, paths: &Paths, json: bool) -> anyhow::Resul
         "events    {} stored, {} waiting for the pipeline",
         counts.stored, counts.waiting
     )?;
+    writeln!(
+        out,
+        "store     {}",
+        store_words(&footprint, settings.store.keep_days)
+    )?;
     if forward.is_empty() {
         writeln!(out, "forward   none configured ([[forward]] in the config)")?;
     }
@@ -669,6 +679,26 @@ async fn status(settings: &Settings, paths: &Paths, json: bool) -> anyhow::Resul
         }
     }
     Ok(())
+}
+
+/// The `store` line of `status`: size on disk, rows, retention.
+fn store_words(f: &notifier_core::store::Footprint, keep_days: u32) -> String {
+    let mb = |b: u64| b as f64 / 1e6;
+    let keep = match keep_days {
+        0 => "keeps everything".to_owned(),
+        d => format!("keeps {d} days"),
+    };
+    format!(
+        "{:.1} MB ({:.1} MB free, WAL {:.1} MB); {} events in {} feed rows, {} cached alerts, {} cases, {} forwards; {keep}",
+        mb(f.file_bytes),
+        mb(f.free_bytes),
+        mb(f.wal_bytes),
+        f.events,
+        f.rows,
+        f.alerts,
+        f.cases,
+        f.forwards
+    )
 }
 
 /// Reads one line from stdin and stores it in the OS keyring.

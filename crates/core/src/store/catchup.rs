@@ -109,6 +109,11 @@ pub(super) fn apply(tx: &Transaction<'_>, job: &Job) -> Result<Vec<usize>, Store
     Ok(added)
 }
 
+/// [`late_webhook`]'s query (through the `events_uuid` index).
+pub(super) const LATE_WEBHOOK: &str = "SELECT id FROM events
+    WHERE uuid = ?1 AND caught_up = 1 AND kind = 'alert' AND action = 'created'
+    LIMIT 1";
+
 /// The id of the caught-up event an `alert:created` webhook is about, if a
 /// catch-up added that alert first: the webhook is then a (late) delivery of
 /// the same event, counted but not stored again.
@@ -120,11 +125,7 @@ pub(super) fn late_webhook(tx: &Transaction<'_>, event: &Event) -> Result<Option
     // matches, and an UPDATE ... RETURNING costs several times a lookup
     // (6% of the daemon's CPU under an intake flood, `make bench`).
     let found = tx
-        .prepare_cached(
-            "SELECT id FROM events
-             WHERE uuid = ?1 AND caught_up = 1 AND kind = 'alert' AND action = 'created'
-             LIMIT 1",
-        )?
+        .prepare_cached(LATE_WEBHOOK)?
         .query_row([&event.uuid], |r| r.get::<_, i64>(0))
         .optional()?;
     if let Some(id) = found {

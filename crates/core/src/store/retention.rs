@@ -324,6 +324,25 @@ impl PendingCache {
     }
 }
 
+/// Phase 1's candidates: rows all read whose newest event is in
+/// (`?1`, `?2`], oldest first (through the `feed_rows_last` index).
+const OLD_ROWS: &str =
+    "SELECT key, last FROM feed_rows WHERE last > ?1 AND last <= ?2 AND unread = 0
+    ORDER BY last LIMIT ?3";
+
+/// Phase 2's candidates: read quiet updates with ids in (`?1`, `?2`], each
+/// with its row and whether the row lets it go.
+fn quiet_sql() -> String {
+    format!(
+        "SELECT e.id, r.key, r.unread = 0 AND e.id != r.last AND e.id IS NOT r.occ_id
+         FROM events e JOIN feed_rows r ON r.key = {key}
+         WHERE e.id > ?1 AND e.id <= ?2 AND e.read = 1
+           AND e.change_kind IN ('occurrences', 'urgency')
+         ORDER BY e.id",
+        key = super::rows::EVENT_KEY
+    )
+}
+
 /// Phase 1: whole rows, oldest newest-event first, all read and not
 /// Pending, their events oldest first (a big row can take several steps).
 fn rows(
@@ -334,10 +353,7 @@ fn rows(
     removed: &mut Removed,
 ) -> Result<(Phase, i64), StoreError> {
     let candidates: Vec<(String, i64)> = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT key, last FROM feed_rows WHERE last > ?1 AND last <= ?2 AND unread = 0
-             ORDER BY last LIMIT ?3",
-        )?;
+        let mut stmt = tx.prepare_cached(OLD_ROWS)?;
         let rows = stmt.query_map(params![after, limit, EVENTS_PER_STEP], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
@@ -401,14 +417,7 @@ fn quiet(
 ) -> Result<(Phase, i64), StoreError> {
     let to = limit.min(from.saturating_add(SCAN_PER_STEP));
     let candidates: Vec<(i64, String, bool)> = {
-        let mut stmt = tx.prepare_cached(&format!(
-            "SELECT e.id, r.key, r.unread = 0 AND e.id != r.last AND e.id IS NOT r.occ_id
-             FROM events e JOIN feed_rows r ON r.key = {key}
-             WHERE e.id > ?1 AND e.id <= ?2 AND e.read = 1
-               AND e.change_kind IN ('occurrences', 'urgency')
-             ORDER BY e.id",
-            key = super::rows::EVENT_KEY
-        ))?;
+        let mut stmt = tx.prepare_cached(&quiet_sql())?;
         let rows = stmt.query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         rows.collect::<Result<_, _>>()?
     };

@@ -251,11 +251,7 @@ async fn a_restart_mid_pass_loses_nothing_and_the_next_pass_finishes() {
     let store = Store::open(dir.path()).unwrap();
     let w = store.writer();
     let rows = (EVENTS_PER_STEP as usize) * 2 + 100;
-    for i in 0..rows {
-        w.insert(real(n::alert_created(&uuid(i), "ALx")))
-            .await
-            .unwrap();
-    }
+    insert_alerts(&w, 0, rows).await;
     let pending = rows + 1;
     w.insert(real(n::alert_created(&uuid(pending), "ALp")))
         .await
@@ -306,11 +302,7 @@ async fn inserts_are_answered_between_the_steps_of_a_pass() {
     let store = Store::open(dir.path()).unwrap();
     let w = store.writer();
     let rows = (EVENTS_PER_STEP as usize) * 6;
-    for i in 0..rows {
-        w.insert(real(n::alert_created(&uuid(i), "ALx")))
-            .await
-            .unwrap();
-    }
+    insert_alerts(&w, 0, rows).await;
     let recent = w
         .insert(real(n::alert_created(&uuid(rows), "ALr")))
         .await
@@ -394,4 +386,35 @@ async fn freed_pages_go_back_to_the_file_system() {
         .unwrap();
     assert_eq!(free, 0);
     store.close().await;
+}
+
+#[test]
+fn each_step_reads_through_indexes_whatever_the_store_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let reader = Reader::open(dir.path()).unwrap();
+    let conn = &reader.conn;
+    use crate::store::tests::assert_plan;
+    assert_plan(
+        conn,
+        OLD_ROWS,
+        &["USING INDEX feed_rows_last (last>? AND last<?)"],
+    );
+    assert_plan(
+        conn,
+        &quiet_sql(),
+        &[
+            "SEARCH e USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)",
+            "(key=?)",
+        ],
+    );
+    assert_plan(
+        conn,
+        "SELECT id, received_at < ?2 FROM events WHERE id >= ?1 ORDER BY id LIMIT 1",
+        &["USING INTEGER PRIMARY KEY (rowid>?)"],
+    );
+    assert_plan(
+        conn,
+        "SELECT MIN(id) FROM events WHERE handled = 0",
+        &["events_unhandled"],
+    );
 }

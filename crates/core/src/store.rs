@@ -354,9 +354,15 @@ impl Store {
         let new_events = Arc::new(Notify::new());
         let notify = Arc::clone(&new_events);
         let (changed, changes) = watch::channel(0);
+        let checkpointer = checkpoint::Checkpointer::start(&path, &conn)?;
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || write_loop(conn, rx, &notify, &changed))
+            .spawn(move || {
+                write_loop(conn, rx, &notify, &changed, checkpointer.as_ref());
+                if let Some(c) = checkpointer {
+                    c.finish();
+                }
+            })
             .map_err(|e| StoreError::Thread(Arc::new(e)))?;
         Ok(Store {
             path,
@@ -572,6 +578,7 @@ fn write_loop(
     mut rx: mpsc::Receiver<Msg>,
     new_events: &Notify,
     changed: &watch::Sender<u64>,
+    checkpointer: Option<&checkpoint::Checkpointer>,
 ) {
     let bump = || changed.send_modify(|n| *n = n.wrapping_add(1));
     let mut group = Vec::with_capacity(MAX_GROUP);
@@ -628,6 +635,9 @@ fn write_loop(
             if changed {
                 bump();
             }
+        }
+        if let Some(c) = checkpointer {
+            c.kick();
         }
     }
 }
@@ -1527,6 +1537,7 @@ fn rederive(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
 }
 
 mod catchup;
+mod checkpoint;
 mod owed;
 pub mod retention;
 mod rows;

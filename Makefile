@@ -76,6 +76,7 @@ lint: toolchain
 bench: bench-deps test-deps
 	$(CARGO) build --release -q -p notifier-daemon -p sekoia-notifier -p bench -p tauri-floor
 	./bench/intake.sh
+	./bench/large-store.sh
 	./target/release/enrich-bench
 	./target/release/footprint-bench
 	./target/release/bench-report

@@ -787,13 +787,16 @@ fn apply_records(tx: &rusqlite::Transaction<'_>, records: &[Record]) -> Result<(
     Ok(())
 }
 
+/// "Mark all read" (through the `events_unread` index).
+const MARK_ALL_READ: &str = "UPDATE events SET read = 1 WHERE read = 0";
+
 fn mark_read(tx: &rusqlite::Transaction<'_>, uuid: Option<&str>) -> Result<usize, StoreError> {
     Ok(match uuid {
         Some(uuid) => tx.execute(
             "UPDATE events SET read = 1 WHERE uuid = ?1 AND uuid != '' AND read = 0",
             [uuid],
         )?,
-        None => tx.execute("UPDATE events SET read = 1 WHERE read = 0", [])?,
+        None => tx.execute(MARK_ALL_READ, [])?,
     })
 }
 
@@ -1690,6 +1693,7 @@ mod tests {
             catchup::LATE_WEBHOOK,
             &["USING INDEX events_uuid (uuid=?)"],
         );
+        assert_plan(conn, MARK_ALL_READ, &["events_unread"]);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use super::{busy_wait, StoreError};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -76,9 +76,17 @@ impl Checkpointer {
 fn run(conn: &Connection, woken: &Receiver<()>, wal: &Path) {
     let mut last = Instant::now();
     while woken.recv().is_ok() {
-        let wait = PERIOD.saturating_sub(last.elapsed());
-        if !wait.is_zero() {
-            std::thread::sleep(wait);
+        // Kicks within the period make one checkpoint; a stop ends the
+        // wait at once (the last connection to close checkpoints anyway).
+        loop {
+            let wait = PERIOD.saturating_sub(last.elapsed());
+            if wait.is_zero() {
+                break;
+            }
+            match woken.recv_timeout(wait) {
+                Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
         }
         let big = std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_LIMIT);
         let mode = if big { "RESTART" } else { "PASSIVE" };

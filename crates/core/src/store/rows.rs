@@ -40,7 +40,8 @@ macro_rules! newest {
     };
 }
 
-/// Migration 8: the table, its triggers and its first fill. `head` is the
+/// Migration 8: the table, its triggers (the first fill is [`rebuild`]),
+/// and the index of unread events. `head` is the
 /// row's newest event that is not an occurrence or urgency update (`loud`),
 /// else its newest (`last`): what orders the feed.
 pub(super) const MIGRATION: &str = concat!(
@@ -58,6 +59,9 @@ pub(super) const MIGRATION: &str = concat!(
      CREATE INDEX feed_rows_head ON feed_rows (head);
      CREATE INDEX feed_rows_last ON feed_rows (last);
      CREATE INDEX feed_rows_unread ON feed_rows (head) WHERE unread > 0;
+     -- Mark-all-read on the writer thread: the unread events only, not
+     -- a pass over every stored event while intake waits.
+     CREATE INDEX events_unread ON events (id) WHERE read = 0;
      CREATE TRIGGER feed_rows_insert AFTER INSERT ON events BEGIN
        INSERT INTO feed_rows (key, loud, last, unread, comments, status_id, occ_id, short_id)
        VALUES (",

@@ -206,7 +206,10 @@ fn large_store(large: &Value) -> String {
             a.map_or("?".into(), |v| format!("{v:.digits$}")),
             b.map_or("?".into(), |v| format!("{v:.digits$}")),
             // Sub-0.1 ms reads: the ratio is noise; the bound is what counts.
-            ratio(b, a.map(|v| v.max(0.1)), |r| format!("{r:.1}x {}", mark(r <= 2.0)))
+            ratio(b, a.map(|v| v.max(0.1)), |r| format!(
+                "{r:.1}x {}",
+                mark(r <= 2.0)
+            ))
         ));
     };
     for (key, what) in [
@@ -220,7 +223,13 @@ fn large_store(large: &Value) -> String {
         ("reader_ms", "a reader from the pool + unread"),
         ("open_ms", "store open + close"),
     ] {
-        row(&mut md, what, e[key]["median"].as_f64(), l[key]["median"].as_f64(), 3);
+        row(
+            &mut md,
+            what,
+            e[key]["median"].as_f64(),
+            l[key]["median"].as_f64(),
+            3,
+        );
     }
     row(
         &mut md,

@@ -28,6 +28,8 @@ pub const DB_FILE: &str = "notifier.sqlite3";
 const QUEUE_CAPACITY: usize = 4096;
 /// Most events committed in one transaction.
 const MAX_GROUP: usize = 512;
+/// A group commit at least this long is logged (debug, target `store`).
+const SLOW_COMMIT_MS: f64 = 20.0;
 
 /// Schema migrations, applied in order; `user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
@@ -394,19 +396,16 @@ impl Store {
 
     /// An idle read-only connection from the pool, or a new one.
     fn pooled(&self) -> Result<Pooled, StoreError> {
-        let idle = self
-            .readers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .pop();
-        let conn = match idle {
-            Some(conn) => conn,
-            None => open_read_only(&self.path)?,
-        };
-        Ok(Pooled {
-            conn: Some(conn),
-            home: Some(Arc::clone(&self.readers)),
-        })
+        self.reads().pooled()
+    }
+
+    /// A cloneable handle for async code: reads on a blocking thread with a
+    /// pooled reader ([`Reads::run`]).
+    pub fn reads(&self) -> Reads {
+        Reads {
+            path: self.path.clone(),
+            pool: Arc::clone(&self.readers),
+        }
     }
 
     pub fn writer(&self) -> Writer {
@@ -627,7 +626,14 @@ fn write_loop(
             let _ = job.reply.send(result);
         }
         if !records.is_empty() || !group.is_empty() {
+            let (started, events) = (std::time::Instant::now(), group.len());
             commit_group(&mut conn, &mut records, &mut group, new_events, &bump);
+            // The timing behind BENCHMARKS.md's "tail" analysis: the
+            // commits that held intake answers longest.
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            if ms >= SLOW_COMMIT_MS {
+                tracing::debug!(target: "store", ms, events, "slow group commit");
+            }
         }
         // Maintenance last: the inserts that came with it do not wait on it.
         for job in retains.drain(..) {
@@ -1308,6 +1314,69 @@ fn incremental_vacuum_from_now_on(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Read access for async code: SQLite calls block (a busy handler may
+/// sleep up to [`BUSY_TIMEOUT`]), so [`Reads::run`] runs them on tokio's
+/// blocking threads, never on an async worker. Cheap to clone; shares the
+/// store's pool of read-only connections.
+#[derive(Clone)]
+pub struct Reads {
+    path: PathBuf,
+    pool: Pool,
+}
+
+impl Reads {
+    /// Runs `read` with a pooled [`Reader`] on a blocking thread.
+    /// [`StoreError::Closed`] if the runtime is shutting down.
+    pub async fn run<T, F>(&self, read: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Reader) -> Result<T, StoreError> + Send + 'static,
+    {
+        let reads = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let reader = Reader {
+                conn: reads.pooled()?,
+            };
+            read(&reader)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Like [`Reads::run`], with the pipeline's [`Ledger`].
+    pub async fn run_ledger<T, F>(&self, read: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Ledger) -> Result<T, StoreError> + Send + 'static,
+    {
+        let reads = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let ledger = Ledger {
+                conn: reads.pooled()?,
+            };
+            read(&ledger)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    fn pooled(&self) -> Result<Pooled, StoreError> {
+        let idle = self
+            .pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => open_read_only(&self.path)?,
+        };
+        Ok(Pooled {
+            conn: Some(conn),
+            home: Some(Arc::clone(&self.pool)),
+        })
+    }
+}
+
 /// Idle read-only connections of one store.
 type Pool = Arc<std::sync::Mutex<Vec<Connection>>>;
 
@@ -1606,6 +1675,29 @@ mod tests {
         assert_eq!(feed[0].id, other.id());
         assert_eq!(reader.counts().unwrap().stored, 2);
         assert_eq!(reader.deliveries(first.id()).unwrap(), Some(2));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn readers_are_read_only_pooled_and_reused_off_the_async_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.writer().insert(event("a1", "t1")).await.unwrap();
+        let reads = store.reads();
+        let counted = reads.run(|r| r.counts()).await.unwrap();
+        assert_eq!(counted.stored, 1);
+        // The connection went back to the pool and comes out again.
+        assert_eq!(store.readers.lock().unwrap().len(), 1);
+        let reader = store.reader().unwrap();
+        assert!(
+            store.readers.lock().unwrap().is_empty(),
+            "reused, not opened"
+        );
+        let write = reader.conn.execute("DELETE FROM events", []);
+        assert!(write.is_err(), "a reader cannot write: {write:?}");
+        drop(reader);
+        let owed = reads.run_ledger(|l| l.unenriched(10)).await.unwrap();
+        assert!(owed.is_empty(), "handled by nobody yet");
         store.close().await;
     }
 

@@ -21,6 +21,8 @@ const PERIOD: Duration = Duration::from_millis(500);
 /// WAL size (bytes) past which the checkpoint waits for the writer
 /// (`RESTART`) so that the log starts over.
 const WAL_LIMIT: u64 = 64 << 20;
+/// Bytes the WAL file keeps when it starts over (`journal_size_limit`).
+const JOURNAL_LIMIT: i64 = 16 << 20;
 /// `SEKOIA_NOTIFIER_CHECKPOINT=inline` keeps SQLite's automatic checkpoint
 /// in the writer's commits, the behaviour before this module: only for the
 /// benchmark's side-by-side (BENCHMARKS.md, "large store").
@@ -48,6 +50,9 @@ impl Checkpointer {
         })?;
         conn.busy_handler(Some(busy_wait))?;
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // When the log starts over after a checkpoint, the writer cuts a
+        // file a burst grew back to this size.
+        writer.pragma_update(None, "journal_size_limit", JOURNAL_LIMIT)?;
         let (wake, woken) = sync_channel(1);
         let wal = PathBuf::from(format!("{}-wal", path.display()));
         let thread = std::thread::Builder::new()

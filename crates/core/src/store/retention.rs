@@ -222,10 +222,15 @@ pub(super) fn apply(conn: &mut rusqlite::Connection, job: Job) -> bool {
 }
 
 fn vacuum(conn: &rusqlite::Connection, pages: i64) -> Result<i64, StoreError> {
-    // A write transaction of its own, like any other on this thread; a
+    // One write transaction of its own, like any other on this thread; a
     // store without auto_vacuum = incremental keeps its free pages for
     // new rows (nothing to give back).
-    conn.execute_batch(&format!("PRAGMA incremental_vacuum({})", pages.max(1)))?;
+    // Each step of this statement frees one page: step it to the end.
+    {
+        let mut stmt = conn.prepare(&format!("PRAGMA incremental_vacuum({})", pages.max(1)))?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
+    }
     let auto: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
     if auto != 2 {
         return Ok(0);

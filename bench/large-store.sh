@@ -11,8 +11,9 @@
 #             also with SQLite's checkpoint inside the writer's commits
 #             (SEKOIA_NOTIFIER_CHECKPOINT=inline, the behaviour before the
 #             checkpoint thread) to show the tail it caused
-#   retention a 90-day pass on the large store: size before and after, the
-#             steps' durations
+#   retention intake at 16 connections while the daemon's own 90-day pass
+#             runs; then a whole pass (bench/large_store.rs): size before
+#             and after, each step's duration
 # Writes target/bench/large-store.txt and target/bench/large-store.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,9 +34,15 @@ work=$(mktemp -d)
 pid=""
 cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-printf '[listener]\nbind = "127.0.0.1:%s"\nhook_secret = "%s"\nmax_requests_per_second = 0\n' "$PORT" "$SECRET" > "$work/config.toml"
-chmod 600 "$work/config.toml"
-daemon() { target/release/sekoia-notifierd --config "$work/config.toml" --data-dir "$1" "${@:2}"; }
+# keep_days = 0: no retention pass overlaps the plain intake cells; the
+# "during retention" cell uses config-retain.toml (90 days).
+for keep in 0 90; do
+  printf '[listener]\nbind = "127.0.0.1:%s"\nhook_secret = "%s"\nmax_requests_per_second = 0\n[store]\nkeep_days = %s\n' \
+    "$PORT" "$SECRET" "$keep" > "$work/config-$keep.toml"
+  chmod 600 "$work/config-$keep.toml"
+done
+CONFIG=$work/config-0.toml
+daemon() { target/release/sekoia-notifierd --config "$CONFIG" --data-dir "$1" "${@:2}"; }
 ms_now() { date +%s%N | awk '{ printf "%d", $1 / 1e6 }'; }
 # median of numbers on stdin
 median() { sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
@@ -83,12 +90,19 @@ div() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", x / y }'; }
 
 printf '%-6s %-10s %-6s %10s %8s %8s %9s %7s\n' store checkpoint conns "events/s" "p50 ms" "p99 ms" "p99.9 ms" errors | tee "$OUT/large-store.txt"
 cells=""
-for case in "empty beside" "large beside" "large inline"; do
-  read -r store mode <<<"$case"
-  start "$work/$store" "$mode" > /dev/null
-  # Warm-up, not measured (the first seconds of a new store grow its files).
-  wrk -t1 -c16 -d3s -s bench/post.lua "http://127.0.0.1:$PORT/hooks/$SECRET" > /dev/null
-  for c in $CONNS; do
+for case in "empty beside $CONNS" "large beside $CONNS" "large inline $CONNS" "large retention 16"; do
+  read -r store mode conns <<<"$case"
+  if [ "$mode" = retention ]; then
+    # The daemon's first retention pass starts 60 s after the engine and
+    # takes minutes on this store: the runs fall inside it.
+    CONFIG=$work/config-90.toml start "$work/$store" beside > /dev/null
+    sleep 62
+  else
+    start "$work/$store" "$mode" > /dev/null
+    # Warm-up, not measured (the first seconds of a new store grow its files).
+    wrk -t1 -c16 -d3s -s bench/post.lua "http://127.0.0.1:$PORT/hooks/$SECRET" > /dev/null
+  fi
+  for c in $conns; do
     results=""
     for _ in $(seq "$RUNS"); do results+="$(run "$c")"$'\n'; done
     read -r r p50 p99 p999 err <<<"$(printf '%s' "$results" | sort -k3 -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }')"

@@ -253,6 +253,7 @@ fn large_store(large: &Value) -> String {
             match c["checkpoint"].as_str() {
                 Some("inline") => "in the writer's commit (before)",
                 Some("beside") => "own thread",
+                Some("retention") => "own thread, during a retention pass",
                 _ => "?",
             },
             c["conns"],

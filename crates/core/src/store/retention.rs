@@ -21,13 +21,13 @@ use tokio::sync::oneshot;
 
 /// Most events one step removes: a step then takes a few milliseconds
 /// (BENCHMARKS.md, "large store"), the most an intake commit waits behind it.
-pub const EVENTS_PER_STEP: i64 = 500;
+pub const EVENTS_PER_STEP: i64 = 50;
 /// Most events one step of the quiet-update phase looks at.
-const SCAN_PER_STEP: i64 = 5_000;
+const SCAN_PER_STEP: i64 = 2_000;
 /// Most cache or outbox rows one step looks at.
 const ROWS_PER_STEP: i64 = 1_000;
 /// Pages (4 KiB) one vacuum step gives back.
-pub const PAGES_PER_STEP: i64 = 256;
+pub const PAGES_PER_STEP: i64 = 32;
 
 /// Where a pass is: the phase and its cursor. Steps carry it back and forth;
 /// it lives in memory only (a restart begins a new pass, which skips what

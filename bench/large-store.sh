@@ -43,7 +43,7 @@ for keep in 0 90; do
 done
 CONFIG=$work/config-0.toml
 daemon() { target/release/sekoia-notifierd --config "$CONFIG" --data-dir "$1" "${@:2}"; }
-ms_now() { date +%s%N | awk '{ printf "%d", $1 / 1e6 }'; }
+ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
 # median of numbers on stdin
 median() { sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
 
@@ -66,7 +66,10 @@ feed_large=$(cli_feed "$work/large")
 
 start() { # DATA_DIR CHECKPOINT -> ms from exec to the first answer
   local t0; t0=$(ms_now)
-  SEKOIA_NOTIFIER_CHECKPOINT=$2 SEKOIA_NOTIFIER_LOG=warn daemon "$1" serve 2>>"$work/serve.log" &
+  # The binary itself in the background (not the `daemon` function, whose
+  # subshell would be what `stop` kills).
+  SEKOIA_NOTIFIER_CHECKPOINT=$2 SEKOIA_NOTIFIER_LOG=warn target/release/sekoia-notifierd \
+    --config "$CONFIG" --data-dir "$1" serve >/dev/null 2>>"$work/serve.log" &
   pid=$!
   for _ in $(seq 3000); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.01; done
   echo $(( $(ms_now) - t0 ))

@@ -356,15 +356,10 @@ impl Store {
         let new_events = Arc::new(Notify::new());
         let notify = Arc::clone(&new_events);
         let (changed, changes) = watch::channel(0);
-        let checkpointer = checkpoint::Checkpointer::start(&path, &conn)?;
+        let checkpoints = checkpoint::Checkpoints::start(&path, &conn)?;
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || {
-                write_loop(conn, rx, &notify, &changed, checkpointer.as_ref());
-                if let Some(c) = checkpointer {
-                    c.finish();
-                }
-            })
+            .spawn(move || write_loop(conn, rx, &notify, &changed, checkpoints))
             .map_err(|e| StoreError::Thread(Arc::new(e)))?;
         Ok(Store {
             path,
@@ -577,7 +572,7 @@ fn write_loop(
     mut rx: mpsc::Receiver<Msg>,
     new_events: &Notify,
     changed: &watch::Sender<u64>,
-    checkpointer: Option<&checkpoint::Checkpointer>,
+    mut checkpoints: Option<checkpoint::Checkpoints>,
 ) {
     let bump = || changed.send_modify(|n| *n = n.wrapping_add(1));
     let mut group = Vec::with_capacity(MAX_GROUP);
@@ -642,8 +637,9 @@ fn write_loop(
                 bump();
             }
         }
-        if let Some(c) = checkpointer {
-            c.kick();
+        // Every answer of this round is sent: a checkpoint now holds none.
+        if let Some(c) = checkpoints.as_mut() {
+            c.after_commits(&conn);
         }
     }
 }

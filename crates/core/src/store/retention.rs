@@ -329,11 +329,13 @@ impl PendingCache {
     }
 }
 
-/// Phase 1's candidates: rows all read whose newest event is in
-/// (`?1`, `?2`], oldest first (through the `feed_rows_last` index).
-const OLD_ROWS: &str =
-    "SELECT key, last FROM feed_rows WHERE last > ?1 AND last <= ?2 AND unread = 0
-    ORDER BY last LIMIT ?3";
+/// Phase 1's candidates: rows all read whose head is in (`?1`, `?2`],
+/// oldest first, through the feed's own `feed_rows_head` index (an index
+/// on `last` would cost every occurrence update an index move). A row's
+/// newest event is at or after its head: the caller skips the rows whose
+/// newest is past the cut.
+const OLD_ROWS: &str = "SELECT key, head, last FROM feed_rows
+    WHERE head > ?1 AND head <= ?2 AND unread = 0 ORDER BY head LIMIT ?3";
 
 /// Phase 2's candidates: read quiet updates with ids in (`?1`, `?2`], each
 /// with its row and whether the row lets it go.
@@ -357,21 +359,21 @@ fn rows(
     pending: &mut PendingCache,
     removed: &mut Removed,
 ) -> Result<(Phase, i64), StoreError> {
-    let candidates: Vec<(String, i64)> = {
+    let candidates: Vec<(String, i64, i64)> = {
         let mut stmt = tx.prepare_cached(OLD_ROWS)?;
         let rows = stmt.query_map(params![after, limit, EVENTS_PER_STEP], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
         rows.collect::<Result<_, _>>()?
     };
     let mut budget = EVENTS_PER_STEP;
     let mut after = after;
-    for (key, last) in &candidates {
+    for (key, head, last) in &candidates {
         if budget == 0 {
             return Ok((Phase::Rows, after));
         }
-        if pending.pending(tx, key)? {
-            after = *last;
+        if *last > limit || pending.pending(tx, key)? {
+            after = *head;
             continue;
         }
         let gone = match key.split_once(':') {
@@ -390,10 +392,10 @@ fn rows(
             .exists([key])?;
         if row_left {
             // The budget ran out inside this row: the next step goes on
-            // with it (its `last` is unchanged).
-            return Ok((Phase::Rows, last - 1));
+            // with it (removing its oldest events only moves its head up).
+            return Ok((Phase::Rows, head - 1));
         }
-        after = *last;
+        after = *head;
         match key.split_once(':') {
             Some(("alert", uuid)) => {
                 removed.alerts += tx.execute("DELETE FROM alerts WHERE uuid = ?1", [uuid])? as u64;

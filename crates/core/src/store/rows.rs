@@ -57,7 +57,6 @@ pub(super) const MIGRATION: &str = concat!(
         short_id  TEXT
      ) STRICT;
      CREATE INDEX feed_rows_head ON feed_rows (head);
-     CREATE INDEX feed_rows_last ON feed_rows (last);
      CREATE INDEX feed_rows_unread ON feed_rows (head) WHERE unread > 0;
      -- Mark-all-read on the writer thread: the unread events only, not
      -- a pass over every stored event while intake waits.

@@ -411,7 +411,7 @@ fn each_step_reads_through_indexes_whatever_the_store_holds() {
     assert_plan(
         conn,
         OLD_ROWS,
-        &["USING INDEX feed_rows_last (last>? AND last<?)"],
+        &["USING INDEX feed_rows_head (head>? AND head<?)"],
     );
     assert_plan(
         conn,

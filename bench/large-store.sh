@@ -9,8 +9,8 @@
 #   intake    p50/p99 of POST /hooks/<secret> at CONNS connections, the full
 #             daemon (pipeline running) on each store; on the large store
 #             also with SQLite's checkpoint inside the writer's commits
-#             (SEKOIA_NOTIFIER_CHECKPOINT=inline, the behaviour before the
-#             checkpoint thread) to show the tail it caused
+#             (SEKOIA_NOTIFIER_CHECKPOINT=inline, the behaviour before #17)
+#             to show the tail it caused
 #   retention intake at 16 connections while the daemon's own 90-day pass
 #             runs; then a whole pass (bench/large_store.rs): size before
 #             and after, each step's duration
@@ -50,8 +50,12 @@ median() { sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
 echo "generating $EVENTS events into a store file..." >&2
 target/release/large-store generate "$work/large" "$EVENTS" > "$work/generated.json"
 mkdir -p "$work/empty"
-target/release/large-store reads "$work/empty" > "$work/reads-empty.json"
-target/release/large-store reads "$work/large" > "$work/reads-large.json"
+# A small store of the same shapes (1,000 events): an empty store's feed
+# returns no row, so per-row costs are compared with this one.
+target/release/large-store generate "$work/small" 1000 > /dev/null
+for store in empty small large; do
+  target/release/large-store reads "$work/$store" > "$work/reads-$store.json"
+done
 
 # feed --json --limit 100, the whole command (process start, open, query, JSON)
 cli_feed() {
@@ -62,6 +66,7 @@ cli_feed() {
   done | median
 }
 feed_empty=$(cli_feed "$work/empty")
+feed_small=$(cli_feed "$work/small")
 feed_large=$(cli_feed "$work/large")
 
 start() { # DATA_DIR CHECKPOINT -> ms from exec to the first answer
@@ -76,7 +81,7 @@ start() { # DATA_DIR CHECKPOINT -> ms from exec to the first answer
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 startup() {
-  for _ in 1 2 3; do start "$1" beside; stop; done | median
+  for _ in 1 2 3; do start "$1" after; stop; done | median
 }
 startup_empty=$(startup "$work/empty")
 startup_large=$(startup "$work/large")
@@ -93,12 +98,12 @@ div() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", x / y }'; }
 
 printf '%-6s %-10s %-6s %10s %8s %8s %9s %7s\n' store checkpoint conns "events/s" "p50 ms" "p99 ms" "p99.9 ms" errors | tee "$OUT/large-store.txt"
 cells=""
-for case in "empty beside $CONNS" "large beside $CONNS" "large inline $CONNS" "large retention 16"; do
+for case in "empty after $CONNS" "large after $CONNS" "large inline $CONNS" "large retention 16"; do
   read -r store mode conns <<<"$case"
   if [ "$mode" = retention ]; then
     # The daemon's first retention pass starts 60 s after the engine and
     # takes minutes on this store: the runs fall inside it.
-    CONFIG=$work/config-90.toml start "$work/$store" beside > /dev/null
+    CONFIG=$work/config-90.toml start "$work/$store" after > /dev/null
     sleep 62
   else
     start "$work/$store" "$mode" > /dev/null
@@ -121,14 +126,15 @@ done
 
 target/release/large-store retain "$work/large" 90 > "$work/retention.json"
 
-printf '{"events":%s,"runs":%s,"duration_s":%s,"generated":%s,"reads":{"empty":%s,"large":%s},"cli_feed_ms":{"empty":%s,"large":%s},"startup_ms":{"empty":%s,"large":%s},"intake":[%s],"retention":%s}\n' \
-  "$EVENTS" "$RUNS" "$DURATION" "$(cat "$work/generated.json")" "$(cat "$work/reads-empty.json")" "$(cat "$work/reads-large.json")" \
-  "$feed_empty" "$feed_large" "$startup_empty" "$startup_large" "$cells" "$(cat "$work/retention.json")" > "$OUT/large-store.json"
+printf '{"events":%s,"runs":%s,"duration_s":%s,"generated":%s,"reads":{"empty":%s,"small":%s,"large":%s},"cli_feed_ms":{"empty":%s,"small":%s,"large":%s},"startup_ms":{"empty":%s,"large":%s},"intake":[%s],"retention":%s}\n' \
+  "$EVENTS" "$RUNS" "$DURATION" "$(cat "$work/generated.json")" "$(cat "$work/reads-empty.json")" "$(cat "$work/reads-small.json")" "$(cat "$work/reads-large.json")" \
+  "$feed_empty" "$feed_small" "$feed_large" "$startup_empty" "$startup_large" "$cells" "$(cat "$work/retention.json")" > "$OUT/large-store.json"
 {
   echo
-  echo "feed --json --limit 100 (whole command, ms): empty $feed_empty, large $feed_large"
+  echo "feed --json --limit 100 (whole command, ms): empty $feed_empty, small $feed_small, large $feed_large"
   echo "start-up to the first answer (ms): empty $startup_empty, large $startup_large"
   echo "reads (empty): $(cat "$work/reads-empty.json")"
+  echo "reads (small): $(cat "$work/reads-small.json")"
   echo "reads (large): $(cat "$work/reads-large.json")"
   echo "retention: $(cat "$work/retention.json")"
 } | tee -a "$OUT/large-store.txt"

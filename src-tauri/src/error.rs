@@ -35,7 +35,7 @@ pub enum AppError {
     NotRunning(String),
     #[error("this entry has no alert page to open")]
     NoLink,
-    #[error("could not open the browser: {0}")]
+    #[error("No web browser could be opened for this alert ({0}); copy its link instead")]
     Browser(String),
     #[error("autostart: {0}")]
     Autostart(String),

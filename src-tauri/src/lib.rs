@@ -7,6 +7,7 @@
 
 mod autostart;
 mod commands;
+mod detail;
 mod error;
 mod instance;
 mod ipc;
@@ -121,6 +122,9 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, shell: Arc<Shell>) -> tauri
             commands::feed::feed_acknowledge,
             commands::feed::feed_gaps,
             commands::feed::feed_resume,
+            commands::feed::feed_detail,
+            commands::feed::feed_action,
+            commands::feed::feed_communities,
             commands::settings::settings_get,
             commands::settings::settings_save,
             commands::settings::settings_set_api_key,

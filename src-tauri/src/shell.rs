@@ -48,8 +48,11 @@ pub struct Status {
     /// What the pause holds back ("below-urgent": Urgent alerts still pop
     /// up; "everything"), while pop-ups are paused.
     pub paused_hold: Option<Hold>,
-    /// One sentence when something needs attention (shown in the tray).
+    /// One sentence when something needs attention: the first of `warnings`.
     pub warning: Option<String>,
+    /// Every problem that holds now, the most pressing first (the tray's
+    /// tooltip lists them all).
+    pub warnings: Vec<String>,
     pub key: KeyStatus,
     /// The URL to paste into Sekoia.io.
     pub webhook_url: Option<String>,
@@ -157,7 +160,14 @@ pub struct Shell {
     paused_until: Mutex<Option<(SystemTime, Hold)>>,
     /// A fixed key (tests); otherwise the keyring, env and file are asked.
     key_override: Option<ApiKey>,
+    /// The detail pane's and the community names' caches (`crate::detail`).
+    caches: crate::detail::Cache,
 }
+
+/// The warning while no API key is stored (the settings window shows it at
+/// the key field instead of a banner).
+pub const NO_KEY_WARNING: &str =
+    "No API key: alerts arrive without title or urgency. Add one in Settings.";
 
 /// How long the feed watcher waits for more changes before telling the UI.
 const FEED_DEBOUNCE: Duration = Duration::from_millis(150);
@@ -182,6 +192,7 @@ impl Shell {
             }),
             paused_until: Mutex::new(None),
             key_override: None,
+            caches: crate::detail::Cache::default(),
         })
     }
 
@@ -432,23 +443,35 @@ impl Shell {
             .as_ref()
             .and_then(Url::host_str)
             .is_none_or(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
-        let warning = if let Some(why) = &inner.stopped {
-            Some(format!("The engine is not running: {why}"))
-        } else if !inner.key.stored {
-            Some("No API key: alerts arrive without title or urgency. Add one in Settings.".into())
+        // Every problem that holds now, the most pressing first.
+        let mut warnings = Vec::new();
+        if let Some(why) = &inner.stopped {
+            warnings.push(format!("The engine is not running: {why}"));
+        }
+        if !inner.key.stored {
+            warnings.push(NO_KEY_WARNING.into());
         } else if inner.key.accepted == Some(false) {
-            inner.key.problem.clone()
-        } else {
+            warnings.extend(inner.key.problem.clone());
+        }
+        let no_key = matches!(
+            health.as_ref().map(|h| &h.api),
+            Some(notifier_core::health::ApiHealth::NoKey)
+        );
+        warnings.extend(
             health
                 .as_ref()
                 .and_then(Health::warning)
-                .or_else(|| forward_warning(inner.running.as_ref()))
-        };
+                // Said once, above, in the app's own words.
+                .filter(|_| !(no_key && !inner.key.stored)),
+        );
+        warnings.extend(forward_warning(inner.running.as_ref()));
+        warnings.dedup();
         Status {
             unread,
             paused_until,
             paused_hold,
-            warning,
+            warning: warnings.first().cloned(),
+            warnings,
             key: inner.key.clone(),
             webhook_url: webhook.map(String::from),
             webhook_local,
@@ -514,8 +537,12 @@ impl Shell {
         Ok(engine.acknowledge(uuid).await?.status)
     }
 
+    pub(crate) fn caches(&self) -> &crate::detail::Cache {
+        &self.caches
+    }
+
     /// The running engine, without holding the shell's lock while using it.
-    async fn engine(&self) -> Result<Arc<Engine>, AppError> {
+    pub(crate) async fn engine(&self) -> Result<Arc<Engine>, AppError> {
         let inner = self.inner.lock().await;
         let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
         Ok(Arc::clone(&running.engine))
@@ -524,7 +551,14 @@ impl Shell {
     /// Opens the alert page of feed entry `id` in the default browser.
     pub async fn open_alert(&self, id: i64) -> Result<(), AppError> {
         let link = self.alert_link(id).await?;
-        open::that_detached(link.as_str()).map_err(|e| AppError::Browser(e.to_string()))
+        open::that_detached(link.as_str()).map_err(|e| {
+            tracing::warn!("the browser launcher failed: {e}");
+            AppError::Browser(if e.kind() == std::io::ErrorKind::NotFound {
+                "no launcher such as xdg-open is installed".into()
+            } else {
+                "the launcher (xdg-open) reported a failure".into()
+            })
+        })
     }
 
     pub fn paused_until(&self) -> Option<SystemTime> {
@@ -637,6 +671,7 @@ impl Shell {
         let mut inner = self.inner.lock().await;
         let previous = Form::from_settings(&inner.settings);
         let settings = form::save(&self.paths.config_file, new)?;
+        let api_changed = settings.api_url() != inner.settings.api_url();
         let key = self.restart_key(&mut inner);
         if let Some(running) = inner.running.take() {
             running.stop().await;
@@ -652,7 +687,17 @@ impl Shell {
             self.publish_status().await;
             return Err(e);
         }
+        // Another region (or API URL): the last verdict was about the old
+        // one, so the key is checked again against the new one.
+        if api_changed {
+            inner.key.checked_at = None;
+            inner.key.accepted = None;
+            inner.key.problem = None;
+        }
         drop(inner);
+        if let (true, Some(key)) = (api_changed, key) {
+            self.spawn_key_check(key);
+        }
         self.publish_status().await;
         Ok(())
     }

@@ -359,6 +359,12 @@ impl Engine {
         crate::triage::acknowledge(client, &self.store.writer(), uuid).await
     }
 
+    /// The Alert API client, when a key is set (the feed's detail pane and
+    /// workflow buttons read and act through it, under its rate limit).
+    pub fn client(&self) -> Option<Client> {
+        self.client.clone()
+    }
+
     /// Each forward destination's state, in the order they were given.
     pub fn forward_status(&self) -> Result<Vec<DestinationStatus>, StoreError> {
         crate::outbox::status(&self.store.reader()?, &self.forward)

@@ -287,6 +287,20 @@ pub struct Alert {
     /// RFC 3339, as sent.
     #[serde(default, deserialize_with = "lenient")]
     pub first_seen_at: Option<String>,
+    /// RFC 3339, as sent.
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_seen_at: Option<String>,
+    /// The community the alert belongs to (an MSSP's customer).
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub community_uuid: Option<String>,
     /// Occurrences so far (`similar`).
     #[serde(
         default,
@@ -665,11 +679,26 @@ impl Client {
     /// Retried only on 429 (the change was then not made); 403 and 409 say
     /// which permission is missing or that the alert moved on.
     pub async fn trigger_workflow(&self, uuid: &str, action_uuid: &str) -> Result<(), SekoiaError> {
+        self.trigger_workflow_commented(uuid, action_uuid, None)
+            .await
+    }
+
+    /// [`Client::trigger_workflow`] with an optional `comment` (sent as
+    /// `"comment"` when not blank; Sekoia.io keeps it with the change).
+    pub async fn trigger_workflow_commented(
+        &self,
+        uuid: &str,
+        action_uuid: &str,
+        comment: Option<&str>,
+    ) -> Result<(), SekoiaError> {
         if !is_uuid(uuid) || !is_uuid(action_uuid) {
             return Err(SekoiaError::InvalidUuid);
         }
         let path = format!("/v1/sic/alerts/{uuid}/workflow");
-        let body = serde_json::json!({ "action_uuid": action_uuid });
+        let mut body = serde_json::json!({ "action_uuid": action_uuid });
+        if let Some(comment) = comment.map(str::trim).filter(|c| !c.is_empty()) {
+            body["comment"] = Value::String(comment.to_owned());
+        }
         let call = Call {
             method: reqwest::Method::PATCH,
             path: &path,
@@ -1047,7 +1076,10 @@ fn error_detail(err: &reqwest::Error) -> String {
     detail
 }
 
+mod detail;
 mod lossy;
+
+pub use detail::{parse_comments, parse_record, AlertRecord, Comment, StatusChange};
 
 #[cfg(test)]
 mod tests;

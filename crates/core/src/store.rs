@@ -271,6 +271,10 @@ pub struct FeedEntry {
     pub read: bool,
     /// Added by a catch-up from the Alert API (the webhook never came).
     pub caught_up: bool,
+    /// When the alert was raised (its `created_at`, RFC 3339), once enriched.
+    pub alert_at: Option<String>,
+    /// The alert's community uuid (`community_uuid`), once enriched.
+    pub community: Option<String>,
 }
 
 enum Msg {
@@ -939,6 +943,12 @@ impl Reader {
                 // A test alert is never unread: it is not an alert.
                 read: row.get::<_, i64>(7)? == 0 || kind_is_test(row.get_ref(1)?),
                 caught_up: row.get(23)?,
+                alert_at: alert
+                    .as_ref()
+                    .and_then(|a| a.created_at)
+                    .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                    .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
+                community: alert.and_then(|a| a.community_uuid),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -16,6 +16,8 @@
 //! - `tunnel`: a real bore tunnel supervised by the daemon; a missing tunnel program.
 //! - `triage`: "Acknowledge" on a pop-up of the real daemon -> PATCH on the fake API.
 //! - `window`: the app's feed and settings windows over WebDriver.
+//! - `console`: the feed as a triage console: dense rows, sort, keyboard, the
+//!   detail pane and every workflow action, Copy link, communities, errors at the row.
 //! - `webdriver`: a minimal W3C WebDriver client for WebKitWebDriver.
 //! - `fake_tunnels`: fake cloudflared / ngrok on PATH with faked metrics and
 //!   agent APIs; a tunnel that changes URL; one that exits at once.
@@ -43,6 +45,7 @@
 
 mod bounded;
 mod catchup;
+mod console;
 mod crash;
 mod desktop;
 mod enrich;

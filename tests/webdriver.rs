@@ -172,6 +172,26 @@ impl Session<'_> {
         );
     }
 
+    /// Sends `text` as key presses to the element `css` (W3C key codes
+    /// such as `\u{E007}` Enter work).
+    pub fn send_keys(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(&json!({"text": text})),
+        );
+    }
+
+    /// Sets the window's outer size in CSS pixels.
+    pub fn set_window_size(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(&json!({"width": width, "height": height})),
+        );
+    }
+
     pub fn text(&self, css: &str) -> String {
         let id = self.find(css);
         self.call("GET", &format!("/element/{id}/text"), None)

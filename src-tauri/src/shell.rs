@@ -94,10 +94,21 @@ pub struct ForwardView {
 pub struct SettingsView {
     pub form: Form,
     pub forwards: Vec<ForwardView>,
-    pub regions: Vec<&'static str>,
+    pub regions: Vec<RegionView>,
     pub status: Status,
     pub config_file: String,
     pub autostart: Option<bool>,
+}
+
+/// A region as the settings window offers it: its name and where it leads.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionView {
+    /// `fra1`, `usa1`… (the config's value).
+    pub name: &'static str,
+    /// The web app's host, e.g. `app.sekoia.io`.
+    pub app_host: String,
+    /// The API base, e.g. `https://api.sekoia.io/`.
+    pub api_url: String,
 }
 
 /// How long pop-ups are paused from the tray or the feed, and what the
@@ -657,7 +668,14 @@ impl Shell {
         SettingsView {
             form,
             forwards,
-            regions: Region::ALL.iter().map(|r| r.as_str()).collect(),
+            regions: Region::ALL
+                .iter()
+                .map(|r| RegionView {
+                    name: r.as_str(),
+                    app_host: r.app_url().host_str().unwrap_or_default().to_owned(),
+                    api_url: r.api_url().to_string(),
+                })
+                .collect(),
             status: self.status().await,
             config_file: self.paths.config_file.display().to_string(),
             autostart,

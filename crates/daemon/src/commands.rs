@@ -868,6 +868,8 @@ mod tests {
             enrich_error: None,
             read: true,
             caught_up: false,
+            alert_at: None,
+            community: None,
         }
     }
 

@@ -157,8 +157,14 @@ impl Session<'_> {
             .to_owned()
     }
 
+    /// Clicks `css` after scrolling it to the middle of the window (where
+    /// no sticky bar covers it, as a user would see it).
     pub fn click(&self, css: &str) {
         let id = self.find(css);
+        self.execute(
+            "document.querySelector(arguments[0])?.scrollIntoView({ block: 'center' })",
+            json!([css]),
+        );
         self.call("POST", &format!("/element/{id}/click"), Some(&json!({})));
     }
 

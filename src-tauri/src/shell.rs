@@ -473,7 +473,7 @@ impl Shell {
                 .as_ref()
                 .and_then(Health::warning)
                 // Said once, above, in the app's own words.
-                .filter(|_| !(no_key && !inner.key.stored)),
+                .filter(|w| !(no_key && !inner.key.stored && w.starts_with("No API key"))),
         );
         warnings.extend(forward_warning(inner.running.as_ref()));
         warnings.dedup();

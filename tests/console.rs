@@ -395,8 +395,12 @@ fn the_feed_is_a_dense_keyboard_console_with_a_detail_pane_and_every_workflow_ac
         &format!("return {r0}.querySelector('.line2').textContent.includes('Acknowledged')"),
     );
     window.wait_for(
+        "the action's confirmation",
+        "const t = document.querySelector('#toast'); return t && !t.hidden && t.textContent.includes('Acknowledge')",
+    );
+    window.wait_for(
         "the confirmation to go",
-        "const t = document.querySelector('#toast'); return !t || t.hidden",
+        "return document.querySelector('#toast').hidden",
     );
     window.screenshot(&screenshots().join("feed-narrow.png"));
     window.set_window_size(1280, 800);
@@ -470,7 +474,9 @@ fn errors_show_at_the_row_and_a_failed_browser_launch_keeps_the_alert_unread() {
     let known = &ALERTS[3];
     api.add_alert(alert_of(known));
     let unknown = "b2000000-0000-4000-8000-0000000000ff";
-    let dir = crate::desktop::desktop_dir(&api);
+    let mut dir = crate::desktop::desktop_dir(&api);
+    // The dark theme, as a desktop set to dark gives it to GTK apps.
+    dir.env.push(("GTK_THEME".into(), "Adwaita:dark".into()));
     let display = Display::start();
     let driver = driver(&dir, &display, true);
     let window = driver.session(&app_bin(), &app_args(&dir));
@@ -499,6 +505,14 @@ fn errors_show_at_the_row_and_a_failed_browser_launch_keeps_the_alert_unread() {
         said.as_str().unwrap_or_default().starts_with("Sekoia.io does not know this alert (404)"),
         "{said}"
     );
+
+    let dark = window.execute(
+        "return { dark: matchMedia('(prefers-color-scheme: dark)').matches, bg: getComputedStyle(document.body).backgroundColor }",
+        json!([]),
+    );
+    assert_eq!(dark["dark"], true, "{dark}");
+    assert_eq!(dark["bg"], "rgb(21, 25, 31)", "the dark palette: {dark}");
+    window.screenshot(&screenshots().join("feed-dark-pane.png"));
 
     // Narrow window: the pane covers the list; Esc goes back to it.
     window.execute(

@@ -34,21 +34,201 @@ type Spec = (
 
 /// Fifteen alerts as a SOC sees them on a working morning, every band.
 pub const ALERTS: [Spec; 15] = [
-    ("a1000000-0000-4000-8000-000000000001", "ALq7Zk2Rf9Tx", "Ransomware note dropped on FS01 shares", 94, "Ransomware file extension burst", "Headquarters", "10.20.4.17", "fs01.corp.example", 3, 48, MSSP_A),
-    ("a1000000-0000-4000-8000-000000000002", "ALm4Rt8Kx2Pq", "Mimikatz command line on DC01", 86, "Mimikatz command line", "Headquarters", "10.1.2.3", "dc01.corp.example", 11, 2, MSSP_A),
-    ("a1000000-0000-4000-8000-000000000003", "ALc2Vb6Nn1Wd", "Impossible travel for j.doe@corp.example", 68, "Impossible travel", "Cloud tenant", "185.220.101.4", "j.doe@corp.example", 19, 1, MSSP_B),
-    ("a1000000-0000-4000-8000-000000000004", "ALh8Jd3Ls5Qe", "Encoded PowerShell on HR-LAPTOP-7", 63, "Suspicious PowerShell", "Headquarters", "hr-laptop-7", "powershell.exe", 26, 5, MSSP_A),
-    ("a1000000-0000-4000-8000-000000000005", "ALp1Gf7Hy4Ur", "Brute force on VPN gateway", 55, "Brute force on VPN", "Branch Lyon", "45.95.147.12", "vpn.corp.example", 34, 312, MSSP_B),
-    ("a1000000-0000-4000-8000-000000000006", "ALw5Tc9Mb3Ks", "New service installed on SRV-APP-02", 47, "Service installation", "Datacenter", "srv-app-02", "PSEXESVC", 41, 1, MSSP_A),
-    ("a1000000-0000-4000-8000-000000000007", "ALr3Qx1Dv8Fn", "DNS tunnelling pattern from WS-114", 44, "DNS tunnelling", "Headquarters", "ws-114", "t.exfil-cdn.example", 52, 17, MSSP_A),
-    ("a1000000-0000-4000-8000-000000000008", "ALn9Kp4Wz6Ga", "Admin login outside office hours", 36, "Off-hours privileged login", "Cloud tenant", "82.64.12.9", "admin@corp.example", 67, 1, MSSP_B),
-    ("a1000000-0000-4000-8000-000000000009", "ALy6Bm2Ct7Jh", "Outdated TLS protocol on mail gateway", 31, "Deprecated TLS version", "Datacenter", "mx1.corp.example", "TLS 1.0", 80, 9, MSSP_A),
-    ("a1000000-0000-4000-8000-000000000010", "ALd4Fs8Gr1Lw", "Mass file download from SharePoint", 27, "Unusual download volume", "Cloud tenant", "m.lee@corp.example", "sharepoint", 95, 3, MSSP_B),
-    ("a1000000-0000-4000-8000-000000000011", "ALk1Hn5Ue9Xc", "Port scan from guest Wi-Fi", 22, "Internal port scan", "Branch Lyon", "172.16.9.44", "10.20.0.0/16", 121, 4, MSSP_B),
-    ("a1000000-0000-4000-8000-000000000012", "ALs7Jv3Pt2Mb", "USB mass storage on finance laptop", 15, "Removable media", "Headquarters", "fin-laptop-3", "USB 0781:5581", 160, 1, MSSP_A),
-    ("a1000000-0000-4000-8000-000000000013", "ALu2Lq6Wa8Ry", "Certificate expiring on intranet portal", 9, "Certificate expiry", "Datacenter", "intranet.corp.example", "CN=intranet", 240, 1, MSSP_A),
-    ("a1000000-0000-4000-8000-000000000014", "ALg5Xe1Bk4Dz", "Password spray blocked by IdP", 6, "Password spray", "Cloud tenant", "193.32.162.7", "idp.corp.example", 330, 58, MSSP_B),
-    ("a1000000-0000-4000-8000-000000000015", "ALb8Cw7Yn3Hv", "New admin account created", 4, "Account creation", "Headquarters", "it-admin", "svc-backup", 420, 1, MSSP_A),
+    (
+        "a1000000-0000-4000-8000-000000000001",
+        "ALq7Zk2Rf9Tx",
+        "Ransomware note dropped on FS01 shares",
+        94,
+        "Ransomware file extension burst",
+        "Headquarters",
+        "10.20.4.17",
+        "fs01.corp.example",
+        3,
+        48,
+        MSSP_A,
+    ),
+    (
+        "a1000000-0000-4000-8000-000000000002",
+        "ALm4Rt8Kx2Pq",
+        "Mimikatz command line on DC01",
+        86,
+        "Mimikatz command line",
+        "Headquarters",
+        "10.1.2.3",
+        "dc01.corp.example",
+        11,
+        2,
+        MSSP_A,
+    ),
+    (
+        "a1000000-0000-4000-8000-000000000003",
+        "ALc2Vb6Nn1Wd",
+        "Impossible travel for j.doe@corp.example",
+        68,
+        "Impossible travel",
+        "Cloud tenant",
+        "185.220.101.4",
+        "j.doe@corp.example",
+        19,
+        1,
+        MSSP_B,
+    ),
+    (
+        "a1000000-0000-4000-8000-000000000004",
+        "ALh8Jd3Ls5Qe",
+        "Encoded PowerShell on HR-LAPTOP-7",
+        63,
+        "Suspicious PowerShell",
+        "Headquarters",
+        "hr-laptop-7",
+        "powershell.exe",
+        26,
+        5,
+        MSSP_A,
+    ),
+    (
+        "a1000000-0000-4000-8000-000000000005",
+        "ALp1Gf7Hy4Ur",
+        "Brute force on VPN gateway",
+        55,
+        "Brute force on VPN",
+        "Branch Lyon",
+        "45.95.147.12",
+        "vpn.corp.example",
+        34,
+        312,
+        MSSP_B,
+    ),
+    (
+        "a1000000-0000-4000-8000-000000000006",
+        "ALw5Tc9Mb3Ks",
+        "New service installed on SRV-APP-02",
+        47,
+        "Service installation",
+        "Datacenter",
+        "srv-app-02",
+        "PSEXESVC",
+        41,
+        1,
+        MSSP_A,
+    ),
+    (
+        "a1000000-0000-4000-8000-000000000007",
+        "ALr3Qx1Dv8Fn",
+        "DNS tunnelling pattern from WS-114",
+        44,
+        "DNS tunnelling",
+        "Headquarters",
+        "ws-114",
+        "t.exfil-cdn.example",
+        52,
+        17,
+        MSSP_A,
+    ),
+    (
+        "a1000000-0000-4000-8000-000000000008",
+        "ALn9Kp4Wz6Ga",
+        "Admin login outside office hours",
+        36,
+        "Off-hours privileged login",
+        "Cloud tenant",
+        "82.64.12.9",
+        "admin@corp.example",
+        67,
+        1,
+        MSSP_B,
+    ),
+    (
+        "a1000000-0000-4000-8000-000000000009",
+        "ALy6Bm2Ct7Jh",
+        "Outdated TLS protocol on mail gateway",
+        31,
+        "Deprecated TLS version",
+        "Datacenter",
+        "mx1.corp.example",
+        "TLS 1.0",
+        80,
+        9,
+        MSSP_A,
+    ),
+    (
+        "a1000000-0000-4000-8000-000000000010",
+        "ALd4Fs8Gr1Lw",
+        "Mass file download from SharePoint",
+        27,
+        "Unusual download volume",
+        "Cloud tenant",
+        "m.lee@corp.example",
+        "sharepoint",
+        95,
+        3,
+        MSSP_B,
+    ),
+    (
+        "a1000000-0000-4000-8000-000000000011",
+        "ALk1Hn5Ue9Xc",
+        "Port scan from guest Wi-Fi",
+        22,
+        "Internal port scan",
+        "Branch Lyon",
+        "172.16.9.44",
+        "10.20.0.0/16",
+        121,
+        4,
+        MSSP_B,
+    ),
+    (
+        "a1000000-0000-4000-8000-000000000012",
+        "ALs7Jv3Pt2Mb",
+        "USB mass storage on finance laptop",
+        15,
+        "Removable media",
+        "Headquarters",
+        "fin-laptop-3",
+        "USB 0781:5581",
+        160,
+        1,
+        MSSP_A,
+    ),
+    (
+        "a1000000-0000-4000-8000-000000000013",
+        "ALu2Lq6Wa8Ry",
+        "Certificate expiring on intranet portal",
+        9,
+        "Certificate expiry",
+        "Datacenter",
+        "intranet.corp.example",
+        "CN=intranet",
+        240,
+        1,
+        MSSP_A,
+    ),
+    (
+        "a1000000-0000-4000-8000-000000000014",
+        "ALg5Xe1Bk4Dz",
+        "Password spray blocked by IdP",
+        6,
+        "Password spray",
+        "Cloud tenant",
+        "193.32.162.7",
+        "idp.corp.example",
+        330,
+        58,
+        MSSP_B,
+    ),
+    (
+        "a1000000-0000-4000-8000-000000000015",
+        "ALb8Cw7Yn3Hv",
+        "New admin account created",
+        4,
+        "Account creation",
+        "Headquarters",
+        "it-admin",
+        "svc-backup",
+        420,
+        1,
+        MSSP_A,
+    ),
 ];
 
 fn now() -> u64 {
@@ -86,7 +266,11 @@ pub fn alert_of(spec: &Spec) -> Value {
     let created = now() - ago * 60;
     a["created_at"] = json!(created);
     a["first_seen_at"] = json!(rfc3339(created));
-    let last = if similar > 1 { now() - 60 * (ago / 3) } else { created };
+    let last = if similar > 1 {
+        now() - 60 * (ago / 3)
+    } else {
+        created
+    };
     a["last_seen_at"] = json!(rfc3339(last));
     a["rule"]["name"] = json!(rule);
     a["rule"]["description"] = json!(format!("Sekoia.io detection rule: {rule}."));
@@ -117,8 +301,11 @@ fn driver(dir: &Dir, display: &Display, failing: bool) -> Driver {
     let (path, _) = crate::util::fake_opener(dir.tmp.path(), "opened");
     if failing {
         let opener = dir.tmp.path().join("bin/xdg-open");
-        std::fs::write(&opener, "#!/bin/sh\necho 'xdg-open: no method available for opening' >&2\nexit 3\n")
-            .expect("failing opener");
+        std::fs::write(
+            &opener,
+            "#!/bin/sh\necho 'xdg-open: no method available for opening' >&2\nexit 3\n",
+        )
+        .expect("failing opener");
     }
     Driver::start(&dir.tmp.path().join("app.log"), |cmd: &mut Command| {
         dir.session.as_ref().expect("session").apply(cmd);
@@ -238,10 +425,16 @@ fn the_feed_is_a_dense_keyboard_console_with_a_detail_pane_and_every_workflow_ac
         assert!(line2.contains(needle), "{needle} not in {line2:?}");
     }
     assert!(
-        parts["when"].as_str().unwrap_or_default().ends_with(" · 3 min"),
+        parts["when"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(" · 3 min"),
         "the alert's own time, not its arrival: {parts}"
     );
-    assert_eq!(parts["actionsShown"], "none", "actions only on hover or focus");
+    assert_eq!(
+        parts["actionsShown"], "none",
+        "actions only on hover or focus"
+    );
     // The other community, unknown to the API, reads as its first block.
     let b = row(ALERTS[2].0);
     let label = window.wait_for(
@@ -282,10 +475,13 @@ fn the_feed_is_a_dense_keyboard_console_with_a_detail_pane_and_every_workflow_ac
         json!([]),
     );
     let mut by_urgency = ALERTS.to_vec();
-    by_urgency.sort_by(|a, b| b.3.cmp(&a.3));
+    by_urgency.sort_by_key(|s| std::cmp::Reverse(s.3));
     assert_eq!(
         order(&window),
-        by_urgency.iter().map(|s| s.0.to_owned()).collect::<Vec<_>>()
+        by_urgency
+            .iter()
+            .map(|s| s.0.to_owned())
+            .collect::<Vec<_>>()
     );
     assert_eq!(
         window.execute("return document.querySelector('#sort').value", json!([])),
@@ -312,7 +508,10 @@ fn the_feed_is_a_dense_keyboard_console_with_a_detail_pane_and_every_workflow_ac
         "const s = document.querySelector('#community'); return s.hidden ? null : [...s.options].map((o) => o.textContent)",
         json!([]),
     );
-    assert_eq!(options, json!(["All communities", "Acme Retail", "9b2d4f60"]));
+    assert_eq!(
+        options,
+        json!(["All communities", "Acme Retail", "9b2d4f60"])
+    );
     let kept = window.execute(
         "const s = document.querySelector('#community'); s.value = arguments[0]; s.dispatchEvent(new Event('change')); \
          return [...document.querySelectorAll('.row')].map((r) => r.dataset.uuid)",
@@ -355,12 +554,21 @@ fn the_feed_is_a_dense_keyboard_console_with_a_detail_pane_and_every_workflow_ac
     assert_eq!(facts["Occurrences"], "48", "{pane}");
     assert_eq!(facts["Community"], "Acme Retail", "{pane}");
     for key in ["First seen", "Last seen", "Raised"] {
-        assert!(facts[key].as_str().is_some_and(|s| !s.is_empty()), "{key}: {pane}");
+        assert!(
+            facts[key].as_str().is_some_and(|s| !s.is_empty()),
+            "{key}: {pane}"
+        );
     }
     let text = pane["text"].as_str().unwrap_or_default();
-    assert!(text.contains("Seen 48 time(s) from 10.20.4.17"), "description: {text}");
+    assert!(
+        text.contains("Seen 48 time(s) from 10.20.4.17"),
+        "description: {text}"
+    );
     assert!(text.contains("Status history"), "{text}");
-    assert!(text.contains("<b>not</b> markup"), "comments stay text: {text}");
+    assert!(
+        text.contains("<b>not</b> markup"),
+        "comments stay text: {text}"
+    );
     assert_eq!(pane["markup"], 0);
     assert_eq!(pane["actions"], json!(["Acknowledge", "Reject"]));
 
@@ -502,7 +710,9 @@ fn errors_show_at_the_row_and_a_failed_browser_launch_keeps_the_alert_unread() {
         "return document.querySelector('#alert-error')?.textContent",
     );
     assert!(
-        said.as_str().unwrap_or_default().starts_with("Sekoia.io does not know this alert (404)"),
+        said.as_str()
+            .unwrap_or_default()
+            .starts_with("Sekoia.io does not know this alert (404)"),
         "{said}"
     );
 
@@ -541,7 +751,10 @@ fn errors_show_at_the_row_and_a_failed_browser_launch_keeps_the_alert_unread() {
         error.starts_with("No web browser could be opened for this alert"),
         "{error}"
     );
-    assert!(!error.contains("ExitStatus"), "no raw launcher text: {error}");
+    assert!(
+        !error.contains("ExitStatus"),
+        "no raw launcher text: {error}"
+    );
     assert_eq!(
         window.execute(&format!("return {k}.classList.contains('read')"), json!([])),
         false,
@@ -555,7 +768,10 @@ fn errors_show_at_the_row_and_a_failed_browser_launch_keeps_the_alert_unread() {
         true
     );
     assert_eq!(
-        window.execute("return document.querySelector('#warning').hidden", json!([])),
+        window.execute(
+            "return document.querySelector('#warning').hidden",
+            json!([])
+        ),
         true,
         "the error is at the row, not in the page banner"
     );

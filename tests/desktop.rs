@@ -527,7 +527,11 @@ fn save_icon(argb: &[u8], path: &std::path::Path) {
         .arg(path)
         .output()
         .expect("convert (package imagemagick)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = std::fs::remove_file(raw);
 }
 
@@ -556,30 +560,47 @@ fn unread_alerts_show_over_the_warning_and_paused_icons_and_mark_all_read_clears
     let first = wait_tooltip(&dir, &item, "No public webhook URL");
     assert!(first.contains("no unread alerts"), "{first}");
     let plain = icon_32(&dir, &item);
-    assert_ne!(rgb_at(&plain, 7, 7), DOT_RED, "no dot without unread alerts");
+    assert_ne!(
+        rgb_at(&plain, 7, 7),
+        DOT_RED,
+        "no dot without unread alerts"
+    );
     let menu = session.block_on(item.menu()).expect("menu");
     let mark = MenuEntry::find(&menu, "Mark all read").expect("Mark all read");
     assert!(!mark.enabled, "nothing to mark: {mark:?}");
 
     assert_eq!(app.post(&crate::util::alert(UUID)), 202);
     wait_tooltip(&dir, &item, "1 unread alert");
-    let warning = eventually("the dot over the warning icon", Duration::from_secs(10), || {
-        let icon = icon_32(&dir, &item);
-        (rgb_at(&icon, 7, 7) == DOT_RED).then_some(icon)
-    });
+    let warning = eventually(
+        "the dot over the warning icon",
+        Duration::from_secs(10),
+        || {
+            let icon = icon_32(&dir, &item);
+            (rgb_at(&icon, 7, 7) == DOT_RED).then_some(icon)
+        },
+    );
     save_icon(&warning, &shots.join("tray-warning-unread.png"));
 
     // Paused: the dot stays, and so does the warning in the tooltip.
-    click_in(&dir, &item, "Pause pop-ups (Urgent still pops up)", "For 1 hour");
+    click_in(
+        &dir,
+        &item,
+        "Pause pop-ups (Urgent still pops up)",
+        "For 1 hour",
+    );
     let paused_tip = wait_tooltip(&dir, &item, "pop-ups paused until");
     assert!(
         paused_tip.contains("1 unread alert") && paused_tip.contains("No public webhook URL"),
         "{paused_tip}"
     );
-    let paused = eventually("the dot over the paused icon", Duration::from_secs(10), || {
-        let icon = icon_32(&dir, &item);
-        (rgb_at(&icon, 25, 7) == DOT_RED).then_some(icon)
-    });
+    let paused = eventually(
+        "the dot over the paused icon",
+        Duration::from_secs(10),
+        || {
+            let icon = icon_32(&dir, &item);
+            (rgb_at(&icon, 25, 7) == DOT_RED).then_some(icon)
+        },
+    );
     save_icon(&paused, &shots.join("tray-paused-unread.png"));
     let menu = session.block_on(item.menu()).expect("menu");
     let resume = entry_starting(&menu, "Resume pop-ups (paused until ").expect("resume");
@@ -618,5 +639,9 @@ fn unread_alerts_show_over_the_warning_and_paused_icons_and_mark_all_read_clears
         .arg(shots.join("tray.png"))
         .output()
         .expect("montage (package imagemagick)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -209,7 +209,9 @@ fn the_feed_window_lists_a_posted_alert_and_renders_a_hostile_title_as_text() {
     // Acknowledge from the row: the workflow action in Sekoia.io, then the
     // row shows the new status and offers the action no more.
     window.execute(
-        &format!("{row}.dispatchEvent(new KeyboardEvent('keydown', {{ key: 'a', bubbles: true }}))"),
+        &format!(
+            "{row}.dispatchEvent(new KeyboardEvent('keydown', {{ key: 'a', bubbles: true }}))"
+        ),
         json!([]),
     );
     window.wait_for(
@@ -741,17 +743,25 @@ fn the_first_run_settings_go_in_order_and_check_the_key_again_on_a_region_change
     assert_eq!(page["regions"][0], "fra1 · app.sekoia.io", "{page}");
     assert_eq!(page["regions"][4], "usa1 · app.usa1.sekoia.io", "{page}");
     assert!(
-        !page["banner"].as_str().unwrap_or_default().contains("Settings"),
+        !page["banner"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Settings"),
         "no banner telling to open Settings inside Settings: {page}"
     );
     assert_eq!(page["key"], "No key stored yet.", "{page}");
     assert!(
-        !page["placeholder"].as_str().unwrap_or_default().contains("stored"),
+        !page["placeholder"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("stored"),
         "{page}"
     );
     assert_eq!(page["events"][0], "New alert", "{page}");
     assert!(
-        !page["events"].to_string().contains("content-proposal:created"),
+        !page["events"]
+            .to_string()
+            .contains("content-proposal:created"),
         "events in words: {page}"
     );
     assert_eq!(page["unlabelled"], json!([]), "{page}");
@@ -771,7 +781,10 @@ fn the_first_run_settings_go_in_order_and_check_the_key_again_on_a_region_change
         "the key to be accepted",
         "const t = document.querySelector('#key-state').textContent; return t.includes('accepted') ? t : null",
     );
-    assert!(state.as_str().unwrap_or_default().contains(&host), "{state}");
+    assert!(
+        state.as_str().unwrap_or_default().contains(&host),
+        "{state}"
+    );
     assert_eq!(lookup(&dir), api.api_key());
 
     // Another API URL (another region): the stored key is said to be

@@ -489,7 +489,7 @@ mod tests {
     fn unread_alerts_show_a_red_dot_over_the_warning_and_paused_icons() {
         let mut s = status();
         s.warning = Some("No public webhook URL".into());
-        assert_eq!(dot_pixel(&s).1, false, "no dot without unread alerts");
+        assert!(!dot_pixel(&s).1, "no dot without unread alerts");
         s.unread = 2;
         let (px, changed) = dot_pixel(&s);
         assert!(changed);
@@ -501,7 +501,7 @@ mod tests {
         // The plain unread icon already has its dot: nothing is drawn over it.
         s.paused_until = None;
         s.warning = None;
-        assert_eq!(dot_pixel(&s).1, false);
+        assert!(!dot_pixel(&s).1);
     }
 
     #[test]

@@ -947,7 +947,10 @@ impl Reader {
                     .as_ref()
                     .and_then(|a| a.created_at)
                     .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-                    .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    }),
                 community: alert.and_then(|a| a.community_uuid),
             })
         })?;

@@ -689,15 +689,19 @@ fn workflow(inner: &mut Inner, method: &Method, uuid: &str, body: &str) -> Respo
             })
         })
         .collect();
-    inner.history.entry(uuid.to_owned()).or_default().push(json!({
-        "uuid": format!("00000000-0000-4000-8000-{n:012}"),
-        "created_at": now,
-        "created_by": "f93a35e0-b9aa-4c95-ab31-40f1e9aea5a4",
-        "created_by_type": "apikey",
-        "entry_type": "alert",
-        "alert": {"status": new_status, "previous_status": status},
-        "history_comments": said
-    }));
+    inner
+        .history
+        .entry(uuid.to_owned())
+        .or_default()
+        .push(json!({
+            "uuid": format!("00000000-0000-4000-8000-{n:012}"),
+            "created_at": now,
+            "created_by": "f93a35e0-b9aa-4c95-ab31-40f1e9aea5a4",
+            "created_by_type": "apikey",
+            "entry_type": "alert",
+            "alert": {"status": new_status, "previous_status": status},
+            "history_comments": said
+        }));
     // A comment given with a change is one of the alert's comments too.
     inner
         .comments

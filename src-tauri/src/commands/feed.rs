@@ -68,9 +68,7 @@ pub async fn feed_action(
     action: String,
     comment: Option<String>,
 ) -> Result<notifier_core::triage::detail::Detail, AppError> {
-    shell
-        .apply_action(&uuid, &action, comment.as_deref())
-        .await
+    shell.apply_action(&uuid, &action, comment.as_deref()).await
 }
 
 /// Labels of the communities `uuids` (names from Sekoia.io, cached).

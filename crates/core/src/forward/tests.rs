@@ -38,6 +38,7 @@ fn full_alert() -> Alert {
         created_at: Some(1_700_000_000),
         first_seen_at: Some("2023-11-14T22:13:20Z".into()),
         similar: Some(3),
+        ..Alert::default()
     }
 }
 

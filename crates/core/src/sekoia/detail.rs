@@ -136,7 +136,7 @@ pub fn parse_record(body: Value) -> Result<AlertRecord, SekoiaError> {
                 .find_map(|c| non_empty(c.content)),
         })
         .collect();
-    history.sort_by(|a, b| b.at.cmp(&a.at));
+    history.sort_by_key(|h| std::cmp::Reverse(h.at));
     Ok(AlertRecord {
         alert,
         description: non_empty(fields.details)
@@ -170,7 +170,7 @@ pub fn parse_comments(body: Value) -> Result<Vec<Comment>, SekoiaError> {
         .into_iter()
         .filter_map(|item| serde_json::from_value(item).ok())
         .collect();
-    comments.sort_by(|a, b| b.date.cmp(&a.date));
+    comments.sort_by_key(|c| std::cmp::Reverse(c.date));
     Ok(comments)
 }
 
@@ -251,7 +251,10 @@ mod tests {
             ]
         }))
         .unwrap();
-        assert_eq!(record.description.as_deref(), Some("Credential dumping tool"));
+        assert_eq!(
+            record.description.as_deref(),
+            Some("Credential dumping tool")
+        );
         assert_eq!(
             record.community_uuid.as_deref(),
             Some("3a7f1c2e-8b4d-4e6a-9c1f-2d5e8a0b7c63")

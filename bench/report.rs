@@ -166,7 +166,7 @@ fn markdown(
             .and_then(|r| r["pss_mb"]["median"].as_f64())
     };
     md.push_str(&format!(
-        "\nTargets: daemon <= 15 MB: {}; app with no window <= 1.3x the floor with no window: {}.\n",
+        "\nTargets: daemon <= 15 MB: {}; app with no window <= 1.3x the floor with no window: {}; app after closing its windows <= 1.15x the app with no window, within 10 s: {} (WebKit web processes gone {} ms after the close).\n",
         pss("sekoia-notifierd")
             .map_or("?".into(), |v| format!("{v:.1} MB {}", mark(v <= 15.0))),
         ratio(
@@ -174,6 +174,14 @@ fn markdown(
             pss("floor: hello-world Tauri tray app, no window"),
             |r| format!("{r:.2}x {}", mark(r <= 1.3))
         ),
+        ratio(
+            pss("sekoia-notifier, after closing"),
+            pss("sekoia-notifier, tray only"),
+            |r| format!("{r:.2}x {}", mark(r <= 1.15))
+        ),
+        footprint["closing_ms"]
+            .as_f64()
+            .map_or("?".into(), |ms| format!("{ms:.0}")),
     ));
 
     md.push_str("\n**5. Start-up** (ms, median (min-max)):\n\n| from exec to | ms |\n|---|---|\n");

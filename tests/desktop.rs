@@ -645,3 +645,139 @@ fn unread_alerts_show_over_the_warning_and_paused_icons_and_mark_all_read_clears
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every process in the tree of `pid` (itself included), by name.
+fn tree_names(pid: u32) -> Vec<String> {
+    let mut parents = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or_default();
+        let ppid = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        parents.push((child, ppid.unwrap_or(0), comm.to_owned()));
+    }
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, pp, _)| *pp == p)
+                .map(|(c, _, _)| *c),
+        );
+        i += 1;
+    }
+    parents
+        .into_iter()
+        .filter(|(c, _, _)| tree.contains(c))
+        .map(|(_, _, comm)| comm)
+        .collect()
+}
+
+/// Closing the feed and settings windows (as a window manager's close
+/// button does) ends their WebKit processes within 10 s; the app stays in
+/// the tray and opens a window again on demand.
+#[test]
+fn closing_the_windows_ends_every_webkit_process_and_the_app_stays_in_the_tray() {
+    let api = api_with_alert();
+    let dir = desktop_dir(&api);
+    let session = dir.session.as_ref().expect("session");
+    let host = session.tray_host();
+    let display = Display::start();
+    let mut app = App::start(&dir, &display);
+    let item = tray_item(&dir, &host);
+    assert_eq!(web_processes(app.child.id()), 0);
+    session.block_on(item.activate()).expect("Activate");
+    click(&dir, &item, "Settings…");
+    eventually(
+        "two windows' web processes",
+        Duration::from_secs(30),
+        || (web_processes(app.child.id()) >= 2).then_some(()),
+    );
+    let asked = eventually(
+        "both windows on the display",
+        Duration::from_secs(10),
+        || {
+            let n = display.close_windows("Sekoia Notifier")
+                + display.close_windows("Sekoia Notifier settings");
+            (n >= 2).then_some(n)
+        },
+    );
+    assert_eq!(asked, 2);
+    let t0 = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: Vec<String> = tree_names(app.child.id())
+            .into_iter()
+            .filter(|n| n.starts_with("WebKit"))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "WebKit processes still running 10 s after the windows closed: {left:?}; web processes: {}",
+            web_processes(app.child.id())
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "WebKit processes gone {} ms after the close",
+        t0.elapsed().as_millis()
+    );
+    assert!(
+        app.child.try_wait().expect("try_wait").is_none(),
+        "the app quit"
+    );
+    wait_tooltip(&dir, &item, "no unread alerts");
+    // And a window opens again, with a new network process, and draws.
+    session.block_on(item.activate()).expect("Activate");
+    eventually("the feed window again", Duration::from_secs(30), || {
+        (web_processes(app.child.id()) > 0).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let shot = crate::console::screenshots().join("reopened-feed.png");
+    let out = Command::new("import")
+        .args(["-display", &display.name, "-window", "root"])
+        .arg(&shot)
+        .output()
+        .expect("import (package imagemagick)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The window's area is drawn (the page is light), not left black.
+    let mean = Command::new("convert")
+        .arg(&shot)
+        .args(["-crop", "440x640+0+0", "-format", "%[fx:mean]", "info:"])
+        .output()
+        .expect("convert (package imagemagick)");
+    let mean: f64 = String::from_utf8_lossy(&mean.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0.0);
+    assert!(
+        mean > 0.5,
+        "the reopened window looks empty (mean {mean}): {}",
+        shot.display()
+    );
+    click(&dir, &item, "Quit");
+    assert_eq!(
+        app.wait(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        app.log_text()
+    );
+}

@@ -8,16 +8,16 @@
 //! 2. `sekoia-notifier` in the tray (a fake tray host on a private bus, an
 //!    Xvfb display), no window open: no WebKit process runs.
 //! 3. The same app with the feed window open over 1,000 alerts.
-//! 3b. The same app once the feed and settings windows are closed (as a
+//! 7. The same app once the feed and settings windows are closed (as a
 //!    window manager's close button does): the time until no WebKit web
 //!    process is left (at most 10 s), then its footprint, beside the tray
-//!    only figure (target: at most 1.15x).
+//!    only figure (target: at most 1.15x). Measured right after 3.
 //! 4. The floor in the tray, no window; 5. the floor with its window.
 //! 6. Start-up, STARTS times each: exec to the listener accepting (daemon,
 //!    app), exec to the tray item registered (app, floor).
 //!
 //! Usage: footprint-bench [IDLE_SECONDS] [WINDOWS] [STARTS] [PARTS]   (60, 3, 5, all)
-//! PARTS is a comma list of `daemon`, `app` (2, 3, 3b), `floor`, `startup`.
+//! PARTS is a comma list of `daemon`, `app` (2, 3, 7), `floor`, `startup`.
 //! Writes target/bench/footprint.txt and target/bench/footprint.json.
 
 #[path = "common.rs"]
@@ -119,7 +119,7 @@ fn main() {
             windows,
         ));
 
-        // 3b. The settings window too, then both closed.
+        // 7. The settings window too, then both closed.
         let service = host
             .items()
             .into_iter()

@@ -8,9 +8,9 @@
 use crate::desktop::{app_bin, eventually, Display};
 use crate::util::{alert, Dir};
 use crate::webdriver::{Driver, Session};
+use crate::window::{app_args, listen_addr};
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub const MSSP_A: &str = "5c7e9a11-2f4b-4c1e-9d2a-0f3b8d6c1a4e";
@@ -295,11 +295,12 @@ pub fn screenshots() -> PathBuf {
         .join("screenshots")
 }
 
-/// WebKitWebDriver with the session, display and a browser opener that
-/// records (or, `failing`, fails like xdg-open without a browser: exit 3).
+/// WebKitWebDriver as the window tests start it; `failing`: the browser
+/// opener fails like xdg-open without a browser (exit 3).
 fn driver(dir: &Dir, display: &Display, failing: bool) -> Driver {
-    let (path, _) = crate::util::fake_opener(dir.tmp.path(), "opened");
+    let driver = crate::window::driver(dir, display);
     if failing {
+        // The app starts with the session: the opener is read then.
         let opener = dir.tmp.path().join("bin/xdg-open");
         std::fs::write(
             &opener,
@@ -307,34 +308,7 @@ fn driver(dir: &Dir, display: &Display, failing: bool) -> Driver {
         )
         .expect("failing opener");
     }
-    Driver::start(&dir.tmp.path().join("app.log"), |cmd: &mut Command| {
-        dir.session.as_ref().expect("session").apply(cmd);
-        cmd.env("DISPLAY", &display.name)
-            .env("HOME", dir.tmp.path().join("home"))
-            .env("PATH", path)
-            .env("TAURI_WEBVIEW_AUTOMATION", "true")
-            .env("RUST_LOG", "info");
-        for (k, v) in &dir.env {
-            cmd.env(k, v);
-        }
-    })
-}
-
-fn app_args(dir: &Dir) -> Vec<String> {
-    vec![
-        "--config".into(),
-        dir.config().display().to_string(),
-        "--data-dir".into(),
-        dir.data().display().to_string(),
-    ]
-}
-
-fn listen_addr(dir: &Dir) -> std::net::SocketAddr {
-    eventually("instance.json", Duration::from_secs(30), || {
-        let text = std::fs::read_to_string(dir.data().join("instance.json")).ok()?;
-        let v: Value = serde_json::from_str(&text).ok()?;
-        v["listen"].as_str()?.parse().ok()
-    })
+    driver
 }
 
 fn wait_feed(window: &Session<'_>) {

@@ -108,40 +108,9 @@ impl Drop for App {
 
 /// How many WebKit web processes run under `pid` (one per open window).
 fn web_processes(pid: u32) -> usize {
-    let mut parents = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid ...": comm may hold spaces, so split at ')'.
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or_default();
-        let ppid = rest
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok());
-        parents.push((child, ppid.unwrap_or(0), comm.to_owned()));
-    }
-    let mut tree = vec![pid];
-    let mut i = 0;
-    while i < tree.len() {
-        let p = tree[i];
-        tree.extend(
-            parents
-                .iter()
-                .filter(|(_, pp, _)| *pp == p)
-                .map(|(c, _, _)| *c),
-        );
-        i += 1;
-    }
-    parents
+    tree_names(pid)
         .iter()
-        .filter(|(c, _, comm)| tree.contains(c) && comm.starts_with("WebKitWebProces"))
+        .filter(|comm| comm.starts_with("WebKitWebProces"))
         .count()
 }
 

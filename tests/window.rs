@@ -2,29 +2,19 @@
 //! launches the app under Xvfb, in a private session with a keyring and the
 //! fake Sekoia.io API). Screenshots land in `target/screenshots/`.
 
+use crate::console::screenshots;
 use crate::desktop::{app_bin, eventually, Display};
 use crate::util::{alert, Dir};
 use crate::webdriver::Driver;
 use serde_json::json;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 const UUID: &str = "4d8e9c3e-7f6b-4a5c-9d0e-9f8a7b6c5d4e";
 const HOSTILE: &str = r#"<img src=x onerror="document.title='pwned'"><b>Evil</b> & "quoted""#;
 
-fn screenshots() -> PathBuf {
-    // target/<profile>/sekoia-notifierd -> target/screenshots
-    let target = crate::util::bin()
-        .parent()
-        .and_then(|p| p.parent())
-        .expect("target dir")
-        .to_owned();
-    target.join("screenshots")
-}
-
 /// WebKitWebDriver with the session, display and a fake browser opener.
-fn driver(dir: &Dir, display: &Display) -> Driver {
+pub fn driver(dir: &Dir, display: &Display) -> Driver {
     let (path, _) = crate::util::fake_opener(dir.tmp.path(), "opened");
     Driver::start(&dir.tmp.path().join("app.log"), |cmd: &mut Command| {
         dir.session.as_ref().expect("session").apply(cmd);
@@ -39,7 +29,7 @@ fn driver(dir: &Dir, display: &Display) -> Driver {
     })
 }
 
-fn app_args(dir: &Dir) -> Vec<String> {
+pub fn app_args(dir: &Dir) -> Vec<String> {
     vec![
         "--config".into(),
         dir.config().display().to_string(),
@@ -63,7 +53,15 @@ fn wait_settings_form(window: &crate::webdriver::Session<'_>) {
     );
 }
 
-fn listen_addr(dir: &Dir) -> std::net::SocketAddr {
+/// A loopback port free now (the form refuses the test config's port 0).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+pub fn listen_addr(dir: &Dir) -> std::net::SocketAddr {
     eventually("instance.json", Duration::from_secs(30), || {
         let text = std::fs::read_to_string(dir.data().join("instance.json")).ok()?;
         let v: serde_json::Value = serde_json::from_str(&text).ok()?;
@@ -401,10 +399,7 @@ fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
     window.clear_and_type("#sound-high", "bell");
     window.click("#resident_urgent");
     // The test config listens on port 0, which the form does not accept.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = free_port();
     window.clear_and_type("#port", &port.to_string());
     window.click("#save");
     let saved = window.wait_for(
@@ -484,10 +479,7 @@ fn the_settings_window_switches_to_direct_mode_and_a_liveapi_event_pops_up() {
     );
     window.clear_and_type("#liveapi_url", live.url().as_str());
     // The test config listens on port 0, which the form does not accept.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = free_port();
     window.clear_and_type("#port", &port.to_string());
     window.click("#save");
     let saved = window.wait_for(
@@ -799,10 +791,8 @@ fn the_first_run_settings_go_in_order_and_check_the_key_again_on_a_region_change
         "document.querySelector('#region').dispatchEvent(new Event('change')); return document.querySelector('#key-state').textContent",
         json!([]),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    // The test config listens on port 0, which the form does not accept.
+    let port = free_port();
     window.clear_and_type("#port", &port.to_string());
     window.click("#save");
     let checked = window.wait_for(

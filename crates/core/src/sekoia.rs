@@ -382,26 +382,28 @@ pub struct WorkflowAction {
 /// The workflow answer: `{"actions": [...]}` (or a bare array); actions
 /// without a string id and name are skipped.
 fn parse_actions(value: Value) -> Result<Vec<WorkflowAction>, SekoiaError> {
-    let items = match value {
-        Value::Array(items) => items,
-        Value::Object(mut map) => match map.remove("actions") {
-            Some(Value::Array(items)) => items,
-            _ => {
-                return Err(SekoiaError::Unreadable {
-                    detail: "the alert workflow has no \"actions\" array".into(),
-                })
-            }
-        },
-        _ => {
-            return Err(SekoiaError::Unreadable {
-                detail: "the alert workflow is not a JSON object".into(),
-            })
-        }
-    };
+    let items = array_in(value, "actions", "the alert workflow")?;
     Ok(items
         .into_iter()
         .filter_map(|item| serde_json::from_value(item).ok())
         .collect())
+}
+
+/// The array an answer holds under `key` (`{"<key>": [...]}`), or the
+/// answer itself when it is a bare array; `what` names it in the error.
+fn array_in(value: Value, key: &str, what: &str) -> Result<Vec<Value>, SekoiaError> {
+    match value {
+        Value::Array(items) => Ok(items),
+        Value::Object(mut map) => match map.remove(key) {
+            Some(Value::Array(items)) => Ok(items),
+            _ => Err(SekoiaError::Unreadable {
+                detail: format!("{what} has no \"{key}\" array"),
+            }),
+        },
+        _ => Err(SekoiaError::Unreadable {
+            detail: format!("{what} is not a JSON object"),
+        }),
+    }
 }
 
 /// True when `s` has the 8-4-4-4-12 hexadecimal UUID shape.

@@ -7,7 +7,7 @@
 //! Must not: retry or limit on its own (every call goes through the
 //! client's limiter, retries and breaker), or keep any state.
 
-use super::{is_uuid, lenient, parse_alert, Alert, Client, SekoiaError};
+use super::{array_in, is_uuid, lenient, parse_alert, Alert, Client, SekoiaError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -150,22 +150,7 @@ pub fn parse_record(body: Value) -> Result<AlertRecord, SekoiaError> {
 /// Reads a comments answer: `{"items": [...]}` or a bare array; entries
 /// that are not objects are skipped. Newest first.
 pub fn parse_comments(body: Value) -> Result<Vec<Comment>, SekoiaError> {
-    let items = match body {
-        Value::Array(items) => items,
-        Value::Object(mut map) => match map.remove("items") {
-            Some(Value::Array(items)) => items,
-            _ => {
-                return Err(SekoiaError::Unreadable {
-                    detail: "the alert's comments have no \"items\" array".into(),
-                })
-            }
-        },
-        _ => {
-            return Err(SekoiaError::Unreadable {
-                detail: "the alert's comments are not a JSON object".into(),
-            })
-        }
-    };
+    let items = array_in(body, "items", "the alert's comments")?;
     let mut comments: Vec<Comment> = items
         .into_iter()
         .filter_map(|item| serde_json::from_value(item).ok())

@@ -266,7 +266,7 @@ impl Engine {
             public_url: None,
             tunnel: None,
         };
-        write_instance(data_dir, &instance);
+        record_instance(data_dir, &instance).await;
         let mut tunnel_error = None;
         let tunnel = match settings.tunnel.kind {
             TunnelKind::None => None,
@@ -505,7 +505,8 @@ impl Engine {
         if let Some(tunnel) = self.tunnel {
             tunnel.stop().await;
         }
-        remove_instance(&self.data_dir);
+        let dir = self.data_dir.clone();
+        let _ = tokio::task::spawn_blocking(move || remove_instance(&dir)).await;
         let _ = self.stop_pipeline.send(());
         if let Err(e) = self.pipeline.await {
             tracing::error!(error = %e, "pipeline task failed");
@@ -664,7 +665,7 @@ async fn watch_tunnel(
         if new_state || instance.tunnel != words {
             instance.public_url = public;
             instance.tunnel = words;
-            write_instance(&data_dir, &instance);
+            record_instance(&data_dir, &instance).await;
         }
         tokio::select! {
             changed = state.changed() => if changed.is_err() { return },
@@ -738,6 +739,15 @@ pub async fn webhook(settings: &Settings, data_dir: &Path) -> Option<(Url, Route
     }
     let addr = instance.map_or(settings.listener.bind, |i| i.listen);
     settings.local_hook_url(addr).map(|u| (u, Route::Local))
+}
+
+/// [`write_instance`] on a blocking thread (file I/O never runs on the
+/// async threads).
+async fn record_instance(data_dir: &Path, instance: &Instance) {
+    let (dir, instance) = (data_dir.to_owned(), instance.clone());
+    if let Err(e) = tokio::task::spawn_blocking(move || write_instance(&dir, &instance)).await {
+        tracing::warn!(error = %e, "cannot record the running instance");
+    }
 }
 
 fn write_instance(data_dir: &Path, instance: &Instance) {

@@ -60,6 +60,9 @@ pub(crate) struct MonitorConfig {
     /// Restarts the tunnel program after [`UNREACHABLE_AFTER`] failed
     /// self-tests in a row through its URL.
     pub restart: Option<Restarter>,
+    /// The engine's tasks: background probes run there, so none outlives
+    /// the engine.
+    pub tasks: crate::tasks::Tasks,
 }
 
 /// The state shared by the monitor task and the engine's handles.
@@ -74,6 +77,7 @@ pub(crate) struct Shared {
     restart: Option<Restarter>,
     /// Failed self-tests in a row through the tunnel's current URL.
     failures: AtomicU32,
+    tasks: crate::tasks::Tasks,
 }
 
 impl Shared {
@@ -297,6 +301,7 @@ impl Monitor {
             probing: Mutex::new(()),
             restart: config.restart.clone(),
             failures: AtomicU32::new(0),
+            tasks: config.tasks.clone(),
         });
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(run(Arc::clone(&shared), config, tracked, stopped));
@@ -454,8 +459,9 @@ async fn tick(periodic: &mut Option<tokio::time::Interval>) {
 /// Runs a self-test through the public URL after `delay`, in the background
 /// (a probe takes up to [`SELFTEST_WAIT`]); nothing without a public URL.
 fn spawn_probe(shared: &Arc<Shared>, delay: Duration) {
+    let owner = Arc::clone(shared);
     let shared = Arc::clone(shared);
-    tokio::spawn(async move {
+    owner.tasks.spawn(async move {
         tokio::time::sleep(delay).await;
         if let Some(url) = shared.public_hook() {
             // The outcome is recorded in the health; the error was logged.

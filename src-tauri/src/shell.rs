@@ -632,7 +632,13 @@ impl Shell {
     /// Opens the alert page of feed entry `id` in the default browser.
     pub async fn open_alert(&self, id: i64) -> Result<(), AppError> {
         let link = self.alert_link(id).await?;
-        open::that_detached(link.as_str()).map_err(|e| {
+        // The launcher is waited for a moment (a failure is reported): off
+        // the async threads.
+        let url = link.to_string();
+        let opened = tokio::task::spawn_blocking(move || open::that_detached(url))
+            .await
+            .map_err(|e| AppError::Browser(format!("the launcher did not run: {e}")))?;
+        opened.map_err(|e| {
             tracing::warn!("the browser launcher failed: {e}");
             AppError::Browser(if e.kind() == std::io::ErrorKind::NotFound {
                 "no launcher such as xdg-open is installed".into()

@@ -302,6 +302,11 @@ fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
     // The right key is checked, stored in the keyring and never shown again.
     window.clear_and_type("#api-key", api.api_key());
     window.click("#save");
+    let saved = window.wait_for(
+        "the outcome of Save",
+        "const t = document.querySelector('#save-result').textContent; return t && !t.startsWith('Saving') ? t : null;",
+    );
+    assert_eq!(saved, "Saved and applied (API key).");
     window.wait_for(
         "the key to be accepted",
         "return document.querySelector('#key-state').textContent.includes('accepted')",

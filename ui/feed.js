@@ -469,13 +469,16 @@ function fact(label, value, cls) {
   return [el("dt", { text: label }), el("dd", { text: String(value), cls })];
 }
 
+/** A full time in the pane, 24-hour like the rows: "29 Nov 2026, 18:11:22". */
+const FULL_TIME = { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" };
+
 function epochText(secs) {
-  return typeof secs === "number" ? new Date(secs * 1000).toLocaleString() : "";
+  return typeof secs === "number" ? new Date(secs * 1000).toLocaleString([], FULL_TIME) : "";
 }
 
 function isoText(iso) {
   const t = Date.parse(iso);
-  return Number.isNaN(t) ? "" : new Date(t).toLocaleString();
+  return Number.isNaN(t) ? "" : new Date(t).toLocaleString([], FULL_TIME);
 }
 
 /** Fills the pane for entry `e`; `detail` is the Alert API's answer

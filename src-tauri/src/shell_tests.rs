@@ -376,3 +376,81 @@ async fn the_shell_answers_while_the_engine_restarts() {
     hold.abort();
     shell.stop().await;
 }
+
+/// The detail pane is read once and then served from the cache (moving
+/// through the list spends no API calls); an action drops the cached copy
+/// and the pane is read again with the new status; community names are
+/// read once, and an unknown community reads as its uuid's first block.
+#[tokio::test]
+async fn the_detail_pane_is_cached_an_action_refreshes_it_and_communities_are_named_once() {
+    let f = fixture(Some("right")).await;
+    f.shell.start().await.unwrap();
+    let calls = |path: &str| {
+        f.api
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.starts_with(path))
+            .count()
+    };
+    let alert_path = format!("/v1/sic/alerts/{UUID}");
+    let first = f.shell.alert_detail(UUID, false).await.unwrap();
+    assert_eq!(
+        first
+            .alert
+            .as_ref()
+            .and_then(|a| a.alert.status.as_ref())
+            .and_then(|s| s.name.as_deref()),
+        Some("Pending")
+    );
+    let read = calls(&alert_path);
+    assert_eq!(read, 3, "alert, comments and workflow: one call each");
+    f.shell.alert_detail(UUID, false).await.unwrap();
+    assert_eq!(
+        calls(&alert_path),
+        read,
+        "the second look is the cached one"
+    );
+
+    let acknowledge = first
+        .actions
+        .iter()
+        .find(|a| a.name == "Acknowledge")
+        .expect("Acknowledge offered")
+        .id
+        .clone();
+    let after = f
+        .shell
+        .apply_action(UUID, &acknowledge, Some("on it"))
+        .await
+        .unwrap();
+    let names: Vec<&str> = after.actions.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["Close", "Reject"]);
+    assert_eq!(
+        after
+            .alert
+            .as_ref()
+            .and_then(|a| a.history.first())
+            .and_then(|h| h.comment.as_deref()),
+        Some("on it")
+    );
+
+    let known = "5c7e9a11-2f4b-4c1e-9d2a-0f3b8d6c1a4e";
+    let unknown = "9b2d4f60-7a1c-4e3b-8d5f-1c2e3a4b5d6f";
+    f.api.add_community(known, "Acme Retail");
+    let labels = f
+        .shell
+        .communities(vec![known.into(), unknown.into(), "not-a-uuid".into()])
+        .await;
+    let shown: Vec<(&str, bool)> = labels.iter().map(|c| (c.label.as_str(), c.named)).collect();
+    assert_eq!(shown, [("Acme Retail", true), ("9b2d4f60", false)]);
+    let asked = calls("/v1/communities/");
+    f.shell
+        .communities(vec![known.into(), unknown.into()])
+        .await;
+    assert_eq!(
+        calls("/v1/communities/"),
+        asked,
+        "names are read once per run"
+    );
+    f.shell.stop().await;
+}

@@ -524,7 +524,8 @@ impl Shell {
     /// Opens the alert page of feed entry `id` in the default browser.
     pub async fn open_alert(&self, id: i64) -> Result<(), AppError> {
         let link = self.alert_link(id).await?;
-        open::that_detached(link.as_str()).map_err(|e| AppError::Browser(e.to_string()))
+        notifier_core::children::open_in_browser(link.as_str(), &[])
+            .map_err(|e| AppError::Browser(e.to_string()))
     }
 
     pub fn paused_until(&self) -> Option<SystemTime> {

@@ -778,15 +778,8 @@ fn write_instance(data_dir: &Path, instance: &Instance) {
     let path = data_dir.join(INSTANCE_FILE);
     let result = serde_json::to_vec(instance)
         .map_err(std::io::Error::other)
-        .and_then(|bytes| {
-            let tmp = path.with_extension("json.tmp");
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            std::io::Write::write_all(&mut options.open(&tmp)?, &bytes)?;
-            std::fs::rename(&tmp, &path)
-        });
+        // A new 0600 temp file under a random name, never through a symlink.
+        .and_then(|bytes| crate::private::replace(&path, &bytes));
     if let Err(e) = result {
         // Only `webhook-url` and `send-test` need it; serving goes on.
         tracing::warn!(path = %path.display(), error = %e, "cannot record the running instance");

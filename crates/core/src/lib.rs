@@ -3,6 +3,7 @@
 
 pub mod bounded;
 pub mod catchup;
+pub mod children;
 pub mod engine;
 pub mod escalation;
 pub mod event;
@@ -19,6 +20,7 @@ pub mod outbox;
 pub mod pause;
 pub mod pipeline;
 pub mod policy;
+pub mod private;
 pub mod reach;
 pub mod retry;
 pub mod revision;

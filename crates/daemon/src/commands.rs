@@ -30,8 +30,6 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         };
     }
-    notifier_core::logs::private_files();
-    notifier_core::secrets::forbid_core_dumps();
     let (level, format) = match cli.command {
         Command::Serve { log_format } => ("info", log_format),
         _ => ("warn", LogFormat::Human),

@@ -3,6 +3,7 @@
 
 use crate::util::{report, Daemon, Dir};
 use std::io::{Read, Write};
+use std::time::Duration;
 
 #[test]
 fn send_test_goes_through_the_webhook_and_pops_up() {
@@ -89,4 +90,49 @@ fn send_test_names_a_url_that_reaches_the_wrong_listener() {
         stderr.contains("404") && stderr.contains("secret"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_plain_http_url_a_tunnel_shows_is_never_sent_the_secret() {
+    // The "public" end of the tunnel: records every connection it gets.
+    let public = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = public.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let record = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for mut s in public.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            record.lock().unwrap().extend_from_slice(b"<connection>");
+            record.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let dir = Dir::new(&format!(
+        "[tunnel]\nkind = \"command\"\ncommand = 'sh -c \"echo tunnel at http://127.0.0.1:{port}; exec sleep 600\"'\n"
+    ));
+    let d = Daemon::start(&dir);
+    let text = crate::fake_tunnels::wait_until(20, "check to show the plain URL", || {
+        let out = dir.run(&["check"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.contains("plain http").then_some(text)
+    });
+    assert!(text.contains("FAIL  tunnel"), "{text}");
+    // The URL is shown, with a warning.
+    let out = dir.run(&["webhook-url"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("127.0.0.1:{port}/hooks/")));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("plain http"));
+    let out = dir.run(&["send-test"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("allow_plain_http"), "{stderr}");
+    // Past the monitor's settle delay (2 s) after the URL appeared: no
+    // self-test went out on its own either.
+    std::thread::sleep(Duration::from_secs(4));
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.is_empty(),
+        "something was sent to the plain URL: {}",
+        String::from_utf8_lossy(&seen)
+    );
+    assert!(!d.log_text().contains(crate::util::SECRET));
 }

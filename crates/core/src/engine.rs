@@ -282,6 +282,7 @@ impl Engine {
             has_key: client.is_some(),
             network: network.clone(),
             restart: tunnel.as_ref().map(Tunnel::restarter),
+            allow_plain_http: settings.tunnel.allow_plain_http,
         })
         .await;
         let gap_catch_up = match &catch_up {

@@ -466,6 +466,12 @@ pub struct TunnelSettings {
     pub domain: Option<String>,
     /// Seconds between delivery self-tests while there is a public URL.
     pub selftest_interval: SelfTestInterval,
+    /// Accept a plain `http://` URL a tunnel program shows: self-tested
+    /// (the secret in its path) like an https one. Off by default: the
+    /// secret and every alert would cross the network in clear. For a
+    /// relay on loopback or a trusted network.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_plain_http: bool,
 }
 
 /// `tunnel.selftest_interval`: seconds between delivery self-tests (default
@@ -1064,6 +1070,7 @@ fn expected_form(key: &str) -> &'static str {
         "tunnel.selftest_interval" => {
             "a number of seconds from 0 (off) to 86400, such as 600"
         }
+        "tunnel.allow_plain_http" => "true or false",
         "liveapi.enabled" => "true or false",
         "liveapi.url" => {
             "a wss:// URL such as \"wss://app.sekoia.io/live/\" (ws:// only for 127.0.0.1, ::1 or localhost)"
@@ -1451,6 +1458,7 @@ hook_secret = "{secret}"
 # token = "..."                   # with kind = "cloudflared": a named tunnel (set public_url too)
 # domain = "x.ngrok.app"          # with kind = "ngrok": a static domain
 # selftest_interval = 600         # seconds between delivery self-tests through the public URL; 0 = off
+# allow_plain_http = false        # true: self-test an http:// URL a tunnel shows (bore) too; its secret crosses the network in clear
 
 [liveapi]
 # enabled = false                 # true: also receive events over Sekoia's LiveAPI WebSocket (no tunnel needed)

@@ -114,7 +114,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             if let Some(state) = runtime
                 .block_on(engine::running(&paths.data_dir))
                 .and_then(|i| i.tunnel)
-                .filter(|s| s.starts_with("checking") || s.starts_with("unreachable"))
+                .filter(|s| {
+                    s.starts_with("checking")
+                        || s.starts_with("unreachable")
+                        || s.contains("plain http")
+                })
             {
                 eprintln!("note: the tunnel is {state}");
             }
@@ -438,7 +442,8 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
             Some(state) => line(
                 !state.starts_with("failed")
                     && !state.starts_with("restarting")
-                    && !state.starts_with("unreachable"),
+                    && !state.starts_with("unreachable")
+                    && !state.contains("plain http"),
                 "tunnel",
                 format!("{kind}: {state}"),
             ),
@@ -553,6 +558,19 @@ async fn send_test(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     let (url, route) = engine::webhook(settings, &paths.data_dir)
         .await
         .context("no webhook URL: the configuration has no listener.hook_secret")?;
+    // A plain http URL a tunnel shows never gets the secret.
+    if route == selftest::Route::Public
+        && selftest::refuses_plain(
+            &url,
+            settings.tunnel.public_url.as_ref(),
+            settings.tunnel.allow_plain_http,
+        )
+    {
+        return Err(selftest::SelfTestError::PlainHttp {
+            url_host: url.host_str().unwrap_or("the webhook URL").to_owned(),
+        }
+        .into());
+    }
     let network = Network::new(&settings.network)?;
     let delivered = selftest::send_test(
         &url,

@@ -1,6 +1,7 @@
 //! What a child of the daemon inherits: a tunnel `command` that dumps its
 //! environment and creates a file, run by a daemon given the API key in
-//! `SEKOIA_API_KEY` and a systemd credentials directory, under umask 022.
+//! `SEKOIA_API_KEY` and a systemd credentials directory, under umask 022;
+//! a data directory open to others, refused.
 
 use crate::fake_tunnels::{script, wait_until};
 use crate::util::{wait_listening, Dir, SECRET};
@@ -75,4 +76,22 @@ fn a_tunnel_command_sees_no_key_no_credentials_no_secret_and_the_user_s_umask() 
         );
     }
     assert_eq!(mode, 0o644, "the child's file under the user's umask 022");
+}
+
+#[test]
+fn a_data_dir_others_can_write_to_is_refused_in_words() {
+    let dir = Dir::new("");
+    std::fs::create_dir(dir.data()).expect("data dir");
+    std::fs::set_permissions(dir.data(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let out = dir.run(&["serve"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("is not private")
+            && stderr.contains("mode 0777")
+            && stderr.contains("chmod go-w"),
+        "{stderr}"
+    );
+    // Nothing was written into it.
+    assert!(!dir.data().join("notifier.db").exists());
 }

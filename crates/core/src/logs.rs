@@ -40,6 +40,11 @@ pub fn rolling(data_dir: &Path, name: &str) -> io::Result<Capped> {
 
 /// Like [`rolling`] with a cap of `cap` bytes a day.
 pub fn rolling_capped(data_dir: &Path, name: &str, cap: u64) -> io::Result<Capped> {
+    // A data directory open to others gets nothing written into it (the
+    // store then refuses it in words).
+    if let Ok(Err(open)) = crate::private::check_dir(data_dir) {
+        return Err(io::Error::other(open));
+    }
     let dir = data_dir.join("logs");
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);

@@ -136,3 +136,37 @@ fn a_plain_http_url_a_tunnel_shows_is_never_sent_the_secret() {
     );
     assert!(!d.log_text().contains(crate::util::SECRET));
 }
+
+#[test]
+fn a_squatter_on_a_stale_instance_s_port_receives_nothing() {
+    let dir = Dir::new("");
+    let mut d = Daemon::start(&dir);
+    let addr = d.addr;
+    // A crash leaves instance.json behind, naming a port anyone may take.
+    d.signal(libc::SIGKILL);
+    d.wait(Duration::from_secs(10));
+    assert!(dir.data().join("instance.json").exists());
+    let squatter = std::net::TcpListener::bind(addr).expect("take the recorded port");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(0usize));
+    let count = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for _ in squatter.incoming().flatten() {
+            *count.lock().unwrap() += 1;
+        }
+    });
+    let out = dir.run(&["send-test"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no running sekoia-notifierd"), "{stderr}");
+    // Neither the URL nor a new secret goes to it.
+    let url = dir.stdout(&["webhook-url"]);
+    assert!(!url.contains(&format!(":{}/", addr.port())), "{url}");
+    let out = dir.run(&["regenerate-secret"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        report(&dir.command(&["regenerate-secret"]), &out)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(*seen.lock().unwrap(), 0, "the squatter was contacted");
+}

@@ -611,15 +611,16 @@ pub async fn running_instance(data_dir: &Path) -> Option<SocketAddr> {
     running(data_dir).await.map(|i| i.listen)
 }
 
-/// What the engine running on `data_dir` recorded, if one answers there.
+/// What the engine running on `data_dir` recorded, if it still runs: the
+/// recorded pid must be our engine holding the recorded listener
+/// (`ownership`), so a stale record whose port or pid another program took
+/// is gone, and nothing is sent to it.
 pub async fn running(data_dir: &Path) -> Option<Instance> {
     let text = std::fs::read_to_string(data_dir.join(INSTANCE_FILE)).ok()?;
     let instance: Instance = serde_json::from_str(&text).ok()?;
-    let probe = tokio::net::TcpStream::connect(instance.listen);
-    match tokio::time::timeout(Duration::from_secs(1), probe).await {
-        Ok(Ok(_)) => Some(instance),
-        _ => None,
-    }
+    crate::ownership::confirmed(instance.pid, instance.listen)
+        .await
+        .then_some(instance)
 }
 
 /// Tells the user the webhook URL changed: Sekoia.io keeps posting to the

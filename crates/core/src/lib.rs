@@ -17,6 +17,7 @@ pub mod monitor;
 pub mod network;
 pub mod notify;
 pub mod outbox;
+pub mod ownership;
 pub mod pause;
 pub mod pipeline;
 pub mod policy;

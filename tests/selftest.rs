@@ -170,3 +170,70 @@ fn a_squatter_on_a_stale_instance_s_port_receives_nothing() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(*seen.lock().unwrap(), 0, "the squatter was contacted");
 }
+
+#[test]
+fn a_fake_agent_api_s_url_is_asked_for_the_proof_and_never_sent_the_secret() {
+    use crate::fake_tunnels::{script, wait_until, with_path, FakeApi};
+    // The stranger's "public" URL: answers 404 and records every request.
+    let stranger = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stranger_port = stranger.local_addr().unwrap().port();
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = std::sync::Arc::clone(&heads);
+    std::thread::spawn(move || {
+        for mut s in stranger.incoming().flatten() {
+            let mut buf = [0u8; 8192];
+            let n = s.read(&mut buf).unwrap_or(0);
+            record
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let _ = s.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    // A process answering on the agent API port our ngrok announces.
+    let agent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let agent_addr = agent.local_addr().unwrap();
+    let mut dir =
+        Dir::new("[tunnel]\nkind = \"ngrok\"\nselftest_interval = 1\nallow_plain_http = true\n");
+    let bin = dir.tmp.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    script(
+        &bin,
+        "ngrok",
+        &format!(
+            "echo 't=2024-05-01T10:00:00+0000 lvl=info msg=\"starting web service\" obj=web addr={agent_addr} allow_hosts=[]'\nexec sleep 600"
+        ),
+    );
+    with_path(&mut dir, &bin);
+    let d = Daemon::start(&dir);
+    let port = d.addr.port();
+    let _api = FakeApi::serve(
+        agent,
+        "/api/tunnels",
+        format!(
+            r#"{{"tunnels":[{{"name":"command_line","public_url":"http://127.0.0.1:{stranger_port}","proto":"http","config":{{"addr":"http://localhost:{port}"}}}}]}}"#
+        ),
+    );
+    let text = wait_until(30, "check to call the URL unreachable", || {
+        let out = dir.run(&["check"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.contains("does not lead to this instance")
+            .then_some(text)
+    });
+    assert!(text.contains("FAIL  tunnel"), "{text}");
+    let out = dir.run(&["send-test"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the secret was not sent"), "{stderr}");
+    let heads = heads.lock().unwrap().clone();
+    assert!(
+        heads.iter().any(|h| h.starts_with("GET /proof/")),
+        "the proof was asked: {heads:?}"
+    );
+    assert!(
+        heads.iter().all(|h| !h.contains(crate::util::SECRET)),
+        "the secret reached the stranger: {heads:?}"
+    );
+}

@@ -49,6 +49,8 @@ pub enum EngineError {
     Outbox(#[from] OutboxError),
     #[error(transparent)]
     Network(#[from] crate::network::NetworkError),
+    #[error("the OS gave no random bytes for this start's URL proof ({0})")]
+    Random(getrandom::Error),
     #[error("cannot listen on {addr}: {cause}; another program (or another sekoia-notifierd) may use it: change listener.bind in the config")]
     Bind {
         addr: SocketAddr,
@@ -67,6 +69,10 @@ pub struct Instance {
     /// The tunnel's state in words, when there is a tunnel.
     #[serde(default)]
     pub tunnel: Option<String>,
+    /// This start's URL proof (`proof`), so `send-test` proves a public URL
+    /// before posting the secret to it. The file is private (0600).
+    #[serde(default)]
+    pub proof: Option<crate::proof::Proof>,
 }
 
 /// What the shell hands the engine besides the settings.
@@ -233,12 +239,16 @@ impl Engine {
         });
         let (secret_tx, secret_rx) = watch::channel(secret);
         let refusals = Arc::new(intake::refusals::Refusals::new(store.writer()));
+        // A public URL must answer this start's proof before a self-test
+        // sends the secret there.
+        let proof = Arc::new(crate::proof::Proof::new().map_err(EngineError::Random)?);
         let app = intake::router_refusing(
             secret_rx.clone(),
             store.writer(),
             settings.listener.max_requests_per_second,
             Arc::clone(&refusals),
-        );
+        )
+        .merge(proof.router());
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(intake::serve(listener, app, async {
             let _ = stop.await;
@@ -255,6 +265,7 @@ impl Engine {
             listen: local_addr,
             public_url: None,
             tunnel: None,
+            proof: Some((*proof).clone()),
         };
         write_instance(data_dir, &instance);
         let mut tunnel_error = None;
@@ -283,6 +294,7 @@ impl Engine {
             network: network.clone(),
             restart: tunnel.as_ref().map(Tunnel::restarter),
             allow_plain_http: settings.tunnel.allow_plain_http,
+            proof: Arc::clone(&proof),
         })
         .await;
         let gap_catch_up = match &catch_up {

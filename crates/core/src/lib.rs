@@ -22,6 +22,7 @@ pub mod pause;
 pub mod pipeline;
 pub mod policy;
 pub mod private;
+pub mod proof;
 pub mod reach;
 pub mod retry;
 pub mod revision;

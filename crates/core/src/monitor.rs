@@ -62,6 +62,9 @@ pub(crate) struct MonitorConfig {
     pub restart: Option<Restarter>,
     /// `tunnel.allow_plain_http`: self-test a plain http URL a tunnel shows.
     pub allow_plain_http: bool,
+    /// This start's URL proof: a public URL answers it before a self-test
+    /// sends the secret there.
+    pub proof: Arc<crate::proof::Proof>,
 }
 
 /// The state shared by the monitor task and the engine's handles.
@@ -80,6 +83,7 @@ pub(crate) struct Shared {
     /// tunnel shows are [`TunnelHealth::Plain`].
     fixed_public: Option<Url>,
     allow_plain_http: bool,
+    proof: Arc<crate::proof::Proof>,
 }
 
 impl Shared {
@@ -144,14 +148,32 @@ impl Shared {
             return Err(SelfTestError::PlainHttp { url_host: host });
         }
         let _one = self.probing.lock().await;
-        let result = match kind {
-            Probe::Asked(route) => {
-                selftest::send_test(webhook, route, &self.data_dir, SELFTEST_WAIT, &self.network)
+        // A public URL proves it leads to us (without the secret) first.
+        let proven = match kind {
+            Probe::Asked(selftest::Route::Local) => Ok(()),
+            Probe::Asked(selftest::Route::Public) | Probe::Periodic => self
+                .proof
+                .check(webhook, &self.network)
+                .await
+                .map_err(SelfTestError::from),
+        };
+        let result = match (proven, kind) {
+            (Err(e), _) => Err(e),
+            (Ok(()), kind) => match kind {
+                Probe::Asked(route) => {
+                    selftest::send_test(
+                        webhook,
+                        route,
+                        &self.data_dir,
+                        SELFTEST_WAIT,
+                        &self.network,
+                    )
                     .await
-            }
-            Probe::Periodic => {
-                selftest::probe(webhook, &self.data_dir, SELFTEST_WAIT, &self.network).await
-            }
+                }
+                Probe::Periodic => {
+                    selftest::probe(webhook, &self.data_dir, SELFTEST_WAIT, &self.network).await
+                }
+            },
         };
         if let (Probe::Periodic, Ok(delivered)) = (kind, &result) {
             let uuid = delivered.uuid.clone();
@@ -331,6 +353,7 @@ impl Monitor {
             failures: AtomicU32::new(0),
             fixed_public: config.fixed_public.clone(),
             allow_plain_http: config.allow_plain_http,
+            proof: Arc::clone(&config.proof),
         });
         if let Some(rx) = &config.tunnel {
             let first = shared.tunnel_health(&rx.borrow());

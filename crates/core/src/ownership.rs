@@ -7,8 +7,12 @@
 //! whose pid was reused, is then "gone" without a byte sent to it.
 //!
 //! Linux reads `/proc` (`/proc/<pid>/exe`, the socket inode of the listen
-//! address in `/proc/net/tcp{,6}`, matched under `/proc/<pid>/fd`); other
-//! systems fall back to a TCP connection to the address (no payload).
+//! address in `/proc/net/tcp{,6}`, matched under `/proc/<pid>/fd`). Our
+//! engines are not dumpable (`secrets::forbid_core_dumps`), so another
+//! process of the same user cannot read their `exe` or `fd`: then the
+//! process name (`/proc/<pid>/comm`), its user and the user owning the
+//! listening socket must match ours. Other systems fall back to a TCP
+//! connection to the address (no payload).
 //!
 //! Must not: signal, connect with a payload, or change the record.
 
@@ -39,7 +43,6 @@ pub async fn confirmed(_pid: u32, listen: SocketAddr) -> bool {
 mod linux {
     use super::OURS;
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-    use std::os::unix::fs::MetadataExt;
     use std::path::Path;
 
     pub(super) fn confirmed(pid: u32, listen: SocketAddr) -> bool {
@@ -49,16 +52,51 @@ mod linux {
         let proc_dir = Path::new("/proc").join(pid.to_string());
         // SAFETY: geteuid(2) cannot fail.
         let me = unsafe { libc::geteuid() };
-        let ours = std::fs::metadata(&proc_dir).is_ok_and(|m| m.uid() == me || me == 0);
-        ours && runs_our_binary(&proc_dir) && holds_listener(&proc_dir, listen)
-    }
-
-    /// `/proc/<pid>/exe` is this program or one of [`OURS`] (also after an
-    /// upgrade replaced the file: " (deleted)").
-    fn runs_our_binary(proc_dir: &Path) -> bool {
-        let Ok(exe) = std::fs::read_link(proc_dir.join("exe")) else {
+        let Some(uid) = effective_uid(&proc_dir) else {
             return false;
         };
+        if uid != me && me != 0 {
+            return false;
+        }
+        match std::fs::read_link(proc_dir.join("exe")) {
+            Ok(exe) => runs_our_binary(&exe) && holds_listener(&proc_dir, listen),
+            // Not dumpable: its name, and a listener of its user there.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                named_ours(&proc_dir) && listening(listen).is_some_and(|(_, owner)| owner == uid)
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The effective uid in `/proc/<pid>/status` (readable for any process).
+    fn effective_uid(proc_dir: &Path) -> Option<u32> {
+        let status = std::fs::read_to_string(proc_dir.join("status")).ok()?;
+        let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// `/proc/<pid>/comm` (15 bytes at most) names one of [`OURS`].
+    fn named_ours(proc_dir: &Path) -> bool {
+        let Ok(comm) = std::fs::read_to_string(proc_dir.join("comm")) else {
+            return false;
+        };
+        let comm = comm.trim_end();
+        !comm.is_empty() && OURS.iter().any(|name| name.starts_with(comm))
+    }
+
+    /// The inode and owner uid of the socket listening at `listen`.
+    fn listening(listen: SocketAddr) -> Option<(u64, u32)> {
+        let table = if listen.is_ipv4() {
+            "/proc/net/tcp"
+        } else {
+            "/proc/net/tcp6"
+        };
+        listening_socket(&std::fs::read_to_string(table).ok()?, listen)
+    }
+
+    /// `exe` is this program or one of [`OURS`] (also after an upgrade
+    /// replaced the file: " (deleted)").
+    fn runs_our_binary(exe: &Path) -> bool {
         if std::env::current_exe().is_ok_and(|me| me == exe) {
             return true;
         }
@@ -72,15 +110,7 @@ mod linux {
 
     /// The process has a descriptor on the socket listening at `listen`.
     fn holds_listener(proc_dir: &Path, listen: SocketAddr) -> bool {
-        let table = if listen.is_ipv4() {
-            "/proc/net/tcp"
-        } else {
-            "/proc/net/tcp6"
-        };
-        let Ok(text) = std::fs::read_to_string(table) else {
-            return false;
-        };
-        let Some(inode) = listening_inode(&text, listen) else {
+        let Some((inode, _)) = listening(listen) else {
             return false;
         };
         let wanted = format!("socket:[{inode}]");
@@ -92,16 +122,18 @@ mod linux {
         })
     }
 
-    /// The inode of the socket in state LISTEN (0A) at `listen`, from the
-    /// text of `/proc/net/tcp` or `tcp6`.
-    pub(super) fn listening_inode(table: &str, listen: SocketAddr) -> Option<u64> {
+    /// The inode and owner uid of the socket in state LISTEN (0A) at
+    /// `listen`, from the text of `/proc/net/tcp` or `tcp6`.
+    pub(super) fn listening_socket(table: &str, listen: SocketAddr) -> Option<(u64, u32)> {
         table.lines().skip(1).find_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let (local, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
+            let (local, state) = (fields.get(1)?, fields.get(3)?);
             if *state != "0A" || parse_address(local)? != listen {
                 return None;
             }
-            inode.parse().ok().filter(|i| *i != 0)
+            let uid = fields.get(7)?.parse().ok()?;
+            let inode = fields.get(9)?.parse().ok().filter(|i| *i != 0)?;
+            Some((inode, uid))
         })
     }
 
@@ -158,14 +190,20 @@ mod tests {
         let v4 = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4242 1 0000000000000000 100 0 0 10 0\n   1: 0100007F:1F91 00000000:0000 01 00000000:00000000 00:00000000 00000000  1000        0 4343 1\n";
         let at = |s: &str| s.parse::<SocketAddr>().unwrap();
         if cfg!(target_endian = "little") {
-            assert_eq!(linux::listening_inode(v4, at("127.0.0.1:8080")), Some(4242));
             assert_eq!(
-                linux::listening_inode(v4, at("127.0.0.1:8081")),
+                linux::listening_socket(v4, at("127.0.0.1:8080")),
+                Some((4242, 1000))
+            );
+            assert_eq!(
+                linux::listening_socket(v4, at("127.0.0.1:8081")),
                 None,
                 "not LISTEN"
             );
             let v6 = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 777 1\n";
-            assert_eq!(linux::listening_inode(v6, at("[::1]:8080")), Some(777));
+            assert_eq!(
+                linux::listening_socket(v6, at("[::1]:8080")),
+                Some((777, 1000))
+            );
         }
     }
 }

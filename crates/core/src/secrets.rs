@@ -389,8 +389,9 @@ fn from_credentials(
     parse(text, &shown).map(|k| Some((k, KeySource::Credential(path))))
 }
 
-/// No core dumps from this process (`RLIMIT_CORE` 0, soft and hard): a crash
-/// dump would hold the API key and the hook secret in clear. Both binaries
+/// No core dumps from this process (`RLIMIT_CORE` 0, soft and hard, and on
+/// Linux `PR_SET_DUMPABLE` 0): a crash dump would hold the API key and the
+/// hook secret in clear. Both binaries
 /// call it first thing; the shipped units say `LimitCORE=0` as well. A
 /// failure is logged by the caller's absence of effect only: it cannot fail
 /// for lowering a limit.
@@ -407,7 +408,23 @@ pub fn forbid_core_dumps() {
             libc::setrlimit(libc::RLIMIT_CORE, &none);
         }
     }
+    // Not dumpable either: no core through a pipe handler (systemd-coredump
+    // ignores RLIMIT_CORE), and no other process of the same user may
+    // ptrace it or read its memory or environment through /proc.
+    // `SEKOIA_NOTIFIER_DUMPABLE=1` keeps it dumpable for profiling (the
+    // benchmarks read /proc/PID/smaps_rollup); RLIMIT_CORE stays 0.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os(DUMPABLE_VAR).is_none_or(|v| v != "1") {
+        // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes this process's flag.
+        unsafe {
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        }
+    }
 }
+
+/// Set to `1`, keeps the process dumpable (`PR_SET_DUMPABLE`) for
+/// profiling and the footprint benchmark; core dumps stay off.
+pub const DUMPABLE_VAR: &str = "SEKOIA_NOTIFIER_DUMPABLE";
 
 #[cfg(test)]
 mod tests {

@@ -34,10 +34,27 @@ pub enum SelfTestError {
     NotReceived { url_host: String, waited: Duration },
     #[error("{url_host} is reached over plain http: the webhook secret (in the URL) and every alert would cross the network unencrypted, so no test is sent there; use an https tunnel (cloudflared, ngrok), or set tunnel.allow_plain_http = true for a relay on a trusted network")]
     PlainHttp { url_host: String },
+    /// The URL did not answer this start's proof: nothing with the secret
+    /// was sent.
+    #[error(transparent)]
+    Unproven(crate::proof::ProofError),
     #[error("cannot read the feed to confirm delivery: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+}
+
+impl From<crate::proof::ProofError> for SelfTestError {
+    /// An unreachable URL is the same failure whether or not the proof
+    /// came first; anything else is [`SelfTestError::Unproven`].
+    fn from(e: crate::proof::ProofError) -> SelfTestError {
+        match e {
+            crate::proof::ProofError::Unreachable { url_host, detail } => {
+                SelfTestError::Unreachable { url_host, detail }
+            }
+            other => SelfTestError::Unproven(other),
+        }
+    }
 }
 
 /// Which way a test event went in.

@@ -22,6 +22,7 @@ use std::str::FromStr;
 
 mod forward;
 mod network;
+mod secret_file;
 
 pub use forward::{
     check_url as check_forward_url, forward_targets, is_keyring_id, ForwardSettings, ForwardTarget,
@@ -347,6 +348,11 @@ pub struct ListenerSettings {
     pub bind: SocketAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hook_secret: Option<HookSecret>,
+    /// Without `hook_secret`: a file holding the secret alone, created
+    /// (0600) on first load when missing (`secret_file`). The system service
+    /// keeps it in its state directory so its config stays root's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook_secret_file: Option<PathBuf>,
     /// Most webhook requests per second before 429 + Retry-After; 0 = no limit.
     #[serde(deserialize_with = "de_rate")]
     pub max_requests_per_second: u32,
@@ -357,6 +363,7 @@ impl Default for ListenerSettings {
         ListenerSettings {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8787),
             hook_secret: None,
+            hook_secret_file: None,
             max_requests_per_second: crate::intake::DEFAULT_RATE,
         }
     }
@@ -1054,6 +1061,7 @@ fn expected_form(key: &str) -> &'static str {
         "listener.max_requests_per_second" => {
             "an integer from 0 to 1000000 (webhook requests per second; 0 = no limit)"
         }
+        "listener.hook_secret_file" => "the path of a file holding the webhook secret alone",
         "listener.hook_secret" => {
             "22 to 256 characters of A-Z a-z 0-9 _ - (delete the line to have one generated)"
         }
@@ -1287,7 +1295,13 @@ pub fn load_or_init(path: &Path) -> Result<Loaded, SettingsError> {
     };
 
     let (mut settings, mut warnings) = parse(&text, path)?;
-    if settings.listener.hook_secret.is_none() {
+    if let (None, Some(file)) = (
+        &settings.listener.hook_secret,
+        &settings.listener.hook_secret_file,
+    ) {
+        settings.listener.hook_secret = Some(secret_file::read_or_create(file)?);
+        warnings.extend(permission_warning(path));
+    } else if settings.listener.hook_secret.is_none() {
         let secret = HookSecret::generate()?;
         rewrite(path, &insert_secret(&text, &secret, path)?)?;
         (settings, warnings) = reload(path)?;
@@ -1307,9 +1321,17 @@ pub fn load_or_init(path: &Path) -> Result<Loaded, SettingsError> {
 /// The webhook URL changes with it; the old URL stops working as soon as the
 /// running instance takes the new secret (`Engine::set_hook_secret`, which
 /// `serve` calls on SIGHUP). A file that does not parse is left alone.
+/// With `listener.hook_secret_file` and no `hook_secret`, that file is
+/// replaced instead (the config is not touched).
 pub fn regenerate_secret(path: &Path) -> Result<HookSecret, SettingsError> {
     let text = read_existing(path, "read", "the file does not exist")?;
-    parse(&text, path)?;
+    let (settings, _) = parse(&text, path)?;
+    if let (None, Some(file)) = (
+        &settings.listener.hook_secret,
+        &settings.listener.hook_secret_file,
+    ) {
+        return secret_file::regenerate(file);
+    }
     let secret = HookSecret::generate()?;
     rewrite(path, &insert_secret(&text, &secret, path)?)?;
     Ok(secret)

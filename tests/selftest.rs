@@ -5,6 +5,42 @@ use crate::util::{report, Daemon, Dir};
 use std::io::{Read, Write};
 use std::time::Duration;
 
+/// A stranger on loopback: answers 404 to everything and records each
+/// connection's first bytes (the request head).
+struct Stranger {
+    addr: std::net::SocketAddr,
+    got: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Stranger {
+    fn on(listener: std::net::TcpListener) -> Stranger {
+        let addr = listener.local_addr().unwrap();
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = std::sync::Arc::clone(&got);
+        std::thread::spawn(move || {
+            for mut s in listener.incoming().flatten() {
+                let mut buf = [0u8; 8192];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                record.lock().unwrap().push(head);
+                let _ = s.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        Stranger { addr, got }
+    }
+
+    fn start() -> Stranger {
+        Stranger::on(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    /// Every connection's first bytes so far.
+    fn got(&self) -> Vec<String> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
 #[test]
 fn send_test_goes_through_the_webhook_and_pops_up() {
     let dir = Dir::with_session("");
@@ -95,18 +131,8 @@ fn send_test_names_a_url_that_reaches_the_wrong_listener() {
 #[test]
 fn a_plain_http_url_a_tunnel_shows_is_never_sent_the_secret() {
     // The "public" end of the tunnel: records every connection it gets.
-    let public = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = public.local_addr().unwrap().port();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
-    let record = std::sync::Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for mut s in public.incoming().flatten() {
-            let mut buf = [0u8; 4096];
-            let n = s.read(&mut buf).unwrap_or(0);
-            record.lock().unwrap().extend_from_slice(b"<connection>");
-            record.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
+    let public = Stranger::start();
+    let port = public.addr.port();
     let dir = Dir::new(&format!(
         "[tunnel]\nkind = \"command\"\ncommand = 'sh -c \"echo tunnel at http://127.0.0.1:{port}; exec sleep 600\"'\n"
     ));
@@ -128,11 +154,10 @@ fn a_plain_http_url_a_tunnel_shows_is_never_sent_the_secret() {
     // Past the monitor's settle delay (2 s) after the URL appeared: no
     // self-test went out on its own either.
     std::thread::sleep(Duration::from_secs(4));
-    let seen = seen.lock().unwrap().clone();
+    let seen = public.got();
     assert!(
         seen.is_empty(),
-        "something was sent to the plain URL: {}",
-        String::from_utf8_lossy(&seen)
+        "something was sent to the plain URL: {seen:?}"
     );
     assert!(!d.log_text().contains(crate::util::SECRET));
 }
@@ -146,14 +171,7 @@ fn a_squatter_on_a_stale_instance_s_port_receives_nothing() {
     d.signal(libc::SIGKILL);
     d.wait(Duration::from_secs(10));
     assert!(dir.data().join("instance.json").exists());
-    let squatter = std::net::TcpListener::bind(addr).expect("take the recorded port");
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(0usize));
-    let count = std::sync::Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for _ in squatter.incoming().flatten() {
-            *count.lock().unwrap() += 1;
-        }
-    });
+    let squatter = Stranger::on(std::net::TcpListener::bind(addr).expect("take the recorded port"));
     let out = dir.run(&["send-test"]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -168,30 +186,19 @@ fn a_squatter_on_a_stale_instance_s_port_receives_nothing() {
         report(&dir.command(&["regenerate-secret"]), &out)
     );
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(*seen.lock().unwrap(), 0, "the squatter was contacted");
+    assert_eq!(
+        squatter.got(),
+        Vec::<String>::new(),
+        "the squatter was contacted"
+    );
 }
 
 #[test]
 fn a_fake_agent_api_s_url_is_asked_for_the_proof_and_never_sent_the_secret() {
     use crate::fake_tunnels::{script, wait_until, with_path, FakeApi};
     // The stranger's "public" URL: answers 404 and records every request.
-    let stranger = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let stranger_port = stranger.local_addr().unwrap().port();
-    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let record = std::sync::Arc::clone(&heads);
-    std::thread::spawn(move || {
-        for mut s in stranger.incoming().flatten() {
-            let mut buf = [0u8; 8192];
-            let n = s.read(&mut buf).unwrap_or(0);
-            record
-                .lock()
-                .unwrap()
-                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
-            let _ = s.write_all(
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
-        }
-    });
+    let stranger = Stranger::start();
+    let stranger_port = stranger.addr.port();
     // A process answering on the agent API port our ngrok announces.
     let agent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let agent_addr = agent.local_addr().unwrap();
@@ -227,7 +234,7 @@ fn a_fake_agent_api_s_url_is_asked_for_the_proof_and_never_sent_the_secret() {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("the secret was not sent"), "{stderr}");
-    let heads = heads.lock().unwrap().clone();
+    let heads = stranger.got();
     assert!(
         heads.iter().any(|h| h.starts_with("GET /proof/")),
         "the proof was asked: {heads:?}"

@@ -41,6 +41,10 @@ pub enum AppError {
     Autostart(String),
     #[error("the OS keyring could not make an id: {0}")]
     Keyring(String),
+    /// A blocking helper thread (a read, a keyring call) panicked or was
+    /// cancelled.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl AppError {

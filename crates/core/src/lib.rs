@@ -32,6 +32,7 @@ pub mod selftest;
 pub mod settings;
 pub mod store;
 pub mod storm;
+pub mod tasks;
 pub mod triage;
 pub mod tunnel;
 pub mod urgency;

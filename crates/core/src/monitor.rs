@@ -65,6 +65,9 @@ pub(crate) struct MonitorConfig {
     /// This start's URL proof: a public URL answers it before a self-test
     /// sends the secret there.
     pub proof: Arc<crate::proof::Proof>,
+    /// The engine's tasks: background probes run there, so none outlives
+    /// the engine.
+    pub tasks: crate::tasks::Tasks,
 }
 
 /// The state shared by the monitor task and the engine's handles.
@@ -84,6 +87,7 @@ pub(crate) struct Shared {
     fixed_public: Option<Url>,
     allow_plain_http: bool,
     proof: Arc<crate::proof::Proof>,
+    tasks: crate::tasks::Tasks,
 }
 
 impl Shared {
@@ -354,6 +358,7 @@ impl Monitor {
             fixed_public: config.fixed_public.clone(),
             allow_plain_http: config.allow_plain_http,
             proof: Arc::clone(&config.proof),
+            tasks: config.tasks.clone(),
         });
         if let Some(rx) = &config.tunnel {
             let first = shared.tunnel_health(&rx.borrow());
@@ -519,8 +524,9 @@ async fn tick(periodic: &mut Option<tokio::time::Interval>) {
 /// Runs a self-test through the public URL after `delay`, in the background
 /// (a probe takes up to [`SELFTEST_WAIT`]); nothing without a public URL.
 fn spawn_probe(shared: &Arc<Shared>, delay: Duration) {
+    let owner = Arc::clone(shared);
     let shared = Arc::clone(shared);
-    tokio::spawn(async move {
+    owner.tasks.spawn(async move {
         tokio::time::sleep(delay).await;
         if tunnel_health_is_plain(&shared) {
             return;

@@ -139,6 +139,12 @@ const MIGRATIONS: &[&str] = &[
         fetched_at       TEXT NOT NULL,
         raw              TEXT NOT NULL
      ) STRICT;",
+    // 8 (durable catch-up): a gap is `filled` once a catch-up read the
+    // Alert API over it (see `reach::pending`); the catch-up cursor never
+    // passes an unfilled gap. Gaps recorded before were handled by the
+    // in-memory rule of older versions.
+    "ALTER TABLE gaps ADD COLUMN filled INTEGER NOT NULL DEFAULT 0;
+     UPDATE gaps SET filled = 1;",
 ];
 
 /// The migration after which stored dedup keys are rewritten.
@@ -1304,6 +1310,7 @@ fn rederive(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
 }
 
 mod catchup;
+pub use catchup::Fill;
 
 #[cfg(test)]
 mod tests {

@@ -511,6 +511,8 @@ impl Env<'_> {
             .env("XDG_CACHE_HOME", dir.join("cache"))
             .env("XDG_RUNTIME_DIR", dir.join("run"))
             .env("RUST_LOG", "warn")
+            // Dumpable, or /proc/PID/smaps_rollup (PSS) is unreadable.
+            .env("SEKOIA_NOTIFIER_DUMPABLE", "1")
             .env_remove("DISPLAY")
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -246,7 +246,7 @@ exec sleep 600"#,
     std::fs::write(
         dir.config(),
         format!(
-            "{}[tunnel]\nkind = \"command\"\ncommand = \"{} {{port}}\"\n",
+            "{}[tunnel]\nkind = \"command\"\nallow_plain_http = true\ncommand = \"{} {{port}}\"\n",
             std::fs::read_to_string(dir.config()).expect("config"),
             fake.display()
         ),

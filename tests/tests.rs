@@ -24,6 +24,8 @@
 //! - `health`: the periodic self-test in `check`, downtime as a feed gap,
 //!   `regenerate-secret`.
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
+//! - `children`: a tunnel command's environment (no key, credentials or
+//!   secret) and umask (the user's own).
 //! - `catchup`: alerts created while the daemon was stopped, caught up at restart.
 //! - `crash`: `kill -9` under a flood of POSTs; nothing acknowledged is lost or doubled.
 //! - `hardening`: idle and trickling connections; the API key after a run full of errors.
@@ -45,6 +47,7 @@
 
 mod bounded;
 mod catchup;
+mod children;
 mod console;
 mod crash;
 mod desktop;

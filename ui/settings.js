@@ -173,6 +173,7 @@ function tunnelWords(t) {
     case "none": return t.public_url ? `none; public URL ${t.public_url}` : "none (local only)";
     case "starting": return "starting…";
     case "up": return `up at ${t.url}`;
+    case "plain": return `up at ${t.url}, plain http (unencrypted): not self-tested; use an https tunnel, or set tunnel.allow_plain_http = true to accept it`;
     case "checking": return `checking ${t.url} (not confirmed by a self-test yet)`;
     case "unreachable": return `unreachable through ${t.url} (${t.failures} failed self-test(s) in a row): ${t.reason}`;
     case "restarting": return `restarting (attempt ${t.attempt}): ${t.reason}`;

@@ -181,6 +181,10 @@ pub struct Shell {
 pub const NO_KEY_WARNING: &str =
     "No API key: alerts arrive without title or urgency. Add one in Settings.";
 
+/// How long a browser opener is watched for a quick failure (xdg-open with
+/// no browser exits at once), as the `open` crate does.
+const OPENER_CHECK: Duration = Duration::from_millis(250);
+
 /// How long the feed watcher waits for more changes before telling the UI.
 const FEED_DEBOUNCE: Duration = Duration::from_millis(150);
 /// How many feed entries the window gets.
@@ -632,12 +636,14 @@ impl Shell {
     /// Opens the alert page of feed entry `id` in the default browser.
     pub async fn open_alert(&self, id: i64) -> Result<(), AppError> {
         let link = self.alert_link(id).await?;
-        // The launcher is waited for a moment (a failure is reported): off
-        // the async threads.
+        // The openers are watched for a moment (a failure is reported):
+        // off the async threads.
         let url = link.to_string();
-        let opened = tokio::task::spawn_blocking(move || open::that_detached(url))
-            .await
-            .map_err(|e| AppError::Browser(format!("the launcher did not run: {e}")))?;
+        let opened = tokio::task::spawn_blocking(move || {
+            notifier_core::children::open_in_browser_checked(&url, &[], OPENER_CHECK)
+        })
+        .await
+        .map_err(|e| AppError::Browser(format!("the launcher did not run: {e}")))?;
         opened.map_err(|e| {
             tracing::warn!("the browser launcher failed: {e}");
             AppError::Browser(if e.kind() == std::io::ErrorKind::NotFound {

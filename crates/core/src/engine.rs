@@ -50,6 +50,8 @@ pub enum EngineError {
     Outbox(#[from] OutboxError),
     #[error(transparent)]
     Network(#[from] crate::network::NetworkError),
+    #[error("the OS gave no random bytes for this start's URL proof ({0})")]
+    Random(getrandom::Error),
     #[error("cannot listen on {addr}: {cause}; another program (or another sekoia-notifierd) may use it: change listener.bind in the config")]
     Bind {
         addr: SocketAddr,
@@ -68,6 +70,10 @@ pub struct Instance {
     /// The tunnel's state in words, when there is a tunnel.
     #[serde(default)]
     pub tunnel: Option<String>,
+    /// This start's URL proof (`proof`), so `send-test` proves a public URL
+    /// before posting the secret to it. The file is private (0600).
+    #[serde(default)]
+    pub proof: Option<crate::proof::Proof>,
 }
 
 /// What the shell hands the engine besides the settings.
@@ -243,12 +249,16 @@ impl Engine {
         });
         let (secret_tx, secret_rx) = watch::channel(secret);
         let refusals = Arc::new(intake::refusals::Refusals::new(store.writer()));
+        // A public URL must answer this start's proof before a self-test
+        // sends the secret there.
+        let proof = Arc::new(crate::proof::Proof::new().map_err(EngineError::Random)?);
         let app = intake::router_refusing(
             secret_rx.clone(),
             store.writer(),
             settings.listener.max_requests_per_second,
             Arc::clone(&refusals),
-        );
+        )
+        .merge(proof.router());
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(intake::serve(listener, app, async {
             let _ = stop.await;
@@ -265,6 +275,7 @@ impl Engine {
             listen: local_addr,
             public_url: None,
             tunnel: None,
+            proof: Some((*proof).clone()),
         };
         record_instance(data_dir, &instance).await;
         let mut tunnel_error = None;
@@ -292,6 +303,8 @@ impl Engine {
             has_key: client.is_some(),
             network: network.clone(),
             restart: tunnel.as_ref().map(Tunnel::restarter),
+            allow_plain_http: settings.tunnel.allow_plain_http,
+            proof: Arc::clone(&proof),
             tasks: tasks.clone(),
         })
         .await;
@@ -583,15 +596,16 @@ pub async fn running_instance(data_dir: &Path) -> Option<SocketAddr> {
     running(data_dir).await.map(|i| i.listen)
 }
 
-/// What the engine running on `data_dir` recorded, if one answers there.
+/// What the engine running on `data_dir` recorded, if it still runs: the
+/// recorded pid must be our engine holding the recorded listener
+/// (`ownership`), so a stale record whose port or pid another program took
+/// is gone, and nothing is sent to it.
 pub async fn running(data_dir: &Path) -> Option<Instance> {
     let text = std::fs::read_to_string(data_dir.join(INSTANCE_FILE)).ok()?;
     let instance: Instance = serde_json::from_str(&text).ok()?;
-    let probe = tokio::net::TcpStream::connect(instance.listen);
-    match tokio::time::timeout(Duration::from_secs(1), probe).await {
-        Ok(Ok(_)) => Some(instance),
-        _ => None,
-    }
+    crate::ownership::confirmed(instance.pid, instance.listen)
+        .await
+        .then_some(instance)
 }
 
 /// Tells the user the webhook URL changed: Sekoia.io keeps posting to the
@@ -760,15 +774,8 @@ fn write_instance(data_dir: &Path, instance: &Instance) {
     let path = data_dir.join(INSTANCE_FILE);
     let result = serde_json::to_vec(instance)
         .map_err(std::io::Error::other)
-        .and_then(|bytes| {
-            let tmp = path.with_extension("json.tmp");
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            std::io::Write::write_all(&mut options.open(&tmp)?, &bytes)?;
-            std::fs::rename(&tmp, &path)
-        });
+        // A new 0600 temp file under a random name, never through a symlink.
+        .and_then(|bytes| crate::private::replace(&path, &bytes));
     if let Err(e) = result {
         // Only `webhook-url` and `send-test` need it; serving goes on.
         tracing::warn!(path = %path.display(), error = %e, "cannot record the running instance");

@@ -20,6 +20,10 @@ use serde_json::Value;
 pub const LIST_CHUNK: usize = 100;
 
 const MAX_KEY_LEN: usize = 4096;
+/// The largest answer read from the API (bytes): a list of
+/// [`LIST_CHUNK`] alerts is a few hundred KiB; past this the answer is
+/// given up as unreadable rather than held in memory.
+pub const MAX_ANSWER: usize = 16 * 1024 * 1024;
 
 /// Where to manage API keys in Sekoia.io, for error messages.
 const KEYS_PAGE: &str = "Settings > API keys";
@@ -842,7 +846,14 @@ impl Client {
         let response = request.send().await.map_err(|e| self.map_reqwest(e))?;
         let status = response.status();
         let retry_after = crate::retry::retry_after(response.headers());
-        let body = response.bytes().await.map_err(|e| self.map_reqwest(e))?;
+        let body = crate::network::read_capped(response, MAX_ANSWER)
+            .await
+            .map_err(|e| match e {
+                crate::network::BodyError::Read(e) => self.map_reqwest(e),
+                too_large => SekoiaError::Unreadable {
+                    detail: too_large.to_string(),
+                },
+            })?;
         if status.is_success() {
             // A change may answer with no body at all.
             if body.iter().all(u8::is_ascii_whitespace) && call.body.is_some() {

@@ -164,6 +164,11 @@ pub enum StoreError {
         path: PathBuf,
         cause: Arc<std::io::Error>,
     },
+    #[error("the data directory {} is not private: {why}; anyone who can write there chooses what this app reads. Make it yours with `chmod go-w` (or `chown`), or choose another with --data-dir", path.display())]
+    OpenDataDir {
+        path: PathBuf,
+        why: crate::private::OpenDir,
+    },
     #[error("the database {} was written by a newer version (schema {found}, this build knows {known}); upgrade Sekoia Notifier", path.display())]
     TooNew {
         path: PathBuf,
@@ -1025,10 +1030,17 @@ fn create_data_dir(path: &Path) -> Result<(), StoreError> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path).map_err(|e| StoreError::DataDir {
+    let io = |e| StoreError::DataDir {
         path: path.to_owned(),
         cause: Arc::new(e),
-    })
+    };
+    builder.create(path).map_err(io)?;
+    crate::private::check_dir(path)
+        .map_err(io)?
+        .map_err(|why| StoreError::OpenDataDir {
+            path: path.to_owned(),
+            why,
+        })
 }
 
 /// Whether a feed row's `kind` column is the self-test's.

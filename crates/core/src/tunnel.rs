@@ -233,6 +233,8 @@ struct Process {
     program: PathBuf,
     args: Vec<String>,
     envs: Vec<(&'static str, String)>,
+    /// The program's own environment prefixes it inherits (see `children`).
+    own: &'static [&'static str],
     discovery: Discovery,
     /// Strings never written to the log.
     redact: Vec<String>,
@@ -276,6 +278,7 @@ impl Plan {
                         server.to_owned(),
                     ],
                     envs,
+                    own: &["BORE_"],
                     discovery: Discovery::BoreLine,
                     redact,
                     start_timeout: START_TIMEOUT,
@@ -297,6 +300,7 @@ impl Plan {
                             "run".to_owned(),
                         ],
                         envs: vec![("TUNNEL_TOKEN", token.as_str().to_owned())],
+                        own: &["TUNNEL_"],
                         discovery: Discovery::Fixed(url),
                         redact: vec![token.as_str().to_owned()],
                         start_timeout: START_TIMEOUT,
@@ -321,6 +325,7 @@ impl Plan {
                         program,
                         args,
                         envs: Vec::new(),
+                        own: &["TUNNEL_"],
                         discovery: Discovery::Cloudflared { metrics },
                         redact: Vec::new(),
                         start_timeout: START_TIMEOUT,
@@ -343,6 +348,7 @@ impl Plan {
                     program: resolve("ngrok", s.binary.as_deref(), NGROK_HINT)?,
                     args,
                     envs: Vec::new(),
+                    own: &["NGROK_"],
                     discovery: Discovery::Ngrok {
                         api: ov.ngrok_api,
                         port,
@@ -371,6 +377,7 @@ impl Plan {
                     name,
                     args: words.collect(),
                     envs: Vec::new(),
+                    own: &[],
                     discovery: match &s.public_url {
                         Some(url) => Discovery::Fixed(url.clone()),
                         None => Discovery::FirstUrl,
@@ -703,10 +710,7 @@ async fn poll_url(
     if !resp.status().is_success() {
         return None;
     }
-    let body = resp.bytes().await.ok()?;
-    if body.len() > 1024 * 1024 {
-        return None;
-    }
+    let body = crate::network::read_capped(resp, 1024 * 1024).await.ok()?;
     match discovery {
         Discovery::Ngrok { port, .. } => ngrok::parse_tunnels(&body, *port),
         _ => parse_quicktunnel(&body),
@@ -961,6 +965,8 @@ async fn pump<R: AsyncRead + Unpin>(r: R, tx: mpsc::Sender<String>, secrets: Vec
 
 fn spawn(proc: &Process) -> io::Result<Child> {
     let mut cmd = Command::new(&proc.program);
+    // Only the session's ordinary variables: never the API key.
+    crate::children::scrub_async(&mut cmd, proc.own);
     cmd.args(&proc.args)
         .envs(proc.envs.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())

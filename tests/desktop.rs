@@ -540,14 +540,14 @@ fn unread_alerts_show_over_the_warning_and_paused_icons_and_mark_all_read_clears
 
     assert_eq!(app.post(&crate::util::alert(UUID)), 202);
     wait_tooltip(&dir, &item, "1 unread alert");
-    let warning = eventually(
-        "the dot over the warning icon",
-        Duration::from_secs(10),
-        || {
+    // The icon once the pixel at (x, y) is (or is not) the dot's red.
+    let icon_when = |what: &str, (x, y): (usize, usize), red: bool| {
+        eventually(what, Duration::from_secs(10), || {
             let icon = icon_32(&dir, &item);
-            (rgb_at(&icon, 7, 7) == DOT_RED).then_some(icon)
-        },
-    );
+            ((rgb_at(&icon, x, y) == DOT_RED) == red).then_some(icon)
+        })
+    };
+    let warning = icon_when("the dot over the warning icon", (7, 7), true);
     save_icon(&warning, &shots.join("tray-warning-unread.png"));
 
     // Paused: the dot stays, and so does the warning in the tooltip.
@@ -562,14 +562,7 @@ fn unread_alerts_show_over_the_warning_and_paused_icons_and_mark_all_read_clears
         paused_tip.contains("1 unread alert") && paused_tip.contains("No public webhook URL"),
         "{paused_tip}"
     );
-    let paused = eventually(
-        "the dot over the paused icon",
-        Duration::from_secs(10),
-        || {
-            let icon = icon_32(&dir, &item);
-            (rgb_at(&icon, 25, 7) == DOT_RED).then_some(icon)
-        },
-    );
+    let paused = icon_when("the dot over the paused icon", (25, 7), true);
     save_icon(&paused, &shots.join("tray-paused-unread.png"));
     let menu = session.block_on(item.menu()).expect("menu");
     let resume = entry_starting(&menu, "Resume pop-ups (paused until ").expect("resume");
@@ -581,10 +574,7 @@ fn unread_alerts_show_over_the_warning_and_paused_icons_and_mark_all_read_clears
     session.block_on(item.click(mark.id)).expect("menu click");
     let read_tip = wait_tooltip(&dir, &item, "no unread alerts");
     assert!(read_tip.contains("No public webhook URL"), "{read_tip}");
-    let cleared = eventually("the dot to go", Duration::from_secs(10), || {
-        let icon = icon_32(&dir, &item);
-        (rgb_at(&icon, 25, 7) != DOT_RED).then_some(icon)
-    });
+    let cleared = icon_when("the dot to go", (25, 7), false);
     save_icon(&cleared, &shots.join("tray-paused.png"));
     assert_eq!(
         dir.feed().iter().filter(|e| e["read"] == false).count(),

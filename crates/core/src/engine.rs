@@ -894,6 +894,9 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+        // Sekoia.io fails from now on: the gap filler, woken by any health
+        // change, cannot fill the gap before the stop.
+        api.fail_next(10_000, fake_sekoia::Fault::Status(503));
         engine
             .writer()
             .apply(Box::new(move |tx| {
@@ -910,6 +913,7 @@ mod tests {
         drop(reader);
         store.close().await;
 
+        api.clear_faults();
         let engine = Engine::start(&settings, dir.path(), with_key(&api))
             .await
             .unwrap();

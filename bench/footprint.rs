@@ -8,11 +8,16 @@
 //! 2. `sekoia-notifier` in the tray (a fake tray host on a private bus, an
 //!    Xvfb display), no window open: no WebKit process runs.
 //! 3. The same app with the feed window open over 1,000 alerts.
+//! 7. The same app once the feed and settings windows are closed (as a
+//!    window manager's close button does): the time until no WebKit web
+//!    process is left (at most 10 s), then its footprint, beside the tray
+//!    only figure (target: at most 1.15x). Measured right after 3.
 //! 4. The floor in the tray, no window; 5. the floor with its window.
 //! 6. Start-up, STARTS times each: exec to the listener accepting (daemon,
 //!    app), exec to the tray item registered (app, floor).
 //!
-//! Usage: footprint-bench [IDLE_SECONDS] [WINDOWS] [STARTS]   (60, 3, 5)
+//! Usage: footprint-bench [IDLE_SECONDS] [WINDOWS] [STARTS] [PARTS]   (60, 3, 5, all)
+//! PARTS is a comma list of `daemon`, `app` (2, 3, 7), `floor`, `startup`.
 //! Writes target/bench/footprint.txt and target/bench/footprint.json.
 
 #[path = "common.rs"]
@@ -34,6 +39,8 @@ fn main() {
     let idle: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(60);
     let windows: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(3).max(1);
     let starts: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5).max(1);
+    let parts = args.next().unwrap_or_else(|| "all".into());
+    let part = |name: &str| parts == "all" || parts.split(',').any(|p| p == name);
     let window = Duration::from_secs_f64(idle as f64 / windows as f64);
     let bins = std::env::current_exe()
         .ok()
@@ -67,46 +74,92 @@ fn main() {
     };
     let mut rows = Vec::new();
 
+    let mut closing_ms = None;
     // 1. The daemon.
-    let daemon_dir = root.path().join("daemon");
-    let mut daemon = env.launch(&daemon_bin, &["serve"], &daemon_dir, false);
-    wait_ready(&daemon_dir.join("data"), &mut daemon);
-    std::thread::sleep(Duration::from_secs(3));
-    rows.push(measure(
-        "sekoia-notifierd serve, idle",
-        daemon.id(),
-        window,
-        windows,
-    ));
-    stop(&mut daemon);
+    if part("daemon") {
+        let daemon_dir = root.path().join("daemon");
+        let mut daemon = env.launch(&daemon_bin, &["serve"], &daemon_dir, false);
+        wait_ready(&daemon_dir.join("data"), &mut daemon);
+        std::thread::sleep(Duration::from_secs(3));
+        rows.push(measure(
+            "sekoia-notifierd serve, idle",
+            daemon.id(),
+            window,
+            windows,
+        ));
+        stop(&mut daemon);
+    }
 
     // 2. The app in the tray, no window.
-    let app_dir = root.path().join("app");
-    let mut app = env.launch(&app_bin, &[], &app_dir, true);
-    let addr = wait_ready(&app_dir.join("data"), &mut app);
-    wait_tray(&host, 0);
-    std::thread::sleep(Duration::from_secs(3));
-    rows.push(measure(
-        "sekoia-notifier, tray only (no window)",
-        app.id(),
-        window,
-        windows,
-    ));
+    if part("app") {
+        let app_dir = root.path().join("app");
+        let mut app = env.launch(&app_bin, &[], &app_dir, true);
+        let addr = wait_ready(&app_dir.join("data"), &mut app);
+        wait_tray(&host, 0);
+        std::thread::sleep(Duration::from_secs(3));
+        rows.push(measure(
+            "sekoia-notifier, tray only (no window)",
+            app.id(),
+            window,
+            windows,
+        ));
 
-    // 3. 1,000 alerts, then the feed window (a second launch opens it).
-    for n in 0..1000 {
-        assert_eq!(post(addr, SECRET, &body(n)), 202);
+        eprintln!("tray only: {}", breakdown(app.id()));
+        // 3. 1,000 alerts, then the feed window (a second launch opens it).
+        for n in 0..1000 {
+            assert_eq!(post(addr, SECRET, &body(n)), 202);
+        }
+        let mut second = env.launch(&app_bin, &[], &app_dir, true);
+        let _ = second.wait();
+        std::thread::sleep(Duration::from_secs(15));
+        rows.push(measure(
+            "sekoia-notifier, feed window open (1,000 alerts)",
+            app.id(),
+            window,
+            windows,
+        ));
+
+        // 7. The settings window too, then both closed.
+        let service = host
+            .items()
+            .into_iter()
+            .next()
+            .expect("the app's tray item");
+        let item = host.item(&service);
+        let menu = runtime.block_on(item.menu()).expect("tray menu");
+        let settings =
+            fake_notifications::tray::MenuEntry::find(&menu, "Settings…").expect("Settings…");
+        runtime
+            .block_on(item.click(settings.id))
+            .expect("menu click");
+        std::thread::sleep(Duration::from_secs(5));
+        let asked = display.close_windows("Sekoia Notifier")
+            + display.close_windows("Sekoia Notifier settings");
+        assert_eq!(
+            asked, 2,
+            "the feed and settings windows were not both found"
+        );
+        let t0 = Instant::now();
+        while web_processes(app.id()) > 0 {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "WebKit web processes still run 10 s after the windows closed"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        closing_ms = Some(t0.elapsed().as_secs_f64() * 1000.0);
+        std::thread::sleep(Duration::from_secs(3));
+        for p in tree(app.id()) {
+            eprintln!("after closing the windows: {}", breakdown(p));
+        }
+        rows.push(measure(
+            "sekoia-notifier, after closing the feed and settings windows",
+            app.id(),
+            window,
+            windows,
+        ));
+        stop(&mut app);
     }
-    let mut second = env.launch(&app_bin, &[], &app_dir, true);
-    let _ = second.wait();
-    std::thread::sleep(Duration::from_secs(15));
-    rows.push(measure(
-        "sekoia-notifier, feed window open (1,000 alerts)",
-        app.id(),
-        window,
-        windows,
-    ));
-    stop(&mut app);
 
     // 4, 5. The framework's floor, without and with its window.
     for (name, args) in [
@@ -116,6 +169,9 @@ fn main() {
             &["--window"][..],
         ),
     ] {
+        if !part("floor") {
+            break;
+        }
         let before = host.items().len();
         let mut floor = env.launch(&floor_bin, args, &root.path().join("floor"), true);
         wait_tray(&host, before);
@@ -126,60 +182,62 @@ fn main() {
 
     // 6. Start-up.
     let mut startup = Vec::new();
-    let port = free_port();
-    let daemon_dir = root.path().join("start-daemon");
-    env.config(&daemon_dir, &format!("127.0.0.1:{port}"));
-    startup.push(("sekoia-notifierd serve: exec to listener accepting", {
-        let mut runs = Vec::new();
-        for _ in 0..starts {
-            let t0 = Instant::now();
-            let mut child = env.launch(&daemon_bin, &["serve"], &daemon_dir, false);
-            runs.push(wait_accepting(port, &mut child, t0));
-            stop(&mut child);
-        }
-        runs
-    }));
-    let app_dir = root.path().join("start-app");
-    env.config(&app_dir, &format!("127.0.0.1:{port}"));
-    let (mut accept, mut tray) = (Vec::new(), Vec::new());
-    for _ in 0..starts {
-        let before = host.items().len();
-        let t0 = Instant::now();
-        let mut child = env.launch(&app_bin, &[], &app_dir, true);
-        // Both at once: the tray may come before the listener or after.
-        let (mut accepted, mut registered) = (None, None);
-        while accepted.is_none() || registered.is_none() {
-            let ms = t0.elapsed().as_secs_f64() * 1000.0;
-            if accepted.is_none() && TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                accepted = Some(ms);
+    if part("startup") {
+        let port = free_port();
+        let daemon_dir = root.path().join("start-daemon");
+        env.config(&daemon_dir, &format!("127.0.0.1:{port}"));
+        startup.push(("sekoia-notifierd serve: exec to listener accepting", {
+            let mut runs = Vec::new();
+            for _ in 0..starts {
+                let t0 = Instant::now();
+                let mut child = env.launch(&daemon_bin, &["serve"], &daemon_dir, false);
+                runs.push(wait_accepting(port, &mut child, t0));
+                stop(&mut child);
             }
-            if registered.is_none() && host.items().len() > before {
-                registered = Some(ms);
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("the app exited early: {status}");
-            }
-            assert!(ms < 30_000.0, "the app did not start within 30 s");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        accept.extend(accepted);
-        tray.extend(registered);
-        stop(&mut child);
-    }
-    startup.push(("sekoia-notifier: exec to listener accepting", accept));
-    startup.push(("sekoia-notifier: exec to tray item registered", tray));
-    startup.push(("floor: exec to tray item registered", {
-        let mut runs = Vec::new();
+            runs
+        }));
+        let app_dir = root.path().join("start-app");
+        env.config(&app_dir, &format!("127.0.0.1:{port}"));
+        let (mut accept, mut tray) = (Vec::new(), Vec::new());
         for _ in 0..starts {
             let before = host.items().len();
             let t0 = Instant::now();
-            let mut child = env.launch(&floor_bin, &[], &root.path().join("floor"), true);
-            wait_tray(&host, before);
-            runs.push(t0.elapsed().as_secs_f64() * 1000.0);
+            let mut child = env.launch(&app_bin, &[], &app_dir, true);
+            // Both at once: the tray may come before the listener or after.
+            let (mut accepted, mut registered) = (None, None);
+            while accepted.is_none() || registered.is_none() {
+                let ms = t0.elapsed().as_secs_f64() * 1000.0;
+                if accepted.is_none() && TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    accepted = Some(ms);
+                }
+                if registered.is_none() && host.items().len() > before {
+                    registered = Some(ms);
+                }
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("the app exited early: {status}");
+                }
+                assert!(ms < 30_000.0, "the app did not start within 30 s");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            accept.extend(accepted);
+            tray.extend(registered);
             stop(&mut child);
         }
-        runs
-    }));
+        startup.push(("sekoia-notifier: exec to listener accepting", accept));
+        startup.push(("sekoia-notifier: exec to tray item registered", tray));
+        startup.push(("floor: exec to tray item registered", {
+            let mut runs = Vec::new();
+            for _ in 0..starts {
+                let before = host.items().len();
+                let t0 = Instant::now();
+                let mut child = env.launch(&floor_bin, &[], &root.path().join("floor"), true);
+                wait_tray(&host, before);
+                runs.push(t0.elapsed().as_secs_f64() * 1000.0);
+                stop(&mut child);
+            }
+            runs
+        }));
+    }
 
     let mut out = format!(
         "Idle footprint: {idle} s idle in {windows} windows, median (min-max)\n\
@@ -203,6 +261,11 @@ fn main() {
             "wakeups_per_s": r.wakeups_per_s,
         }));
     }
+    if let Some(ms) = closing_ms {
+        out.push_str(&format!(
+            "\nWebKit web processes gone {ms:.0} ms after the windows were closed\n"
+        ));
+    }
     out.push_str(&format!(
         "\nStart-up, {starts} runs, ms, median (min-max)\n"
     ));
@@ -217,6 +280,7 @@ fn main() {
         "idle_s": idle,
         "windows": windows,
         "idle": json_rows,
+        "closing_ms": closing_ms,
         "startup": json_startup,
     });
     let dir = bins.join("../bench");
@@ -289,6 +353,37 @@ fn switches(pids: &[u32]) -> HashMap<String, u64> {
         }
     }
     out
+}
+
+/// One process's name and memory by kind (anonymous, file-backed, shared
+/// memory) from /proc/PID/smaps_rollup: what stays after the windows.
+fn breakdown(pid: u32) -> String {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    let kinds: Vec<String> = rollup
+        .lines()
+        .filter(|l| {
+            l.starts_with("Pss_Anon") || l.starts_with("Pss_File") || l.starts_with("Pss_Shmem")
+        })
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    format!(
+        "{} {:.1} MB PSS ({})",
+        comm.trim(),
+        pss(pid) as f64 / 1024.0,
+        kinds.join(", ")
+    )
+}
+
+/// How many WebKit web processes (one per open window) run under `pid`.
+fn web_processes(pid: u32) -> usize {
+    tree(pid)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.starts_with("WebKitWebProces"))
+        })
+        .count()
 }
 
 fn wait_tray(host: &fake_notifications::tray::Watcher, before: usize) {
@@ -416,6 +511,8 @@ impl Env<'_> {
             .env("XDG_CACHE_HOME", dir.join("cache"))
             .env("XDG_RUNTIME_DIR", dir.join("run"))
             .env("RUST_LOG", "warn")
+            // Dumpable, or /proc/PID/smaps_rollup (PSS) is unreadable.
+            .env("SEKOIA_NOTIFIER_DUMPABLE", "1")
             .env_remove("DISPLAY")
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -169,7 +169,7 @@ fn markdown(
             .and_then(|r| r["pss_mb"]["median"].as_f64())
     };
     md.push_str(&format!(
-        "\nTargets: daemon <= 15 MB: {}; app with no window <= 1.3x the floor with no window: {}.\n",
+        "\nTargets: daemon <= 15 MB: {}; app with no window <= 1.3x the floor with no window: {}; app after closing its windows <= 1.15x the app with no window, within 10 s: {} (WebKit web processes gone {} ms after the close).\n",
         pss("sekoia-notifierd")
             .map_or("?".into(), |v| format!("{v:.1} MB {}", mark(v <= 15.0))),
         ratio(
@@ -177,6 +177,14 @@ fn markdown(
             pss("floor: hello-world Tauri tray app, no window"),
             |r| format!("{r:.2}x {}", mark(r <= 1.3))
         ),
+        ratio(
+            pss("sekoia-notifier, after closing"),
+            pss("sekoia-notifier, tray only"),
+            |r| format!("{r:.2}x {}", mark(r <= 1.15))
+        ),
+        footprint["closing_ms"]
+            .as_f64()
+            .map_or("?".into(), |ms| format!("{ms:.0}")),
     ));
 
     md.push_str("\n**5. Start-up** (ms, median (min-max)):\n\n| from exec to | ms |\n|---|---|\n");
@@ -226,7 +234,12 @@ fn large_store(large: &Value) -> String {
         row(&mut md, what, of(key), 3);
     }
     let whole = |key: &str| ["empty", "small", "large"].map(|s| large[key][s].as_f64());
-    row(&mut md, "`feed --json --limit 100`, whole command", whole("cli_feed_ms"), 0);
+    row(
+        &mut md,
+        "`feed --json --limit 100`, whole command",
+        whole("cli_feed_ms"),
+        0,
+    );
     md.push_str(&format!(
         "\nDaemon start-up to the first answer: {} ms on the empty store, {} ms on the large one.\n",
         large["startup_ms"]["empty"], large["startup_ms"]["large"]

@@ -108,40 +108,9 @@ impl Drop for App {
 
 /// How many WebKit web processes run under `pid` (one per open window).
 fn web_processes(pid: u32) -> usize {
-    let mut parents = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid ...": comm may hold spaces, so split at ')'.
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or_default();
-        let ppid = rest
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok());
-        parents.push((child, ppid.unwrap_or(0), comm.to_owned()));
-    }
-    let mut tree = vec![pid];
-    let mut i = 0;
-    while i < tree.len() {
-        let p = tree[i];
-        tree.extend(
-            parents
-                .iter()
-                .filter(|(_, pp, _)| *pp == p)
-                .map(|(c, _, _)| *c),
-        );
-        i += 1;
-    }
-    parents
+    tree_names(pid)
         .iter()
-        .filter(|(c, _, comm)| tree.contains(c) && comm.starts_with("WebKitWebProces"))
+        .filter(|comm| comm.starts_with("WebKitWebProces"))
         .count()
 }
 
@@ -271,6 +240,7 @@ fn tray_registers_with_its_menu_and_its_tooltip_follows_the_unread_count() {
         labels,
         [
             "Open feed",
+            "Mark all read",
             "Settings…",
             "Pause pop-ups (Urgent still pops up)",
             "Pause everything (Urgent too)",
@@ -489,4 +459,284 @@ fn the_tray_item_registers_when_a_tray_host_appears_five_seconds_after_the_app()
     // The late item is the whole item: its menu works.
     let menu = session.block_on(item.menu()).expect("menu");
     assert!(MenuEntry::find(&menu, "Open feed").is_some(), "{menu:?}");
+}
+
+/// The 32 px pixmap of the item's icon, as ARGB bytes (the SNI order).
+fn icon_32(dir: &Dir, item: &Item) -> Vec<u8> {
+    let session = dir.session.as_ref().expect("session");
+    let pixmaps = session.block_on(item.icon()).expect("icon");
+    pixmaps
+        .into_iter()
+        .find(|(w, h, _)| (*w, *h) == (32, 32))
+        .map(|(_, _, data)| data)
+        .expect("a 32 px pixmap")
+}
+
+/// The RGB of pixel (x, y) of a 32 px ARGB pixmap.
+fn rgb_at(argb: &[u8], x: usize, y: usize) -> [u8; 3] {
+    let at = (y * 32 + x) * 4;
+    [argb[at + 1], argb[at + 2], argb[at + 3]]
+}
+
+/// The unread dot's red (icons/tray-unread.svg).
+const DOT_RED: [u8; 3] = [0xe5, 0x38, 0x3b];
+
+/// Saves a 32 px ARGB pixmap as a PNG (ImageMagick), 4 times larger.
+fn save_icon(argb: &[u8], path: &std::path::Path) {
+    let rgba: Vec<u8> = argb
+        .chunks_exact(4)
+        .flat_map(|p| [p[1], p[2], p[3], p[0]])
+        .collect();
+    let raw = path.with_extension("rgba");
+    std::fs::write(&raw, rgba).expect("raw icon");
+    let out = Command::new("convert")
+        .args(["-size", "32x32", "-depth", "8"])
+        .arg(format!("rgba:{}", raw.display()))
+        .args(["-filter", "point", "-resize", "400%"])
+        .arg(path)
+        .output()
+        .expect("convert (package imagemagick)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_file(raw);
+}
+
+/// Unread alerts stay visible in every state: a red dot over the warning
+/// icon (no tunnel yet, a common state while setting up) and over the
+/// paused one; the tooltip keeps the warning while paused; *Mark all read*
+/// clears the count. The icons are saved side by side for the README.
+#[test]
+fn unread_alerts_show_over_the_warning_and_paused_icons_and_mark_all_read_clears_them() {
+    let api = api_with_alert();
+    // No tunnel and no public URL: the warning state.
+    let dir = Dir::with_session(&format!(
+        "[sekoia]\napi_url = \"{}\"\napp_url = \"https://app.sekoia.io\"\n",
+        api.url()
+    ));
+    let out = set_api_key(&dir, &format!("{}\n", api.api_key()));
+    assert!(out.status.success(), "set-api-key");
+    let session = dir.session.as_ref().expect("session");
+    let host = session.tray_host();
+    let display = Display::start();
+    let app = App::start(&dir, &display);
+    let item = tray_item(&dir, &host);
+    let shots = crate::console::screenshots();
+    std::fs::create_dir_all(&shots).expect("screenshots dir");
+
+    let first = wait_tooltip(&dir, &item, "No public webhook URL");
+    assert!(first.contains("no unread alerts"), "{first}");
+    let plain = icon_32(&dir, &item);
+    assert_ne!(
+        rgb_at(&plain, 7, 7),
+        DOT_RED,
+        "no dot without unread alerts"
+    );
+    let menu = session.block_on(item.menu()).expect("menu");
+    let mark = MenuEntry::find(&menu, "Mark all read").expect("Mark all read");
+    assert!(!mark.enabled, "nothing to mark: {mark:?}");
+
+    assert_eq!(app.post(&crate::util::alert(UUID)), 202);
+    wait_tooltip(&dir, &item, "1 unread alert");
+    // The icon once the pixel at (x, y) is (or is not) the dot's red.
+    let icon_when = |what: &str, (x, y): (usize, usize), red: bool| {
+        eventually(what, Duration::from_secs(10), || {
+            let icon = icon_32(&dir, &item);
+            ((rgb_at(&icon, x, y) == DOT_RED) == red).then_some(icon)
+        })
+    };
+    let warning = icon_when("the dot over the warning icon", (7, 7), true);
+    save_icon(&warning, &shots.join("tray-warning-unread.png"));
+
+    // Paused: the dot stays, and so does the warning in the tooltip.
+    click_in(
+        &dir,
+        &item,
+        "Pause pop-ups (Urgent still pops up)",
+        "For 1 hour",
+    );
+    let paused_tip = wait_tooltip(&dir, &item, "pop-ups paused until");
+    assert!(
+        paused_tip.contains("1 unread alert") && paused_tip.contains("No public webhook URL"),
+        "{paused_tip}"
+    );
+    let paused = icon_when("the dot over the paused icon", (25, 7), true);
+    save_icon(&paused, &shots.join("tray-paused-unread.png"));
+    let menu = session.block_on(item.menu()).expect("menu");
+    let resume = entry_starting(&menu, "Resume pop-ups (paused until ").expect("resume");
+    assert!(resume.enabled, "{resume:?}");
+
+    // Mark all read: the count and the dot go; the pause and warning stay.
+    let mark = entry_starting(&menu, "Mark all read (1)").expect("Mark all read (1)");
+    assert!(mark.enabled, "{mark:?}");
+    session.block_on(item.click(mark.id)).expect("menu click");
+    let read_tip = wait_tooltip(&dir, &item, "no unread alerts");
+    assert!(read_tip.contains("No public webhook URL"), "{read_tip}");
+    let cleared = icon_when("the dot to go", (25, 7), false);
+    save_icon(&cleared, &shots.join("tray-paused.png"));
+    assert_eq!(
+        dir.feed().iter().filter(|e| e["read"] == false).count(),
+        0,
+        "every entry read in the store"
+    );
+    let labelled = |name: &str, label: &str| -> Vec<String> {
+        vec![
+            "-label".into(),
+            label.into(),
+            shots.join(name).display().to_string(),
+        ]
+    };
+    let mut montage = Command::new("montage");
+    montage.args(labelled("tray-warning-unread.png", "warning + unread"));
+    montage.args(labelled("tray-paused-unread.png", "paused + unread"));
+    montage.args(labelled("tray-paused.png", "paused, all read"));
+    let out = montage
+        .args(["-tile", "3x1", "-geometry", "+24+8", "-pointsize", "14"])
+        .args(["-font", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"])
+        .arg(shots.join("tray.png"))
+        .output()
+        .expect("montage (package imagemagick)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every process in the tree of `pid` (itself included), by name.
+fn tree_names(pid: u32) -> Vec<String> {
+    let mut parents = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or_default();
+        let ppid = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        parents.push((child, ppid.unwrap_or(0), comm.to_owned()));
+    }
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, pp, _)| *pp == p)
+                .map(|(c, _, _)| *c),
+        );
+        i += 1;
+    }
+    parents
+        .into_iter()
+        .filter(|(c, _, _)| tree.contains(c))
+        .map(|(_, _, comm)| comm)
+        .collect()
+}
+
+/// Closing the feed and settings windows (as a window manager's close
+/// button does) ends their WebKit processes within 10 s; the app stays in
+/// the tray and opens a window again on demand.
+#[test]
+fn closing_the_windows_ends_every_webkit_process_and_the_app_stays_in_the_tray() {
+    let api = api_with_alert();
+    let dir = desktop_dir(&api);
+    let session = dir.session.as_ref().expect("session");
+    let host = session.tray_host();
+    let display = Display::start();
+    let mut app = App::start(&dir, &display);
+    let item = tray_item(&dir, &host);
+    assert_eq!(web_processes(app.child.id()), 0);
+    session.block_on(item.activate()).expect("Activate");
+    click(&dir, &item, "Settings…");
+    eventually(
+        "two windows' web processes",
+        Duration::from_secs(30),
+        || (web_processes(app.child.id()) >= 2).then_some(()),
+    );
+    let asked = eventually(
+        "both windows on the display",
+        Duration::from_secs(10),
+        || {
+            let n = display.close_windows("Sekoia Notifier")
+                + display.close_windows("Sekoia Notifier settings");
+            (n >= 2).then_some(n)
+        },
+    );
+    assert_eq!(asked, 2);
+    let t0 = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: Vec<String> = tree_names(app.child.id())
+            .into_iter()
+            .filter(|n| n.starts_with("WebKit"))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "WebKit processes still running 10 s after the windows closed: {left:?}; web processes: {}",
+            web_processes(app.child.id())
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "WebKit processes gone {} ms after the close",
+        t0.elapsed().as_millis()
+    );
+    assert!(
+        app.child.try_wait().expect("try_wait").is_none(),
+        "the app quit"
+    );
+    wait_tooltip(&dir, &item, "no unread alerts");
+    // And a window opens again, with a new network process, and draws.
+    session.block_on(item.activate()).expect("Activate");
+    eventually("the feed window again", Duration::from_secs(30), || {
+        (web_processes(app.child.id()) > 0).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let shot = crate::console::screenshots().join("reopened-feed.png");
+    let out = Command::new("import")
+        .args(["-display", &display.name, "-window", "root"])
+        .arg(&shot)
+        .output()
+        .expect("import (package imagemagick)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The window's area is drawn (the page is light), not left black.
+    let mean = Command::new("convert")
+        .arg(&shot)
+        .args(["-crop", "440x640+0+0", "-format", "%[fx:mean]", "info:"])
+        .output()
+        .expect("convert (package imagemagick)");
+    let mean: f64 = String::from_utf8_lossy(&mean.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0.0);
+    assert!(
+        mean > 0.5,
+        "the reopened window looks empty (mean {mean}): {}",
+        shot.display()
+    );
+    click(&dir, &item, "Quit");
+    assert_eq!(
+        app.wait(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        app.log_text()
+    );
 }

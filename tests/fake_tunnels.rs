@@ -128,8 +128,16 @@ fn a_cloudflared_quick_tunnel_on_path_gets_its_url_from_the_metrics_endpoint() {
     let bin = dir.tmp.path().join("bin");
     std::fs::create_dir(&bin).expect("bin dir");
     let args = dir.tmp.path().join("cloudflared.args");
+    // The metrics server the fake cloudflared "bound" (it names it).
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the metrics address");
+    let metrics = listener.local_addr().expect("metrics address");
+    let _api = FakeApi::serve(
+        listener,
+        "/quicktunnel",
+        r#"{"hostname":"seasonal-deck-organisms-sf.trycloudflare.com"}"#.to_owned(),
+    );
     // Recorded cloudflared 2024 output, without the banner that names the
-    // URL: the URL must come from the metrics endpoint.
+    // URL: the URL must come from the metrics endpoint it announces.
     script(
         &bin,
         "cloudflared",
@@ -138,6 +146,7 @@ fn a_cloudflared_quick_tunnel_on_path_gets_its_url_from_the_metrics_endpoint() {
 echo '2024-05-01T10:00:00Z INF Thank you for trying Cloudflare Tunnel. Doing so, without a Cloudflare account, is a quick way to experiment and try it out.' >&2
 echo '2024-05-01T10:00:00Z INF Requesting new quick Tunnel on trycloudflare.com...' >&2
 echo '2024-05-01T10:00:01Z INF Version 2024.4.1' >&2
+echo '2024-05-01T10:00:01Z INF Starting metrics server on {metrics}/metrics' >&2
 echo '2024-05-01T10:00:01Z INF Registered tunnel connection connIndex=0 connection=4b1c location=cdg01 protocol=quic' >&2
 exec sleep 600"#,
             args = args.display()
@@ -151,24 +160,13 @@ exec sleep 600"#,
             .ok()
             .filter(|a| a.ends_with('\n'))
     });
-    assert!(
-        argv.starts_with(&format!(
-            "tunnel --no-autoupdate --url http://127.0.0.1:{}",
+    // An ephemeral metrics port of its own: none chosen here and freed.
+    assert_eq!(
+        argv,
+        format!(
+            "tunnel --no-autoupdate --url http://127.0.0.1:{} --metrics 127.0.0.1:0\n",
             d.addr.port()
-        )),
-        "{argv}"
-    );
-    let metrics = argv
-        .split_whitespace()
-        .skip_while(|w| *w != "--metrics")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no --metrics in {argv}"))
-        .to_owned();
-    let listener = TcpListener::bind(&metrics).expect("bind the metrics address");
-    let _api = FakeApi::serve(
-        listener,
-        "/quicktunnel",
-        r#"{"hostname":"seasonal-deck-organisms-sf.trycloudflare.com"}"#.to_owned(),
+        )
     );
 
     let url = public_webhook_url(&dir, &d);
@@ -224,7 +222,10 @@ exec sleep 600"#,
         format!("https://1a2b-203-0-113-7.ngrok-free.app/hooks/{SECRET}")
     );
     let argv = std::fs::read_to_string(&args).expect("ngrok args");
-    assert_eq!(argv.trim(), format!("http {port} --log stdout"));
+    assert_eq!(
+        argv.trim(),
+        format!("http {port} --log stdout --inspect=false")
+    );
 }
 
 #[test]
@@ -246,7 +247,7 @@ exec sleep 600"#,
     std::fs::write(
         dir.config(),
         format!(
-            "{}[tunnel]\nkind = \"command\"\ncommand = \"{} {{port}}\"\n",
+            "{}[tunnel]\nkind = \"command\"\nallow_plain_http = true\ncommand = \"{} {{port}}\"\n",
             std::fs::read_to_string(dir.config()).expect("config"),
             fake.display()
         ),

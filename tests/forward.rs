@@ -18,6 +18,7 @@ const URL_SECRET: &str = "S3CR3T-workflow-sig";
 #[derive(Debug, Clone)]
 struct Got {
     signature: Option<String>,
+    timestamp: Option<String>,
     body: Vec<u8>,
 }
 
@@ -80,6 +81,7 @@ fn serve(stream: TcpStream, got: &Mutex<Vec<Got>>, hold: &AtomicBool) {
     loop {
         let mut length = 0usize;
         let mut signature = None;
+        let mut timestamp = None;
         let mut line = String::new();
         loop {
             line.clear();
@@ -93,6 +95,9 @@ fn serve(stream: TcpStream, got: &Mutex<Vec<Got>>, hold: &AtomicBool) {
             if lower.starts_with("x-sekoia-notifier-signature:") {
                 signature = line.split_once(':').map(|(_, v)| v.trim().to_owned());
             }
+            if lower.starts_with("x-sekoia-notifier-timestamp:") {
+                timestamp = line.split_once(':').map(|(_, v)| v.trim().to_owned());
+            }
             if line == "\r\n" {
                 break;
             }
@@ -101,7 +106,11 @@ fn serve(stream: TcpStream, got: &Mutex<Vec<Got>>, hold: &AtomicBool) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        got.lock().expect("lock").push(Got { signature, body });
+        got.lock().expect("lock").push(Got {
+            signature,
+            timestamp,
+            body,
+        });
         let deadline = Instant::now() + Duration::from_secs(60);
         while hold.load(Ordering::SeqCst) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
@@ -315,23 +324,42 @@ fn the_shipped_systemd_units_run_serve_and_stop_cleanly_on_their_kill_signal() {
     );
 }
 
-/// What a receiver does with `X-Sekoia-Notifier-Signature`: recompute the
-/// HMAC over the raw body and compare in constant time.
-fn signature_verifies(key: &[u8], got: &Got) -> bool {
+/// The README's receiver check, at time `now` (Unix seconds): the
+/// `X-Sekoia-Notifier-Timestamp` within 300 s of now, then the HMAC of
+/// `"<timestamp>.<raw body>"` recomputed and compared in constant time with
+/// the hex after `v1=` in `X-Sekoia-Notifier-Signature`.
+fn signature_verifies_at(key: &[u8], got: &Got, now: i64) -> bool {
     use hmac::Mac;
-    let Some(hex_sig) = got
-        .signature
-        .as_deref()
-        .and_then(|s| s.strip_prefix("sha256="))
-    else {
+    let Some(ts) = got.timestamp.as_deref() else {
+        return false;
+    };
+    let Ok(sent_at) = ts.parse::<i64>() else {
+        return false;
+    };
+    if (now - sent_at).abs() > 300 {
+        return false;
+    }
+    let Some(hex_sig) = got.signature.as_deref().and_then(|s| s.strip_prefix("v1=")) else {
         return false;
     };
     let Ok(sig) = hex::decode(hex_sig) else {
         return false;
     };
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(ts.as_bytes());
+    mac.update(b".");
     mac.update(&got.body);
     mac.verify_slice(&sig).is_ok()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn signature_verifies(key: &[u8], got: &Got) -> bool {
+    signature_verifies_at(key, got, unix_now())
 }
 
 #[test]
@@ -386,6 +414,12 @@ fn an_enriched_hostile_alert_reaches_slack_escaped_and_a_signed_webhook_verifies
     let got = hook.wait_got(1).remove(0);
     assert!(signature_verifies(b"e2e-hmac-key", &got), "{got:?}");
     assert!(!signature_verifies(b"another-key", &got));
+    // The same request replayed ten minutes later: the check refuses it.
+    assert!(!signature_verifies_at(
+        b"e2e-hmac-key",
+        &got,
+        unix_now() + 600
+    ));
     let body: serde_json::Value = serde_json::from_slice(&got.body).expect("JSON");
     assert_eq!(
         body["alert"]["title"], HOSTILE,
@@ -410,4 +444,83 @@ fn an_enriched_hostile_alert_reaches_slack_escaped_and_a_signed_webhook_verifies
         1,
         "the low alert was not queued for the webhook: {status}"
     );
+}
+
+/// The peak resident memory of process `pid` (kB), from /proc.
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[test]
+fn a_destination_streaming_a_gibibyte_costs_little_memory_and_fails_in_words() {
+    // Answers every request with 200 and a chunked body of 1 GiB.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("address").port();
+    let streamed = Arc::new(Mutex::new(0u64));
+    let count = Arc::clone(&streamed);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let count = Arc::clone(&count);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut writer = stream;
+                let mut length = 0usize;
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+                let chunk = vec![b'x'; 64 * 1024];
+                let head = format!("{:x}\r\n", chunk.len());
+                for _ in 0..(1024 * 1024 * 1024 / chunk.len()) {
+                    let sent = writer
+                        .write_all(head.as_bytes())
+                        .and_then(|()| writer.write_all(&chunk))
+                        .and_then(|()| writer.write_all(b"\r\n"));
+                    if sent.is_err() {
+                        return;
+                    }
+                    *count.lock().expect("lock") += chunk.len() as u64;
+                }
+                let _ = writer.write_all(b"0\r\n\r\n");
+            });
+        }
+    });
+    let dir = Dir::new(&format!(
+        "[[forward]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n"
+    ));
+    let d = Daemon::start(&dir);
+    assert_eq!(d.post(&alert("fwd-endless")), 202);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let failure = loop {
+        let status = status_json(&dir);
+        let f = &status["forward"][0];
+        if f["failed"] == 1 {
+            break f["last_failure"]["error"].as_str().unwrap_or("").to_owned();
+        }
+        assert!(Instant::now() < deadline, "not failed: {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        failure.contains("127.0.0.1") && failure.contains("cut off"),
+        "{failure}"
+    );
+    let peak = peak_rss_kb(d.child.id());
+    assert!(peak < 100 * 1024, "peak RSS {peak} kB");
+    let streamed = *streamed.lock().expect("lock");
+    assert!(
+        streamed < 1024 * 1024 * 1024,
+        "the whole GiB was read: {streamed} bytes"
+    );
+    eprintln!("peak RSS {peak} kB; {streamed} bytes streamed before the cut");
 }

@@ -7,10 +7,11 @@ use crate::util::{alert, http, Daemon, Dir, SECRET};
 use std::time::Duration;
 
 /// A `command` tunnel whose public URL is the listener itself, so that
-/// self-tests through it really pass through the listener.
+/// self-tests through it really pass through the listener (plain http on
+/// loopback: accepted with `allow_plain_http`).
 fn loopback_tunnel(extra: &str) -> Dir {
     Dir::new(&format!(
-        "[tunnel]\nkind = \"command\"\ncommand = 'sh -c \"echo ready at http://127.0.0.1:{{port}}; exec sleep 600\"'\n{extra}"
+        "[tunnel]\nkind = \"command\"\nallow_plain_http = true\ncommand = 'sh -c \"echo ready at http://127.0.0.1:{{port}}; exec sleep 600\"'\n{extra}"
     ))
 }
 

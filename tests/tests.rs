@@ -16,12 +16,16 @@
 //! - `tunnel`: a real bore tunnel supervised by the daemon; a missing tunnel program.
 //! - `triage`: "Acknowledge" on a pop-up of the real daemon -> PATCH on the fake API.
 //! - `window`: the app's feed and settings windows over WebDriver.
+//! - `console`: the feed as a triage console: dense rows, sort, keyboard, the
+//!   detail pane and every workflow action, Copy link, communities, errors at the row.
 //! - `webdriver`: a minimal W3C WebDriver client for WebKitWebDriver.
 //! - `fake_tunnels`: fake cloudflared / ngrok on PATH with faked metrics and
 //!   agent APIs; a tunnel that changes URL; one that exits at once.
 //! - `health`: the periodic self-test in `check`, downtime as a feed gap,
 //!   `regenerate-secret`.
 //! - `secrets`: the API key through `set-api-key`, the keyring, env and file.
+//! - `children`: a tunnel command's environment (no key, credentials or
+//!   secret) and umask (the user's own).
 //! - `catchup`: alerts created while the daemon was stopped, caught up at restart.
 //! - `crash`: `kill -9` under a flood of POSTs; nothing acknowledged is lost or doubled.
 //! - `hardening`: idle and trickling connections; the API key after a run full of errors.
@@ -43,6 +47,8 @@
 
 mod bounded;
 mod catchup;
+mod children;
+mod console;
 mod crash;
 mod desktop;
 mod enrich;

@@ -84,10 +84,34 @@ fn a_bore_tunnel_is_supervised_and_its_public_url_works() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let dir = Dir::with_session(&format!(
+    // Without the opt-in, bore's http URL is shown with a warning and never
+    // self-tested: the secret would cross the network in clear.
+    let config = format!(
         "[tunnel]\nkind = \"bore\"\nserver = \"127.0.0.1\"\nbinary = \"{}\"\n",
         bore.display()
-    ));
+    );
+    let plain = Dir::new(&config);
+    let mut p = Daemon::start(&plain);
+    let text = crate::fake_tunnels::wait_until(20, "check to show the plain URL", || {
+        let out = plain.run(&["check"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.contains("plain http").then_some(text)
+    });
+    assert!(text.contains("not self-tested"), "{text}");
+    assert!(text.contains("unencrypted"), "the warning: {text}");
+    let out = plain.run(&["send-test"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("plain http") && stderr.contains("allow_plain_http"),
+        "{stderr}"
+    );
+    assert!(!p.log_text().contains("self-test"), "{}", p.log_text());
+    p.signal(libc::SIGTERM);
+    assert_eq!(p.wait(Duration::from_secs(20)), Some(0));
+
+    // With it (a relay on a trusted network), the URL is used and tested.
+    let dir = Dir::with_session(&format!("{config}allow_plain_http = true\n"));
     let mut d = Daemon::start(&dir);
     let port = d.addr.port().to_string();
 

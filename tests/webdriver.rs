@@ -73,6 +73,17 @@ impl Driver {
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|(status, parsed)| panic!("{method} {path} -> {status}: {parsed}"))
+    }
+
+    /// [`Driver::call`], with a refusal as `Err((status, body))`.
+    fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, (u16, Value)> {
         let bytes = body.map(|b| b.to_string()).unwrap_or_default();
         let headers: &[(&str, &str)] = if body.is_some() {
             &[("Content-Type", "application/json")]
@@ -82,8 +93,11 @@ impl Driver {
         let (status, text) = http(self.addr, method, path, headers, bytes.as_bytes());
         let parsed: Value = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{method} {path}: {status}, not JSON ({e}): {text}"));
-        assert!(status < 300, "{method} {path} -> {status}: {parsed}");
-        parsed["value"].clone()
+        if status < 300 {
+            Ok(parsed["value"].clone())
+        } else {
+            Err((status, parsed))
+        }
     }
 }
 
@@ -157,9 +171,28 @@ impl Session<'_> {
             .to_owned()
     }
 
+    /// Clicks `css` after scrolling it to the middle of the window (where
+    /// no sticky bar covers it, as a user would see it).
+    /// A live list may redraw `css` between the lookup and the click: a
+    /// stale element is looked up again (a few times).
     pub fn click(&self, css: &str) {
-        let id = self.find(css);
-        self.call("POST", &format!("/element/{id}/click"), Some(&json!({})));
+        for attempt in 0.. {
+            let id = self.find(css);
+            self.execute(
+                "document.querySelector(arguments[0])?.scrollIntoView({ block: 'center' })",
+                json!([css]),
+            );
+            let path = format!("/session/{}/element/{id}/click", self.id);
+            match self.driver.try_call("POST", &path, Some(&json!({}))) {
+                Ok(_) => return,
+                Err((_, body))
+                    if attempt < 4 && body["value"]["error"] == "stale element reference" =>
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err((status, body)) => panic!("click {css} -> {status}: {body}"),
+            }
+        }
     }
 
     pub fn clear_and_type(&self, css: &str, text: &str) {
@@ -169,6 +202,26 @@ impl Session<'_> {
             "POST",
             &format!("/element/{id}/value"),
             Some(&json!({"text": text})),
+        );
+    }
+
+    /// Sends `text` as key presses to the element `css` (W3C key codes
+    /// such as `\u{E007}` Enter work).
+    pub fn send_keys(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(&json!({"text": text})),
+        );
+    }
+
+    /// Sets the window's outer size in CSS pixels.
+    pub fn set_window_size(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(&json!({"width": width, "height": height})),
         );
     }
 

@@ -2,29 +2,19 @@
 //! launches the app under Xvfb, in a private session with a keyring and the
 //! fake Sekoia.io API). Screenshots land in `target/screenshots/`.
 
+use crate::console::screenshots;
 use crate::desktop::{app_bin, eventually, Display};
 use crate::util::{alert, Dir};
 use crate::webdriver::Driver;
 use serde_json::json;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 const UUID: &str = "4d8e9c3e-7f6b-4a5c-9d0e-9f8a7b6c5d4e";
 const HOSTILE: &str = r#"<img src=x onerror="document.title='pwned'"><b>Evil</b> & "quoted""#;
 
-fn screenshots() -> PathBuf {
-    // target/<profile>/sekoia-notifierd -> target/screenshots
-    let target = crate::util::bin()
-        .parent()
-        .and_then(|p| p.parent())
-        .expect("target dir")
-        .to_owned();
-    target.join("screenshots")
-}
-
 /// WebKitWebDriver with the session, display and a fake browser opener.
-fn driver(dir: &Dir, display: &Display) -> Driver {
+pub fn driver(dir: &Dir, display: &Display) -> Driver {
     let (path, _) = crate::util::fake_opener(dir.tmp.path(), "opened");
     Driver::start(&dir.tmp.path().join("app.log"), |cmd: &mut Command| {
         dir.session.as_ref().expect("session").apply(cmd);
@@ -39,7 +29,7 @@ fn driver(dir: &Dir, display: &Display) -> Driver {
     })
 }
 
-fn app_args(dir: &Dir) -> Vec<String> {
+pub fn app_args(dir: &Dir) -> Vec<String> {
     vec![
         "--config".into(),
         dir.config().display().to_string(),
@@ -63,7 +53,15 @@ fn wait_settings_form(window: &crate::webdriver::Session<'_>) {
     );
 }
 
-fn listen_addr(dir: &Dir) -> std::net::SocketAddr {
+/// A loopback port free now (the form refuses the test config's port 0).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+pub fn listen_addr(dir: &Dir) -> std::net::SocketAddr {
     eventually("instance.json", Duration::from_secs(30), || {
         let text = std::fs::read_to_string(dir.data().join("instance.json")).ok()?;
         let v: serde_json::Value = serde_json::from_str(&text).ok()?;
@@ -143,10 +141,16 @@ fn the_feed_window_lists_a_posted_alert_and_renders_a_hostile_title_as_text() {
         "{checks}"
     );
     assert_eq!(checks["unread"], "3", "{checks}");
-    window.screenshot(&screenshots().join("feed.png"));
+    window.screenshot(&screenshots().join("feed-hostile.png"));
 
-    // A click opens the alert page (through Rust, the app_url rule) and marks it read.
-    window.click(&format!(".row[data-uuid=\"{UUID}\"]"));
+    // A click shows the alert in the pane; its Open button opens the alert
+    // page (through Rust, the app_url rule) and marks it read.
+    window.click(&format!(".row[data-uuid=\"{UUID}\"] .line1"));
+    window.wait_for(
+        "the pane's actions",
+        "return document.querySelectorAll('#pane .workflow button').length > 0",
+    );
+    window.click("#pane .open-pane");
     let opened = eventually("the browser opener to run", Duration::from_secs(10), || {
         std::fs::read_to_string(dir.tmp.path().join("opened")).ok()
     });
@@ -202,7 +206,12 @@ fn the_feed_window_lists_a_posted_alert_and_renders_a_hostile_title_as_text() {
 
     // Acknowledge from the row: the workflow action in Sekoia.io, then the
     // row shows the new status and offers the action no more.
-    window.click(&format!(".row[data-uuid=\"{UUID}\"] .ack"));
+    window.execute(
+        &format!(
+            "{row}.dispatchEvent(new KeyboardEvent('keydown', {{ key: 'a', bubbles: true }}))"
+        ),
+        json!([]),
+    );
     window.wait_for(
         "the acknowledged status",
         &format!(
@@ -252,7 +261,7 @@ fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
         url.as_str(),
         Some(format!("http://{addr}/hooks/{}", crate::util::SECRET).as_str())
     );
-    window.screenshot(&screenshots().join("settings.png"));
+    window.screenshot(&screenshots().join("settings-form.png"));
 
     // An invalid port is refused with a message; the file is untouched.
     let before = std::fs::read_to_string(dir.config()).expect("config");
@@ -274,9 +283,12 @@ fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
         before
     );
 
-    // A rejected key is not stored, and the reason is in words.
+    // Back to the value it had: the form is unchanged again.
+    window.clear_and_type("#port", "0");
+
+    // A rejected key is not stored, and the reason is in words (Enter saves).
     window.clear_and_type("#api-key", "not-the-right-key");
-    window.click("#save-key");
+    window.send_keys("#api-key", "\u{E007}");
     let error = window.wait_for(
         "the key error",
         "return document.querySelector('#key-error').textContent",
@@ -289,7 +301,12 @@ fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
 
     // The right key is checked, stored in the keyring and never shown again.
     window.clear_and_type("#api-key", api.api_key());
-    window.click("#save-key");
+    window.click("#save");
+    let saved = window.wait_for(
+        "the outcome of Save",
+        "const t = document.querySelector('#save-result').textContent; return t && !t.startsWith('Saving') ? t : null;",
+    );
+    assert_eq!(saved, "Saved and applied (API key).");
     window.wait_for(
         "the key to be accepted",
         "return document.querySelector('#key-state').textContent.includes('accepted')",
@@ -300,8 +317,9 @@ fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
     let page = window.execute("return document.documentElement.outerHTML", json!([]));
     assert!(!page.as_str().unwrap_or_default().contains(api.api_key()));
 
-    // Start at login: an XDG autostart entry that runs this app.
+    // Start at login (applied by Save): an XDG autostart entry that runs this app.
     window.click("#autostart");
+    window.click("#save");
     // auto-launch writes under $HOME/.config, whatever XDG_CONFIG_HOME says.
     let autostart = dir.tmp.path().join("home/.config/autostart");
     let entry = eventually("the autostart entry", Duration::from_secs(10), || {
@@ -386,10 +404,7 @@ fn the_settings_window_checks_fields_and_stores_the_key_in_the_keyring() {
     window.clear_and_type("#sound-high", "bell");
     window.click("#resident_urgent");
     // The test config listens on port 0, which the form does not accept.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = free_port();
     window.clear_and_type("#port", &port.to_string());
     window.click("#save");
     let saved = window.wait_for(
@@ -450,7 +465,7 @@ fn the_settings_window_switches_to_direct_mode_and_a_liveapi_event_pops_up() {
     let window = driver.session(&app_bin(), &app_args(&dir));
     wait_settings_form(&window);
     window.clear_and_type("#api-key", api.api_key());
-    window.click("#save-key");
+    window.send_keys("#api-key", "\u{E007}");
     window.wait_for(
         "the key to be accepted",
         "return document.querySelector('#key-state').textContent.includes('accepted')",
@@ -469,10 +484,7 @@ fn the_settings_window_switches_to_direct_mode_and_a_liveapi_event_pops_up() {
     );
     window.clear_and_type("#liveapi_url", live.url().as_str());
     // The test config listens on port 0, which the form does not accept.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = free_port();
     window.clear_and_type("#port", &port.to_string());
     window.click("#save");
     let saved = window.wait_for(
@@ -678,4 +690,131 @@ fn the_feed_colours_the_five_urgency_bands_and_its_menu_names_them() {
     assert_eq!(shown_for("urgent"), 1);
     shown_for("");
     window.screenshot(&screenshots().join("feed-bands.png"));
+}
+
+/// The first run in the right order: region (with its host) before the key,
+/// the key checked against that region (Enter saves), how Sekoia.io reaches
+/// the app, pop-ups in words, labelled forwarders, Start at login; no banner
+/// sending the user to the settings they are in; a region change checks the
+/// stored key again against the new API.
+#[test]
+fn the_first_run_settings_go_in_order_and_check_the_key_again_on_a_region_change() {
+    let api = fake_sekoia::FakeSekoia::start_blocking();
+    // Another region's API, which does not know this key.
+    let other = fake_sekoia::FakeSekoia::start_blocking();
+    let dir = first_run_dir(&api);
+    let display = Display::start();
+    let driver = driver(&dir, &display);
+    let window = driver.session(&app_bin(), &app_args(&dir));
+    wait_settings_form(&window);
+    window.set_window_size(1280, 800);
+    window.wait_for(
+        "the welcome",
+        "return !document.querySelector('#welcome').hidden",
+    );
+    let page = window.execute(
+        "return { steps: [...document.querySelectorAll('main section h2')].map((h) => h.textContent), \
+                  regions: [...document.querySelectorAll('#region option')].map((o) => o.textContent), \
+                  banner: document.querySelector('#warning').hidden ? '' : document.querySelector('#warning').textContent, \
+                  key: document.querySelector('#key-state').textContent, \
+                  placeholder: document.querySelector('#api-key').placeholder, \
+                  events: [...document.querySelectorAll('#events label')].map((l) => l.textContent.trim()), \
+                  unlabelled: ['forward-kind', 'forward-min', 'forward-url', 'min_urgency', 'always_popup_urgency', 'region', 'api-key'] \
+                    .filter((id) => !document.querySelector(`label[for=\"${id}\"]`)), \
+                  minUrgency: [...document.querySelectorAll('#min_urgency option')].map((o) => o.textContent), \
+                  saves: document.querySelectorAll('button#save, button[id^=save]').length }",
+        json!([]),
+    );
+    assert_eq!(
+        page["steps"],
+        json!([
+            "1 Sekoia.io region",
+            "2 API key",
+            "3 How Sekoia.io reaches this app",
+            "4 Pop-ups",
+            "5 Forward to team chats",
+            "6 Start at login"
+        ]),
+        "{page}"
+    );
+    assert_eq!(page["regions"][0], "fra1 · app.sekoia.io", "{page}");
+    assert_eq!(page["regions"][4], "usa1 · app.usa1.sekoia.io", "{page}");
+    assert!(
+        !page["banner"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Settings"),
+        "no banner telling to open Settings inside Settings: {page}"
+    );
+    assert_eq!(page["key"], "No key stored yet.", "{page}");
+    assert!(
+        !page["placeholder"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("stored"),
+        "{page}"
+    );
+    assert_eq!(page["events"][0], "New alert", "{page}");
+    assert!(
+        !page["events"]
+            .to_string()
+            .contains("content-proposal:created"),
+        "events in words: {page}"
+    );
+    assert_eq!(page["unlabelled"], json!([]), "{page}");
+    assert_eq!(page["minUrgency"][2], "High and above (40+)", "{page}");
+    assert_eq!(page["saves"], 1, "one Save: {page}");
+    window.screenshot(&screenshots().join("settings.png"));
+
+    // Enter in the key field saves: checked against this region's API.
+    window.clear_and_type("#api-key", api.api_key());
+    window.send_keys("#api-key", "\u{E007}");
+    let host = format!(
+        "{}:{}",
+        api.url().host_str().unwrap_or_default(),
+        api.url().port().unwrap_or_default()
+    );
+    let state = window.wait_for(
+        "the key to be accepted",
+        "const t = document.querySelector('#key-state').textContent; return t.includes('accepted') ? t : null",
+    );
+    assert!(
+        state.as_str().unwrap_or_default().contains(&host),
+        "{state}"
+    );
+    assert_eq!(lookup(&dir), api.api_key());
+
+    // Another API URL (another region): the stored key is said to be
+    // checked there on Save, and after Save the check is that API's verdict.
+    window.clear_and_type("#api_url", other.url().as_str());
+    let other_host = format!(
+        "{}:{}",
+        other.url().host_str().unwrap_or_default(),
+        other.url().port().unwrap_or_default()
+    );
+    let pending = window.execute(
+        "document.querySelector('#region').dispatchEvent(new Event('change')); return document.querySelector('#key-state').textContent",
+        json!([]),
+    );
+    // The test config listens on port 0, which the form does not accept.
+    let port = free_port();
+    window.clear_and_type("#port", &port.to_string());
+    window.click("#save");
+    let checked = window.wait_for(
+        "the key checked against the other API",
+        "const t = document.querySelector('#key-state').textContent; return t.includes('rejected') ? t : null",
+    );
+    assert!(
+        checked.as_str().unwrap_or_default().contains(&other_host),
+        "{checked} (before Save: {pending})"
+    );
+    assert!(
+        other.requests().iter().any(|r| r.path == "/v1/me"),
+        "the other API was asked"
+    );
+    assert_eq!(
+        lookup(&dir),
+        api.api_key(),
+        "a region change never drops the stored key"
+    );
 }

@@ -35,12 +35,16 @@ pub enum AppError {
     NotRunning(String),
     #[error("this entry has no alert page to open")]
     NoLink,
-    #[error("could not open the browser: {0}")]
+    #[error("No web browser could be opened for this alert ({0}); copy its link instead")]
     Browser(String),
     #[error("autostart: {0}")]
     Autostart(String),
     #[error("the OS keyring could not make an id: {0}")]
     Keyring(String),
+    /// A blocking helper thread (a read, a keyring call) panicked or was
+    /// cancelled.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl AppError {

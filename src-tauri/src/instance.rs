@@ -105,11 +105,7 @@ pub fn record(me: &Running) {
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
         .and_then(|()| serde_json::to_vec(me).map_err(std::io::Error::other))
-        .and_then(|bytes| {
-            let tmp = path.with_extension("json.tmp");
-            std::fs::write(&tmp, bytes)?;
-            std::fs::rename(&tmp, &path)
-        });
+        .and_then(|bytes| notifier_core::private::replace(&path, &bytes));
     if let Err(e) = written {
         tracing::warn!(path = %path.display(), error = %e, "cannot record the running desktop app");
     }

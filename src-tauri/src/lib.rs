@@ -7,6 +7,7 @@
 
 mod autostart;
 mod commands;
+mod detail;
 mod error;
 mod instance;
 mod ipc;
@@ -59,12 +60,14 @@ pub struct Cli {
 
 /// The entry point `main.rs` calls.
 pub fn run() {
+    // Before any thread starts: the key leaves the environment (no child,
+    // the browser included, inherits it).
+    notifier_core::secrets::take_from_environment();
     // The local time zone is read while the process has one thread: later,
     // `time` refuses to (reading it races with setenv in other threads).
     let _ =
         LOCAL_OFFSET.set(time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC));
     let cli = Cli::parse();
-    notifier_core::logs::private_files();
     notifier_core::secrets::forbid_core_dumps();
     let paths = Paths::resolve(cli.config, cli.data_dir);
     // Another config already served by the running app: say so, exit 1.
@@ -121,6 +124,9 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, shell: Arc<Shell>) -> tauri
             commands::feed::feed_acknowledge,
             commands::feed::feed_gaps,
             commands::feed::feed_resume,
+            commands::feed::feed_detail,
+            commands::feed::feed_action,
+            commands::feed::feed_communities,
             commands::settings::settings_get,
             commands::settings::settings_save,
             commands::settings::settings_set_api_key,

@@ -48,8 +48,11 @@ pub struct Status {
     /// What the pause holds back ("below-urgent": Urgent alerts still pop
     /// up; "everything"), while pop-ups are paused.
     pub paused_hold: Option<Hold>,
-    /// One sentence when something needs attention (shown in the tray).
+    /// One sentence when something needs attention: the first of `warnings`.
     pub warning: Option<String>,
+    /// Every problem that holds now, the most pressing first (the tray's
+    /// tooltip lists them all).
+    pub warnings: Vec<String>,
     pub key: KeyStatus,
     /// The URL to paste into Sekoia.io.
     pub webhook_url: Option<String>,
@@ -91,10 +94,21 @@ pub struct ForwardView {
 pub struct SettingsView {
     pub form: Form,
     pub forwards: Vec<ForwardView>,
-    pub regions: Vec<&'static str>,
+    pub regions: Vec<RegionView>,
     pub status: Status,
     pub config_file: String,
     pub autostart: Option<bool>,
+}
+
+/// A region as the settings window offers it: its name and where it leads.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionView {
+    /// `fra1`, `usa1`… (the config's value).
+    pub name: &'static str,
+    /// The web app's host, e.g. `app.sekoia.io`.
+    pub app_host: String,
+    /// The API base, e.g. `https://api.sekoia.io/`.
+    pub api_url: String,
 }
 
 /// How long pop-ups are paused from the tray or the feed, and what the
@@ -112,17 +126,14 @@ struct Running {
     /// Shared so that long calls (a test alert, an acknowledgement) run
     /// without holding the shell's lock.
     engine: Arc<Engine>,
-    reader: Mutex<Reader>,
+    /// Read off the async threads (see [`Shell::read`]).
+    reader: Arc<Mutex<Reader>>,
     desktop: Option<Arc<Pausable>>,
     /// Forward feed changes and health changes to the host.
     watchers: [JoinHandle<()>; 2],
 }
 
 impl Running {
-    fn reader(&self) -> std::sync::MutexGuard<'_, Reader> {
-        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Stops the engine once no call still uses it (such calls end within
     /// their own timeouts).
     async fn stop(self) {
@@ -153,11 +164,26 @@ struct Inner {
 pub struct Shell {
     paths: Paths,
     host: OnceLock<Arc<dyn Host>>,
+    /// Held only for short reads and swaps, never across an engine's stop
+    /// or start: windows and tray keep answering while the engine restarts.
     inner: tokio::sync::Mutex<Inner>,
+    /// Serializes engine starts, stops and restarts (held across them).
+    restarting: tokio::sync::Mutex<()>,
     paused_until: Mutex<Option<(SystemTime, Hold)>>,
     /// A fixed key (tests); otherwise the keyring, env and file are asked.
     key_override: Option<ApiKey>,
+    /// The detail pane's and the community names' caches (`crate::detail`).
+    caches: crate::detail::Cache,
 }
+
+/// The warning while no API key is stored (the settings window shows it at
+/// the key field instead of a banner).
+pub const NO_KEY_WARNING: &str =
+    "No API key: alerts arrive without title or urgency. Add one in Settings.";
+
+/// How long a browser opener is watched for a quick failure (xdg-open with
+/// no browser exits at once), as the `open` crate does.
+const OPENER_CHECK: Duration = Duration::from_millis(250);
 
 /// How long the feed watcher waits for more changes before telling the UI.
 const FEED_DEBOUNCE: Duration = Duration::from_millis(150);
@@ -180,8 +206,10 @@ impl Shell {
                 key: KeyStatus::default(),
                 stopped: Some("starting".into()),
             }),
+            restarting: tokio::sync::Mutex::new(()),
             paused_until: Mutex::new(None),
             key_override: None,
+            caches: crate::detail::Cache::default(),
         })
     }
 
@@ -202,12 +230,15 @@ impl Shell {
     /// Starts the engine with the settings and key at hand. Returns whether
     /// a key is stored (the first run opens the settings window without).
     pub async fn start(self: &Arc<Self>) -> Result<bool, AppError> {
-        let mut inner = self.inner.lock().await;
-        let (key, late) = self.first_key(&mut inner);
+        let restarting = self.restarting.lock().await;
+        let (key, late) = self.first_key().await;
         // A keyring still asking for its password may well hold a key.
         let has_key = key.is_some() || late.is_some();
-        self.start_engine(&mut inner, key.clone()).await?;
-        drop(inner);
+        let started = self
+            .replace_engine(&restarting, |inner| (inner.settings.clone(), key.clone()))
+            .await;
+        drop(restarting);
+        started?;
         if let Some(key) = key {
             self.spawn_key_check(key);
         }
@@ -221,21 +252,37 @@ impl Shell {
     /// The key to start with, never waiting on the keyring more than
     /// [`KEYRING_FIRST_WAIT`]: past it, the engine starts with what else is
     /// given (or none) and the keyring's late answer comes on the channel.
-    fn first_key(&self, inner: &mut Inner) -> (Option<ApiKey>, Option<LateKey>) {
+    async fn first_key(&self) -> (Option<ApiKey>, Option<LateKey>) {
         if self.key_override.is_some() {
-            return (self.resolve_key(inner), None);
+            let mut inner = self.inner.lock().await;
+            return (self.override_key(&mut inner), None);
         }
-        match secrets::from_keyring_or_later(KEYRING_FIRST_WAIT) {
-            secrets::KeyringRead::Answered(read) => {
-                let resolved = secrets::resolve_after_keyring(&inner.settings, read);
-                (record_resolved(inner, resolved), None)
+        // The keyring (a D-Bus call) and the key file: off the async threads.
+        let settings = self.inner.lock().await.settings.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let read = secrets::from_keyring_or_later(KEYRING_FIRST_WAIT);
+            match read {
+                secrets::KeyringRead::Answered(read) => {
+                    (secrets::resolve_after_keyring(&settings, read), None)
+                }
+                secrets::KeyringRead::Late(late) => {
+                    let waited = Err(secrets::SecretsError::KeyringTimeout {
+                        after: KEYRING_FIRST_WAIT,
+                    });
+                    (
+                        secrets::resolve_after_keyring(&settings, waited),
+                        Some(late),
+                    )
+                }
             }
-            secrets::KeyringRead::Late(late) => {
-                let waited = Err(secrets::SecretsError::KeyringTimeout {
-                    after: KEYRING_FIRST_WAIT,
-                });
-                let resolved = secrets::resolve_after_keyring(&inner.settings, waited);
-                (record_resolved(inner, resolved), Some(late))
+        })
+        .await;
+        let mut inner = self.inner.lock().await;
+        match read {
+            Ok((resolved, late)) => (record_resolved(&mut inner, resolved), late),
+            Err(e) => {
+                tracing::error!("the key lookup failed: {e}");
+                (None, None)
             }
         }
     }
@@ -262,21 +309,22 @@ impl Shell {
                     return;
                 }
             };
-            let mut inner = shell.inner.lock().await;
-            if inner.key.stored {
+            let restarting = shell.restarting.lock().await;
+            if shell.inner.lock().await.key.stored {
                 return;
             }
             tracing::info!("the OS keyring answered: restarting the engine with the API key");
-            if let Some(running) = inner.running.take() {
-                running.stop().await;
-            }
-            inner.key = KeyStatus {
-                stored: true,
-                source: Some(secrets::KeySource::Keyring.to_string()),
-                ..KeyStatus::default()
-            };
-            let restarted = shell.start_engine(&mut inner, Some(key.clone())).await;
-            drop(inner);
+            let restarted = shell
+                .replace_engine(&restarting, |inner| {
+                    inner.key = KeyStatus {
+                        stored: true,
+                        source: Some(secrets::KeySource::Keyring.to_string()),
+                        ..KeyStatus::default()
+                    };
+                    (inner.settings.clone(), Some(key.clone()))
+                })
+                .await;
+            drop(restarting);
             if let Err(e) = restarted {
                 tracing::error!("the engine did not restart with the key: {e}");
             }
@@ -287,32 +335,69 @@ impl Shell {
 
     /// Stops the engine gracefully (intake, pipeline drain, tunnel, store).
     pub async fn stop(&self) {
-        let mut inner = self.inner.lock().await;
-        if let Some(running) = inner.running.take() {
+        let _restarting = self.restarting.lock().await;
+        let running = {
+            let mut inner = self.inner.lock().await;
+            inner.stopped = Some("stopped".into());
+            inner.running.take()
+        };
+        if let Some(running) = running {
             running.stop().await;
         }
-        inner.stopped = Some("stopped".into());
     }
 
-    fn resolve_key(&self, inner: &mut Inner) -> Option<ApiKey> {
-        if let Some(key) = &self.key_override {
-            inner.key.stored = true;
-            inner.key.source = Some("the test override".into());
-            return Some(key.clone());
+    /// Stops the running engine (if any) and starts one with the settings
+    /// and key `change` decides (it may also update the shell's state), all
+    /// without holding the shell's lock across the stop and the start; the
+    /// caller holds `restarting`. Meanwhile the shell answers, saying the
+    /// engine is restarting.
+    async fn replace_engine(
+        self: &Arc<Self>,
+        _restarting: &tokio::sync::MutexGuard<'_, ()>,
+        change: impl FnOnce(&mut Inner) -> (Settings, Option<ApiKey>),
+    ) -> Result<(), AppError> {
+        let (old, settings, key) = {
+            let mut inner = self.inner.lock().await;
+            let (settings, key) = change(&mut inner);
+            inner.settings = settings.clone();
+            inner.stopped = Some("restarting".into());
+            (inner.running.take(), settings, key)
+        };
+        self.publish_status().await;
+        if let Some(old) = old {
+            old.stop().await;
         }
-        let resolved = secrets::resolve(&inner.settings);
-        record_resolved(inner, resolved)
+        let started = self.start_engine(&settings, key).await;
+        let mut inner = self.inner.lock().await;
+        match started {
+            Ok(running) => {
+                inner.running = Some(running);
+                inner.stopped = None;
+                Ok(())
+            }
+            Err(e) => {
+                inner.stopped = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// The test override, recorded as the stored key; `None` without one.
+    fn override_key(&self, inner: &mut Inner) -> Option<ApiKey> {
+        let key = self.key_override.clone()?;
+        inner.key.stored = true;
+        inner.key.source = Some("the test override".into());
+        Some(key)
     }
 
     async fn start_engine(
         self: &Arc<Self>,
-        inner: &mut Inner,
+        settings: &Settings,
         key: Option<ApiKey>,
-    ) -> Result<(), AppError> {
-        let desktop = engine::desktop_sink(&inner.settings).map(|sink| {
-            let pausable = Arc::new(
-                Pausable::new(sink).keeping_from(inner.settings.notify.always_popup_urgency),
-            );
+    ) -> Result<Running, AppError> {
+        let desktop = engine::desktop_sink(settings).map(|sink| {
+            let pausable =
+                Arc::new(Pausable::new(sink).keeping_from(settings.notify.always_popup_urgency));
             let paused = *self
                 .paused_until
                 .lock()
@@ -333,7 +418,14 @@ impl Shell {
         });
         // Forward destinations from `[[forward]]` work here too (a bad one is
         // a settings error, as in the daemon).
-        let forward = settings::forward_targets(&inner.settings.forward, &self.paths.config_file)?;
+        // The keyring and files behind `url_keyring`/`url_file`: off the
+        // async threads.
+        let forward = {
+            let (entries, config) = (settings.forward.clone(), self.paths.config_file.clone());
+            tokio::task::spawn_blocking(move || settings::forward_targets(&entries, &config))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))??
+        };
         let options = Options {
             api_key: key,
             forward,
@@ -343,36 +435,54 @@ impl Shell {
                 .collect(),
             ..Options::default()
         };
-        let engine = match Engine::start(&inner.settings, &self.paths.data_dir, options).await {
-            Ok(engine) => engine,
+        let engine = Engine::start(settings, &self.paths.data_dir, options).await?;
+        let readers = engine.reader().and_then(|a| Ok((a, engine.reader()?)));
+        let (reader, feed_reader) = match readers {
+            Ok(readers) => readers,
             Err(e) => {
-                inner.stopped = Some(e.to_string());
+                engine.stop().await;
                 return Err(e.into());
             }
         };
-        let reader = engine.reader()?;
-        let feed = tokio::spawn(Arc::clone(self).watch_feed(engine.changes(), engine.reader()?));
+        let feed_reader = Arc::new(Mutex::new(feed_reader));
+        let feed = tokio::spawn(Arc::clone(self).watch_feed(engine.changes(), feed_reader));
         let health = tokio::spawn(Arc::clone(self).watch_health(engine.health()));
-        inner.running = Some(Running {
+        Ok(Running {
             engine: Arc::new(engine),
-            reader: Mutex::new(reader),
+            reader: Arc::new(Mutex::new(reader)),
             desktop,
             watchers: [feed, health],
-        });
-        inner.stopped = None;
-        Ok(())
+        })
+    }
+
+    /// Runs `read` on the running engine's reader on a blocking thread (a
+    /// read can wait on SQLite's busy handler), without the shell's lock.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Reader, &Settings) -> Result<T, notifier_core::store::StoreError>
+            + Send
+            + 'static,
+    ) -> Result<T, AppError> {
+        let (reader, settings) = {
+            let inner = self.inner.lock().await;
+            let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
+            (Arc::clone(&running.reader), inner.settings.clone())
+        };
+        blocking_read(reader, move |r| read(r, &settings)).await
     }
 
     /// Tells the UI about feed changes, at most every [`FEED_DEBOUNCE`].
     async fn watch_feed(
         self: Arc<Self>,
         mut changes: tokio::sync::watch::Receiver<u64>,
-        reader: Reader,
+        reader: Arc<Mutex<Reader>>,
     ) {
         while changes.changed().await.is_ok() {
             tokio::time::sleep(FEED_DEBOUNCE).await;
             changes.borrow_and_update();
-            let unread = reader.unread().unwrap_or(0);
+            let unread = blocking_read(Arc::clone(&reader), |r| r.unread())
+                .await
+                .unwrap_or(0);
             let status = self.status_with(unread).await;
             if let Some(host) = self.host.get() {
                 host.feed_changed(&status);
@@ -407,14 +517,7 @@ impl Shell {
 
     /// The state the tray and the windows show.
     pub async fn status(&self) -> Status {
-        let unread = {
-            let inner = self.inner.lock().await;
-            inner
-                .running
-                .as_ref()
-                .and_then(|r| r.reader().unread().ok())
-                .unwrap_or(0)
-        };
+        let unread = self.read(|r, _| r.unread()).await.unwrap_or(0);
         self.status_with(unread).await
     }
 
@@ -432,23 +535,35 @@ impl Shell {
             .as_ref()
             .and_then(Url::host_str)
             .is_none_or(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
-        let warning = if let Some(why) = &inner.stopped {
-            Some(format!("The engine is not running: {why}"))
-        } else if !inner.key.stored {
-            Some("No API key: alerts arrive without title or urgency. Add one in Settings.".into())
+        // Every problem that holds now, the most pressing first.
+        let mut warnings = Vec::new();
+        if let Some(why) = &inner.stopped {
+            warnings.push(format!("The engine is not running: {why}"));
+        }
+        if !inner.key.stored {
+            warnings.push(NO_KEY_WARNING.into());
         } else if inner.key.accepted == Some(false) {
-            inner.key.problem.clone()
-        } else {
+            warnings.extend(inner.key.problem.clone());
+        }
+        let no_key = matches!(
+            health.as_ref().map(|h| &h.api),
+            Some(notifier_core::health::ApiHealth::NoKey)
+        );
+        warnings.extend(
             health
                 .as_ref()
                 .and_then(Health::warning)
-                .or_else(|| forward_warning(inner.running.as_ref()))
-        };
+                // Said once, above, in the app's own words.
+                .filter(|w| !(no_key && !inner.key.stored && w.starts_with("No API key"))),
+        );
+        warnings.extend(forward_warning(inner.running.as_ref()));
+        warnings.dedup();
         Status {
             unread,
             paused_until,
             paused_hold,
-            warning,
+            warning: warnings.first().cloned(),
+            warnings,
             key: inner.key.clone(),
             webhook_url: webhook.map(String::from),
             webhook_local,
@@ -458,22 +573,16 @@ impl Shell {
 
     /// The most recent feed entries, newest first.
     pub async fn feed(&self, limit: usize) -> Result<Vec<FeedEntry>, AppError> {
-        let inner = self.inner.lock().await;
-        let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
-        let entries = running
-            .reader()
-            .feed(limit.min(FEED_LIMIT), &inner.settings)?;
-        Ok(entries)
+        self.read(move |r, settings| r.feed(limit.min(FEED_LIMIT), settings))
+            .await
     }
 
     /// The intervals of the last 7 days in which no webhook could arrive
     /// (tunnel down, app not running, asleep), oldest first.
     pub async fn gaps(&self) -> Result<Vec<notifier_core::reach::Gap>, AppError> {
-        let inner = self.inner.lock().await;
-        let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
         let since = time::OffsetDateTime::now_utc() - time::Duration::days(7);
-        let gaps = notifier_core::reach::gaps(&running.reader(), since)?;
-        Ok(gaps)
+        self.read(move |r, _| notifier_core::reach::gaps(r, since))
+            .await
     }
 
     /// Marks one alert's events, or all, as read.
@@ -489,18 +598,17 @@ impl Shell {
     /// The alert page of feed entry `id`, only if it is under the
     /// configured app URL (the same rule as a pop-up click).
     pub async fn alert_link(&self, id: i64) -> Result<Url, AppError> {
-        let inner = self.inner.lock().await;
-        let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
-        let entry = running
-            .reader()
-            .feed(FEED_LIMIT, &inner.settings)?
+        let entry = self
+            .read(move |r, settings| r.feed(FEED_LIMIT, settings))
+            .await?
             .into_iter()
             .find(|e| e.id == id);
+        let app_url = self.inner.lock().await.settings.app_url();
         let link = entry
             .and_then(|e| e.url)
             .and_then(|u| Url::parse(&u).ok())
             .ok_or(AppError::NoLink)?;
-        if !link_allowed(&inner.settings.app_url(), &link) {
+        if !link_allowed(&app_url, &link) {
             tracing::warn!("refused to open a link outside the configured app URL");
             return Err(AppError::NoLink);
         }
@@ -514,8 +622,12 @@ impl Shell {
         Ok(engine.acknowledge(uuid).await?.status)
     }
 
+    pub(crate) fn caches(&self) -> &crate::detail::Cache {
+        &self.caches
+    }
+
     /// The running engine, without holding the shell's lock while using it.
-    async fn engine(&self) -> Result<Arc<Engine>, AppError> {
+    pub(crate) async fn engine(&self) -> Result<Arc<Engine>, AppError> {
         let inner = self.inner.lock().await;
         let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
         Ok(Arc::clone(&running.engine))
@@ -524,7 +636,22 @@ impl Shell {
     /// Opens the alert page of feed entry `id` in the default browser.
     pub async fn open_alert(&self, id: i64) -> Result<(), AppError> {
         let link = self.alert_link(id).await?;
-        open::that_detached(link.as_str()).map_err(|e| AppError::Browser(e.to_string()))
+        // The openers are watched for a moment (a failure is reported):
+        // off the async threads.
+        let url = link.to_string();
+        let opened = tokio::task::spawn_blocking(move || {
+            notifier_core::children::open_in_browser_checked(&url, &[], OPENER_CHECK)
+        })
+        .await
+        .map_err(|e| AppError::Browser(format!("the launcher did not run: {e}")))?;
+        opened.map_err(|e| {
+            tracing::warn!("the browser launcher failed: {e}");
+            AppError::Browser(if e.kind() == std::io::ErrorKind::NotFound {
+                "no launcher such as xdg-open is installed".into()
+            } else {
+                "the launcher (xdg-open) reported a failure".into()
+            })
+        })
     }
 
     pub fn paused_until(&self) -> Option<SystemTime> {
@@ -623,7 +750,14 @@ impl Shell {
         SettingsView {
             form,
             forwards,
-            regions: Region::ALL.iter().map(|r| r.as_str()).collect(),
+            regions: Region::ALL
+                .iter()
+                .map(|r| RegionView {
+                    name: r.as_str(),
+                    app_host: r.app_url().host_str().unwrap_or_default().to_owned(),
+                    api_url: r.api_url().to_string(),
+                })
+                .collect(),
             status: self.status().await,
             config_file: self.paths.config_file.display().to_string(),
             autostart,
@@ -634,36 +768,62 @@ impl Shell {
     /// new settings cannot start (the port is taken), the previous ones are
     /// written back and restarted, and the error says why.
     pub async fn save_settings(self: &Arc<Self>, new: &Form) -> Result<(), AppError> {
-        let mut inner = self.inner.lock().await;
-        let previous = Form::from_settings(&inner.settings);
+        let restarting = self.restarting.lock().await;
+        let previous = Form::from_settings(&self.inner.lock().await.settings);
         let settings = form::save(&self.paths.config_file, new)?;
-        let key = self.restart_key(&mut inner);
-        if let Some(running) = inner.running.take() {
-            running.stop().await;
-        }
-        inner.settings = settings;
-        if let Err(e) = self.start_engine(&mut inner, key.clone()).await {
+        let api_changed = settings.api_url() != self.inner.lock().await.settings.api_url();
+        let key = self.restart_key().await;
+        let started = self
+            .replace_engine(&restarting, |_| (settings, key.clone()))
+            .await;
+        if let Err(e) = started {
             tracing::warn!("new settings failed to start ({e}); restoring the previous ones");
             if let Ok(old) = form::save(&self.paths.config_file, &previous) {
-                inner.settings = old;
-                let _ = self.start_engine(&mut inner, key).await;
+                let _ = self.replace_engine(&restarting, |_| (old, key)).await;
             }
-            drop(inner);
+            drop(restarting);
             self.publish_status().await;
             return Err(e);
         }
-        drop(inner);
+        // Another region (or API URL): the last verdict was about the old
+        // one, so the key is checked again against the new one.
+        if api_changed {
+            let mut inner = self.inner.lock().await;
+            inner.key.checked_at = None;
+            inner.key.accepted = None;
+            inner.key.problem = None;
+        }
+        drop(restarting);
+        if let (true, Some(key)) = (api_changed, key) {
+            self.spawn_key_check(key);
+        }
         self.publish_status().await;
         Ok(())
     }
 
-    fn restart_key(&self, inner: &mut Inner) -> Option<ApiKey> {
+    /// The key to restart with (keyring, environment or file, read off
+    /// the async threads), keeping the last check's verdict.
+    async fn restart_key(&self) -> Option<ApiKey> {
+        let mut inner = self.inner.lock().await;
+        if self.key_override.is_some() {
+            return self.override_key(&mut inner);
+        }
+        let settings = inner.settings.clone();
+        drop(inner);
+        let resolved = tokio::task::spawn_blocking(move || secrets::resolve(&settings)).await;
+        let mut inner = self.inner.lock().await;
         let checked = (
             inner.key.checked_at.clone(),
             inner.key.accepted,
             inner.key.problem.clone(),
         );
-        let key = self.resolve_key(inner);
+        let key = match resolved {
+            Ok(resolved) => record_resolved(&mut inner, resolved),
+            Err(e) => {
+                tracing::error!("the key lookup failed: {e}");
+                None
+            }
+        };
         // Same key, same verdict: keep what the last check said.
         (inner.key.checked_at, inner.key.accepted, inner.key.problem) = checked;
         key
@@ -686,21 +846,25 @@ impl Shell {
             other => other,
         };
         if self.key_override.is_none() {
-            secrets::store_in_keyring(&key)?;
+            let stored = key.clone();
+            tokio::task::spawn_blocking(move || secrets::store_in_keyring(&stored))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))??;
         }
-        let mut inner = self.inner.lock().await;
-        if let Some(running) = inner.running.take() {
-            running.stop().await;
-        }
-        inner.key = KeyStatus {
-            stored: true,
-            source: Some("the OS keyring".into()),
-            ..KeyStatus::default()
-        };
-        inner.key.record(outcome.as_ref().err());
-        let restarted = self.start_engine(&mut inner, Some(key)).await;
-        let key_status = inner.key.clone();
-        drop(inner);
+        let restarting = self.restarting.lock().await;
+        let restarted = self
+            .replace_engine(&restarting, |inner| {
+                inner.key = KeyStatus {
+                    stored: true,
+                    source: Some("the OS keyring".into()),
+                    ..KeyStatus::default()
+                };
+                inner.key.record(outcome.as_ref().err());
+                (inner.settings.clone(), Some(key))
+            })
+            .await;
+        drop(restarting);
+        let key_status = self.inner.lock().await.key.clone();
         self.publish_status().await;
         tracing::info!(
             ms = started.elapsed().as_millis() as u64,
@@ -734,15 +898,19 @@ impl Shell {
     pub async fn add_forward(self: &Arc<Self>, new: &NewForward) -> Result<(), AppError> {
         let checked = new.check().map_err(FormError::from)?;
         let id = keyring_id()?;
-        secrets::store_forward_url(&id, checked.url.as_str())?;
-        let saved = form::add_forward(&self.paths.config_file, &checked, &id);
-        let settings = match saved {
-            Ok(settings) => settings,
-            Err(e) => {
-                let _ = secrets::delete_forward_url(&id);
-                return Err(e.into());
+        let config = self.paths.config_file.clone();
+        let settings = tokio::task::spawn_blocking(move || {
+            secrets::store_forward_url(&id, checked.url.as_str())?;
+            match form::add_forward(&config, &checked, &id) {
+                Ok(settings) => Ok(settings),
+                Err(e) => {
+                    let _ = secrets::delete_forward_url(&id);
+                    Err(AppError::from(e))
+                }
             }
-        };
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
         self.restart_with(settings).await
     }
 
@@ -750,20 +918,18 @@ impl Shell {
     pub async fn remove_forward(self: &Arc<Self>, index: usize) -> Result<(), AppError> {
         let (settings, id) = form::remove_forward(&self.paths.config_file, index)?;
         if let Some(id) = id {
-            secrets::delete_forward_url(&id)?;
+            tokio::task::spawn_blocking(move || secrets::delete_forward_url(&id))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))??;
         }
         self.restart_with(settings).await
     }
 
     async fn restart_with(self: &Arc<Self>, settings: Settings) -> Result<(), AppError> {
-        let mut inner = self.inner.lock().await;
-        let key = self.restart_key(&mut inner);
-        if let Some(running) = inner.running.take() {
-            running.stop().await;
-        }
-        inner.settings = settings;
-        let started = self.start_engine(&mut inner, key).await;
-        drop(inner);
+        let restarting = self.restarting.lock().await;
+        let key = self.restart_key().await;
+        let started = self.replace_engine(&restarting, |_| (settings, key)).await;
+        drop(restarting);
         self.publish_status().await;
         started
     }
@@ -881,6 +1047,20 @@ fn record_resolved(
             None
         }
     }
+}
+
+/// Runs `read` on `reader` on a blocking thread.
+async fn blocking_read<T: Send + 'static>(
+    reader: Arc<Mutex<Reader>>,
+    read: impl FnOnce(&Reader) -> Result<T, notifier_core::store::StoreError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let reader = reader.lock().unwrap_or_else(PoisonError::into_inner);
+        read(&reader)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
+    .map_err(AppError::from)
 }
 
 fn not_running(inner: &Inner) -> AppError {

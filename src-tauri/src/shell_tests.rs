@@ -268,10 +268,18 @@ async fn pausing_is_reported_and_resuming_clears_it() {
     f.shell.stop().await;
 }
 
-#[tokio::test]
-async fn the_status_answers_while_a_test_alert_hangs_on_a_dead_public_url() {
-    let f = fixture(Some("right")).await;
-    // A public URL whose server accepts and never answers.
+/// A shell on `f`'s files whose public URL accepts and never answers, with
+/// a test alert hanging on it (holding the engine): the shell, that URL's
+/// port, the stalled server's task and the test alert's.
+async fn test_alert_hanging(
+    f: &Fixture,
+    key: Option<ApiKey>,
+) -> (
+    Arc<Shell>,
+    u16,
+    tokio::task::JoinHandle<()>,
+    tokio::task::JoinHandle<Result<String, AppError>>,
+) {
     let stall = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = stall.local_addr().unwrap().port();
     let mut text = std::fs::read_to_string(f.shell.config_file()).unwrap();
@@ -279,7 +287,11 @@ async fn the_status_answers_while_a_test_alert_hangs_on_a_dead_public_url() {
         "[tunnel]\npublic_url = \"http://127.0.0.1:{port}/\"\nselftest_interval = 0\n"
     ));
     std::fs::write(f.shell.config_file(), text).unwrap();
-    let shell = Arc::new(Shell::new(f.shell.paths().clone()).unwrap());
+    let mut shell = Shell::new(f.shell.paths().clone()).unwrap();
+    if let Some(key) = key {
+        shell = shell.with_key(key);
+    }
+    let shell = Arc::new(shell);
     shell.start().await.unwrap();
     let hold = tokio::spawn(async move {
         let mut conns = Vec::new();
@@ -293,6 +305,13 @@ async fn the_status_answers_while_a_test_alert_hangs_on_a_dead_public_url() {
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!testing.is_finished(), "the test alert should still hang");
+    (shell, port, hold, testing)
+}
+
+#[tokio::test]
+async fn the_status_answers_while_a_test_alert_hangs_on_a_dead_public_url() {
+    let f = fixture(Some("right")).await;
+    let (shell, port, hold, testing) = test_alert_hanging(&f, None).await;
     let status = tokio::time::timeout(Duration::from_secs(5), shell.status())
         .await
         .expect("status must not wait for the test alert");
@@ -303,4 +322,135 @@ async fn the_status_answers_while_a_test_alert_hangs_on_a_dead_public_url() {
     testing.abort();
     hold.abort();
     shell.stop().await;
+}
+
+/// A restart (a settings save) waits for the old engine's last user (here a
+/// test alert hanging on a dead public URL) before it stops it; meanwhile
+/// the shell answers the windows and the tray, saying it is restarting.
+#[tokio::test]
+async fn the_shell_answers_while_the_engine_restarts() {
+    let f = fixture(Some("right")).await;
+    let key = ApiKey::new(f.api.api_key().to_owned()).unwrap();
+    let (shell, _, hold, testing) = test_alert_hanging(&f, Some(key)).await;
+    let new_port = free_port();
+    let mut form = Form::from_settings(&shell.inner.lock().await.settings);
+    form.port = new_port.to_string();
+    let saving = tokio::spawn({
+        let shell = Arc::clone(&shell);
+        async move { shell.save_settings(&form).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !saving.is_finished(),
+        "the restart should wait for the test alert"
+    );
+
+    let answer = Duration::from_secs(2);
+    let status = tokio::time::timeout(answer, shell.status())
+        .await
+        .expect("status must answer during a restart");
+    let warning = status.warning.unwrap_or_default();
+    assert!(warning.contains("restarting"), "{warning}");
+    let feed = tokio::time::timeout(answer, shell.feed(10))
+        .await
+        .expect("the feed must answer during a restart");
+    assert!(matches!(feed, Err(AppError::NotRunning(_))), "{feed:?}");
+    tokio::time::timeout(
+        answer,
+        shell.pause(PauseFor::Span(Duration::from_secs(60), Hold::default())),
+    )
+    .await
+    .expect("pause must answer during a restart");
+
+    // The old engine's last user lets go: the restart completes.
+    testing.abort();
+    tokio::time::timeout(Duration::from_secs(15), saving)
+        .await
+        .expect("the restart ends once the old engine is free")
+        .unwrap()
+        .unwrap();
+    let engine = shell.engine().await.unwrap();
+    assert_eq!(engine.local_addr().port(), new_port);
+    drop(engine);
+    assert!(shell.paused().is_some(), "the pause survived the restart");
+    hold.abort();
+    shell.stop().await;
+}
+
+/// The detail pane is read once and then served from the cache (moving
+/// through the list spends no API calls); an action drops the cached copy
+/// and the pane is read again with the new status; community names are
+/// read once, and an unknown community reads as its uuid's first block.
+#[tokio::test]
+async fn the_detail_pane_is_cached_an_action_refreshes_it_and_communities_are_named_once() {
+    let f = fixture(Some("right")).await;
+    f.shell.start().await.unwrap();
+    let calls = |path: &str| {
+        f.api
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.starts_with(path))
+            .count()
+    };
+    let alert_path = format!("/v1/sic/alerts/{UUID}");
+    let first = f.shell.alert_detail(UUID, false).await.unwrap();
+    assert_eq!(
+        first
+            .alert
+            .as_ref()
+            .and_then(|a| a.alert.status.as_ref())
+            .and_then(|s| s.name.as_deref()),
+        Some("Pending")
+    );
+    let read = calls(&alert_path);
+    assert_eq!(read, 3, "alert, comments and workflow: one call each");
+    f.shell.alert_detail(UUID, false).await.unwrap();
+    assert_eq!(
+        calls(&alert_path),
+        read,
+        "the second look is the cached one"
+    );
+
+    let acknowledge = first
+        .actions
+        .iter()
+        .find(|a| a.name == "Acknowledge")
+        .expect("Acknowledge offered")
+        .id
+        .clone();
+    let after = f
+        .shell
+        .apply_action(UUID, &acknowledge, Some("on it"))
+        .await
+        .unwrap();
+    let names: Vec<&str> = after.actions.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["Close", "Reject"]);
+    assert_eq!(
+        after
+            .alert
+            .as_ref()
+            .and_then(|a| a.history.first())
+            .and_then(|h| h.comment.as_deref()),
+        Some("on it")
+    );
+
+    let known = "5c7e9a11-2f4b-4c1e-9d2a-0f3b8d6c1a4e";
+    let unknown = "9b2d4f60-7a1c-4e3b-8d5f-1c2e3a4b5d6f";
+    f.api.add_community(known, "Acme Retail");
+    let labels = f
+        .shell
+        .communities(vec![known.into(), unknown.into(), "not-a-uuid".into()])
+        .await;
+    let shown: Vec<(&str, bool)> = labels.iter().map(|c| (c.label.as_str(), c.named)).collect();
+    assert_eq!(shown, [("Acme Retail", true), ("9b2d4f60", false)]);
+    let asked = calls("/v1/communities/");
+    f.shell
+        .communities(vec![known.into(), unknown.into()])
+        .await;
+    assert_eq!(
+        calls("/v1/communities/"),
+        asked,
+        "names are read once per run"
+    );
+    f.shell.stop().await;
 }

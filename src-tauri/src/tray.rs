@@ -1,5 +1,6 @@
 //! The tray icon: its menu (ids matched in [`on_menu`]), its icon state
-//! (normal, unread, warning, paused) and its tooltip. On Linux the item is a
+//! (normal, unread, warning, paused; unread alerts add a red dot over the
+//! warning and paused icons, [`icon`]) and its tooltip (every warning). On Linux the item is a
 //! StatusNotifierItem (ksni backend): the tooltip and a left click work
 //! there, unlike with libappindicator.
 //!
@@ -32,6 +33,8 @@ pub mod ids {
     /// Disabled when nothing is paused.
     pub const RESUME: &str = "resume";
     pub const SEND_TEST: &str = "send-test";
+    /// Marks every feed entry read (disabled with nothing unread).
+    pub const MARK_ALL_READ: &str = "mark-all-read";
     /// The About line (disabled: it only shows the version and commit).
     pub const ABOUT: &str = "about";
     pub const QUIT: &str = "quit";
@@ -75,23 +78,79 @@ impl IconState {
     }
 }
 
-/// The tooltip: the unread count and the health in words.
+/// The tooltip: the unread count, the pause and every warning in words.
 pub fn tooltip(status: &Status) -> String {
     let unread = match status.unread {
         0 => "no unread alerts".to_owned(),
         1 => "1 unread alert".to_owned(),
         n => format!("{n} unread alerts"),
     };
-    let health = match (&status.paused_until, &status.warning) {
-        (Some(until), _) => format!(
+    let mut parts = vec![unread];
+    if let Some(until) = &status.paused_until {
+        parts.push(format!(
             "pop-ups paused until {} ({})",
             short_time(until),
             hold_words(status.paused_hold)
-        ),
-        (None, Some(warning)) => warning.clone(),
-        (None, None) => "all good".to_owned(),
+        ));
+    }
+    let warnings: Vec<&String> = if status.warnings.is_empty() {
+        status.warning.iter().collect()
+    } else {
+        status.warnings.iter().collect()
     };
-    format!("Sekoia Notifier: {unread}; {health}")
+    if warnings.is_empty() && status.paused_until.is_none() {
+        parts.push("all good".to_owned());
+    }
+    parts.extend(warnings.into_iter().cloned());
+    format!("Sekoia Notifier: {}", parts.join("; "))
+}
+
+/// Where the unread dot goes on a 32 px icon: over the warning icon its
+/// top-right corner holds the warning sign, so the dot takes the top left.
+fn dot_centre(state: IconState) -> Option<(f32, f32)> {
+    match state {
+        IconState::Warning => Some((7.0, 7.0)),
+        IconState::Paused => Some((25.0, 7.0)),
+        IconState::Unread | IconState::Normal => None,
+    }
+}
+
+/// The icon for `status`: its state's picture, plus the unread dot (the
+/// unread icon's red, ringed in white) when alerts are unread and the state
+/// is warning or paused, so the count never hides behind another state.
+pub fn icon(status: &Status) -> tauri::Result<Image<'static>> {
+    let state = IconState::of(status);
+    let base = Image::from_bytes(state.png())?;
+    let (width, height) = (base.width(), base.height());
+    let mut rgba = base.rgba().to_vec();
+    if let (true, Some((cx, cy))) = (status.unread > 0, dot_centre(state)) {
+        draw_dot(&mut rgba, width, cx, cy);
+    }
+    Ok(Image::new_owned(rgba, width, height))
+}
+
+/// The unread dot's red (`tray-unread.svg`).
+pub const DOT_RED: [u8; 3] = [0xe5, 0x38, 0x3b];
+
+/// A filled red disc of radius 5.5 with a 1.5 px white ring, anti-aliased
+/// by coverage, over an RGBA buffer `width` pixels wide.
+fn draw_dot(rgba: &mut [u8], width: u32, cx: f32, cy: f32) {
+    let (inner, outer) = (5.5f32, 7.0f32);
+    let width = width as usize;
+    for (i, px) in rgba.chunks_exact_mut(4).enumerate() {
+        let (x, y) = ((i % width) as f32 + 0.5, (i / width) as f32 + 0.5);
+        let d = ((x - cx).powi(2) + (y - cy).powi(2)).sqrt();
+        let ring = (outer + 0.5 - d).clamp(0.0, 1.0);
+        if ring <= 0.0 {
+            continue;
+        }
+        let fill = (inner + 0.5 - d).clamp(0.0, 1.0);
+        for c in 0..3 {
+            let colour = f32::from(DOT_RED[c]) * fill + 255.0 * (1.0 - fill);
+            px[c] = (colour * ring + f32::from(px[c]) * (1.0 - ring)).round() as u8;
+        }
+        px[3] = (255.0 * ring + f32::from(px[3]) * (1.0 - ring)).round() as u8;
+    }
 }
 
 /// What a pause holds back, in words.
@@ -113,9 +172,18 @@ pub fn resume_item(status: &Status) -> (String, bool) {
     }
 }
 
+/// The Mark all read item's text and whether it is enabled.
+pub fn mark_all_item(status: &Status) -> (String, bool) {
+    match status.unread {
+        0 => ("Mark all read".to_owned(), false),
+        n => (format!("Mark all read ({n})"), true),
+    }
+}
+
 /// The menu items the tray updates as the status changes.
 struct TrayItems<R: Runtime> {
     resume: MenuItem<R>,
+    mark_all: MenuItem<R>,
 }
 
 /// "2026-11-29T08:00:00Z" as "2026-11-29 09:00" in the local time zone.
@@ -157,13 +225,22 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
         false,
         None::<&str>,
     )?;
+    let mark_all = MenuItem::with_id(
+        app,
+        ids::MARK_ALL_READ,
+        "Mark all read",
+        false,
+        None::<&str>,
+    )?;
     app.manage(TrayItems {
         resume: resume.clone(),
+        mark_all: mark_all.clone(),
     });
     let menu = Menu::with_items(
         app,
         &[
             &MenuItem::with_id(app, ids::OPEN_FEED, "Open feed", true, None::<&str>)?,
+            &mark_all,
             &MenuItem::with_id(app, ids::SETTINGS, "Settings…", true, None::<&str>)?,
             &pause,
             &pause_all,
@@ -199,14 +276,20 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, status: &Status) {
     let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return;
     };
-    if let Ok(icon) = Image::from_bytes(IconState::of(status).png()) {
-        let _ = tray.set_icon(Some(icon));
+    match icon(status) {
+        Ok(icon) => {
+            let _ = tray.set_icon(Some(icon));
+        }
+        Err(e) => tracing::warn!("tray icon: {e}"),
     }
     let _ = tray.set_tooltip(Some(tooltip(status)));
     if let Some(items) = app.try_state::<TrayItems<R>>() {
         let (text, enabled) = resume_item(status);
         let _ = items.resume.set_text(text);
         let _ = items.resume.set_enabled(enabled);
+        let (text, enabled) = mark_all_item(status);
+        let _ = items.mark_all.set_text(text);
+        let _ = items.mark_all.set_enabled(enabled);
     }
 }
 
@@ -226,6 +309,11 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
             }
         }
         ids::RESUME => spawn(async move { shell.pause(PauseFor::Resume).await }),
+        ids::MARK_ALL_READ => spawn(async move {
+            if let Err(e) = shell.mark_read(None).await {
+                tracing::warn!("mark all read failed: {e}");
+            }
+        }),
         ids::SEND_TEST => spawn(async move {
             if let Err(e) = shell.send_test().await {
                 tracing::warn!("test alert failed: {e}");
@@ -279,6 +367,7 @@ mod tests {
             paused_until: None,
             paused_hold: None,
             warning: None,
+            warnings: Vec::new(),
             key: KeyStatus::default(),
             webhook_url: None,
             webhook_local: true,
@@ -328,10 +417,17 @@ mod tests {
         s.paused_hold = Some(Hold::BelowUrgent);
         assert_eq!(
             tooltip(&s),
-            "Sekoia Notifier: 12 unread alerts; pop-ups paused until 2026-11-30 08:00 (Urgent still pops up)"
+            "Sekoia Notifier: 12 unread alerts; pop-ups paused until 2026-11-30 08:00 (Urgent still pops up); Sekoia.io rejected the API key"
         );
+        s.warnings = vec!["No API key".into(), "No public webhook URL".into()];
+        assert!(
+            tooltip(&s).ends_with("(Urgent still pops up); No API key; No public webhook URL"),
+            "every warning stays while paused: {}",
+            tooltip(&s)
+        );
+        s.warnings.clear();
         s.paused_hold = Some(Hold::Everything);
-        assert!(tooltip(&s).ends_with("(everything, Urgent too)"));
+        assert!(tooltip(&s).contains("(everything, Urgent too)"));
     }
 
     #[test]
@@ -367,6 +463,45 @@ mod tests {
             Some(PauseFor::Until(_, Hold::Everything))
         ));
         assert_eq!(pause_for(ids::RESUME), None);
+    }
+
+    #[test]
+    fn mark_all_read_is_offered_only_with_unread_alerts() {
+        let mut s = status();
+        assert_eq!(mark_all_item(&s), ("Mark all read".to_owned(), false));
+        s.unread = 4;
+        assert_eq!(mark_all_item(&s), ("Mark all read (4)".to_owned(), true));
+    }
+
+    /// The pixel at the dot's centre, and whether it differs from the
+    /// state's plain picture there.
+    fn dot_pixel(s: &Status) -> ([u8; 4], bool) {
+        let state = IconState::of(s);
+        let drawn = icon(s).unwrap();
+        let plain = Image::from_bytes(state.png()).unwrap();
+        let (cx, cy) = dot_centre(state).unwrap_or((25.0, 7.0));
+        let at = ((cy as usize) * drawn.width() as usize + cx as usize) * 4;
+        let px: [u8; 4] = drawn.rgba()[at..at + 4].try_into().unwrap();
+        (px, drawn.rgba() != plain.rgba())
+    }
+
+    #[test]
+    fn unread_alerts_show_a_red_dot_over_the_warning_and_paused_icons() {
+        let mut s = status();
+        s.warning = Some("No public webhook URL".into());
+        assert!(!dot_pixel(&s).1, "no dot without unread alerts");
+        s.unread = 2;
+        let (px, changed) = dot_pixel(&s);
+        assert!(changed);
+        assert_eq!(&px[..3], &DOT_RED, "warning + unread: {px:?}");
+        s.paused_until = Some("2026-11-30T08:00:00Z".into());
+        let (px, changed) = dot_pixel(&s);
+        assert!(changed);
+        assert_eq!(&px[..3], &DOT_RED, "paused + unread: {px:?}");
+        // The plain unread icon already has its dot: nothing is drawn over it.
+        s.paused_until = None;
+        s.warning = None;
+        assert!(!dot_pixel(&s).1);
     }
 
     #[test]

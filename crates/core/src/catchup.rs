@@ -3,22 +3,26 @@
 //! (`date[created_at]=START,END`, oldest first, 100 per page, within the
 //! client's 5 requests/s) and adds those the feed lacks, marked caught up,
 //! with ONE summary pop-up. The cursor (`CURSOR`, the time up to which the
-//! feed is known complete) lives in the store.
+//! feed is known complete) lives in the store, and so does each gap's
+//! progress (`reach::pending`): a gap is marked filled in the transaction of
+//! the catch-up's last page, so a stop, clean or not, never forgets one.
 //!
-//! Owns the gap arithmetic and the paging. Must not: write SQLite itself
-//! (the writer does), pop up each caught-up alert, or move the cursor past
-//! a gap it could not fill.
+//! Owns the gap arithmetic, the paging and the loop that fills recorded
+//! gaps ([`fill_gaps`]). Must not: write SQLite itself (the writer does),
+//! pop up each caught-up alert, or move the cursor past a gap it could not
+//! fill.
 
 use crate::pipeline::Sink;
 use crate::policy::{EventView, Policy};
 use crate::sekoia::{Client, SekoiaError};
 use crate::settings::Settings;
-use crate::store::{Reader, StoreError, Writer};
+use crate::store::{Fill, Reader, StoreError, Writer};
 use crate::storm::Tally;
 use std::sync::Arc;
 use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use tokio::sync::{watch, Notify};
 use url::Url;
 
 /// The store cursor: RFC 3339 time up to which the feed is known complete.
@@ -65,6 +69,9 @@ pub struct CatchUp {
     link: Option<Url>,
     /// For alert pages (a catch-up of one alert shows that alert).
     settings: Settings,
+    /// Wakes [`fill_gaps`] when a part recorded a gap (the LiveAPI after a
+    /// disconnection).
+    gap_recorded: Arc<Notify>,
 }
 
 impl CatchUp {
@@ -81,7 +88,21 @@ impl CatchUp {
             policy: Policy::new(&settings.notify),
             link: settings.alerts_list_url(),
             settings: settings.clone(),
+            gap_recorded: Arc::new(Notify::new()),
         }
+    }
+
+    /// Records that `[from, to]` (unix seconds) may have missed events for
+    /// `reason` (a gap, durable in the store) and wakes [`fill_gaps`].
+    pub async fn record_gap(&self, from: i64, to: i64, reason: &str) -> Result<(), StoreError> {
+        let reason = reason.to_owned();
+        self.writer
+            .apply(Box::new(move |tx| {
+                crate::reach::missed(tx, from, to.max(from + 1), &reason)
+            }))
+            .await?;
+        self.gap_recorded.notify_one();
+        Ok(())
     }
 
     /// Adds the alerts created in `[since, until]` that the feed lacks, then
@@ -92,7 +113,13 @@ impl CatchUp {
         since: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<Report, CatchUpError> {
-        self.run(since, until, None).await
+        self.run(since, until, None, Fill::Nothing).await
+    }
+
+    /// Catches up the recorded gap `gap` and, once every page was read,
+    /// marks it filled (in the last page's transaction).
+    pub async fn fill(&self, gap: &crate::reach::Pending) -> Result<Report, CatchUpError> {
+        self.run(gap.start, gap.end, None, Fill::Gap(gap.id)).await
     }
 
     /// The catch-up at start: from the stored cursor (see [`stored_cursor`];
@@ -114,15 +141,21 @@ impl CatchUp {
             });
         };
         let since = (cursor - OVERLAP).max(now - MAX_LOOKBACK);
-        self.run(since, now, Some(&stamp)).await
+        // The cursor never passed an unfilled gap, so this read covers every
+        // gap that ended by now (or gave up on it: older than MAX_LOOKBACK).
+        let fill = Fill::EndedBy(now.unix_timestamp());
+        self.run(since, now, Some(&stamp), fill).await
     }
 
-    /// Records that the feed is complete up to now (a clean stop).
+    /// Records that the feed is complete up to now (a clean stop), or up
+    /// to the start of the earliest gap no catch-up filled yet.
     pub async fn mark_complete(&self) -> Result<(), StoreError> {
-        let stamp = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .unwrap_or_default();
-        self.writer.set_cursor(CURSOR, &stamp).await
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let set = self.writer.set_time_cursor_below_gaps(CURSOR, now).await?;
+        if set < now {
+            tracing::info!("a gap is not caught up yet: the next start resumes it");
+        }
+        Ok(())
     }
 
     async fn run(
@@ -130,6 +163,7 @@ impl CatchUp {
         since: OffsetDateTime,
         until: OffsetDateTime,
         cursor: Option<&str>,
+        fill: Fill,
     ) -> Result<Report, CatchUpError> {
         let mut report = Report::default();
         let mut tally = Tally::default();
@@ -146,11 +180,13 @@ impl CatchUp {
             let last = count == 0
                 || page.has_more == Some(false)
                 || (page.has_more.is_none() && count < crate::sekoia::LIST_CHUNK);
-            // The cursor moves with the last page, in its transaction.
+            // The cursor moves, and the gaps close, with the last page, in
+            // its transaction.
             let move_cursor = cursor.filter(|_| last);
+            let fill = if last { fill } else { Fill::Nothing };
             let added = self
                 .writer
-                .catch_up(page.alerts.clone(), move_cursor.map(|c| (CURSOR, c)))
+                .catch_up_filling(page.alerts.clone(), move_cursor.map(|c| (CURSOR, c)), fill)
                 .await?;
             report.added += added.len();
             for alert in added.iter().filter_map(|&i| page.alerts.get(i)) {
@@ -218,20 +254,78 @@ pub fn stored_cursor(reader: &Reader) -> Result<Option<OffsetDateTime>, StoreErr
 }
 
 /// Runs the start catch-up until it succeeds (retrying every `retry_every`
-/// while the API or the store fails); returns once it did.
-pub async fn after_start_until_done(catch_up: CatchUp, reader: Reader, retry_every: Duration) {
+/// while the API or the store fails); returns once it did, after setting
+/// `done` to true.
+pub async fn after_start_until_done(
+    catch_up: CatchUp,
+    reader: Reader,
+    retry_every: Duration,
+    done: watch::Sender<bool>,
+) {
     loop {
         let attempt = match stored_cursor(&reader) {
             Ok(cursor) => catch_up.after_start(cursor).await,
             Err(e) => Err(e.into()),
         };
         match attempt {
-            Ok(_) => return,
+            Ok(_) => {
+                done.send_replace(true);
+                return;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "catch-up failed; retrying");
                 tokio::time::sleep(retry_every).await;
             }
         }
+    }
+}
+
+/// How long after a wake-up the gaps are read: the monitor records an
+/// outage's end in the same breath as the health change, through the writer.
+pub const GAP_SETTLE: Duration = Duration::from_secs(2);
+
+/// Fills the recorded gaps (`reach::pending`, oldest first) once the start
+/// catch-up is done (`started` true: it covers every gap recorded before
+/// it), then again after every change of `wake` (the engine's health: the
+/// tunnel back up, a self-test after resume from sleep) and every gap a part
+/// records through [`CatchUp::record_gap`]. A gap that fails stays pending
+/// and is tried at the next wake-up; nothing is held in memory. Returns when
+/// `wake`'s sender is gone.
+pub async fn fill_gaps<T>(
+    catch_up: CatchUp,
+    reader: Reader,
+    mut started: watch::Receiver<bool>,
+    mut wake: watch::Receiver<T>,
+) {
+    if started.wait_for(|done| *done).await.is_err() {
+        return;
+    }
+    loop {
+        let gaps = match crate::reach::pending(&reader) {
+            Ok(gaps) => gaps,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the outages for the catch-up");
+                Vec::new()
+            }
+        };
+        for gap in gaps {
+            tracing::info!(from = %gap.start, to = %gap.end, reason = %gap.reason, "catching up an outage");
+            match catch_up.fill(&gap).await {
+                Ok(report) if !report.complete => break,
+                Ok(_) => {}
+                // Tried again at the next wake-up.
+                Err(e) => {
+                    tracing::warn!(error = %e, "catch-up of an outage failed");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            changed = wake.changed() => if changed.is_err() { return },
+            () = catch_up.gap_recorded.notified() => {}
+        }
+        tokio::time::sleep(GAP_SETTLE).await;
+        wake.borrow_and_update();
     }
 }
 

@@ -22,6 +22,7 @@ use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use crate::selftest::{Delivered, Route, SelfTestError};
 use crate::settings::{hook_url, ForwardTarget, HookSecret, Settings, TunnelKind};
 use crate::store::{Reader, Store, StoreError, Writer};
+use crate::tasks::Tasks;
 use crate::triage::{Acknowledged, TriageError};
 use crate::tunnel::{Tunnel, TunnelState};
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,8 @@ pub enum EngineError {
     Outbox(#[from] OutboxError),
     #[error(transparent)]
     Network(#[from] crate::network::NetworkError),
+    #[error("the OS gave no random bytes for this start's URL proof ({0})")]
+    Random(getrandom::Error),
     #[error("cannot listen on {addr}: {cause}; another program (or another sekoia-notifierd) may use it: change listener.bind in the config")]
     Bind {
         addr: SocketAddr,
@@ -67,6 +70,10 @@ pub struct Instance {
     /// The tunnel's state in words, when there is a tunnel.
     #[serde(default)]
     pub tunnel: Option<String>,
+    /// This start's URL proof (`proof`), so `send-test` proves a public URL
+    /// before posting the secret to it. The file is private (0600).
+    #[serde(default)]
+    pub proof: Option<crate::proof::Proof>,
 }
 
 /// What the shell hands the engine besides the settings.
@@ -88,6 +95,8 @@ pub struct Options {
 
 /// How long a stop waits for the pipeline to handle what is waiting.
 const PIPELINE_DRAIN: Duration = Duration::from_secs(5);
+/// How long a stop waits for the cancelled background tasks to end.
+const TASKS_STOP: Duration = Duration::from_secs(2);
 /// Pause between tries of the start catch-up while the API fails.
 const CATCH_UP_RETRY: Duration = Duration::from_secs(60);
 /// The first retention pass starts this long after the engine: start-up
@@ -113,23 +122,17 @@ pub struct Engine {
     forwarders: Forwarders,
     forward: Vec<ForwardTarget>,
     tunnel: Option<Tunnel>,
-    tunnel_watch: Option<JoinHandle<()>>,
     pub(crate) monitor: Monitor,
     client: Option<Client>,
     catch_up: Option<CatchUp>,
-    /// The start catch-up; finished means it succeeded.
-    catch_up_task: Option<JoinHandle<()>>,
-    /// Catches up each outage the monitor records (tunnel down, asleep).
-    gap_catch_up: Option<JoinHandle<()>>,
-    /// The LiveAPI source (`[liveapi] enabled`), and the task that copies
-    /// its state into the health.
+    /// True once the start catch-up succeeded.
+    caught_up: watch::Receiver<bool>,
+    /// The LiveAPI source (`[liveapi] enabled`).
     liveapi: Option<LiveApi>,
-    live_watch: Option<JoinHandle<()>>,
-    /// Copy each bounded sink's health and the intake's storage refusals
-    /// into the engine's.
-    popup_watch: Vec<JoinHandle<()>>,
-    /// Retention passes (`[store] keep_days`), through the store's writer.
-    retention: JoinHandle<()>,
+    /// Every background task: the start catch-up and the gap filler, the
+    /// watchers that copy parts' states into the health, the monitor's
+    /// probes. Cancelled and joined at stop.
+    tasks: Tasks,
 }
 
 impl Engine {
@@ -191,6 +194,15 @@ impl Engine {
         let catch_up = client
             .clone()
             .map(|client| CatchUp::new(client, store.writer(), settings, options.sinks.clone()));
+        // Readers before any task: nothing fallible after the first spawn.
+        let (start_reader, gap_reader) = match &catch_up {
+            Some(_) => (Some(store.reader()?), Some(store.reader()?)),
+            None => (None, None),
+        };
+        let tasks = Tasks::new();
+        // Until the end of a start that succeeds: a start that fails
+        // half-way cancels every task it spawned.
+        let start_guard = tasks.cancel_on_drop();
         if let Some(client) = &client {
             let acknowledger = crate::triage::acknowledger(client.clone(), store.writer());
             for sink in &options.sinks {
@@ -201,9 +213,12 @@ impl Engine {
             network: network.clone(),
             ..options.outbox.clone()
         };
+        let ledger = store.ledger()?;
+        // The last fallible step: the forward workers it starts are the
+        // first tasks of this engine.
         let forwarders = Forwarders::start(&options.forward, &store, &outbox, &options.sinks)?;
         let pipeline = Pipeline::new(Parts {
-            ledger: store.ledger()?,
+            ledger,
             writer: store.writer(),
             client: client.clone(),
             settings: settings.clone(),
@@ -212,16 +227,15 @@ impl Engine {
             config: options.pipeline,
         })
         .forwarding(forwarders.lanes());
-        // Spawned late: a start that fails before this point leaves no
-        // catch-up task writing to the store.
-        let catch_up_task = match &catch_up {
-            Some(c) => Some(tokio::spawn(catchup::after_start_until_done(
+        let (caught_up_tx, caught_up) = watch::channel(false);
+        if let (Some(c), Some(reader)) = (&catch_up, start_reader) {
+            tasks.spawn(catchup::after_start_until_done(
                 c.clone(),
-                store.reader()?,
+                reader,
                 CATCH_UP_RETRY,
-            ))),
-            None => None,
-        };
+                caught_up_tx,
+            ));
+        }
         // Direct mode: events over the LiveAPI WebSocket, into the same
         // store as the webhook's (stored first, deduplicated by one key).
         let liveapi = settings.liveapi.enabled.then(|| {
@@ -238,12 +252,16 @@ impl Engine {
         });
         let (secret_tx, secret_rx) = watch::channel(secret);
         let refusals = Arc::new(intake::refusals::Refusals::new(store.writer()));
+        // A public URL must answer this start's proof before a self-test
+        // sends the secret there.
+        let proof = Arc::new(crate::proof::Proof::new().map_err(EngineError::Random)?);
         let app = intake::router_refusing(
             secret_rx.clone(),
             store.writer(),
             settings.listener.max_requests_per_second,
             Arc::clone(&refusals),
-        );
+        )
+        .merge(proof.router());
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(intake::serve(listener, app, async {
             let _ = stop.await;
@@ -260,8 +278,9 @@ impl Engine {
             listen: local_addr,
             public_url: None,
             tunnel: None,
+            proof: Some((*proof).clone()),
         };
-        write_instance(data_dir, &instance);
+        record_instance(data_dir, &instance).await;
         let mut tunnel_error = None;
         let tunnel = match settings.tunnel.kind {
             TunnelKind::None => None,
@@ -287,32 +306,32 @@ impl Engine {
             has_key: client.is_some(),
             network: network.clone(),
             restart: tunnel.as_ref().map(Tunnel::restarter),
+            allow_plain_http: settings.tunnel.allow_plain_http,
+            proof: Arc::clone(&proof),
+            tasks: tasks.clone(),
         })
         .await;
-        let gap_catch_up = match &catch_up {
-            Some(c) => Some(tokio::spawn(catch_up_gaps(
+        if let (Some(c), Some(reader)) = (&catch_up, gap_reader) {
+            tasks.spawn(catchup::fill_gaps(
                 c.clone(),
-                store.reader()?,
+                reader,
+                caught_up.clone(),
                 monitor.shared.subscribe(),
-            ))),
-            None => None,
-        };
-        let mut popup_watch: Vec<JoinHandle<()>> = bounded
-            .iter()
-            .map(|b| {
-                let shared = Arc::clone(&monitor.shared);
-                tokio::spawn(follow(b.health(), shared, Shared::popup_state))
-            })
-            .collect();
-        popup_watch.push(tokio::spawn(follow(
+            ));
+        }
+        for b in &bounded {
+            let shared = Arc::clone(&monitor.shared);
+            tasks.spawn(follow(b.health(), shared, Shared::popup_state));
+        }
+        tasks.spawn(follow(
             refusals.health(),
             Arc::clone(&monitor.shared),
             Shared::storage_state,
-        )));
-        let live_watch = liveapi.as_ref().map(|l| {
+        ));
+        if let Some(l) = &liveapi {
             let shared = Arc::clone(&monitor.shared);
-            tokio::spawn(follow(l.state(), shared, Shared::live_state))
-        });
+            tasks.spawn(follow(l.state(), shared, Shared::live_state));
+        }
         if let Some(client) = &client {
             let shared = Arc::clone(&monitor.shared);
             client.observe(Box::new(move |result| {
@@ -321,20 +340,23 @@ impl Engine {
                 }
             }));
         }
-        let tunnel_watch = tunnel.as_ref().map(|t| {
-            tokio::spawn(watch_tunnel(
+        if let Some(t) = &tunnel {
+            tasks.spawn(watch_tunnel(
                 t.state(),
                 monitor.shared.subscribe(),
                 data_dir.to_owned(),
                 instance,
                 options.sinks,
-            ))
-        });
-        let retention = tokio::spawn(crate::store::retention::run(
+            ));
+        }
+        // Retention passes (`[store] keep_days`) through the store's writer;
+        // a step under way at stop still commits on the writer thread.
+        tasks.spawn(crate::store::retention::run(
             store.writer(),
             settings.store.keep_days,
             RETENTION_FIRST,
         ));
+        start_guard.disarm();
         tracing::info!(listen = %local_addr, "webhook listener ready (run `sekoia-notifierd webhook-url` for the URL)");
         Ok(Engine {
             local_addr,
@@ -350,16 +372,12 @@ impl Engine {
             forwarders,
             forward: options.forward,
             tunnel,
-            tunnel_watch,
             monitor,
             client,
             catch_up,
-            catch_up_task,
-            gap_catch_up,
+            caught_up,
             liveapi,
-            live_watch,
-            popup_watch,
-            retention,
+            tasks,
         })
     }
 
@@ -368,6 +386,12 @@ impl Engine {
     pub async fn acknowledge(&self, uuid: &str) -> Result<Acknowledged, TriageError> {
         let client = self.client.as_ref().ok_or(TriageError::NoKey)?;
         crate::triage::acknowledge(client, &self.store.writer(), uuid).await
+    }
+
+    /// The Alert API client, when a key is set (the feed's detail pane and
+    /// workflow buttons read and act through it, under its rate limit).
+    pub fn client(&self) -> Option<Client> {
+        self.client.clone()
     }
 
     /// Each forward destination's state, in the order they were given.
@@ -496,80 +520,39 @@ impl Engine {
         if let Some(live) = self.liveapi {
             live.stop().await;
         }
-        if let Some(task) = self.live_watch {
-            task.abort();
-        }
-        for task in self.popup_watch {
-            task.abort();
-        }
-        // A step under way still commits on the writer thread.
-        self.retention.abort();
         // Before the tunnel, so that its stop is not recorded as an outage:
         // the next start counts the downtime from this last heartbeat.
         self.monitor.stop().await;
-        if let Some(task) = self.gap_catch_up {
-            task.abort();
+        // The watchers, the probes and the catch-ups: a catch-up cut short
+        // leaves its gap pending (durable) for the next start.
+        if let Err(left) = self.tasks.stop(TASKS_STOP).await {
+            tracing::warn!(
+                left,
+                "background tasks did not end within {TASKS_STOP:?} of the stop"
+            );
         }
         if let Some(tunnel) = self.tunnel {
             tunnel.stop().await;
         }
-        if let Some(watch) = self.tunnel_watch {
-            watch.abort();
-        }
-        remove_instance(&self.data_dir);
+        let dir = self.data_dir.clone();
+        let _ = tokio::task::spawn_blocking(move || remove_instance(&dir)).await;
         let _ = self.stop_pipeline.send(());
         if let Err(e) = self.pipeline.await {
             tracing::error!(error = %e, "pipeline task failed");
         }
-        // The feed is complete up to now only if the start catch-up filled
-        // the gap before this run; otherwise the next start tries again.
-        if let (Some(task), Some(catch_up)) = (self.catch_up_task, &self.catch_up) {
-            if task.is_finished() {
+        // The feed is complete up to now (or up to the earliest gap still
+        // pending) only if the start catch-up filled the gap before this
+        // run; otherwise the next start tries again from the same cursor.
+        if let Some(catch_up) = &self.catch_up {
+            if *self.caught_up.borrow() {
                 if let Err(e) = catch_up.mark_complete().await {
                     tracing::error!(error = %e, "cannot record the catch-up cursor");
                 }
-            } else {
-                task.abort();
             }
         }
         self.forwarders.stop().await;
         self.store.close().await;
         tracing::info!("engine stopped");
-    }
-}
-
-/// How long after a health change the gaps are read: the monitor records
-/// the outage's end in the same breath, through the writer.
-const GAP_SETTLE: Duration = Duration::from_secs(2);
-
-/// After every health change (the tunnel back up, a self-test after resume
-/// from sleep), asks the Alert API for the alerts created during each
-/// outage closed since the last look: webhooks Sekoia.io could not deliver
-/// then are added to the feed as caught up.
-async fn catch_up_gaps(catch_up: CatchUp, reader: Reader, mut health: watch::Receiver<Health>) {
-    let mut seen = time::OffsetDateTime::now_utc();
-    while health.changed().await.is_ok() {
-        tokio::time::sleep(GAP_SETTLE).await;
-        health.borrow_and_update();
-        let gaps = match crate::reach::gaps(&reader, seen) {
-            Ok(gaps) => gaps,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the outages for the catch-up");
-                continue;
-            }
-        };
-        let since = seen;
-        for gap in gaps.into_iter().filter(|g| !g.ongoing && g.end > since) {
-            tracing::info!(from = %gap.start, to = %gap.end, "catching up an outage");
-            match catch_up.catch_up(gap.start, gap.end).await {
-                Ok(_) => seen = seen.max(gap.end),
-                // Tried again at the next health change.
-                Err(e) => {
-                    tracing::warn!(error = %e, "catch-up of an outage failed");
-                    break;
-                }
-            }
-        }
     }
 }
 
@@ -623,15 +606,16 @@ pub async fn running_instance(data_dir: &Path) -> Option<SocketAddr> {
     running(data_dir).await.map(|i| i.listen)
 }
 
-/// What the engine running on `data_dir` recorded, if one answers there.
+/// What the engine running on `data_dir` recorded, if it still runs: the
+/// recorded pid must be our engine holding the recorded listener
+/// (`ownership`), so a stale record whose port or pid another program took
+/// is gone, and nothing is sent to it.
 pub async fn running(data_dir: &Path) -> Option<Instance> {
     let text = std::fs::read_to_string(data_dir.join(INSTANCE_FILE)).ok()?;
     let instance: Instance = serde_json::from_str(&text).ok()?;
-    let probe = tokio::net::TcpStream::connect(instance.listen);
-    match tokio::time::timeout(Duration::from_secs(1), probe).await {
-        Ok(Ok(_)) => Some(instance),
-        _ => None,
-    }
+    crate::ownership::confirmed(instance.pid, instance.listen)
+        .await
+        .then_some(instance)
 }
 
 /// Tells the user the webhook URL changed: Sekoia.io keeps posting to the
@@ -711,7 +695,7 @@ async fn watch_tunnel(
         if new_state || instance.tunnel != words {
             instance.public_url = public;
             instance.tunnel = words;
-            write_instance(&data_dir, &instance);
+            record_instance(&data_dir, &instance).await;
         }
         tokio::select! {
             changed = state.changed() => if changed.is_err() { return },
@@ -787,19 +771,21 @@ pub async fn webhook(settings: &Settings, data_dir: &Path) -> Option<(Url, Route
     settings.local_hook_url(addr).map(|u| (u, Route::Local))
 }
 
+/// [`write_instance`] on a blocking thread (file I/O never runs on the
+/// async threads).
+async fn record_instance(data_dir: &Path, instance: &Instance) {
+    let (dir, instance) = (data_dir.to_owned(), instance.clone());
+    if let Err(e) = tokio::task::spawn_blocking(move || write_instance(&dir, &instance)).await {
+        tracing::warn!(error = %e, "cannot record the running instance");
+    }
+}
+
 fn write_instance(data_dir: &Path, instance: &Instance) {
     let path = data_dir.join(INSTANCE_FILE);
     let result = serde_json::to_vec(instance)
         .map_err(std::io::Error::other)
-        .and_then(|bytes| {
-            let tmp = path.with_extension("json.tmp");
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            std::io::Write::write_all(&mut options.open(&tmp)?, &bytes)?;
-            std::fs::rename(&tmp, &path)
-        });
+        // A new 0600 temp file under a random name, never through a symlink.
+        .and_then(|bytes| crate::private::replace(&path, &bytes));
     if let Err(e) = result {
         // Only `webhook-url` and `send-test` need it; serving goes on.
         tracing::warn!(path = %path.display(), error = %e, "cannot record the running instance");
@@ -875,5 +861,110 @@ mod tests {
             })
         }));
         engine.stop().await;
+    }
+
+    fn gap_settings(api: &FakeSekoia) -> Settings {
+        let text = format!(
+            "[sekoia]\napi_url = \"{}\"\n[listener]\nbind = \"127.0.0.1:0\"\nhook_secret = \"gap-test-secret-0123456789abcdefgh\"\n\
+             [tunnel]\npublic_url = \"http://127.0.0.1:9/\"\nselftest_interval = 0\n",
+            api.url()
+        );
+        crate::settings::parse(&text, Path::new("c.toml"))
+            .unwrap()
+            .0
+    }
+
+    fn with_key(api: &FakeSekoia) -> Options {
+        Options {
+            api_key: Some(ApiKey::new(api.api_key().to_owned()).unwrap()),
+            ..Options::default()
+        }
+    }
+
+    /// A gap recorded but not yet caught up when the engine stops cleanly
+    /// is not forgotten: the cursor stays at its start and the next start
+    /// catches it up (the gap is an hour old: the start's 10-minute overlap
+    /// alone would not reach it).
+    #[tokio::test]
+    async fn a_clean_stop_during_an_unfilled_gap_resumes_it_at_the_next_start() {
+        let api = FakeSekoia::start().await;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let uuid = "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f";
+        let mut missed = alert_json(uuid, "ALgap2", "Created during the store outage", 70);
+        missed["created_at"] = serde_json::json!(now - 3300);
+        api.add_alert(missed);
+        let dir = tempfile::tempdir().unwrap();
+        let settings = gap_settings(&api);
+
+        let engine = Engine::start(&settings, dir.path(), with_key(&api))
+            .await
+            .unwrap();
+        let mut caught_up = engine.caught_up.clone();
+        tokio::time::timeout(Duration::from_secs(10), caught_up.wait_for(|d| *d))
+            .await
+            .unwrap()
+            .unwrap();
+        // Sekoia.io fails from now on: the gap filler, woken by any health
+        // change, cannot fill the gap before the stop.
+        api.fail_next(10_000, fake_sekoia::Fault::Status(503));
+        engine
+            .writer()
+            .apply(Box::new(move |tx| {
+                crate::reach::missed(tx, now - 3600, now - 3000, "the store refused events")
+            }))
+            .await
+            .unwrap();
+        engine.stop().await;
+        let store = Store::open(dir.path()).unwrap();
+        let reader = store.reader().unwrap();
+        assert_eq!(crate::reach::pending(&reader).unwrap().len(), 1);
+        let cursor = catchup::stored_cursor(&reader).unwrap().unwrap();
+        assert_eq!(cursor.unix_timestamp(), now - 3600);
+        drop(reader);
+        store.close().await;
+
+        api.clear_faults();
+        let engine = Engine::start(&settings, dir.path(), with_key(&api))
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let reader = engine.reader().unwrap();
+            let feed = reader.feed(10, &settings).unwrap();
+            let found = feed.iter().any(|e| e.uuid == uuid && e.caught_up);
+            if found && crate::reach::pending(&reader).unwrap().is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not caught up: {feed:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        engine.stop().await;
+    }
+
+    /// Every task a running engine started (watchers, catch-ups, probes,
+    /// listener, pipeline) is gone once `stop` returns.
+    #[tokio::test]
+    async fn nothing_the_engine_started_outlives_its_stop() {
+        let api = FakeSekoia::start().await;
+        // The fake API's server spawns its own helper task on first poll.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::start(&gap_settings(&api), dir.path(), with_key(&api))
+            .await
+            .unwrap();
+        // A self-test (a probe and a health change that wakes the gap
+        // filler) and an API call (a pooled connection to the fake).
+        let _ = engine.send_test().await;
+        assert!(matches!(engine.check_api().await, Some(Ok(()))));
+        assert!(metrics.num_alive_tasks() > before);
+        engine.stop().await;
+        // The fake API's connection tasks end once the engine's client hung up.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while metrics.num_alive_tasks() > before && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(metrics.num_alive_tasks(), before);
     }
 }

@@ -225,6 +225,10 @@ pub enum TunnelHealth {
     /// Reachable at this base URL (without `/hooks/...`), confirmed by a
     /// self-test when self-tests are on.
     Up { url: Url },
+    /// The program shows this plain `http://` URL: usable, but the secret in
+    /// its path and every alert cross the network in clear, so it is never
+    /// self-tested (`tunnel.allow_plain_http` off).
+    Plain { url: Url },
     /// The program shows this URL; the self-test has not confirmed yet that
     /// Sekoia.io can reach the listener through it.
     Checking { url: Url },
@@ -264,7 +268,7 @@ impl TunnelHealth {
     /// The public base URL Sekoia.io can post to, when there is one now.
     pub fn public_url(&self) -> Option<&Url> {
         match self {
-            TunnelHealth::Up { url } => Some(url),
+            TunnelHealth::Up { url } | TunnelHealth::Plain { url } => Some(url),
             TunnelHealth::None { public_url } => public_url.as_ref(),
             _ => None,
         }
@@ -288,6 +292,9 @@ impl TunnelHealth {
             TunnelHealth::None { public_url: None } => "no tunnel: local only".to_owned(),
             TunnelHealth::Starting => "starting".to_owned(),
             TunnelHealth::Up { url } => format!("up at {url}"),
+            TunnelHealth::Plain { url } => format!(
+                "up at {url}, plain http (unencrypted): not self-tested; use an https tunnel, or set tunnel.allow_plain_http = true to accept it"
+            ),
             TunnelHealth::Checking { url } => {
                 format!("checking {url} (not confirmed by a self-test yet)")
             }
@@ -406,6 +413,9 @@ impl Health {
                 "The tunnel runs but Sekoia.io cannot reach it through {url} ({failures} failed self-test(s) in a row; it is restarted after {}): {}",
                 crate::monitor::UNREACHABLE_AFTER,
                 sentence(reason)
+            )),
+            TunnelHealth::Plain { url } => Some(format!(
+                "The public URL {url} is plain http: the webhook secret and every alert would cross the network unencrypted, so it is not self-tested. Use an https tunnel (cloudflared, ngrok), or set tunnel.allow_plain_http = true for a relay on a trusted network."
             )),
             TunnelHealth::Up { .. } | TunnelHealth::Checking { .. } | TunnelHealth::None { .. } => {
                 None

@@ -3,6 +3,7 @@
 
 pub mod bounded;
 pub mod catchup;
+pub mod children;
 pub mod engine;
 pub mod escalation;
 pub mod event;
@@ -16,9 +17,12 @@ pub mod monitor;
 pub mod network;
 pub mod notify;
 pub mod outbox;
+pub mod ownership;
 pub mod pause;
 pub mod pipeline;
 pub mod policy;
+pub mod private;
+pub mod proof;
 pub mod reach;
 pub mod retry;
 pub mod revision;
@@ -28,6 +32,7 @@ pub mod selftest;
 pub mod settings;
 pub mod store;
 pub mod storm;
+pub mod tasks;
 pub mod triage;
 pub mod tunnel;
 pub mod urgency;

@@ -195,8 +195,21 @@ async fn run(parts: Parts, health: watch::Sender<LiveHealth>, mut stopped: onesh
                 health.send_replace(LiveHealth::Connected {
                     since: since.format(&Rfc3339).unwrap_or_default(),
                 });
+                // The disconnection becomes a recorded gap, which the
+                // engine's gap filler catches up (and a stop never forgets).
                 if let (Some(from), Some(catch_up)) = (down_since.take(), &parts.catch_up) {
-                    spawn_catch_up(catch_up.clone(), from - config.catch_up_margin, since);
+                    let from = (from - config.catch_up_margin).unix_timestamp();
+                    tracing::info!(target: "liveapi", %from, to = %since, "recording the LiveAPI disconnection for the catch-up");
+                    if let Err(e) = catch_up
+                        .record_gap(
+                            from,
+                            since.unix_timestamp(),
+                            "the LiveAPI connection was down",
+                        )
+                        .await
+                    {
+                        tracing::warn!(target: "liveapi", error = %e, "cannot record the LiveAPI disconnection; it will not be caught up");
+                    }
                 }
                 let held = Instant::now();
                 let end = read(socket, config, &parts.writer, &mut stopped).await;
@@ -487,16 +500,6 @@ async fn handle(text: &str, writer: &Writer, upgraded: &mut bool) -> Result<(), 
             Ok(())
         }
     }
-}
-
-/// Catches up `[from, to]` in the background; the connection keeps reading.
-fn spawn_catch_up(catch_up: CatchUp, from: OffsetDateTime, to: OffsetDateTime) {
-    tokio::spawn(async move {
-        tracing::info!(target: "liveapi", %from, %to, "catching up the LiveAPI disconnection");
-        if let Err(e) = catch_up.catch_up(from, to).await {
-            tracing::warn!(target: "liveapi", error = %e, "catch-up of the LiveAPI disconnection failed");
-        }
-    });
 }
 
 #[cfg(test)]

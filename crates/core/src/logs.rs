@@ -40,6 +40,11 @@ pub fn rolling(data_dir: &Path, name: &str) -> io::Result<Capped> {
 
 /// Like [`rolling`] with a cap of `cap` bytes a day.
 pub fn rolling_capped(data_dir: &Path, name: &str, cap: u64) -> io::Result<Capped> {
+    // A data directory open to others gets nothing written into it (the
+    // store then refuses it in words).
+    if let Ok(Err(open)) = crate::private::check_dir(data_dir) {
+        return Err(io::Error::other(open));
+    }
     let dir = data_dir.join("logs");
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -49,6 +54,9 @@ pub fn rolling_capped(data_dir: &Path, name: &str, cap: u64) -> io::Result<Cappe
         builder.mode(0o700);
     }
     builder.create(&dir)?;
+    // The appender creates files with the process's umask: today's is
+    // created first, 0600 (each new day's in `CapState::roll`).
+    crate::private::append(&day_file(&dir, name, time::OffsetDateTime::now_utc()))?;
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(name)
@@ -95,6 +103,18 @@ impl Capped {
     }
 }
 
+/// The file tracing-appender writes on `now`'s UTC day.
+fn day_file(dir: &Path, name: &str, now: time::OffsetDateTime) -> PathBuf {
+    let date = now.date();
+    dir.join(format!(
+        "{}.{:04}-{:02}-{:02}.log",
+        name,
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    ))
+}
+
 impl CapState {
     /// Starts the count of a new day at what an earlier run already wrote.
     fn roll(&mut self, now: time::OffsetDateTime) {
@@ -104,14 +124,10 @@ impl CapState {
         }
         self.day = Some(day);
         self.told = false;
-        let date = now.date();
-        let file = self.dir.join(format!(
-            "{}.{:04}-{:02}-{:02}.log",
-            self.name,
-            date.year(),
-            u8::from(date.month()),
-            date.day()
-        ));
+        let file = day_file(&self.dir, &self.name, now);
+        // Before the appender rotates into it: created private (a failure
+        // shows when the appender opens it).
+        let _ = crate::private::append(&file);
         self.written = std::fs::metadata(file).map_or(0, |m| m.len());
     }
 
@@ -154,16 +170,6 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capped {
     }
 }
 
-/// New files of this process are readable by the user only (logs, the
-/// database, WebKit's data): the process umask becomes 077.
-pub fn private_files() {
-    #[cfg(unix)]
-    // SAFETY: umask(2) only swaps the process file-mode mask.
-    unsafe {
-        libc::umask(0o077);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +195,9 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&logs).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o700);
+            // 0600 by its own mode, whatever the umask (022 in tests).
+            let mode = files[0].metadata().unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
         }
     }
 

@@ -60,6 +60,14 @@ pub(crate) struct MonitorConfig {
     /// Restarts the tunnel program after [`UNREACHABLE_AFTER`] failed
     /// self-tests in a row through its URL.
     pub restart: Option<Restarter>,
+    /// `tunnel.allow_plain_http`: self-test a plain http URL a tunnel shows.
+    pub allow_plain_http: bool,
+    /// This start's URL proof: a public URL answers it before a self-test
+    /// sends the secret there.
+    pub proof: Arc<crate::proof::Proof>,
+    /// The engine's tasks: background probes run there, so none outlives
+    /// the engine.
+    pub tasks: crate::tasks::Tasks,
 }
 
 /// The state shared by the monitor task and the engine's handles.
@@ -74,6 +82,12 @@ pub(crate) struct Shared {
     restart: Option<Restarter>,
     /// Failed self-tests in a row through the tunnel's current URL.
     failures: AtomicU32,
+    /// `tunnel.public_url` and `tunnel.allow_plain_http`: which URLs a
+    /// tunnel shows are [`TunnelHealth::Plain`].
+    fixed_public: Option<Url>,
+    allow_plain_http: bool,
+    proof: Arc<crate::proof::Proof>,
+    tasks: crate::tasks::Tasks,
 }
 
 impl Shared {
@@ -131,16 +145,39 @@ impl Shared {
         webhook: &Url,
         kind: Probe,
     ) -> Result<Delivered, SelfTestError> {
-        let _one = self.probing.lock().await;
         let host = webhook.host_str().unwrap_or("the webhook URL").to_owned();
-        let result = match kind {
-            Probe::Asked(route) => {
-                selftest::send_test(webhook, route, &self.data_dir, SELFTEST_WAIT, &self.network)
+        // A plain http URL a tunnel shows never gets the secret.
+        let plain = matches!(&self.health.borrow().tunnel, TunnelHealth::Plain { url } if url.host_str() == webhook.host_str());
+        if plain {
+            return Err(SelfTestError::PlainHttp { url_host: host });
+        }
+        let _one = self.probing.lock().await;
+        // A public URL proves it leads to us (without the secret) first.
+        let proven = match kind {
+            Probe::Asked(selftest::Route::Local) => Ok(()),
+            Probe::Asked(selftest::Route::Public) | Probe::Periodic => self
+                .proof
+                .check(webhook, &self.network)
+                .await
+                .map_err(SelfTestError::from),
+        };
+        let result = match (proven, kind) {
+            (Err(e), _) => Err(e),
+            (Ok(()), kind) => match kind {
+                Probe::Asked(route) => {
+                    selftest::send_test(
+                        webhook,
+                        route,
+                        &self.data_dir,
+                        SELFTEST_WAIT,
+                        &self.network,
+                    )
                     .await
-            }
-            Probe::Periodic => {
-                selftest::probe(webhook, &self.data_dir, SELFTEST_WAIT, &self.network).await
-            }
+                }
+                Probe::Periodic => {
+                    selftest::probe(webhook, &self.data_dir, SELFTEST_WAIT, &self.network).await
+                }
+            },
         };
         if let (Probe::Periodic, Ok(delivered)) = (kind, &result) {
             let uuid = delivered.uuid.clone();
@@ -217,6 +254,23 @@ impl Shared {
     }
 
     /// The webhook URL to probe now, confirmed or not, if there is one.
+    /// The tunnel's state as health: a plain http URL the user did not
+    /// accept is [`TunnelHealth::Plain`].
+    fn tunnel_health(&self, state: &TunnelState) -> TunnelHealth {
+        match TunnelHealth::from_state(state, None) {
+            TunnelHealth::Up { url }
+                if selftest::refuses_plain(
+                    &url,
+                    self.fixed_public.as_ref(),
+                    self.allow_plain_http,
+                ) =>
+            {
+                TunnelHealth::Plain { url }
+            }
+            other => other,
+        }
+    }
+
     fn public_hook(&self) -> Option<Url> {
         let base = self.health.borrow().tunnel.shown_url().cloned()?;
         hook_url(&base, &self.secret.borrow())
@@ -225,6 +279,10 @@ impl Shared {
 
 /// The tunnel's health after a self-test through its URL: confirmed (`Up`)
 /// or `Unreachable` with the failures in a row. Other states stay.
+fn tunnel_health_is_plain(shared: &Shared) -> bool {
+    matches!(shared.health.borrow().tunnel, TunnelHealth::Plain { .. })
+}
+
 fn after_probe(tunnel: &TunnelHealth, ok: bool, failures: u32, message: &str) -> TunnelHealth {
     let url = match tunnel {
         TunnelHealth::Up { url }
@@ -297,7 +355,15 @@ impl Monitor {
             probing: Mutex::new(()),
             restart: config.restart.clone(),
             failures: AtomicU32::new(0),
+            fixed_public: config.fixed_public.clone(),
+            allow_plain_http: config.allow_plain_http,
+            proof: Arc::clone(&config.proof),
+            tasks: config.tasks.clone(),
         });
+        if let Some(rx) = &config.tunnel {
+            let first = shared.tunnel_health(&rx.borrow());
+            shared.health.send_modify(|h| h.tunnel = first);
+        }
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(run(Arc::clone(&shared), config, tracked, stopped));
         Monitor { shared, stop, task }
@@ -324,7 +390,10 @@ fn unreachable_because(h: &Health) -> Option<String> {
         TunnelHealth::Unreachable { reason, .. } => {
             Some(format!("the tunnel was unreachable: {reason}"))
         }
-        TunnelHealth::Up { .. } | TunnelHealth::Checking { .. } | TunnelHealth::None { .. } => h
+        TunnelHealth::Up { .. }
+        | TunnelHealth::Plain { .. }
+        | TunnelHealth::Checking { .. }
+        | TunnelHealth::None { .. } => h
             .selftest
             .as_ref()
             .filter(|t| !t.ok)
@@ -375,7 +444,7 @@ async fn run(
                 record(&writer, &snapshot, tracked).await;
             }
             Some(state) = next_state(&mut tunnel) => {
-                let mut tunnel_health = TunnelHealth::from_state(&state, None);
+                let mut tunnel_health = shared.tunnel_health(&state);
                 // A new run's URL is shown as ready once a self-test
                 // through it passed (when self-tests are on).
                 if let (TunnelHealth::Up { url }, true) = (&tunnel_health, auto) {
@@ -395,8 +464,9 @@ async fn run(
                     }
                     modified
                 });
+                let plain = tunnel_health_is_plain(&shared);
                 if let Some(url) = url {
-                    if last_url.as_ref() != Some(&url) || checking {
+                    if (last_url.as_ref() != Some(&url) || checking) && !plain {
                         probe(SETTLE);
                     }
                     last_url = Some(url);
@@ -454,9 +524,13 @@ async fn tick(periodic: &mut Option<tokio::time::Interval>) {
 /// Runs a self-test through the public URL after `delay`, in the background
 /// (a probe takes up to [`SELFTEST_WAIT`]); nothing without a public URL.
 fn spawn_probe(shared: &Arc<Shared>, delay: Duration) {
+    let owner = Arc::clone(shared);
     let shared = Arc::clone(shared);
-    tokio::spawn(async move {
+    owner.tasks.spawn(async move {
         tokio::time::sleep(delay).await;
+        if tunnel_health_is_plain(&shared) {
+            return;
+        }
         if let Some(url) = shared.public_hook() {
             // The outcome is recorded in the health; the error was logged.
             let _ = shared.send_test(&url, Probe::Periodic).await;

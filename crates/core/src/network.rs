@@ -7,14 +7,17 @@
 //! connection through a proxy with CONNECT (the LiveAPI's WebSocket) and
 //! `diagnose` tries each leg in turn for `check`; [`Failure`] words what
 //! failed (the proxy, its credentials, a certificate) so a TLS failure is
-//! never blamed on the API key.
+//! never blamed on the API key. [`read_capped`] reads every answer from
+//! outside with a cap.
 //!
 //! Must not: show a proxy password (only `scheme://host:port` appears in
 //! messages and logs), add a second TLS stack, or decide about retries.
 
+mod body;
 mod diagnose;
 mod tunnel;
 
+pub use body::{read_capped, BodyError};
 pub use diagnose::{diagnose, explain, Route};
 pub use tunnel::{open, Opened};
 

@@ -409,8 +409,12 @@ impl Pipeline {
         }
         // Past the budget, alerts fold into one summary pop-up (storm).
         let now = std::time::Instant::now();
-        let popups = self.storm.admit(now, popups);
-        for mut p in popups {
+        let admitted = self.storm.admit(now, popups);
+        // Slots given to more urgent alerts: those pop-ups are in the summary.
+        for key in &admitted.withdraw {
+            self.withdraw(key).await;
+        }
+        for mut p in admitted.show {
             self.escalation.dress(&mut p);
             self.show(&p).await;
             self.reminders.track(&p, now);

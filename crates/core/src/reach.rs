@@ -114,6 +114,64 @@ pub fn gaps(reader: &Reader, since: OffsetDateTime) -> Result<Vec<Gap>, StoreErr
     Ok(out)
 }
 
+/// A closed gap no catch-up has filled yet (`gaps.filled = 0`): the
+/// catch-up still owes the Alert API's alerts of `[start, end]`. Durable, so
+/// a stop never forgets one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The `gaps` row, for [`filled`].
+    pub id: i64,
+    pub start: OffsetDateTime,
+    pub end: OffsetDateTime,
+    pub reason: String,
+}
+
+/// The closed gaps still to fill, oldest first.
+pub fn pending(reader: &Reader) -> Result<Vec<Pending>, StoreError> {
+    let conn = reader.conn();
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, start, end, reason FROM gaps WHERE filled = 0 ORDER BY start, id",
+    )?;
+    let out = stmt
+        .query_map([], |row| {
+            Ok(Pending {
+                id: row.get(0)?,
+                start: at(row.get(1)?),
+                end: at(row.get(2)?),
+                reason: row.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(out)
+}
+
+/// The gap `id` was caught up.
+pub(crate) fn filled(tx: &Transaction<'_>, id: i64) -> Result<(), StoreError> {
+    tx.execute("UPDATE gaps SET filled = 1 WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Every closed gap that ended at or before `until` (unix seconds) was
+/// caught up (by a catch-up that read from before the earliest of them).
+pub(crate) fn filled_until(tx: &Transaction<'_>, until: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE gaps SET filled = 1 WHERE filled = 0 AND end <= ?1",
+        [until],
+    )?;
+    Ok(())
+}
+
+/// The start (unix seconds) of the earliest closed gap still owed a
+/// catch-up, `None` when none is. (An outage still open at a stop needs no
+/// cap: the next run's own gap starts where it started, see [`start_run`].)
+pub(crate) fn unfilled_since(tx: &Transaction<'_>) -> Result<Option<i64>, StoreError> {
+    Ok(
+        tx.query_row("SELECT min(start) FROM gaps WHERE filled = 0", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
 /// A new run starts at `now`, not reachable yet: the interval since the
 /// previous run's last heartbeat (or since it became unreachable) stays open
 /// until [`came_up`]. The very first run has no previous run and opens the
@@ -183,9 +241,10 @@ pub(crate) fn came_up(tx: &Transaction<'_>, now: i64) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// The store refused events from `from` to `to` (a full disk, a lock held
-/// by another process): webhooks were answered 503, so a gap.
-pub(crate) fn refused(
+/// Events from `from` to `to` may have been missed for `reason`: the store
+/// refused them (a full disk, a lock held by another process: webhooks were
+/// answered 503) or the LiveAPI connection was down. A gap, to be filled.
+pub(crate) fn missed(
     tx: &Transaction<'_>,
     from: i64,
     to: i64,

@@ -304,15 +304,59 @@ fn keyring_verdict(
     }
 }
 
+/// What [`take_from_environment`] took out of the environment:
+/// `SEKOIA_API_KEY` and `CREDENTIALS_DIRECTORY`.
+struct Taken {
+    key: Option<String>,
+    credentials: Option<std::ffi::OsString>,
+}
+
+static TAKEN: std::sync::OnceLock<Taken> = std::sync::OnceLock::new();
+
+/// Moves `SEKOIA_API_KEY` and `CREDENTIALS_DIRECTORY` out of the process
+/// environment into this module, so that no child and no later reader of
+/// the environment sees them; [`given_key`] reads them from here from then
+/// on. Both binaries call it first thing in `main`, while the process has
+/// one thread (changing the environment races with other threads reading
+/// it: `set_var`/`remove_var` are `unsafe` from edition 2024 on for that
+/// reason). Calls after the first change nothing.
+pub fn take_from_environment() {
+    TAKEN.get_or_init(|| {
+        let taken = Taken {
+            key: std::env::var(ENV_VAR).ok(),
+            credentials: std::env::var_os("CREDENTIALS_DIRECTORY"),
+        };
+        std::env::remove_var(ENV_VAR);
+        std::env::remove_var("CREDENTIALS_DIRECTORY");
+        taken
+    });
+}
+
+/// `SEKOIA_API_KEY`: as taken at start, or from the environment in a
+/// process that did not take it (tests).
+fn env_key() -> Option<String> {
+    match TAKEN.get() {
+        Some(taken) => taken.key.clone(),
+        None => std::env::var(ENV_VAR).ok(),
+    }
+}
+
+fn credentials_dir() -> Option<std::ffi::OsString> {
+    match TAKEN.get() {
+        Some(taken) => taken.credentials.clone(),
+        None => std::env::var_os("CREDENTIALS_DIRECTORY"),
+    }
+}
+
 /// A key given to the process: `SEKOIA_API_KEY`, the systemd credential,
 /// `sekoia.api_key_file`, in that order; `None` when none is given.
 pub fn given_key(settings: &Settings) -> Result<Option<(ApiKey, KeySource)>, SecretsError> {
-    if let Ok(text) = std::env::var(ENV_VAR) {
+    if let Some(text) = env_key() {
         if !text.trim().is_empty() {
             return parse(text, ENV_VAR).map(|k| Some((k, KeySource::Env)));
         }
     }
-    if let Some(found) = from_credentials(std::env::var_os("CREDENTIALS_DIRECTORY"))? {
+    if let Some(found) = from_credentials(credentials_dir())? {
         return Ok(Some(found));
     }
     if let Some(path) = &settings.sekoia.api_key_file {
@@ -345,8 +389,9 @@ fn from_credentials(
     parse(text, &shown).map(|k| Some((k, KeySource::Credential(path))))
 }
 
-/// No core dumps from this process (`RLIMIT_CORE` 0, soft and hard): a crash
-/// dump would hold the API key and the hook secret in clear. Both binaries
+/// No core dumps from this process (`RLIMIT_CORE` 0, soft and hard, and on
+/// Linux `PR_SET_DUMPABLE` 0): a crash dump would hold the API key and the
+/// hook secret in clear. Both binaries
 /// call it first thing; the shipped units say `LimitCORE=0` as well. A
 /// failure is logged by the caller's absence of effect only: it cannot fail
 /// for lowering a limit.
@@ -363,7 +408,23 @@ pub fn forbid_core_dumps() {
             libc::setrlimit(libc::RLIMIT_CORE, &none);
         }
     }
+    // Not dumpable either: no core through a pipe handler (systemd-coredump
+    // ignores RLIMIT_CORE), and no other process of the same user may
+    // ptrace it or read its memory or environment through /proc.
+    // `SEKOIA_NOTIFIER_DUMPABLE=1` keeps it dumpable for profiling (the
+    // benchmarks read /proc/PID/smaps_rollup); RLIMIT_CORE stays 0.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os(DUMPABLE_VAR).is_none_or(|v| v != "1") {
+        // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes this process's flag.
+        unsafe {
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        }
+    }
 }
+
+/// Set to `1`, keeps the process dumpable (`PR_SET_DUMPABLE`) for
+/// profiling and the footprint benchmark; core dumps stay off.
+pub const DUMPABLE_VAR: &str = "SEKOIA_NOTIFIER_DUMPABLE";
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,10 @@ use serde_json::Value;
 pub const LIST_CHUNK: usize = 100;
 
 const MAX_KEY_LEN: usize = 4096;
+/// The largest answer read from the API (bytes): a list of
+/// [`LIST_CHUNK`] alerts is a few hundred KiB; past this the answer is
+/// given up as unreadable rather than held in memory.
+pub const MAX_ANSWER: usize = 16 * 1024 * 1024;
 
 /// Where to manage API keys in Sekoia.io, for error messages.
 const KEYS_PAGE: &str = "Settings > API keys";
@@ -287,6 +291,20 @@ pub struct Alert {
     /// RFC 3339, as sent.
     #[serde(default, deserialize_with = "lenient")]
     pub first_seen_at: Option<String>,
+    /// RFC 3339, as sent.
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_seen_at: Option<String>,
+    /// The community the alert belongs to (an MSSP's customer).
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub community_uuid: Option<String>,
     /// Occurrences so far (`similar`).
     #[serde(
         default,
@@ -368,26 +386,28 @@ pub struct WorkflowAction {
 /// The workflow answer: `{"actions": [...]}` (or a bare array); actions
 /// without a string id and name are skipped.
 fn parse_actions(value: Value) -> Result<Vec<WorkflowAction>, SekoiaError> {
-    let items = match value {
-        Value::Array(items) => items,
-        Value::Object(mut map) => match map.remove("actions") {
-            Some(Value::Array(items)) => items,
-            _ => {
-                return Err(SekoiaError::Unreadable {
-                    detail: "the alert workflow has no \"actions\" array".into(),
-                })
-            }
-        },
-        _ => {
-            return Err(SekoiaError::Unreadable {
-                detail: "the alert workflow is not a JSON object".into(),
-            })
-        }
-    };
+    let items = array_in(value, "actions", "the alert workflow")?;
     Ok(items
         .into_iter()
         .filter_map(|item| serde_json::from_value(item).ok())
         .collect())
+}
+
+/// The array an answer holds under `key` (`{"<key>": [...]}`), or the
+/// answer itself when it is a bare array; `what` names it in the error.
+fn array_in(value: Value, key: &str, what: &str) -> Result<Vec<Value>, SekoiaError> {
+    match value {
+        Value::Array(items) => Ok(items),
+        Value::Object(mut map) => match map.remove(key) {
+            Some(Value::Array(items)) => Ok(items),
+            _ => Err(SekoiaError::Unreadable {
+                detail: format!("{what} has no \"{key}\" array"),
+            }),
+        },
+        _ => Err(SekoiaError::Unreadable {
+            detail: format!("{what} is not a JSON object"),
+        }),
+    }
 }
 
 /// True when `s` has the 8-4-4-4-12 hexadecimal UUID shape.
@@ -665,11 +685,26 @@ impl Client {
     /// Retried only on 429 (the change was then not made); 403 and 409 say
     /// which permission is missing or that the alert moved on.
     pub async fn trigger_workflow(&self, uuid: &str, action_uuid: &str) -> Result<(), SekoiaError> {
+        self.trigger_workflow_commented(uuid, action_uuid, None)
+            .await
+    }
+
+    /// [`Client::trigger_workflow`] with an optional `comment` (sent as
+    /// `"comment"` when not blank; Sekoia.io keeps it with the change).
+    pub async fn trigger_workflow_commented(
+        &self,
+        uuid: &str,
+        action_uuid: &str,
+        comment: Option<&str>,
+    ) -> Result<(), SekoiaError> {
         if !is_uuid(uuid) || !is_uuid(action_uuid) {
             return Err(SekoiaError::InvalidUuid);
         }
         let path = format!("/v1/sic/alerts/{uuid}/workflow");
-        let body = serde_json::json!({ "action_uuid": action_uuid });
+        let mut body = serde_json::json!({ "action_uuid": action_uuid });
+        if let Some(comment) = comment.map(str::trim).filter(|c| !c.is_empty()) {
+            body["comment"] = Value::String(comment.to_owned());
+        }
         let call = Call {
             method: reqwest::Method::PATCH,
             path: &path,
@@ -811,7 +846,14 @@ impl Client {
         let response = request.send().await.map_err(|e| self.map_reqwest(e))?;
         let status = response.status();
         let retry_after = crate::retry::retry_after(response.headers());
-        let body = response.bytes().await.map_err(|e| self.map_reqwest(e))?;
+        let body = crate::network::read_capped(response, MAX_ANSWER)
+            .await
+            .map_err(|e| match e {
+                crate::network::BodyError::Read(e) => self.map_reqwest(e),
+                too_large => SekoiaError::Unreadable {
+                    detail: too_large.to_string(),
+                },
+            })?;
         if status.is_success() {
             // A change may answer with no body at all.
             if body.iter().all(u8::is_ascii_whitespace) && call.body.is_some() {
@@ -1047,7 +1089,10 @@ fn error_detail(err: &reqwest::Error) -> String {
     detail
 }
 
+mod detail;
 mod lossy;
+
+pub use detail::{parse_comments, parse_record, AlertRecord, Comment, StatusChange};
 
 #[cfg(test)]
 mod tests;

@@ -32,10 +32,29 @@ pub enum SelfTestError {
     },
     #[error("the test event was accepted by {url_host} but did not reach this instance within {waited:?}: the URL leads to another instance or machine")]
     NotReceived { url_host: String, waited: Duration },
+    #[error("{url_host} is reached over plain http: the webhook secret (in the URL) and every alert would cross the network unencrypted, so no test is sent there; use an https tunnel (cloudflared, ngrok), or set tunnel.allow_plain_http = true for a relay on a trusted network")]
+    PlainHttp { url_host: String },
+    /// The URL did not answer this start's proof: nothing with the secret
+    /// was sent.
+    #[error(transparent)]
+    Unproven(crate::proof::ProofError),
     #[error("cannot read the feed to confirm delivery: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+}
+
+impl From<crate::proof::ProofError> for SelfTestError {
+    /// An unreachable URL is the same failure whether or not the proof
+    /// came first; anything else is [`SelfTestError::Unproven`].
+    fn from(e: crate::proof::ProofError) -> SelfTestError {
+        match e {
+            crate::proof::ProofError::Unreachable { url_host, detail } => {
+                SelfTestError::Unreachable { url_host, detail }
+            }
+            other => SelfTestError::Unproven(other),
+        }
+    }
 }
 
 /// Which way a test event went in.
@@ -58,6 +77,17 @@ const LOCAL_PREFIX: &str = "test-local-";
 /// listener only (its pop-up must not claim that webhooks work).
 pub fn delivered_locally(uuid: &str) -> bool {
     uuid.starts_with(LOCAL_PREFIX)
+}
+
+/// Whether `url`, shown by a tunnel program, must not be sent the secret:
+/// plain `http://` while `tunnel.allow_plain_http` is off. A URL the user
+/// configured (`configured`, `tunnel.public_url`: http only on loopback)
+/// is the user's own statement and is not refused.
+pub fn refuses_plain(url: &Url, configured: Option<&Url>, allow_plain_http: bool) -> bool {
+    let same = |c: &&Url| {
+        c.host_str() == url.host_str() && c.port_or_known_default() == url.port_or_known_default()
+    };
+    url.scheme() == "http" && !allow_plain_http && configured.filter(same).is_none()
 }
 
 /// What a successful probe measured.

@@ -22,6 +22,7 @@ use std::str::FromStr;
 
 mod forward;
 mod network;
+mod secret_file;
 
 pub use forward::{
     check_url as check_forward_url, forward_targets, is_keyring_id, ForwardSettings, ForwardTarget,
@@ -349,6 +350,11 @@ pub struct ListenerSettings {
     pub bind: SocketAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hook_secret: Option<HookSecret>,
+    /// Without `hook_secret`: a file holding the secret alone, created
+    /// (0600) on first load when missing (`secret_file`). The system service
+    /// keeps it in its state directory so its config stays root's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook_secret_file: Option<PathBuf>,
     /// Most webhook requests per second before 429 + Retry-After; 0 = no limit.
     #[serde(deserialize_with = "de_rate")]
     pub max_requests_per_second: u32,
@@ -359,6 +365,7 @@ impl Default for ListenerSettings {
         ListenerSettings {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8787),
             hook_secret: None,
+            hook_secret_file: None,
             max_requests_per_second: crate::intake::DEFAULT_RATE,
         }
     }
@@ -468,6 +475,12 @@ pub struct TunnelSettings {
     pub domain: Option<String>,
     /// Seconds between delivery self-tests while there is a public URL.
     pub selftest_interval: SelfTestInterval,
+    /// Accept a plain `http://` URL a tunnel program shows: self-tested
+    /// (the secret in its path) like an https one. Off by default: the
+    /// secret and every alert would cross the network in clear. For a
+    /// relay on loopback or a trusted network.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_plain_http: bool,
 }
 
 /// `tunnel.selftest_interval`: seconds between delivery self-tests (default
@@ -1078,6 +1091,7 @@ fn expected_form(key: &str) -> &'static str {
         "listener.max_requests_per_second" => {
             "an integer from 0 to 1000000 (webhook requests per second; 0 = no limit)"
         }
+        "listener.hook_secret_file" => "the path of a file holding the webhook secret alone",
         "listener.hook_secret" => {
             "22 to 256 characters of A-Z a-z 0-9 _ - (delete the line to have one generated)"
         }
@@ -1094,6 +1108,7 @@ fn expected_form(key: &str) -> &'static str {
         "tunnel.selftest_interval" => {
             "a number of seconds from 0 (off) to 86400, such as 600"
         }
+        "tunnel.allow_plain_http" => "true or false",
         "liveapi.enabled" => "true or false",
         "liveapi.url" => {
             "a wss:// URL such as \"wss://app.sekoia.io/live/\" (ws:// only for 127.0.0.1, ::1 or localhost)"
@@ -1312,7 +1327,13 @@ pub fn load_or_init(path: &Path) -> Result<Loaded, SettingsError> {
     };
 
     let (mut settings, mut warnings) = parse(&text, path)?;
-    if settings.listener.hook_secret.is_none() {
+    if let (None, Some(file)) = (
+        &settings.listener.hook_secret,
+        &settings.listener.hook_secret_file,
+    ) {
+        settings.listener.hook_secret = Some(secret_file::read_or_create(file)?);
+        warnings.extend(permission_warning(path));
+    } else if settings.listener.hook_secret.is_none() {
         let secret = HookSecret::generate()?;
         rewrite(path, &insert_secret(&text, &secret, path)?)?;
         (settings, warnings) = reload(path)?;
@@ -1332,9 +1353,17 @@ pub fn load_or_init(path: &Path) -> Result<Loaded, SettingsError> {
 /// The webhook URL changes with it; the old URL stops working as soon as the
 /// running instance takes the new secret (`Engine::set_hook_secret`, which
 /// `serve` calls on SIGHUP). A file that does not parse is left alone.
+/// With `listener.hook_secret_file` and no `hook_secret`, that file is
+/// replaced instead (the config is not touched).
 pub fn regenerate_secret(path: &Path) -> Result<HookSecret, SettingsError> {
     let text = read_existing(path, "read", "the file does not exist")?;
-    parse(&text, path)?;
+    let (settings, _) = parse(&text, path)?;
+    if let (None, Some(file)) = (
+        &settings.listener.hook_secret,
+        &settings.listener.hook_secret_file,
+    ) {
+        return secret_file::regenerate(file);
+    }
     let secret = HookSecret::generate()?;
     rewrite(path, &insert_secret(&text, &secret, path)?)?;
     Ok(secret)
@@ -1483,6 +1512,7 @@ hook_secret = "{secret}"
 # token = "..."                   # with kind = "cloudflared": a named tunnel (set public_url too)
 # domain = "x.ngrok.app"          # with kind = "ngrok": a static domain
 # selftest_interval = 600         # seconds between delivery self-tests through the public URL; 0 = off
+# allow_plain_http = false        # true: self-test an http:// URL a tunnel shows (bore) too; its secret crosses the network in clear
 
 [liveapi]
 # enabled = false                 # true: also receive events over Sekoia's LiveAPI WebSocket (no tunnel needed)

@@ -141,8 +141,15 @@ const MIGRATIONS: &[&str] = &[
         fetched_at       TEXT NOT NULL,
         raw              TEXT NOT NULL
      ) STRICT;",
-    // 8 (scale): the feed's rows kept ready by triggers (see `rows`);
-    // `rows::rebuild` fills them from the rows stored before.
+    // 8 (durable catch-up): a gap is `filled` once a catch-up read the
+    // Alert API over it (see `reach::pending`); the catch-up cursor never
+    // passes an unfilled gap. Gaps recorded before were handled by the
+    // in-memory rule of older versions.
+    "ALTER TABLE gaps ADD COLUMN filled INTEGER NOT NULL DEFAULT 0;
+     UPDATE gaps SET filled = 1;",
+    // 9 (scale): the feed's rows and the owed enrichments kept ready by
+    // triggers (see `rows`, `owed`); `rows::rebuild` and `owed::create`
+    // fill them from the rows stored before.
     rows::MIGRATION,
 ];
 
@@ -152,7 +159,7 @@ const REKEY_AFTER: usize = 6;
 const REDERIVE_AFTER: usize = 7;
 /// The migration after which the feed's rows are built from the events and
 /// the owed enrichments listed (`rows`, `owed`).
-const ROWS_AFTER: usize = 8;
+const ROWS_AFTER: usize = 9;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -165,6 +172,11 @@ pub enum StoreError {
     DataDir {
         path: PathBuf,
         cause: Arc<std::io::Error>,
+    },
+    #[error("the data directory {} is not private: {why}; anyone who can write there chooses what this app reads. Make it yours with `chmod go-w` (or `chown`), or choose another with --data-dir", path.display())]
+    OpenDataDir {
+        path: PathBuf,
+        why: crate::private::OpenDir,
     },
     #[error("the database {} was written by a newer version (schema {found}, this build knows {known}); upgrade Sekoia Notifier", path.display())]
     TooNew {
@@ -283,6 +295,10 @@ pub struct FeedEntry {
     pub read: bool,
     /// Added by a catch-up from the Alert API (the webhook never came).
     pub caught_up: bool,
+    /// When the alert was raised (its `created_at`, RFC 3339), once enriched.
+    pub alert_at: Option<String>,
+    /// The alert's community uuid (`community_uuid`), once enriched.
+    pub community: Option<String>,
 }
 
 enum Msg {
@@ -928,6 +944,9 @@ impl Reader {
     /// taken only when the file is absent or older than this build: it is
     /// then created or migrated once, as [`Store::open`] does.
     pub fn open(data_dir: &Path) -> Result<Reader, StoreError> {
+        // The same check of the directory as a writing open: what is read
+        // there must be ours.
+        create_data_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
         let conn = match open_read_only(&path) {
             Ok(conn) => conn,
@@ -1028,6 +1047,15 @@ impl Reader {
                 // A test alert is never unread: it is not an alert.
                 read: row.get::<_, i64>(7)? == 0 || kind_is_test(row.get_ref(1)?),
                 caught_up: row.get(23)?,
+                alert_at: alert
+                    .as_ref()
+                    .and_then(|a| a.created_at)
+                    .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    }),
+                community: alert.and_then(|a| a.community_uuid),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -1144,10 +1172,17 @@ fn create_data_dir(path: &Path) -> Result<(), StoreError> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path).map_err(|e| StoreError::DataDir {
+    let io = |e| StoreError::DataDir {
         path: path.to_owned(),
         cause: Arc::new(e),
-    })
+    };
+    builder.create(path).map_err(io)?;
+    crate::private::check_dir(path)
+        .map_err(io)?
+        .map_err(|why| StoreError::OpenDataDir {
+            path: path.to_owned(),
+            why,
+        })
 }
 
 /// Whether a feed row's `kind` column is the self-test's.
@@ -1605,6 +1640,7 @@ fn rederive(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
 }
 
 mod catchup;
+pub use catchup::Fill;
 mod checkpoint;
 mod owed;
 pub mod retention;

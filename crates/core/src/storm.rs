@@ -3,11 +3,14 @@
 //! replaces itself ("37 new alerts, 3 Urgent — open feed"), highest urgency
 //! first. Alerts at or above `[notify] always_popup_urgency` (default 80,
 //! Urgent) always get their own pop-up and take no slot of the budget. A
-//! summary of one alert is that alert's own pop-up. Also the wording of any
-//! "many alerts" summary (catch-up uses it).
+//! summary of one alert is that alert's own pop-up. The budget spans
+//! batches: when it is spent and a later alert is in a higher band than one
+//! still holding a slot, that pop-up is withdrawn into the summary and its
+//! slot goes to the more urgent alert. Also the wording of any "many
+//! alerts" summary (catch-up uses it).
 //!
-//! Owns only counters: its memory is the budget's timestamps plus a fixed
-//! tally, never the storm's alerts. Must not: do I/O, read the clock (the
+//! Owns only counters: its memory is the budget's slots (at most `budget`
+//! pop-ups) plus a fixed tally, never the storm's alerts. Must not: do I/O, read the clock (the
 //! caller passes `now`), or hide a `Notice` (test alert, URL changed).
 
 use crate::notify::{urgency_for, Popup, PopupKind};
@@ -132,12 +135,46 @@ pub struct Wanted {
     pub urgency: Option<u8>,
 }
 
+/// A pop-up holding a slot of the budget.
+#[derive(Debug)]
+struct Slot {
+    at: Instant,
+    popup: Popup,
+    urgency: Option<u8>,
+}
+
+impl Slot {
+    /// The band's rank: 0 for unknown urgency, then Low up to Urgent.
+    fn rank(&self) -> usize {
+        rank(self.urgency)
+    }
+}
+
+fn rank(urgency: Option<u8>) -> usize {
+    BANDS
+        - slot(
+            urgency
+                .and_then(|u| Level::new(Some(u), None))
+                .map(|l| l.band),
+        )
+}
+
+/// What a batch shows and which earlier pop-ups it takes off the screen.
+#[derive(Debug, Default)]
+pub struct Admitted {
+    /// In order: the alerts' pop-ups, then the summary if one changed.
+    pub show: Vec<Popup>,
+    /// Keys of pop-ups shown earlier whose slot went to a more urgent
+    /// alert: withdraw them (they are counted in the summary).
+    pub withdraw: Vec<String>,
+}
+
 /// The budget's state across batches.
 #[derive(Debug)]
 pub struct Storm {
     budget: Budget,
-    /// When each pop-up of the current window was shown (at most `budget`).
-    shown: VecDeque<Instant>,
+    /// The pop-ups of the current window (at most `budget`).
+    shown: VecDeque<Slot>,
     /// Alerts folded into the summary since the storm began.
     tally: Tally,
     /// When the last alert was folded; the storm ends a window later.
@@ -162,12 +199,13 @@ impl Storm {
     /// it), then (if any alert was folded) the updated summary. A summary
     /// that would count one alert is that alert's own pop-up, under the
     /// summary's key so that the next summary replaces it. Notices always
-    /// pass.
-    pub fn admit(&mut self, now: Instant, mut batch: Vec<Wanted>) -> Vec<Popup> {
+    /// pass. With the budget spent, an alert in a higher band than the
+    /// lowest one holding a slot takes that slot (see [`Admitted`]).
+    pub fn admit(&mut self, now: Instant, mut batch: Vec<Wanted>) -> Admitted {
         while self
             .shown
             .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.budget.window)
+            .is_some_and(|s| now.duration_since(s.at) >= self.budget.window)
         {
             self.shown.pop_front();
         }
@@ -182,21 +220,29 @@ impl Storm {
         // so equal urgencies keep their arrival order.
         batch.sort_by_key(|w| std::cmp::Reverse(w.urgency.map(u16::from)));
         let mut out = Vec::new();
+        let mut withdraw = Vec::new();
         let mut folded = None;
         for wanted in batch {
             let always = wanted.urgency.is_some_and(|u| u >= self.budget.always);
             if wanted.popup.kind == PopupKind::Notice || always {
                 out.push(wanted.popup);
             } else if self.shown.len() < self.budget.popups {
-                self.shown.push_back(now);
-                out.push(wanted.popup);
+                self.take_slot(now, wanted, &mut out);
+            } else if let Some(i) = self.lowest_below(rank(wanted.urgency)) {
+                // A more urgent alert than one holding a slot: that one
+                // leaves the screen for the summary.
+                let Some(lower) = self.shown.remove(i) else {
+                    continue;
+                };
+                out.retain(|p| p.key != lower.popup.key);
+                if !withdraw.contains(&lower.popup.key) {
+                    withdraw.push(lower.popup.key.clone());
+                }
+                self.fold(lower.urgency, &lower.popup);
+                folded = Some(lower.popup);
+                self.take_slot(now, wanted, &mut out);
             } else {
-                // The pop-up's level carries the API's word for the band.
-                let level = wanted
-                    .popup
-                    .level
-                    .or_else(|| wanted.urgency.and_then(|u| Level::new(Some(u), None)));
-                self.tally.add_level(level);
+                self.fold(wanted.urgency, &wanted.popup);
                 folded = Some(wanted.popup);
             }
         }
@@ -211,7 +257,38 @@ impl Storm {
                 self.tally.popup(STORM_KEY, "new alert", self.link.clone())
             });
         }
-        out
+        Admitted {
+            show: out,
+            withdraw,
+        }
+    }
+
+    fn take_slot(&mut self, now: Instant, wanted: Wanted, out: &mut Vec<Popup>) {
+        out.push(wanted.popup.clone());
+        self.shown.push_back(Slot {
+            at: now,
+            popup: wanted.popup,
+            urgency: wanted.urgency,
+        });
+    }
+
+    /// Counts a pop-up in the summary, in the band its level words.
+    fn fold(&mut self, urgency: Option<u8>, popup: &Popup) {
+        let level = popup
+            .level
+            .or_else(|| urgency.and_then(|u| Level::new(Some(u), None)));
+        self.tally.add_level(level);
+    }
+
+    /// The slot of the lowest band below `rank` (its lowest urgency, then
+    /// the oldest).
+    fn lowest_below(&self, rank: usize) -> Option<usize> {
+        self.shown
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.rank() < rank)
+            .min_by_key(|(_, s)| (s.rank(), s.urgency))
+            .map(|(i, _)| i)
     }
 }
 
@@ -235,6 +312,15 @@ mod tests {
         }
     }
 
+    impl Storm {
+        /// What a batch shows, where it takes no earlier slot.
+        fn admit_shown(&mut self, now: Instant, batch: Vec<Wanted>) -> Vec<Popup> {
+            let admitted = self.admit(now, batch);
+            assert!(admitted.withdraw.is_empty(), "{:?}", admitted.withdraw);
+            admitted.show
+        }
+    }
+
     fn storm(popups: usize, secs: u64) -> Storm {
         let link = Url::parse("https://app.sekoia.io/operations/alerts").ok();
         Storm::new(
@@ -251,7 +337,7 @@ mod tests {
     fn alerts_within_the_budget_pop_up_one_by_one() {
         let mut s = storm(5, 30);
         let now = Instant::now();
-        let out = s.admit(now, (0..5).map(|n| wanted(n, Some(50))).collect());
+        let out = s.admit_shown(now, (0..5).map(|n| wanted(n, Some(50))).collect());
         assert_eq!(out.len(), 5);
         assert!(out.iter().all(|p| p.kind == PopupKind::Alert));
     }
@@ -262,7 +348,7 @@ mod tests {
         let now = Instant::now();
         let mut batch: Vec<Wanted> = (0..34).map(|n| wanted(n, Some(10))).collect();
         batch.extend((34..42).map(|n| wanted(n, Some(65))));
-        let out = s.admit(now, batch);
+        let out = s.admit_shown(now, batch);
         assert_eq!(out.len(), 6);
         // The five shown are the most urgent ones.
         assert!(out[..5].iter().all(|p| p.urgency == Urgency::Normal));
@@ -285,7 +371,7 @@ mod tests {
     fn in_a_burst_of_twelve_both_urgent_alerts_pop_up_and_the_summary_counts_the_rest() {
         let mut s = storm(5, 30);
         let now = Instant::now();
-        let first = s.admit(
+        let first = s.admit_shown(
             now,
             vec![
                 wanted(0, Some(55)),
@@ -303,12 +389,15 @@ mod tests {
                 .map(|(i, u)| wanted(3 + i, Some(*u)))
                 .collect(),
         );
-        let keys: Vec<&str> = second.iter().map(|p| p.key.as_str()).collect();
-        // The two slots left go to the most urgent (61, 50), then the summary.
-        assert_eq!(keys, ["alert-8", "alert-7", STORM_KEY]);
-        assert_eq!(second[2].summary, "5 new alerts, 1 High — open feed");
-        assert_eq!(second[2].lines[0], "1 High · 2 Moderate · 2 Low");
-        let third = s.admit(
+        let keys: Vec<&str> = second.show.iter().map(|p| p.key.as_str()).collect();
+        // The two slots left go to the most urgent (61, 50); the High 45
+        // takes the Moderate 30's slot (withdrawn); then the summary.
+        assert_eq!(keys, ["alert-8", "alert-7", "alert-4", STORM_KEY]);
+        assert_eq!(second.withdraw, ["alert-2"]);
+        let second = second.show;
+        assert_eq!(second[3].summary, "5 new alerts, 3 Moderate — open feed");
+        assert_eq!(second[3].lines[0], "3 Moderate · 2 Low");
+        let third = s.admit_shown(
             now + Duration::from_secs(2),
             vec![wanted(10, Some(88)), wanted(11, Some(91))],
         );
@@ -316,16 +405,16 @@ mod tests {
         assert_eq!(keys, ["alert-11", "alert-10"], "Urgent is never folded");
         assert!(third.iter().all(|p| p.kind == PopupKind::Alert));
         // Urgent alerts took no slot: the summary still counts 5.
-        let fourth = s.admit(now + Duration::from_secs(3), vec![wanted(12, Some(40))]);
+        let fourth = s.admit_shown(now + Duration::from_secs(3), vec![wanted(12, Some(40))]);
         assert_eq!(fourth.len(), 1);
-        assert_eq!(fourth[0].summary, "6 new alerts, 2 High — open feed");
+        assert_eq!(fourth[0].summary, "6 new alerts, 1 High — open feed");
     }
 
     #[test]
     fn the_always_popup_urgency_is_configurable() {
         let mut s = storm(1, 30);
         s.budget.always = 60;
-        let out = s.admit(
+        let out = s.admit_shown(
             Instant::now(),
             vec![
                 wanted(0, Some(50)),
@@ -342,14 +431,14 @@ mod tests {
     fn a_summary_of_one_alert_is_that_alerts_popup_until_a_second_one_folds() {
         let mut s = storm(1, 30);
         let now = Instant::now();
-        let out = s.admit(now, vec![wanted(0, Some(30)), wanted(1, Some(10))]);
+        let out = s.admit_shown(now, vec![wanted(0, Some(30)), wanted(1, Some(10))]);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].key, "alert-0");
         // No "1 new alert, 1 Low": alert 1 itself, under the summary's key.
         assert_eq!(out[1].summary, "Alert 1");
         assert_eq!(out[1].kind, PopupKind::Alert);
         assert_eq!(out[1].key, STORM_KEY);
-        let next = s.admit(now, vec![wanted(2, Some(25))]);
+        let next = s.admit_shown(now, vec![wanted(2, Some(25))]);
         assert_eq!(next.len(), 1);
         assert_eq!(next[0].key, STORM_KEY, "replaces the one-alert pop-up");
         assert_eq!(next[0].summary, "2 new alerts, 1 Moderate — open feed");
@@ -359,15 +448,17 @@ mod tests {
     fn the_summary_keeps_counting_across_batches_and_replaces_itself() {
         let mut s = storm(2, 30);
         let now = Instant::now();
-        let first = s.admit(now, (0..10).map(|n| wanted(n, None)).collect());
+        let first = s.admit_shown(now, (0..10).map(|n| wanted(n, None)).collect());
         assert_eq!(first.len(), 3);
         assert_eq!(first[2].summary, "8 new alerts — open feed");
         let later = now + Duration::from_secs(5);
         let second = s.admit(later, (10..20).map(|n| wanted(n, Some(65))).collect());
-        assert_eq!(second.len(), 1);
-        assert_eq!(second[0].key, STORM_KEY);
-        assert_eq!(second[0].summary, "18 new alerts, 10 Major — open feed");
-        assert_eq!(second[0].lines[0], "10 Major · 8 unknown urgency");
+        // The two slots held by alerts of unknown urgency go to Major ones.
+        assert_eq!(second.withdraw, ["alert-0", "alert-1"]);
+        let keys: Vec<&str> = second.show.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["alert-10", "alert-11", STORM_KEY]);
+        assert_eq!(second.show[2].summary, "18 new alerts, 8 Major — open feed");
+        assert_eq!(second.show[2].lines[0], "8 Major · 10 unknown urgency");
     }
 
     #[test]
@@ -375,11 +466,12 @@ mod tests {
         let mut s = storm(1, 30);
         let now = Instant::now();
         assert_eq!(
-            s.admit(now, vec![wanted(0, None), wanted(1, None)]).len(),
+            s.admit_shown(now, vec![wanted(0, None), wanted(1, None)])
+                .len(),
             2
         );
         let after = now + Duration::from_secs(30);
-        let out = s.admit(after, vec![wanted(2, None), wanted(3, None)]);
+        let out = s.admit_shown(after, vec![wanted(2, None), wanted(3, None)]);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].key, "alert-2");
         assert_eq!(out[1].summary, "Alert 3", "a new storm of one alert");
@@ -391,11 +483,11 @@ mod tests {
         let now = Instant::now();
         let mut notice = wanted(99, None);
         notice.popup.kind = PopupKind::Notice;
-        let out = s.admit(now, vec![wanted(0, None), notice.clone(), wanted(1, None)]);
+        let out = s.admit_shown(now, vec![wanted(0, None), notice.clone(), wanted(1, None)]);
         assert_eq!(out.len(), 3);
         assert!(out.iter().any(|p| p.kind == PopupKind::Notice));
         assert_eq!(out[2].summary, "Alert 1");
-        let again = s.admit(now, vec![notice]);
+        let again = s.admit_shown(now, vec![notice]);
         assert_eq!(again.len(), 1);
     }
 
@@ -404,7 +496,7 @@ mod tests {
         let mut s = storm(5, 30);
         let now = Instant::now();
         for round in 0..200 {
-            s.admit(
+            s.admit_shown(
                 now,
                 (0..100)
                     .map(|n| wanted(round * 100 + n, Some(30)))
@@ -421,7 +513,7 @@ mod tests {
         let now = Instant::now();
         let mut worded = wanted(1, Some(62));
         worded.popup.level = Level::new(Some(62), Some("High"));
-        let out = s.admit(now, vec![wanted(0, Some(70)), worded, wanted(2, Some(61))]);
+        let out = s.admit_shown(now, vec![wanted(0, Some(70)), worded, wanted(2, Some(61))]);
         assert_eq!(out.last().unwrap().lines[0], "1 Major · 1 High");
     }
 
@@ -442,5 +534,46 @@ mod tests {
             t.headline("new alert"),
             "2 new alerts, 1 Urgent — open feed"
         );
+    }
+
+    /// A Major alert after the budget went to Moderate ones takes the
+    /// oldest Moderate's slot: that pop-up is withdrawn and counted in the
+    /// summary; an alert in the same band as every slot holder folds.
+    #[test]
+    fn a_more_urgent_alert_in_a_later_batch_takes_the_lowest_slot() {
+        let mut s = storm(3, 60);
+        let t0 = Instant::now();
+        let first = s.admit(
+            t0,
+            vec![
+                wanted(0, Some(25)),
+                wanted(1, Some(30)),
+                wanted(2, Some(45)),
+            ],
+        );
+        assert_eq!(first.show.len(), 3);
+        assert!(first.withdraw.is_empty());
+
+        let later = s.admit(t0 + Duration::from_secs(5), vec![wanted(3, Some(65))]);
+        assert_eq!(
+            later.withdraw,
+            ["alert-0"],
+            "the oldest of the lowest band leaves"
+        );
+        assert_eq!(later.show[0].key, "alert-3");
+        // A summary of one alert is that alert's pop-up, under the storm key.
+        assert_eq!(later.show.len(), 2);
+        assert_eq!(later.show[1].key, STORM_KEY);
+        assert_eq!(later.show[1].summary, "Alert 0");
+
+        let next = s.admit(t0 + Duration::from_secs(6), vec![wanted(4, Some(62))]);
+        assert_eq!(next.withdraw, ["alert-1"]);
+        assert_eq!(next.show[1].summary, "2 new alerts, 2 Moderate — open feed");
+
+        // Same band as the lowest slot holder (High 45): folded, no churn.
+        let same = s.admit(t0 + Duration::from_secs(7), vec![wanted(5, Some(41))]);
+        assert!(same.withdraw.is_empty());
+        assert_eq!(same.show.len(), 1);
+        assert_eq!(same.show[0].summary, "3 new alerts, 1 High — open feed");
     }
 }

@@ -1,7 +1,9 @@
-//! Triage from the notifier: acknowledging an alert in Sekoia.io. Reads the
-//! alert's workflow, triggers its Acknowledge action, and refreshes the feed
+//! Triage from the notifier: acknowledging an alert in Sekoia.io, or any
+//! workflow action its workflow offers now ([`apply`], with a comment).
+//! Reads the alert's workflow, triggers the action, and refreshes the feed
 //! entry's status through the writer. The desktop pop-up ("Acknowledge"
-//! button) and the desktop app's feed window both call [`acknowledge`].
+//! button) and the desktop app's feed window both call [`acknowledge`];
+//! the feed's detail pane reads through [`detail`].
 //!
 //! Must not: write SQLite itself (the writer does), guess an action id (it
 //! always comes from the workflow the API lists for this alert), or put
@@ -24,6 +26,8 @@ pub enum TriageError {
     Sekoia(#[from] SekoiaError),
     #[error("Sekoia.io offers no Acknowledge action for this alert (it offers: {offered}); it is probably no longer pending")]
     NoAcknowledge { offered: String },
+    #[error("Sekoia.io no longer offers this action for the alert (it offers: {offered}); its status probably changed meanwhile")]
+    NotOffered { offered: String },
     #[error("no Sekoia.io API key is set, and acknowledging needs one with the SIC_WRITE_ALERTS_WORKFLOW permission; run `sekoia-notifierd set-api-key`")]
     NoKey,
     #[error("the alert was acknowledged, but its feed entry could not be updated: {0}")]
@@ -49,21 +53,60 @@ pub async fn acknowledge(
         .iter()
         .find(|a| a.name.trim().eq_ignore_ascii_case(ACKNOWLEDGE))
     else {
-        let names: Vec<String> = actions
-            .iter()
-            .map(|a| cap(strip_controls(&a.name).trim(), 40))
-            .collect();
-        let offered = if names.is_empty() {
-            "nothing".to_owned()
-        } else {
-            cap(&names.join(", "), 200)
-        };
-        return Err(TriageError::NoAcknowledge { offered });
+        return Err(TriageError::NoAcknowledge {
+            offered: offered(&actions),
+        });
     };
     client.trigger_workflow(uuid, &action.id).await?;
     tracing::info!(alert = uuid, "alert acknowledged in Sekoia.io");
-    // The feed shows the status Sekoia.io now reports. If reading it back
-    // fails, the alert's next `updated` event brings it.
+    read_back(client, writer, uuid).await
+}
+
+/// Triggers workflow action `action_id` on alert `uuid`, with an optional
+/// comment, and updates its feed entry (the detail pane's buttons). The
+/// action must be one the alert's workflow lists now: an id the API does
+/// not offer is refused before any change is asked for.
+pub async fn apply(
+    client: &Client,
+    writer: &Writer,
+    uuid: &str,
+    action_id: &str,
+    comment: Option<&str>,
+) -> Result<Acknowledged, TriageError> {
+    let actions = client.workflow(uuid).await?;
+    let Some(action) = actions.iter().find(|a| a.id == action_id) else {
+        return Err(TriageError::NotOffered {
+            offered: offered(&actions),
+        });
+    };
+    client
+        .trigger_workflow_commented(uuid, &action.id, comment)
+        .await?;
+    tracing::info!(alert = uuid, action = %action.name, "workflow action applied in Sekoia.io");
+    read_back(client, writer, uuid).await
+}
+
+/// The offered action names, cleaned, for an error message.
+fn offered(actions: &[crate::sekoia::WorkflowAction]) -> String {
+    let names: Vec<String> = actions
+        .iter()
+        .map(|a| cap(strip_controls(&a.name).trim(), 40))
+        .collect();
+    if names.is_empty() {
+        "nothing".to_owned()
+    } else {
+        cap(&names.join(", "), 200)
+    }
+}
+
+/// Re-reads the alert after a change and records it: the feed shows the
+/// status Sekoia.io now reports. If reading it back fails, the alert's
+/// next `updated` event brings it.
+async fn read_back(
+    client: &Client,
+    writer: &Writer,
+    uuid: &str,
+) -> Result<Acknowledged, TriageError> {
     match client.get_alert(uuid).await {
         Ok(alert) => {
             let status = alert.status.as_ref().and_then(|s| s.name.clone());
@@ -96,6 +139,8 @@ pub fn acknowledger(client: Client, writer: Writer) -> Acknowledger {
         })
     })
 }
+
+pub mod detail;
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@
 //! every new URL shows up as a new `Up { url }` state.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -85,8 +85,6 @@ const COMMAND_HINT: &str =
 /// Test seams: where discovery looks instead of the real agent ports.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Overrides {
-    /// cloudflared's metrics address (`/quicktunnel`).
-    pub(crate) metrics: Option<SocketAddr>,
     /// ngrok's agent API address (`/api/tunnels`).
     pub(crate) ngrok_api: Option<SocketAddr>,
     /// How long a run may take to show its public URL.
@@ -216,8 +214,10 @@ enum Discovery {
     Fixed(Url),
     /// bore's `listening at HOST:PORT` line.
     BoreLine,
-    /// cloudflared quick tunnel: metrics `/quicktunnel`, stderr banner as fallback.
-    Cloudflared { metrics: SocketAddr },
+    /// cloudflared quick tunnel: metrics `/quicktunnel` at the address this
+    /// run announces (it binds an ephemeral port: `--metrics 127.0.0.1:0`),
+    /// stderr banner as fallback.
+    Cloudflared,
     /// ngrok's agent API `/api/tunnels` at the address our agent announces
     /// in its output (`api`: known in advance, tests), counting only a
     /// tunnel to the listener's `port` (see `ngrok`).
@@ -233,6 +233,8 @@ struct Process {
     program: PathBuf,
     args: Vec<String>,
     envs: Vec<(&'static str, String)>,
+    /// The program's own environment prefixes it inherits (see `children`).
+    own: &'static [&'static str],
     discovery: Discovery,
     /// Strings never written to the log.
     redact: Vec<String>,
@@ -276,6 +278,7 @@ impl Plan {
                         server.to_owned(),
                     ],
                     envs,
+                    own: &["BORE_"],
                     discovery: Discovery::BoreLine,
                     redact,
                     start_timeout: START_TIMEOUT,
@@ -297,31 +300,30 @@ impl Plan {
                             "run".to_owned(),
                         ],
                         envs: vec![("TUNNEL_TOKEN", token.as_str().to_owned())],
+                        own: &["TUNNEL_"],
                         discovery: Discovery::Fixed(url),
                         redact: vec![token.as_str().to_owned()],
                         start_timeout: START_TIMEOUT,
                     }
                 } else {
-                    let metrics_port = free_port().unwrap_or(0);
-                    let metrics = ov
-                        .metrics
-                        .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, metrics_port)));
-                    let mut args = vec![
+                    // Port 0: cloudflared binds a port of its own and names
+                    // it in its output, so no other program can answer
+                    // there first (a port chosen here and freed could be).
+                    let args = vec![
                         "tunnel".to_owned(),
                         "--no-autoupdate".to_owned(),
                         "--url".to_owned(),
                         local,
+                        "--metrics".to_owned(),
+                        "127.0.0.1:0".to_owned(),
                     ];
-                    if metrics_port != 0 {
-                        args.push("--metrics".to_owned());
-                        args.push(format!("127.0.0.1:{metrics_port}"));
-                    }
                     Process {
                         name: "cloudflared".to_owned(),
                         program,
                         args,
                         envs: Vec::new(),
-                        discovery: Discovery::Cloudflared { metrics },
+                        own: &["TUNNEL_"],
+                        discovery: Discovery::Cloudflared,
                         redact: Vec::new(),
                         start_timeout: START_TIMEOUT,
                     }
@@ -333,6 +335,10 @@ impl Plan {
                     port.to_string(),
                     "--log".to_owned(),
                     "stdout".to_owned(),
+                    // ngrok's local inspector would keep every request (the
+                    // hook path with its secret, the alert bodies) on a web
+                    // page any local user can read.
+                    "--inspect=false".to_owned(),
                 ];
                 if let Some(domain) = &s.domain {
                     args.push("--url".to_owned());
@@ -343,6 +349,7 @@ impl Plan {
                     program: resolve("ngrok", s.binary.as_deref(), NGROK_HINT)?,
                     args,
                     envs: Vec::new(),
+                    own: &["NGROK_"],
                     discovery: Discovery::Ngrok {
                         api: ov.ngrok_api,
                         port,
@@ -371,6 +378,7 @@ impl Plan {
                     name,
                     args: words.collect(),
                     envs: Vec::new(),
+                    own: &[],
                     discovery: match &s.public_url {
                         Some(url) => Discovery::Fixed(url.clone()),
                         None => Discovery::FirstUrl,
@@ -385,38 +393,6 @@ impl Plan {
             ..proc
         }))
     }
-}
-
-/// This run's process. A quick tunnel whose metrics port we chose gets a
-/// fresh one each run, so the URL is read from this process, never from a
-/// port an earlier run (or another program since) answers on.
-fn for_this_run(base: &Process) -> Process {
-    let mut run = base.clone();
-    let Discovery::Cloudflared { metrics } = &mut run.discovery else {
-        return run;
-    };
-    let Some(at) = run.args.iter().position(|a| a == "--metrics") else {
-        return run;
-    };
-    let chosen = run
-        .args
-        .get(at + 1)
-        .and_then(|a| a.parse::<SocketAddr>().ok());
-    if chosen != Some(*metrics) {
-        // A fixed metrics address (tests): keep it.
-        return run;
-    }
-    if let Some(port) = free_port() {
-        *metrics = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        run.args[at + 1] = metrics.to_string();
-    }
-    run
-}
-
-/// A free loopback port (bound, then released) for cloudflared's metrics.
-fn free_port() -> Option<u16> {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
-    l.local_addr().ok().map(|a| a.port())
 }
 
 /// The program's path: `configured`, a path written in full, or the first
@@ -663,6 +639,16 @@ fn parse_cloudflared_line(line: &str) -> Option<Url> {
     found
 }
 
+/// The metrics address in cloudflared's `Starting metrics server on
+/// 127.0.0.1:PORT/metrics` line (only a loopback address).
+fn cloudflared_metrics(line: &str) -> Option<SocketAddr> {
+    let clean = strip_ansi(line);
+    let (_, rest) = clean.split_once("Starting metrics server on ")?;
+    let addr = rest.split_whitespace().next()?.trim_end_matches("/metrics");
+    let addr: SocketAddr = addr.parse().ok()?;
+    addr.ip().is_loopback().then_some(addr)
+}
+
 /// cloudflared metrics `GET /quicktunnel`: `{"hostname": "…"}` -> `https://…/`.
 fn parse_quicktunnel(body: &[u8]) -> Option<Url> {
     #[derive(serde::Deserialize)]
@@ -681,7 +667,7 @@ fn parse_quicktunnel(body: &[u8]) -> Option<Url> {
 fn url_from_line(discovery: &Discovery, line: &str) -> Option<Url> {
     match discovery {
         Discovery::BoreLine => parse_bore_line(line),
-        Discovery::Cloudflared { .. } => parse_cloudflared_line(line),
+        Discovery::Cloudflared => parse_cloudflared_line(line),
         Discovery::FirstUrl => first_url(line),
         Discovery::Fixed(_) | Discovery::Ngrok { .. } => None,
     }
@@ -695,7 +681,7 @@ async fn poll_url(
     agent_api: Option<SocketAddr>,
 ) -> Option<Url> {
     let endpoint = match discovery {
-        Discovery::Cloudflared { metrics } => format!("http://{metrics}/quicktunnel"),
+        Discovery::Cloudflared => format!("http://{}/quicktunnel", agent_api?),
         Discovery::Ngrok { .. } => format!("http://{}/api/tunnels", agent_api?),
         _ => return None,
     };
@@ -703,10 +689,7 @@ async fn poll_url(
     if !resp.status().is_success() {
         return None;
     }
-    let body = resp.bytes().await.ok()?;
-    if body.len() > 1024 * 1024 {
-        return None;
-    }
+    let body = crate::network::read_capped(resp, 1024 * 1024).await.ok()?;
     match discovery {
         Discovery::Ngrok { port, .. } => ngrok::parse_tunnels(&body, *port),
         _ => parse_quicktunnel(&body),
@@ -778,9 +761,9 @@ async fn supervise(
     let mut chatter = crate::logs::Chatter::default();
     state.send_replace(TunnelState::Starting);
     loop {
-        let proc = for_this_run(&base);
+        let proc = &base;
         let started = Instant::now();
-        let mut child = match spawn(&proc) {
+        let mut child = match spawn(proc) {
             Ok(child) => child,
             Err(e) => {
                 attempt = attempt.saturating_add(1);
@@ -820,9 +803,10 @@ async fn supervise(
         }
         let polls = matches!(
             proc.discovery,
-            Discovery::Cloudflared { .. } | Discovery::Ngrok { .. }
+            Discovery::Cloudflared | Discovery::Ngrok { .. }
         );
-        // This run's ngrok agent API: announced in its own output.
+        // This run's cloudflared metrics or ngrok agent API: announced in
+        // its own output.
         let mut agent_api = match &proc.discovery {
             Discovery::Ngrok { api, .. } => *api,
             _ => None,
@@ -852,8 +836,12 @@ async fn supervise(
                 }
                 Some(line) = lines.recv() => {
                     log_line(&proc.name, &line, &mut chatter);
-                    if agent_api.is_none() && matches!(proc.discovery, Discovery::Ngrok { .. }) {
-                        agent_api = ngrok::web_addr(&line);
+                    if agent_api.is_none() {
+                        agent_api = match proc.discovery {
+                            Discovery::Ngrok { .. } => ngrok::web_addr(&line),
+                            Discovery::Cloudflared => cloudflared_metrics(&line),
+                            _ => None,
+                        };
                     }
                     if url.is_none() {
                         if let Some(found) = url_from_line(&proc.discovery, &line) {
@@ -961,6 +949,8 @@ async fn pump<R: AsyncRead + Unpin>(r: R, tx: mpsc::Sender<String>, secrets: Vec
 
 fn spawn(proc: &Process) -> io::Result<Child> {
     let mut cmd = Command::new(&proc.program);
+    // Only the session's ordinary variables: never the API key.
+    crate::children::scrub_async(&mut cmd, proc.own);
     cmd.args(&proc.args)
         .envs(proc.envs.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())

@@ -30,8 +30,6 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         };
     }
-    notifier_core::logs::private_files();
-    notifier_core::secrets::forbid_core_dumps();
     let (level, format) = match cli.command {
         Command::Serve { log_format } => ("info", log_format),
         _ => ("warn", LogFormat::Human),
@@ -116,7 +114,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             if let Some(state) = runtime
                 .block_on(engine::running(&paths.data_dir))
                 .and_then(|i| i.tunnel)
-                .filter(|s| s.starts_with("checking") || s.starts_with("unreachable"))
+                .filter(|s| {
+                    s.starts_with("checking")
+                        || s.starts_with("unreachable")
+                        || s.contains("plain http")
+                })
             {
                 eprintln!("note: the tunnel is {state}");
             }
@@ -440,7 +442,8 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
             Some(state) => line(
                 !state.starts_with("failed")
                     && !state.starts_with("restarting")
-                    && !state.starts_with("unreachable"),
+                    && !state.starts_with("unreachable")
+                    && !state.contains("plain http"),
                 "tunnel",
                 format!("{kind}: {state}"),
             ),
@@ -502,10 +505,17 @@ async fn regenerate_secret(settings: &Settings, paths: &Paths) -> anyhow::Result
         .await
         .context("the new secret was written but no webhook URL can be built")?;
     println!("{url}");
+    let kept_in = match (
+        &settings.listener.hook_secret_file,
+        settings_has_inline_secret(&paths.config_file),
+    ) {
+        (Some(file), false) => file.clone(),
+        _ => paths.config_file.clone(),
+    };
     eprintln!(
         "A new webhook secret is in {}: paste the URL above into Sekoia.io \
          (Settings > Notifications > your WebHook); the old URL stops working.",
-        paths.config_file.display()
+        kept_in.display()
     );
     if let Some(instance) = engine::running(&paths.data_dir).await {
         if switch_running(&instance, updated.listener.hook_secret.as_ref()).await {
@@ -522,6 +532,15 @@ async fn regenerate_secret(settings: &Settings, paths: &Paths) -> anyhow::Result
         }
     }
     Ok(())
+}
+
+/// Whether the config file itself holds `listener.hook_secret` (else a
+/// `hook_secret_file` keeps it).
+fn settings_has_inline_secret(config: &std::path::Path) -> bool {
+    std::fs::read_to_string(config)
+        .ok()
+        .and_then(|text| settings::parse(&text, config).ok())
+        .is_some_and(|(s, _)| s.listener.hook_secret.is_some())
 }
 
 /// Tells the running instance to take the new secret and waits (up to 5 s)
@@ -555,7 +574,34 @@ async fn send_test(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     let (url, route) = engine::webhook(settings, &paths.data_dir)
         .await
         .context("no webhook URL: the configuration has no listener.hook_secret")?;
+    // A plain http URL a tunnel shows never gets the secret.
+    if route == selftest::Route::Public
+        && selftest::refuses_plain(
+            &url,
+            settings.tunnel.public_url.as_ref(),
+            settings.tunnel.allow_plain_http,
+        )
+    {
+        return Err(selftest::SelfTestError::PlainHttp {
+            url_host: url.host_str().unwrap_or("the webhook URL").to_owned(),
+        }
+        .into());
+    }
     let network = Network::new(&settings.network)?;
+    // A public URL proves it leads to the running instance (this start's
+    // proof, without the secret) before the test carries the secret.
+    if route == selftest::Route::Public {
+        let proof = engine::running(&paths.data_dir)
+            .await
+            .and_then(|i| i.proof)
+            .context(
+                "the running sekoia-notifierd records no URL proof (an older version): restart it",
+            )?;
+        proof
+            .check(&url, &network)
+            .await
+            .map_err(selftest::SelfTestError::from)?;
+    }
     let delivered = selftest::send_test(
         &url,
         route,
@@ -898,6 +944,8 @@ mod tests {
             enrich_error: None,
             read: true,
             caught_up: false,
+            alert_at: None,
+            community: None,
         }
     }
 

@@ -12,6 +12,10 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Before any thread starts: the key leaves the environment (no child
+    // inherits it) and no core dump can hold it.
+    notifier_core::secrets::take_from_environment();
+    notifier_core::secrets::forbid_core_dumps();
     let cli = cli::Cli::parse();
     commands::run(cli)
 }

@@ -75,6 +75,11 @@ struct Inner {
     cases: BTreeMap<String, Value>,
     /// Comments by alert uuid, oldest first.
     comments: BTreeMap<String, Vec<Value>>,
+    /// Workflow changes by alert uuid, oldest first (history entries of
+    /// type `alert`, as `?history=true` answers them).
+    history: BTreeMap<String, Vec<Value>>,
+    /// Communities by uuid (`GET /v1/communities/{uuid}`).
+    communities: BTreeMap<String, Value>,
     key_status: Option<String>,
     faults: VecDeque<Fault>,
     forbidden: bool,
@@ -224,6 +229,15 @@ impl FakeSekoia {
             .push(comment);
     }
 
+    /// Adds (or replaces) a community, as `GET /v1/communities/{uuid}`
+    /// answers it.
+    pub fn add_community(&self, uuid: &str, name: &str) {
+        self.shared
+            .lock()
+            .communities
+            .insert(uuid.to_owned(), community_json(uuid, name));
+    }
+
     /// `Some(code)`: every request is answered 401 with that code (T301 expired, ...).
     pub fn set_key_status(&self, code: Option<&str>) {
         self.shared.lock().key_status = code.map(str::to_owned);
@@ -309,6 +323,21 @@ pub fn case_json(uuid: &str, short_id: &str, title: &str, priority: &str) -> Val
         "manual": true,
         "verdict_uuid": null,
         "custom_status_uuid": null
+    })
+}
+
+/// A community as `GET /v1/communities/{uuid}` answers it.
+pub fn community_json(uuid: &str, name: &str) -> Value {
+    json!({
+        "uuid": uuid,
+        "name": name,
+        "description": "",
+        "created_at": "2024-03-01T09:00:00.000000Z",
+        "is_parent": false,
+        "parent_community_uuid": null,
+        "subcommunities": [],
+        "is_mfa_enforced": false,
+        "disable_inactive_avatars": false
     })
 }
 
@@ -505,8 +534,17 @@ fn respond(shared: &Shared, request: &Incoming<'_>) -> Response<Body> {
             }),
         ),
         ["v1", "sic", "alerts", uuid] => match inner.alerts.get(*uuid) {
+            Some(alert) if asks_history(query) => {
+                let mut alert = alert.clone();
+                alert["history"] = history_of(&inner, uuid, &alert);
+                json_response(StatusCode::OK, &alert)
+            }
             Some(alert) => json_response(StatusCode::OK, alert),
             None => error(StatusCode::NOT_FOUND, "Alert not found", "T404"),
+        },
+        ["v1", "communities", uuid] => match inner.communities.get(*uuid) {
+            Some(community) => json_response(StatusCode::OK, community),
+            None => error(StatusCode::NOT_FOUND, "Community not found", "T404"),
         },
         ["v1", "sic", "alerts", uuid, "comments"] => match inner.alerts.get(*uuid) {
             Some(_) => {
@@ -536,6 +574,29 @@ fn respond(shared: &Shared, request: &Incoming<'_>) -> Response<Body> {
         ["v1", "sic", "alerts"] => list(&inner.alerts, query),
         _ => error(StatusCode::NOT_FOUND, "Not found", "T404"),
     }
+}
+
+/// `history=true` in the query.
+fn asks_history(query: Option<&str>) -> bool {
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .any(|(k, v)| k == "history" && v == "true")
+}
+
+/// The alert's history as Sekoia.io answers it, newest first: every
+/// workflow change, then its creation as Pending.
+fn history_of(inner: &Inner, uuid: &str, alert: &Value) -> Value {
+    let mut entries: Vec<Value> = inner.history.get(uuid).cloned().unwrap_or_default();
+    entries.reverse();
+    entries.push(json!({
+        "uuid": "00000000-0000-4000-8000-000000000001",
+        "created_at": alert.get("created_at").cloned().unwrap_or(Value::Null),
+        "created_by": "59899459-d385-48da-9b3c-0f1e2d3c4b5a",
+        "created_by_type": "application",
+        "entry_type": "alert",
+        "alert": {"status": "Pending", "previous_status": null},
+        "history_comments": []
+    }));
+    Value::Array(entries)
 }
 
 /// The actions allowed from a status, as (id, name).
@@ -580,9 +641,15 @@ fn workflow(inner: &mut Inner, method: &Method, uuid: &str, body: &str) -> Respo
             "T403",
         );
     }
-    let Some(action) = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|b| b.get("action_uuid")?.as_str().map(str::to_owned))
+    let request: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let comment = request
+        .get("comment")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let Some(action) = request
+        .get("action_uuid")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
     else {
         return error(StatusCode::BAD_REQUEST, "action_uuid is required", "T400");
     };
@@ -604,6 +671,43 @@ fn workflow(inner: &mut Inner, method: &Method, uuid: &str, body: &str) -> Respo
         _ => "1738b1c1-767d-489e-bada-19176621a007",
     };
     alert["status"] = json!({"uuid": status_uuid, "name": new_status, "description": format!("Alert is {new_status}")});
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let n = inner.history.values().map(Vec::len).sum::<usize>() + 2;
+    let said: Vec<Value> = comment
+        .iter()
+        .map(|text| {
+            json!({
+                "uuid": format!("00000000-0000-4000-9000-{n:012}"),
+                "content": text,
+                "author": "apikey:f93a35e0-b9aa-4c95-ab31-40f1e9aea5a4",
+                "date": now,
+                "created_by": "f93a35e0-b9aa-4c95-ab31-40f1e9aea5a4",
+                "created_by_type": "apikey",
+                "unseen": true
+            })
+        })
+        .collect();
+    inner
+        .history
+        .entry(uuid.to_owned())
+        .or_default()
+        .push(json!({
+            "uuid": format!("00000000-0000-4000-8000-{n:012}"),
+            "created_at": now,
+            "created_by": "f93a35e0-b9aa-4c95-ab31-40f1e9aea5a4",
+            "created_by_type": "apikey",
+            "entry_type": "alert",
+            "alert": {"status": new_status, "previous_status": status},
+            "history_comments": said
+        }));
+    // A comment given with a change is one of the alert's comments too.
+    inner
+        .comments
+        .entry(uuid.to_owned())
+        .or_default()
+        .extend(said);
     json_response(StatusCode::OK, &json!({}))
 }
 

@@ -48,3 +48,34 @@ pub async fn feed_resume(shell: ShellState<'_>) -> Result<(), AppError> {
 pub async fn feed_gaps(shell: ShellState<'_>) -> Result<Vec<notifier_core::reach::Gap>, AppError> {
     shell.gaps().await
 }
+
+/// The detail pane of alert `uuid` (cached for a minute unless `refresh`).
+#[tauri::command]
+pub async fn feed_detail(
+    shell: ShellState<'_>,
+    uuid: String,
+    refresh: Option<bool>,
+) -> Result<notifier_core::triage::detail::Detail, AppError> {
+    shell.alert_detail(&uuid, refresh.unwrap_or(false)).await
+}
+
+/// Applies workflow action `action` (an id its workflow lists) to alert
+/// `uuid`, with an optional comment; returns the pane read again.
+#[tauri::command]
+pub async fn feed_action(
+    shell: ShellState<'_>,
+    uuid: String,
+    action: String,
+    comment: Option<String>,
+) -> Result<notifier_core::triage::detail::Detail, AppError> {
+    shell.apply_action(&uuid, &action, comment.as_deref()).await
+}
+
+/// Labels of the communities `uuids` (names from Sekoia.io, cached).
+#[tauri::command]
+pub async fn feed_communities(
+    shell: ShellState<'_>,
+    uuids: Vec<String>,
+) -> Result<Vec<crate::detail::Community>, AppError> {
+    Ok(shell.communities(uuids).await)
+}

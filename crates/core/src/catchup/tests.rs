@@ -227,3 +227,113 @@ async fn a_catch_up_page_with_a_lone_surrogate_in_one_alert_adds_them_all_and_mo
     assert_eq!(titles, ["Phishing link clicked \u{fffd}", "first", "third"]);
     assert!(r.cursor() > before, "the cursor moved on");
 }
+
+impl Rig {
+    fn pending(&self) -> Vec<crate::reach::Pending> {
+        crate::reach::pending(&self.store.reader().unwrap()).unwrap()
+    }
+}
+
+/// A recorded gap that a failing API could not fill stays pending across a
+/// clean stop, the cursor stops at its start, and the next start catch-up
+/// (which reads from that cursor) fills it.
+#[tokio::test]
+async fn an_unfilled_gap_holds_the_cursor_and_the_next_start_fills_it() {
+    let r = rig().await;
+    r.set_cursor(HOUR).await;
+    let now = OffsetDateTime::now_utc();
+    let (from, to) = (now - 30 * MINUTE, now - 20 * MINUTE);
+    r.catch_up
+        .record_gap(
+            from.unix_timestamp(),
+            to.unix_timestamp(),
+            "the tunnel was down",
+        )
+        .await
+        .unwrap();
+    r.alert(1, 25 * MINUTE, 70);
+    let gaps = r.pending();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0].reason, "the tunnel was down");
+
+    // Sekoia.io fails: the gap stays owed.
+    r.api.fail_next(1, Fault::Status(503));
+    assert!(r.catch_up.fill(&gaps[0]).await.is_err());
+    assert_eq!(r.pending(), gaps);
+    assert!(r.feed().is_empty());
+
+    // A clean stop records the feed complete only up to the gap.
+    r.catch_up.mark_complete().await.unwrap();
+    assert_eq!(
+        r.stored().map(|c| c.unix_timestamp()),
+        Some(from.unix_timestamp())
+    );
+
+    // The next start reads from there: the alert comes, the gap closes.
+    let report = r.catch_up.after_start(r.stored()).await.unwrap();
+    assert_eq!((report.added, report.complete), (1, true));
+    assert_eq!(r.feed()[0].uuid, uuid(1));
+    assert!(r.pending().is_empty(), "{:?}", r.pending());
+    // Nothing owed any more: a stop moves the cursor to now.
+    r.catch_up.mark_complete().await.unwrap();
+    assert!(r.stored().unwrap().unix_timestamp() >= now.unix_timestamp());
+}
+
+/// The gap filler waits for the start catch-up, fills what is pending, and
+/// wakes for a gap recorded later; a failure leaves the gap for next time.
+#[tokio::test]
+async fn the_gap_filler_waits_for_the_start_then_fills_each_recorded_gap() {
+    let r = rig().await;
+    r.set_cursor(HOUR).await;
+    let now = OffsetDateTime::now_utc();
+    r.alert(1, 50 * MINUTE, 70);
+    r.alert(2, 15 * MINUTE, 70);
+    r.catch_up
+        .record_gap(
+            (now - 55 * MINUTE).unix_timestamp(),
+            (now - 45 * MINUTE).unix_timestamp(),
+            "the store refused events",
+        )
+        .await
+        .unwrap();
+    let (started_tx, started) = watch::channel(false);
+    let (_wake_tx, wake) = watch::channel(());
+    let filler = tokio::spawn(fill_gaps(
+        r.catch_up.clone(),
+        r.store.reader().unwrap(),
+        started,
+        wake,
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        r.feed().is_empty(),
+        "filled before the start catch-up ended"
+    );
+    assert_eq!(r.pending().len(), 1);
+
+    started_tx.send_replace(true);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !r.pending().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(r.pending().is_empty());
+    let feed: Vec<_> = r.feed().into_iter().map(|e| e.uuid).collect();
+    assert_eq!(feed, [uuid(1)]);
+
+    // A gap recorded later (the LiveAPI back after a drop) wakes it.
+    r.catch_up
+        .record_gap(
+            (now - 20 * MINUTE).unix_timestamp(),
+            (now - 10 * MINUTE).unix_timestamp(),
+            "the LiveAPI connection was down",
+        )
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !r.pending().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(r.pending().is_empty());
+    assert!(r.feed().iter().any(|e| e.uuid == uuid(2) && e.caught_up));
+    filler.abort();
+}

@@ -32,8 +32,15 @@ use crate::notify::strip_controls;
 use crate::sekoia::Alert;
 use crate::urgency::Band;
 
-/// The header carrying the generic webhook's body signature.
+/// The header carrying the generic webhook's signature:
+/// `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">` (see [`signature`]).
 pub const SIGNATURE_HEADER: &str = "X-Sekoia-Notifier-Signature";
+/// The header carrying the signed timestamp: Unix seconds, decimal.
+pub const TIMESTAMP_HEADER: &str = "X-Sekoia-Notifier-Timestamp";
+/// How far a receiver should accept a timestamp from its own clock
+/// (either way), as [`verify`] does: a captured request replayed later
+/// than this is refused.
+pub const SIGNATURE_TOLERANCE: Duration = Duration::from_secs(300);
 
 /// Longest title kept, in characters, before each kind's own limits (Slack's
 /// header takes 150 of them).
@@ -287,17 +294,64 @@ impl Destination {
     }
 }
 
-/// `sha256=<lowercase hex HMAC-SHA256 of body under key>`, the value of
-/// [`SIGNATURE_HEADER`].
-pub fn signature(key: &[u8], body: &[u8]) -> Result<String, ForwardError> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| ForwardError::Body {
+/// `v1=<lowercase hex HMAC-SHA256 under key of "<timestamp>.<body>">`,
+/// the value of [`SIGNATURE_HEADER`]; `timestamp` (Unix seconds) is sent in
+/// [`TIMESTAMP_HEADER`]. Signing the time with the body lets a receiver
+/// refuse a replayed request ([`verify`]).
+pub fn signature(key: &[u8], timestamp: i64, body: &[u8]) -> Result<String, ForwardError> {
+    let mac = signed_mac(key, timestamp, body).ok_or_else(|| ForwardError::Body {
         detail: "the webhook secret cannot be an HMAC key".into(),
     })?;
+    Ok(format!("v1={}", hex::encode(mac.finalize().into_bytes())))
+}
+
+fn signed_mac(key: &[u8], timestamp: i64, body: &[u8]) -> Option<Hmac<Sha256>> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
     mac.update(body);
-    Ok(format!(
-        "sha256={}",
-        hex::encode(mac.finalize().into_bytes())
-    ))
+    Some(mac)
+}
+
+/// Why a signed request is refused by [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("no or malformed {TIMESTAMP_HEADER} / {SIGNATURE_HEADER} header")]
+    Malformed,
+    #[error("the timestamp is {off_s} s away from now, more than the tolerance: a replayed or delayed request")]
+    Stale { off_s: i64 },
+    #[error("the signature does not match the body (another secret, or a changed body)")]
+    Mismatch,
+}
+
+/// The receiver's check, as the README documents it: the timestamp header
+/// is decimal Unix seconds within `tolerance` of `now` (Unix seconds),
+/// and the signature header is `v1=` followed by the hex HMAC-SHA256 of
+/// `"<timestamp>.<body>"` under the shared secret, compared in constant
+/// time. Errors: [`VerifyError`].
+pub fn verify(
+    key: &[u8],
+    timestamp: &str,
+    signature: &str,
+    body: &[u8],
+    now: i64,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    let ts: i64 = timestamp
+        .parse()
+        .ok()
+        .filter(|_| !timestamp.is_empty() && timestamp.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or(VerifyError::Malformed)?;
+    let sent = signature
+        .strip_prefix("v1=")
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or(VerifyError::Malformed)?;
+    let off_s = now.saturating_sub(ts);
+    if off_s.unsigned_abs() > tolerance.as_secs() {
+        return Err(VerifyError::Stale { off_s });
+    }
+    let mac = signed_mac(key, ts, body).ok_or(VerifyError::Mismatch)?;
+    mac.verify_slice(&sent).map_err(|_| VerifyError::Mismatch)
 }
 
 // ---------------------------------------------------------------------------
@@ -386,7 +440,19 @@ pub enum ForwardError {
     Body { detail: String },
     #[error("the HTTP client could not start ({detail}); check the system's TLS setup")]
     Client { detail: String },
+    /// The answer went on past [`MAX_ANSWER`]: the endpoint misbehaves (or
+    /// attacks). Not retried: the POST reached it.
+    #[error("{host} answered {status} with more than {} KiB and was cut off; this is not a webhook receiver's answer: check the [[forward]] url", .cap / 1024)]
+    Oversized {
+        host: String,
+        status: u16,
+        cap: usize,
+    },
 }
+
+/// The longest answer read from a forward endpoint (bytes); webhook
+/// receivers answer with a few bytes (`ok`, `1`) or a short JSON error.
+pub const MAX_ANSWER: usize = 64 * 1024;
 
 impl crate::retry::AskedWait for ForwardError {
     fn asked_wait(&self) -> Option<Duration> {
@@ -474,15 +540,8 @@ impl Poster {
         let raw = bytes::Bytes::from(serde_json::to_vec(body).map_err(|e| ForwardError::Body {
             detail: e.to_string(),
         })?);
-        let signature = match (&dest.kind, &dest.secret) {
-            (Kind::Webhook, Some(secret)) => {
-                let text = signature(secret.expose().as_bytes(), &raw)?;
-                let mut value = HeaderValue::from_str(&text).map_err(|_| ForwardError::Body {
-                    detail: "the signature is not a header value".into(),
-                })?;
-                value.set_sensitive(true);
-                Some(value)
-            }
+        let key = match (&dest.kind, &dest.secret) {
+            (Kind::Webhook, Some(secret)) => Some(secret.expose().as_bytes()),
             _ => None,
         };
         let host = dest.host();
@@ -498,7 +557,7 @@ impl Poster {
         let attempts = AtomicUsize::new(0);
         let result = (|| {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(url, &host, raw.clone(), signature.clone(), &answer)
+            self.attempt(url, &host, raw.clone(), key, &answer)
         })
         .retry(backoff)
         .when(ForwardError::is_transient)
@@ -529,17 +588,27 @@ impl Poster {
         url: &url::Url,
         host: &str,
         raw: bytes::Bytes,
-        signature: Option<HeaderValue>,
+        key: Option<&[u8]>,
         answer: &Answer<'_>,
     ) -> Result<(), ForwardError> {
         let mut request = self
             .http
             .post(url.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(raw);
-        if let Some(value) = signature {
-            request = request.header(SIGNATURE_HEADER, value);
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(key) = key {
+            // Signed at each attempt: a retry carries its own time.
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let mut value = HeaderValue::from_str(&signature(key, now, &raw)?).map_err(|_| {
+                ForwardError::Body {
+                    detail: "the signature is not a header value".into(),
+                }
+            })?;
+            value.set_sensitive(true);
+            request = request
+                .header(TIMESTAMP_HEADER, now.to_string())
+                .header(SIGNATURE_HEADER, value);
         }
+        let request = request.body(raw);
         let response = request.send().await.map_err(|e| {
             // The proxy or a certificate, in words (host only, never the URL).
             match crate::network::explain(&self.network, url, &e).filter(|_| !e.is_timeout()) {
@@ -553,7 +622,19 @@ impl Poster {
         let status = response.status().as_u16();
         let retry_after = crate::retry::retry_after(response.headers());
         // Read the answer so the connection can be reused; a 4xx says why.
-        let text = response.bytes().await.unwrap_or_default();
+        // At most MAX_ANSWER: an endpoint that streams on is cut off, and
+        // the delivery fails without a retry (the POST did reach it).
+        let text = match crate::network::read_capped(response, MAX_ANSWER).await {
+            Ok(text) => text,
+            Err(crate::network::BodyError::TooLarge { cap }) => {
+                return Err(ForwardError::Oversized {
+                    host: host.to_owned(),
+                    status,
+                    cap,
+                })
+            }
+            Err(crate::network::BodyError::Read(_)) => bytes::Bytes::new(),
+        };
         let host = host.to_owned();
         match status {
             200..=299 => Ok(()),

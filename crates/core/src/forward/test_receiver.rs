@@ -104,7 +104,7 @@ async fn record(
     });
     let key = state.verify_with.lock().expect("lock").clone();
     if let Some(key) = key {
-        if !verify(&key, &headers, &body) {
+        if !verify_headers(&key, &headers, &body) {
             return StatusCode::UNAUTHORIZED.into_response();
         }
     }
@@ -136,18 +136,21 @@ async fn record(
 
 /// What a real receiver does: recompute the HMAC over the raw body and
 /// compare in constant time.
-pub(crate) fn verify(key: &[u8], headers: &AxumHeaders, body: &[u8]) -> bool {
-    let Some(sent) = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("sha256="))
-    else {
-        return false;
+pub(crate) fn verify_headers(key: &[u8], headers: &AxumHeaders, body: &[u8]) -> bool {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     };
-    let Ok(sent) = hex::decode(sent) else {
-        return false;
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
-    mac.update(body);
-    mac.verify_slice(&sent).is_ok()
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    super::verify(
+        key,
+        header(TIMESTAMP_HEADER),
+        header(SIGNATURE_HEADER),
+        body,
+        now,
+        SIGNATURE_TOLERANCE,
+    )
+    .is_ok()
 }

@@ -38,6 +38,7 @@ fn full_alert() -> Alert {
         created_at: Some(1_700_000_000),
         first_seen_at: Some("2023-11-14T22:13:20Z".into()),
         similar: Some(3),
+        ..Alert::default()
     }
 }
 
@@ -1038,16 +1039,67 @@ async fn signed_webhook_verifies_at_the_receiver_with_the_right_secret() {
     let log = receiver.log();
     assert_eq!(log.len(), 1);
     let header = log[0].headers[SIGNATURE_HEADER].to_str().expect("ascii");
-    let hex_part = header.strip_prefix("sha256=").expect("prefixed");
+    let hex_part = header.strip_prefix("v1=").expect("prefixed");
     assert_eq!(hex_part.len(), 64);
     assert!(
         hex_part.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')),
         "{header}"
     );
+    let sent_at = log[0].headers[TIMESTAMP_HEADER].to_str().expect("ascii");
+    let ts: i64 = sent_at.parse().expect("Unix seconds");
     assert_eq!(
         header,
-        signature(b"shared-key", &log[0].body).expect("signs"),
-        "computed over the exact bytes sent"
+        signature(b"shared-key", ts, &log[0].body).expect("signs"),
+        "computed over the timestamp and the exact bytes sent"
+    );
+    assert_ne!(
+        header,
+        signature(b"shared-key", ts - 1, &log[0].body).expect("signs"),
+        "the timestamp is signed"
+    );
+}
+
+#[test]
+fn the_documented_check_accepts_a_fresh_signature_and_refuses_a_replay() {
+    let body = br#"{"event":{}}"#;
+    let key = b"shared-key";
+    let sent_at = 1_700_000_000;
+    let sig = signature(key, sent_at, body).expect("signs");
+    let ts = sent_at.to_string();
+    let tolerance = SIGNATURE_TOLERANCE;
+    assert_eq!(
+        verify(key, &ts, &sig, body, sent_at + 299, tolerance),
+        Ok(())
+    );
+    // The same request replayed ten minutes later.
+    assert_eq!(
+        verify(key, &ts, &sig, body, sent_at + 600, tolerance),
+        Err(VerifyError::Stale { off_s: 600 })
+    );
+    // A fresh timestamp pasted onto the old signature does not match.
+    let later = (sent_at + 600).to_string();
+    assert_eq!(
+        verify(key, &later, &sig, body, sent_at + 600, tolerance),
+        Err(VerifyError::Mismatch)
+    );
+    assert_eq!(
+        verify(b"other-key", &ts, &sig, body, sent_at, tolerance),
+        Err(VerifyError::Mismatch)
+    );
+    assert_eq!(
+        verify(key, "-5", &sig, body, sent_at, tolerance),
+        Err(VerifyError::Malformed)
+    );
+    assert_eq!(
+        verify(
+            key,
+            &ts,
+            sig.trim_start_matches("v1="),
+            body,
+            sent_at,
+            tolerance
+        ),
+        Err(VerifyError::Malformed)
     );
 }
 

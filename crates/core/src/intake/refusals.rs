@@ -103,7 +103,7 @@ impl Refusals {
         tokio::spawn(async move {
             let recorded = writer
                 .apply(Box::new(move |tx| {
-                    reach::refused(tx, since, until.max(since + 1), &words)
+                    reach::missed(tx, since, until.max(since + 1), &words)
                 }))
                 .await;
             if let Err(e) = recorded {

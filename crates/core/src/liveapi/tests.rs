@@ -37,6 +37,8 @@ struct Rig {
     api: FakeSekoia,
     live: FakeLive,
     store: Store,
+    /// Keeps the gap filler's wake-up channel open.
+    _wake: watch::Sender<()>,
     _dir: tempfile::TempDir,
 }
 
@@ -50,6 +52,7 @@ impl Rig {
             api,
             live,
             store,
+            _wake: watch::channel(()).0,
             _dir: dir,
         }
     }
@@ -70,6 +73,13 @@ impl Rig {
             &Settings::default(),
             Vec::new(),
         );
+        // The engine's gap filler, which catches up what the source records.
+        tokio::spawn(crate::catchup::fill_gaps(
+            catch_up.clone(),
+            self.store.reader().unwrap(),
+            watch::channel(true).1,
+            self._wake.subscribe(),
+        ));
         LiveApi::start(Parts {
             config,
             key: Some(key),

@@ -10,7 +10,6 @@
 //! short printable string.
 
 use std::collections::VecDeque;
-use std::process::Command;
 
 /// Unclaimed tokens held at most (a server sending tokens without clicks).
 pub const KEPT: usize = 32;
@@ -50,14 +49,18 @@ fn usable(token: &str) -> bool {
     !token.is_empty() && token.len() <= MAX_LEN && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Gives `command` the token: `XDG_ACTIVATION_TOKEN` always,
-/// `DESKTOP_STARTUP_ID` too when the session is X11 (no `WAYLAND_DISPLAY`).
-pub(super) fn hand_to(command: &mut Command, token: Option<&str>) {
-    let Some(token) = token else { return };
-    command.env("XDG_ACTIVATION_TOKEN", token);
+/// The variables that hand an opener the token: `XDG_ACTIVATION_TOKEN`
+/// always, `DESKTOP_STARTUP_ID` too when the session is X11 (no
+/// `WAYLAND_DISPLAY`); none without a token.
+pub(super) fn variables(token: Option<&str>) -> Vec<(&'static str, String)> {
+    let Some(token) = token else {
+        return Vec::new();
+    };
+    let mut vars = vec![("XDG_ACTIVATION_TOKEN", token.to_owned())];
     if std::env::var_os("WAYLAND_DISPLAY").is_none() {
-        command.env("DESKTOP_STARTUP_ID", token);
+        vars.push(("DESKTOP_STARTUP_ID", token.to_owned()));
     }
+    vars
 }
 
 #[cfg(test)]

@@ -106,7 +106,8 @@ trait Notifications {
 /// How a click opens the alert page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Opener {
-    /// The user's default browser (through the `open` crate).
+    /// The user's default browser (the `open` crate's openers, with the
+    /// environment of `children`).
     System,
     /// Runs this program with the URL as its only argument (tests, or a
     /// user-chosen browser).
@@ -117,33 +118,19 @@ impl Opener {
     /// Opens `link`, handing the click's activation `token` (if the server
     /// sent one) to the opener's environment.
     fn open(&self, link: &Url, token: Option<&str>) {
+        let handed = super::activation::variables(token);
         match self {
-            Opener::System if token.is_none() => {
-                if let Err(error) = open::that_detached(link.as_str()) {
-                    tracing::warn!(%error, "could not open the alert page in the browser");
-                }
-            }
             Opener::System => {
-                // The platform's openers in turn, the first that starts wins.
-                let started = open::commands(link.as_str()).into_iter().find_map(|mut c| {
-                    super::activation::hand_to(&mut c, token);
-                    c.stdin(std::process::Stdio::null())
-                        .stdout(std::process::Stdio::null())
-                        .stderr(std::process::Stdio::null())
-                        .spawn()
-                        .ok()
-                });
-                match started {
-                    Some(mut child) => {
-                        tokio::task::spawn_blocking(move || child.wait());
-                    }
-                    None => tracing::warn!("could not open the alert page in the browser"),
+                // The platform's openers in turn, with a clean environment.
+                if let Err(error) = crate::children::open_in_browser(link.as_str(), &handed) {
+                    tracing::warn!(%error, "could not open the alert page in the browser");
                 }
             }
             Opener::Command(program) => {
                 let mut command = std::process::Command::new(program);
-                super::activation::hand_to(&mut command, token);
+                crate::children::scrub(&mut command, &[]);
                 let spawned = command
+                    .envs(handed.iter().map(|(k, v)| (k, v)))
                     .arg(link.as_str())
                     .stdin(std::process::Stdio::null())
                     .spawn();

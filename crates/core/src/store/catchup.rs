@@ -10,11 +10,28 @@ use crate::sekoia::Alert;
 use rusqlite::{params, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 
-/// A batch of alerts from one page of the API, and the cursor to move with it.
+/// A batch of alerts from one page of the API, and the cursor to move and
+/// the gaps to close with it.
 pub(super) struct Job {
     alerts: Vec<Alert>,
     cursor: Option<(String, String)>,
+    fill: Fill,
     pub(super) reply: oneshot::Sender<Result<Vec<usize>, StoreError>>,
+}
+
+/// The gaps a finished catch-up closed (see `reach::pending`), recorded in
+/// the transaction of its last page so that a stop between the two cannot
+/// leave a filled gap pending or a pending one filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    /// None (a page that is not the last one).
+    Nothing,
+    /// The gap with this id (`reach::Pending::id`).
+    Gap(i64),
+    /// Every closed gap that ended at or before this unix time (the start
+    /// catch-up, which read from the cursor, and so from the earliest
+    /// unfilled gap, up to then).
+    EndedBy(i64),
 }
 
 impl Writer {
@@ -28,10 +45,21 @@ impl Writer {
         alerts: Vec<Alert>,
         cursor: Option<(&str, &str)>,
     ) -> Result<Vec<usize>, StoreError> {
+        self.catch_up_filling(alerts, cursor, Fill::Nothing).await
+    }
+
+    /// [`Writer::catch_up`], also marking the gaps `fill` names as filled.
+    pub async fn catch_up_filling(
+        &self,
+        alerts: Vec<Alert>,
+        cursor: Option<(&str, &str)>,
+        fill: Fill,
+    ) -> Result<Vec<usize>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             alerts,
             cursor: cursor.map(|(n, v)| (n.to_owned(), v.to_owned())),
+            fill,
             reply,
         };
         self.tx
@@ -46,6 +74,34 @@ impl Writer {
         self.catch_up(Vec::new(), Some((name, value)))
             .await
             .map(drop)
+    }
+
+    /// Sets the time cursor `name` to `at` (unix seconds), or to the start
+    /// of the earliest unfilled gap (or of the outage still open) when that
+    /// is earlier: the cursor never passes a gap no catch-up filled.
+    /// Returns the value set.
+    pub async fn set_time_cursor_below_gaps(&self, name: &str, at: i64) -> Result<i64, StoreError> {
+        let name = name.to_owned();
+        let (tx, rx) = oneshot::channel();
+        self.apply(Box::new(move |t| {
+            let value = crate::reach::unfilled_since(t)?.map_or(at, |s| s.min(at));
+            let stamp = time::OffsetDateTime::from_unix_timestamp(value)
+                .ok()
+                .and_then(|v| {
+                    v.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_default();
+            t.execute(
+                "INSERT INTO cursors (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = ?2",
+                params![name, stamp],
+            )?;
+            let _ = tx.send(value);
+            Ok(())
+        }))
+        .await?;
+        rx.await.map_err(|_| StoreError::Closed)
     }
 }
 
@@ -105,6 +161,11 @@ pub(super) fn apply(tx: &Transaction<'_>, job: &Job) -> Result<Vec<usize>, Store
              ON CONFLICT (name) DO UPDATE SET value = ?2",
             params![name, value],
         )?;
+    }
+    match job.fill {
+        Fill::Nothing => {}
+        Fill::Gap(id) => crate::reach::filled(tx, id)?,
+        Fill::EndedBy(until) => crate::reach::filled_until(tx, until)?,
     }
     Ok(added)
 }

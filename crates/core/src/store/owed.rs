@@ -9,7 +9,7 @@
 use super::StoreError;
 use rusqlite::Transaction;
 
-/// Created right after migration 8 (part of that version): the table, its
+/// Created right after migration 9 (part of that version): the table, its
 /// triggers and its first fill. `since` is the first owed event's id, the
 /// order retries go in.
 const SCHEMA: &str = "
@@ -62,7 +62,7 @@ const SCHEMA: &str = "
         AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.uuid = e.uuid)
       GROUP BY e.uuid;";
 
-/// Creates and fills `owed` (migration 8).
+/// Creates and fills `owed` (migration 9).
 pub(super) fn create(tx: &Transaction<'_>) -> Result<(), StoreError> {
     tx.execute_batch(SCHEMA)?;
     Ok(())

@@ -40,7 +40,7 @@ macro_rules! newest {
     };
 }
 
-/// Migration 8: the table, its triggers (the first fill is [`rebuild`]),
+/// Migration 9: the table, its triggers (the first fill is [`rebuild`]),
 /// and the index of unread events. `head` is the
 /// row's newest event that is not an occurrence or urgency update (`loud`),
 /// else its newest (`last`): what orders the feed.

@@ -381,3 +381,79 @@ async fn the_engine_acknowledges_for_the_feed_window_and_says_when_it_has_no_key
     );
     with_key.stop().await;
 }
+
+#[tokio::test]
+async fn apply_sends_the_listed_action_with_its_comment_and_refuses_one_not_offered() {
+    let r = rig().await;
+    r.store_event().await;
+    let done = apply(
+        &r.client,
+        &r.store.writer(),
+        A,
+        fake_sekoia::REJECT_ACTION,
+        Some("  False positive: a pentest  "),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.status.as_deref(), Some("Rejected"));
+    assert_eq!(
+        r.patches(),
+        [
+            serde_json::json!({ "action_uuid": fake_sekoia::REJECT_ACTION, "comment": "False positive: a pentest" })
+        ]
+    );
+    assert_eq!(r.feed_status().await.as_deref(), Some("Rejected"));
+    // Rejected offers nothing: an action id from an older list is refused
+    // before any PATCH.
+    let stale = apply(
+        &r.client,
+        &r.store.writer(),
+        A,
+        fake_sekoia::CLOSE_ACTION,
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(stale, TriageError::NotOffered { .. }), "{stale}");
+    assert!(stale.to_string().contains("offers: nothing"), "{stale}");
+    assert_eq!(r.patches().len(), 1);
+}
+
+#[tokio::test]
+async fn the_detail_reads_history_comments_and_actions_and_says_404_in_words() {
+    let r = rig().await;
+    r.api.add_comment(
+        A,
+        fake_sekoia::comment_json("c1000000-0000-4000-8000-000000000001", "Looking"),
+    );
+    apply(
+        &r.client,
+        &r.store.writer(),
+        A,
+        ACKNOWLEDGE_ACTION,
+        Some("Mine"),
+    )
+    .await
+    .unwrap();
+    let d = detail::detail(&r.client, A).await;
+    let record = d.alert.expect("the alert");
+    assert_eq!(record.history.len(), 2, "{:?}", record.history);
+    assert_eq!(record.history[0].status.as_deref(), Some("Acknowledged"));
+    assert_eq!(record.history[0].comment.as_deref(), Some("Mine"));
+    assert_eq!(record.history[1].status.as_deref(), Some("Pending"));
+    assert_eq!(d.band, Some(crate::urgency::Band::Urgent));
+    assert_eq!(d.comments_total, 2);
+    let names: Vec<&str> = d.actions.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["Close", "Reject"]);
+    assert!(d.alert_error.is_none() && d.comments_error.is_none() && d.actions_error.is_none());
+
+    let missing = detail::detail(&r.client, "00000000-0000-4000-8000-00000000dead").await;
+    assert!(missing.alert.is_none());
+    assert!(
+        missing
+            .alert_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("Sekoia.io does not know this alert (404)")),
+        "{missing:?}"
+    );
+}

@@ -530,59 +530,77 @@ async fn dropping_the_tunnel_kills_the_process_group() {
 }
 
 #[tokio::test]
-async fn a_cloudflared_quick_tunnel_url_is_read_from_the_metrics_endpoint() {
+async fn a_cloudflared_quick_tunnel_url_is_read_from_the_metrics_address_it_announces() {
     let dir = tempfile::tempdir().unwrap();
     let args = dir.path().join("args");
-    let fake = script(
-        dir.path(),
-        "cloudflared",
-        &format!("echo \"$@\" > '{}'\nexec sleep 60", args.display()),
-    );
     let metrics = serve(Router::new().route(
         "/quicktunnel",
         get(|| async { r#"{"hostname":"abc-def.trycloudflare.com"}"# }),
     ))
     .await;
+    // Recorded cloudflared 2024.4 lines: the metrics server it bound.
+    let fake = script(
+        dir.path(),
+        "cloudflared",
+        &format!(
+            "echo \"$@\" > '{}'\necho '2024-05-01T10:00:01Z INF Starting metrics server on {metrics}/metrics' >&2\nexec sleep 60",
+            args.display()
+        ),
+    );
     let mut s = settings(TunnelKind::Cloudflared);
     s.binary = Some(fake);
-    let ov = Overrides {
-        metrics: Some(metrics),
-        ngrok_api: None,
-        ..Overrides::default()
-    };
-    let t = Tunnel::start_with(&s, 8787, &ov).unwrap();
+    let t = Tunnel::start_with(&s, 8787, &Overrides::default()).unwrap();
     let mut rx = t.state();
     let url = up_url(wait_for(&mut rx, 10, "Up", is_up).await);
     assert_eq!(url.as_str(), "https://abc-def.trycloudflare.com/");
     let argv = read_when_written(&args).await;
-    assert!(
-        argv.starts_with("tunnel --no-autoupdate --url http://127.0.0.1:8787 --metrics 127.0.0.1:"),
-        "{argv}"
+    assert_eq!(
+        argv,
+        "tunnel --no-autoupdate --url http://127.0.0.1:8787 --metrics 127.0.0.1:0\n"
     );
     t.stop().await;
+}
+
+#[test]
+fn only_a_loopback_metrics_address_is_taken_from_cloudflared_output() {
+    assert_eq!(
+        cloudflared_metrics(
+            "2024-05-01T10:00:01Z INF Starting metrics server on 127.0.0.1:41337/metrics"
+        ),
+        Some(SocketAddr::from(([127, 0, 0, 1], 41337)))
+    );
+    assert_eq!(
+        cloudflared_metrics(
+            "\u{1b}[90m2024\u{1b}[0m INF Starting metrics server on [::1]:20241/metrics"
+        ),
+        Some("[::1]:20241".parse().unwrap())
+    );
+    assert_eq!(
+        cloudflared_metrics("INF Starting metrics server on 10.0.0.5:20241/metrics"),
+        None
+    );
+    assert_eq!(
+        cloudflared_metrics("INF Registered tunnel connection"),
+        None
+    );
+    assert_eq!(
+        cloudflared_metrics("INF Starting metrics server on nonsense"),
+        None
+    );
 }
 
 #[tokio::test]
 async fn a_cloudflared_quick_tunnel_url_falls_back_to_the_stderr_banner() {
     let dir = tempfile::tempdir().unwrap();
+    // No metrics line (or a metrics server that never answers): the banner.
     let fake = script(
         dir.path(),
         "cloudflared",
         "echo '2026-11-29T03:50:01Z INF |  https://quiet-fog-1.trycloudflare.com   |' >&2\nexec sleep 60",
     );
-    // Nothing listens there: the metrics endpoint never answers.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
     let mut s = settings(TunnelKind::Cloudflared);
     s.binary = Some(fake);
-    let ov = Overrides {
-        metrics: Some(closed),
-        ngrok_api: None,
-        ..Overrides::default()
-    };
-    let t = Tunnel::start_with(&s, 8787, &ov).unwrap();
+    let t = Tunnel::start_with(&s, 8787, &Overrides::default()).unwrap();
     let mut rx = t.state();
     let url = up_url(wait_for(&mut rx, 10, "Up", is_up).await);
     assert_eq!(url.as_str(), "https://quiet-fog-1.trycloudflare.com/");
@@ -634,7 +652,6 @@ async fn an_ngrok_url_is_read_from_the_agent_api() {
     s.binary = Some(fake);
     s.domain = Some("x.ngrok.app".to_owned());
     let ov = Overrides {
-        metrics: None,
         ngrok_api: Some(api),
         ..Overrides::default()
     };
@@ -644,7 +661,7 @@ async fn an_ngrok_url_is_read_from_the_agent_api() {
     assert_eq!(url.as_str(), "https://x.ngrok.app/");
     assert_eq!(
         read_when_written(&args).await,
-        "http 8787 --log stdout --url x.ngrok.app\n"
+        "http 8787 --log stdout --inspect=false --url x.ngrok.app\n"
     );
     t.stop().await;
 }

@@ -65,9 +65,10 @@ pub struct Form {
     #[serde(default)]
     pub sound: SoundForm,
     /// `[store] keep_days`: days the feed keeps events, 0 to 3650 (0 keeps
-    /// everything; empty: the default, 90).
-    #[serde(default)]
-    pub keep_days: String,
+    /// everything; empty: the default, 90). Absent (a window that does not
+    /// show the field): the file's value is left as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_days: Option<String>,
 }
 
 fn resident_default() -> bool {
@@ -152,7 +153,7 @@ impl Form {
             always_popup_urgency: settings.notify.always_popup_urgency.to_string(),
             remind_minutes: settings.notify.remind_minutes.to_string(),
             resident_urgent: settings.notify.resident_urgent,
-            keep_days: settings.store.keep_days.to_string(),
+            keep_days: Some(settings.store.keep_days.to_string()),
             sound: SoundForm {
                 urgent: settings.notify.sound.urgent.clone(),
                 major: settings.notify.sound.major.clone(),
@@ -165,6 +166,7 @@ impl Form {
 
     /// Checks every field; the first problem found is returned.
     fn edits(&self, current: &Settings) -> Result<Vec<Edit>, FieldError> {
+        let keep_days = self.keep_days.clone().unwrap_or_default();
         let fields = [
             ("region", &self.region),
             ("api_url", &self.api_url),
@@ -180,7 +182,7 @@ impl Form {
             ("liveapi_url", &self.liveapi_url),
             ("always_popup_urgency", &self.always_popup_urgency),
             ("remind_minutes", &self.remind_minutes),
-            ("keep_days", &self.keep_days),
+            ("keep_days", &keep_days),
         ];
         for (field, text) in fields {
             check_text(field, label(field), text)?;
@@ -385,16 +387,16 @@ impl Form {
         }
         // Retention sits in `[store]`, checked like the numbers above.
         let days = super::StoreSettings::MAX_KEEP_DAYS;
-        edits.push(
-            match number("keep_days", &self.keep_days, days, "a number of days")? {
+        if let Some(text) = &self.keep_days {
+            edits.push(match number("keep_days", text, days, "a number of days")? {
                 Some(n) => Edit {
                     table: "store",
                     key: "keep_days",
                     value: Some(i64::from(n).into()),
                 },
                 None => Edit::remove("store", "keep_days"),
-            },
-        );
+            });
+        }
         edits.push(Edit {
             table: "notify",
             key: "resident_urgent",
@@ -811,7 +813,7 @@ mod tests {
             always_popup_urgency: "80".into(),
             remind_minutes: "0".into(),
             resident_urgent: true,
-            keep_days: "90".into(),
+            keep_days: Some("90".into()),
             sound: SoundForm {
                 urgent: "alarm-clock-elapsed".into(),
                 major: "message-new-instant".into(),
@@ -893,7 +895,7 @@ mod tests {
             always_popup_urgency: "70".into(),
             remind_minutes: "15".into(),
             resident_urgent: false,
-            keep_days: "30".into(),
+            keep_days: Some("30".into()),
             sound: SoundForm {
                 urgent: "alarm-clock-elapsed".into(),
                 major: String::new(),
@@ -906,6 +908,16 @@ mod tests {
         assert_eq!(settings.notify.always_popup_urgency, 70);
         assert_eq!(settings.notify.remind_minutes, 15);
         assert_eq!(settings.store.keep_days, 30);
+        // A window that does not send the field leaves the file's value.
+        let without = save(
+            &path,
+            &Form {
+                keep_days: None,
+                ..escalated.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(without.store.keep_days, 30);
         assert!(!settings.notify.resident_urgent);
         assert_eq!(settings.notify.sound.urgent, "alarm-clock-elapsed");
         assert_eq!(settings.notify.sound.major, "");
@@ -923,7 +935,7 @@ mod tests {
             ),
             (
                 Form {
-                    keep_days: "4000".into(),
+                    keep_days: Some("4000".into()),
                     ..form()
                 },
                 "keep_days",

@@ -63,9 +63,12 @@ async fn age(store: &Store, up_to: i64) {
         .unwrap();
 }
 
+/// A `feed_rows` line: key, head, last, unread, comments, status, occurrences.
+type RowLine = (String, i64, i64, i64, i64, Option<i64>, Option<i64>);
+
 /// `feed_rows` equals a regrouping of every stored event from scratch.
 fn assert_rows_consistent(reader: &Reader) {
-    let query = |sql: &str| -> Vec<(String, i64, i64, i64, i64, Option<i64>, Option<i64>)> {
+    let query = |sql: &str| -> Vec<RowLine> {
         let mut stmt = reader.conn.prepare(sql).unwrap();
         stmt.query_map([], |r| {
             Ok((

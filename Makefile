@@ -69,10 +69,10 @@ lint: toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## bench: every benchmark side by side in one run (release builds, about 10 minutes warm; not part of
+## bench: every benchmark side by side in one run (release builds, about 20 minutes warm; not part of
 ## `make test`): intake against a bare axum handler and the FastAPI reference, POST -> pop-up latency,
 ## a 10,000-alert storm, idle footprint and start-up beside a hello-world Tauri app (the framework's
-## floor). Prints the table, writes bench/results.json and the results part of BENCHMARKS.md.
+## floor), and a store of 1,000,000 events (about 9 minutes, 2 GB of disk while it runs). Prints the table, writes bench/results.json and the results part of BENCHMARKS.md.
 bench: bench-deps test-deps
 	$(CARGO) build --release -q -p notifier-daemon -p sekoia-notifier -p bench -p tauri-floor
 	./bench/intake.sh

@@ -208,30 +208,44 @@ fn large_store(large: &Value) -> String {
         "\n**6. Large store**: {} events ({} alerts over a year, ~10 events each) written into the store file before start, beside an empty store and a small one of the same shapes (1,000 events; an empty store's feed has no row to read). Reads: median of repeated calls, ms.\n\n| read | empty | small | large | large / small (target <= 2x) |\n|---|---|---|---|---|\n",
         large["events"], large["generated"]["alerts"]
     );
-    let row = |md: &mut String, what: &str, v: [Option<f64>; 3], digits: usize| {
+    // `target`: the 2x bound applies; the other rows grow with what they
+    // count (rows returned, unread rows, every event for `status`).
+    let row = |md: &mut String, what: &str, v: [Option<f64>; 3], digits: usize, target: bool| {
         let show = |x: Option<f64>| x.map_or("?".into(), |v| format!("{v:.digits$}"));
         md.push_str(&format!(
             "| {what} | {} | {} | {} | {} |\n",
             show(v[0]),
             show(v[1]),
             show(v[2]),
-            ratio(v[2], v[1], |r| format!("{r:.1}x {}", mark(r <= 2.0)))
+            ratio(v[2], v[1], |r| if target {
+                format!("{r:.1}x {}", mark(r <= 2.0))
+            } else {
+                format!("{r:.1}x (no target)")
+            })
         ));
     };
     let of = |key: &str| ["empty", "small", "large"].map(|s| reads[s][key]["median"].as_f64());
-    for (key, what) in [
-        ("feed_100_ms", "feed, 100 rows"),
-        ("feed_1000_ms", "feed, 1000 rows"),
-        ("unread_ms", "unread count"),
-        ("unhandled_ms", "pipeline: unhandled events"),
-        ("unenriched_ms", "pipeline: owed enrichments"),
-        ("is_unread_ms", "pipeline: is an alert unread"),
-        ("alert_ms", "pipeline: cached alert"),
-        ("reader_ms", "a reader from the pool + unread"),
-        ("open_ms", "store open + close"),
-        ("counts_ms", "`status` counts (a count of every event)"),
+    for (key, what, target) in [
+        ("feed_100_ms", "feed, 100 rows", true),
+        (
+            "feed_1000_ms",
+            "feed, 1000 rows (the small store has 100)",
+            false,
+        ),
+        ("unread_ms", "unread count (per unread row)", false),
+        ("unhandled_ms", "pipeline: unhandled events", true),
+        ("unenriched_ms", "pipeline: owed enrichments", true),
+        ("is_unread_ms", "pipeline: is an alert unread", true),
+        ("alert_ms", "pipeline: cached alert", true),
+        ("reader_ms", "a reader from the pool + unread count", false),
+        ("open_ms", "store open + close", true),
+        (
+            "counts_ms",
+            "`status` counts (a count of every event)",
+            false,
+        ),
     ] {
-        row(&mut md, what, of(key), 3);
+        row(&mut md, what, of(key), 3, target);
     }
     let whole = |key: &str| ["empty", "small", "large"].map(|s| large[key][s].as_f64());
     row(
@@ -239,6 +253,7 @@ fn large_store(large: &Value) -> String {
         "`feed --json --limit 100`, whole command",
         whole("cli_feed_ms"),
         0,
+        true,
     );
     md.push_str(&format!(
         "\nDaemon start-up to the first answer: {} ms on the empty store, {} ms on the large one.\n",

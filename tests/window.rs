@@ -719,7 +719,8 @@ fn the_first_run_settings_go_in_order_and_check_the_key_again_on_a_region_change
                   key: document.querySelector('#key-state').textContent, \
                   placeholder: document.querySelector('#api-key').placeholder, \
                   events: [...document.querySelectorAll('#events label')].map((l) => l.textContent.trim()), \
-                  unlabelled: ['forward-kind', 'forward-min', 'forward-url', 'min_urgency', 'always_popup_urgency', 'region', 'api-key'] \
+                  keepDays: document.querySelector('#keep_days').value, \
+                  unlabelled: ['forward-kind', 'forward-min', 'forward-url', 'min_urgency', 'always_popup_urgency', 'region', 'api-key', 'keep_days'] \
                     .filter((id) => !document.querySelector(`label[for=\"${id}\"]`)), \
                   minUrgency: [...document.querySelectorAll('#min_urgency option')].map((o) => o.textContent), \
                   saves: document.querySelectorAll('button#save, button[id^=save]').length }",
@@ -732,12 +733,15 @@ fn the_first_run_settings_go_in_order_and_check_the_key_again_on_a_region_change
             "2 API key",
             "3 How Sekoia.io reaches this app",
             "4 Pop-ups",
+            "Feed history",
             "5 Forward to team chats",
             "6 Start at login"
         ]),
         "{page}"
     );
     assert_eq!(page["regions"][0], "fra1 · app.sekoia.io", "{page}");
+    // `[store] keep_days`, the default when the config does not set it.
+    assert_eq!(page["keepDays"], "90", "{page}");
     assert_eq!(page["regions"][4], "usa1 · app.usa1.sekoia.io", "{page}");
     assert!(
         !page["banner"]

@@ -16,7 +16,7 @@ const EVENT_WORDS = {
   "content-proposal:created": "New content proposal (detection rule suggestion)",
 };
 const KNOWN_EVENTS = ["alert:created", "alert:updated", "alert:deleted", "content-proposal:created"];
-const TEXT_FIELDS = ["api_url", "app_url", "port", "remind_minutes", "public_url", "command", "server", "domain", "liveapi_url"];
+const TEXT_FIELDS = ["api_url", "app_url", "port", "remind_minutes", "public_url", "command", "server", "domain", "liveapi_url", "keep_days"];
 const URGENCY_FIELDS = ["min_urgency", "always_popup_urgency"];
 const BANDS = ["urgent", "major", "high", "moderate", "low"];
 /** Sekoia.io's bands and where each starts (DESIGN.md §4). */

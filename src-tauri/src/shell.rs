@@ -20,7 +20,7 @@ use notifier_core::secrets;
 use notifier_core::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use notifier_core::settings::form::{self, Form, FormError, NewForward};
 use notifier_core::settings::{self, Paths, Region, Settings};
-use notifier_core::store::{FeedEntry, Reader};
+use notifier_core::store::{FeedEntry, Reader, Reads};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -126,8 +126,8 @@ struct Running {
     /// Shared so that long calls (a test alert, an acknowledgement) run
     /// without holding the shell's lock.
     engine: Arc<Engine>,
-    /// Read off the async threads (see [`Shell::read`]).
-    reader: Arc<Mutex<Reader>>,
+    /// Reads off the async threads (see [`Shell::read`]).
+    reads: Reads,
     desktop: Option<Arc<Pausable>>,
     /// Forward feed changes and health changes to the host.
     watchers: [JoinHandle<()>; 2],
@@ -436,20 +436,12 @@ impl Shell {
             ..Options::default()
         };
         let engine = Engine::start(settings, &self.paths.data_dir, options).await?;
-        let readers = engine.reader().and_then(|a| Ok((a, engine.reader()?)));
-        let (reader, feed_reader) = match readers {
-            Ok(readers) => readers,
-            Err(e) => {
-                engine.stop().await;
-                return Err(e.into());
-            }
-        };
-        let feed_reader = Arc::new(Mutex::new(feed_reader));
-        let feed = tokio::spawn(Arc::clone(self).watch_feed(engine.changes(), feed_reader));
+        let reads = engine.reads();
+        let feed = tokio::spawn(Arc::clone(self).watch_feed(engine.changes(), reads.clone()));
         let health = tokio::spawn(Arc::clone(self).watch_health(engine.health()));
         Ok(Running {
             engine: Arc::new(engine),
-            reader: Arc::new(Mutex::new(reader)),
+            reads,
             desktop,
             watchers: [feed, health],
         })
@@ -466,23 +458,21 @@ impl Shell {
         let (reader, settings) = {
             let inner = self.inner.lock().await;
             let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
-            (Arc::clone(&running.reader), inner.settings.clone())
+            (running.reads.clone(), inner.settings.clone())
         };
-        blocking_read(reader, move |r| read(r, &settings)).await
+        Ok(reader.run(move |r| read(r, &settings)).await?)
     }
 
     /// Tells the UI about feed changes, at most every [`FEED_DEBOUNCE`].
     async fn watch_feed(
         self: Arc<Self>,
         mut changes: tokio::sync::watch::Receiver<u64>,
-        reader: Arc<Mutex<Reader>>,
+        reads: Reads,
     ) {
         while changes.changed().await.is_ok() {
             tokio::time::sleep(FEED_DEBOUNCE).await;
             changes.borrow_and_update();
-            let unread = blocking_read(Arc::clone(&reader), |r| r.unread())
-                .await
-                .unwrap_or(0);
+            let unread = reads.run(|r| r.unread()).await.unwrap_or(0);
             let status = self.status_with(unread).await;
             if let Some(host) = self.host.get() {
                 host.feed_changed(&status);
@@ -522,6 +512,7 @@ impl Shell {
     }
 
     async fn status_with(&self, unread: u64) -> Status {
+        let forwards = self.forward_statuses().await;
         let inner = self.inner.lock().await;
         let paused = self.paused();
         let paused_until = paused.map(|(t, _)| rfc3339(t));
@@ -556,7 +547,7 @@ impl Shell {
                 // Said once, above, in the app's own words.
                 .filter(|w| !(no_key && !inner.key.stored && w.starts_with("No API key"))),
         );
-        warnings.extend(forward_warning(inner.running.as_ref()));
+        warnings.extend(forward_warning(&forwards));
         warnings.dedup();
         Status {
             unread,
@@ -741,11 +732,24 @@ impl Shell {
         }
     }
 
+    /// Each forward destination's state (read off the async threads,
+    /// without the shell's lock); empty while the engine is not running.
+    async fn forward_statuses(&self) -> Vec<DestinationStatus> {
+        let Ok(engine) = self.engine().await else {
+            return Vec::new();
+        };
+        engine.forward_status().await.unwrap_or_default()
+    }
+
     /// What the settings window opens with.
     pub async fn settings_view(&self, autostart: Option<bool>) -> SettingsView {
+        let statuses = self.forward_statuses().await;
         let (form, forwards) = {
             let inner = self.inner.lock().await;
-            (Form::from_settings(&inner.settings), forward_views(&inner))
+            (
+                Form::from_settings(&inner.settings),
+                forward_views(&inner, statuses),
+            )
         };
         SettingsView {
             form,
@@ -971,12 +975,7 @@ async fn check_key(settings: &Settings, key: ApiKey) -> Result<(), SekoiaError> 
     client.me().await.map(|_| ())
 }
 
-fn forward_views(inner: &Inner) -> Vec<ForwardView> {
-    let statuses = inner
-        .running
-        .as_ref()
-        .and_then(|r| r.engine.forward_status().ok())
-        .unwrap_or_default();
+fn forward_views(inner: &Inner, statuses: Vec<DestinationStatus>) -> Vec<ForwardView> {
     inner
         .settings
         .forward
@@ -1000,12 +999,11 @@ fn forward_views(inner: &Inner) -> Vec<ForwardView> {
 }
 
 /// The first forward destination whose last outcome was a failure, in words.
-fn forward_warning(running: Option<&Running>) -> Option<String> {
-    let statuses = running?.engine.forward_status().ok()?;
+fn forward_warning(statuses: &[DestinationStatus]) -> Option<String> {
     statuses
-        .into_iter()
+        .iter()
         .find(|d| d.health == "failing")
-        .map(|d| match d.last_failure {
+        .map(|d| match &d.last_failure {
             Some(f) => format!("Forwarding to {} fails: {}", d.name, f.error),
             None => format!("Forwarding to {} fails", d.name),
         })
@@ -1047,20 +1045,6 @@ fn record_resolved(
             None
         }
     }
-}
-
-/// Runs `read` on `reader` on a blocking thread.
-async fn blocking_read<T: Send + 'static>(
-    reader: Arc<Mutex<Reader>>,
-    read: impl FnOnce(&Reader) -> Result<T, notifier_core::store::StoreError> + Send + 'static,
-) -> Result<T, AppError> {
-    tokio::task::spawn_blocking(move || {
-        let reader = reader.lock().unwrap_or_else(PoisonError::into_inner);
-        read(&reader)
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))?
-    .map_err(AppError::from)
 }
 
 fn not_running(inner: &Inner) -> AppError {

@@ -16,7 +16,7 @@ use crate::pipeline::Sink;
 use crate::policy::{EventView, Policy};
 use crate::sekoia::{Client, SekoiaError};
 use crate::settings::Settings;
-use crate::store::{Fill, Reader, StoreError, Writer};
+use crate::store::{Fill, Reader, Reads, StoreError, Writer};
 use crate::storm::Tally;
 use std::sync::Arc;
 use std::time::Duration;
@@ -258,12 +258,12 @@ pub fn stored_cursor(reader: &Reader) -> Result<Option<OffsetDateTime>, StoreErr
 /// `done` to true.
 pub async fn after_start_until_done(
     catch_up: CatchUp,
-    reader: Reader,
+    reads: Reads,
     retry_every: Duration,
     done: watch::Sender<bool>,
 ) {
     loop {
-        let attempt = match stored_cursor(&reader) {
+        let attempt = match reads.run(stored_cursor).await {
             Ok(cursor) => catch_up.after_start(cursor).await,
             Err(e) => Err(e.into()),
         };
@@ -293,7 +293,7 @@ pub const GAP_SETTLE: Duration = Duration::from_secs(2);
 /// `wake`'s sender is gone.
 pub async fn fill_gaps<T>(
     catch_up: CatchUp,
-    reader: Reader,
+    reads: Reads,
     mut started: watch::Receiver<bool>,
     mut wake: watch::Receiver<T>,
 ) {
@@ -301,7 +301,7 @@ pub async fn fill_gaps<T>(
         return;
     }
     loop {
-        let gaps = match crate::reach::pending(&reader) {
+        let gaps = match reads.run(crate::reach::pending).await {
             Ok(gaps) => gaps,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the outages for the catch-up");

@@ -178,7 +178,12 @@ impl Engine {
                 addr,
                 cause: std::io::Error::other(e),
             })?;
-        let store = Store::open(data_dir)?;
+        // Opening may migrate (or, once, vacuum) a large file: off the
+        // async threads.
+        let dir = data_dir.to_owned();
+        let store = tokio::task::spawn_blocking(move || Store::open(&dir))
+            .await
+            .map_err(|_| StoreError::Closed)??;
         // Every pop-up has a deadline: a wedged notification server never
         // holds the pipeline, the catch-up or the forwards' notices.
         let bounded: Vec<Arc<Bounded>> = options
@@ -194,11 +199,6 @@ impl Engine {
         let catch_up = client
             .clone()
             .map(|client| CatchUp::new(client, store.writer(), settings, options.sinks.clone()));
-        // Readers before any task: nothing fallible after the first spawn.
-        let (start_reader, gap_reader) = match &catch_up {
-            Some(_) => (Some(store.reader()?), Some(store.reader()?)),
-            None => (None, None),
-        };
         let tasks = Tasks::new();
         // Until the end of a start that succeeds: a start that fails
         // half-way cancels every task it spawned.
@@ -213,12 +213,11 @@ impl Engine {
             network: network.clone(),
             ..options.outbox.clone()
         };
-        let ledger = store.ledger()?;
         // The last fallible step: the forward workers it starts are the
         // first tasks of this engine.
         let forwarders = Forwarders::start(&options.forward, &store, &outbox, &options.sinks)?;
         let pipeline = Pipeline::new(Parts {
-            ledger,
+            reads: store.reads(),
             writer: store.writer(),
             client: client.clone(),
             settings: settings.clone(),
@@ -228,10 +227,10 @@ impl Engine {
         })
         .forwarding(forwarders.lanes());
         let (caught_up_tx, caught_up) = watch::channel(false);
-        if let (Some(c), Some(reader)) = (&catch_up, start_reader) {
+        if let Some(c) = &catch_up {
             tasks.spawn(catchup::after_start_until_done(
                 c.clone(),
-                reader,
+                store.reads(),
                 CATCH_UP_RETRY,
                 caught_up_tx,
             ));
@@ -311,10 +310,10 @@ impl Engine {
             tasks: tasks.clone(),
         })
         .await;
-        if let (Some(c), Some(reader)) = (&catch_up, gap_reader) {
+        if let Some(c) = &catch_up {
             tasks.spawn(catchup::fill_gaps(
                 c.clone(),
-                reader,
+                store.reads(),
                 caught_up.clone(),
                 monitor.shared.subscribe(),
             ));
@@ -395,8 +394,13 @@ impl Engine {
     }
 
     /// Each forward destination's state, in the order they were given.
-    pub fn forward_status(&self) -> Result<Vec<DestinationStatus>, StoreError> {
-        crate::outbox::status(&self.store.reader()?, &self.forward)
+    /// Read on a blocking thread.
+    pub async fn forward_status(&self) -> Result<Vec<DestinationStatus>, StoreError> {
+        let forward = self.forward.clone();
+        self.store
+            .reads()
+            .run(move |r| crate::outbox::status(r, &forward))
+            .await
     }
 
     /// The live health (tunnel, API, last self-test, URL change): the tray
@@ -493,6 +497,11 @@ impl Engine {
 
     pub fn reader(&self) -> Result<Reader, StoreError> {
         self.store.reader()
+    }
+
+    /// Reads for async code, run on blocking threads (see [`Reads`]).
+    pub fn reads(&self) -> crate::store::Reads {
+        self.store.reads()
     }
 
     /// Writes on behalf of a shell (read marks); see [`Writer`].

@@ -21,7 +21,7 @@
 //! change), decide what a body says (`forward::payload`), or show a
 //! destination URL (rows name it by kind, host and a hash of the URL).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -274,7 +274,7 @@ impl Forwarders {
                 key: lane.key.clone(),
                 name: destination_name(&target.destination),
                 dest: target.destination.clone(),
-                conn: Mutex::new(store.connection()?),
+                reads: store.reads(),
                 writer: store.writer(),
                 poster: poster.clone(),
                 wake: Arc::clone(&lane.wake),
@@ -313,7 +313,8 @@ struct Worker {
     name: String,
     dest: Destination,
     // A Mutex only to make the worker Sync; never held across an await.
-    conn: Mutex<Connection>,
+    /// The outbox reads, on blocking threads.
+    reads: crate::store::Reads,
     writer: Writer,
     poster: Poster,
     wake: Arc<Notify>,
@@ -343,10 +344,8 @@ impl Worker {
             if *self.stop.borrow() {
                 return;
             }
-            let next = {
-                let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-                next_queued(&conn, &self.key)
-            };
+            let key = self.key.clone();
+            let next = self.reads.run(move |r| next_queued(r.conn(), &key)).await;
             let woken = match next {
                 Ok(Some(item)) => self.deliver(item).await,
                 Ok(None) => self.idle(None).await,

@@ -21,12 +21,12 @@ use crate::policy::{popup, EventView, Policy};
 use crate::revision::{raised_line, revise, AlertState, Revision};
 use crate::sekoia::{Alert, Client, SekoiaError};
 use crate::settings::Settings;
-use crate::store::{Ledger, StoreError, Writer};
+use crate::store::{Reads, StoreError, Writer};
 use crate::storm::{Budget, Storm, Wanted};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -97,7 +97,8 @@ impl Default for PipelineConfig {
 
 /// The parts a pipeline runs with.
 pub struct Parts {
-    pub ledger: Ledger,
+    /// The pipeline's reads, run on blocking threads (`Store::reads`).
+    pub reads: Reads,
     pub writer: Writer,
     /// None without an API key: pop-ups then say what the webhook said.
     pub client: Option<Client>,
@@ -109,9 +110,8 @@ pub struct Parts {
 }
 
 pub struct Pipeline {
-    // A Mutex only to make the pipeline Sync; one task uses it and never
-    // holds the lock across an await.
-    ledger: Mutex<Ledger>,
+    /// SQLite reads, never on an async thread.
+    reads: Reads,
     writer: Writer,
     client: Option<Client>,
     settings: Settings,
@@ -149,7 +149,7 @@ pub enum PipelineError {
 impl Pipeline {
     pub fn new(parts: Parts) -> Pipeline {
         Pipeline {
-            ledger: Mutex::new(parts.ledger),
+            reads: parts.reads,
             writer: parts.writer,
             client: parts.client,
             policy: Policy::new(&parts.settings.notify),
@@ -172,12 +172,6 @@ impl Pipeline {
     pub fn forwarding(mut self, lanes: Vec<Lane>) -> Pipeline {
         self.lanes = lanes;
         self
-    }
-
-    fn ledger(&self) -> MutexGuard<'_, Ledger> {
-        // A panic elsewhere cannot leave a Ledger half-updated: every method
-        // is one statement or transaction.
-        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs until `shutdown` resolves, then drains what is waiting for at
@@ -228,10 +222,30 @@ impl Pipeline {
 
     /// Handles one batch of unhandled events; `Ok(false)` when none waited.
     pub async fn step(&mut self) -> Result<bool, PipelineError> {
-        let mut events = self.ledger().unhandled(BATCH)?;
+        let mut events = self.reads.run_ledger(|l| l.unhandled(BATCH)).await?;
         if events.is_empty() {
             return Ok(false);
         }
+        // The cached alerts of this batch, in one read off the async threads.
+        let mut uuids: Vec<String> = events
+            .iter()
+            .filter(|e| e.is_alert() && crate::sekoia::is_uuid(&e.uuid))
+            .map(|e| e.uuid.clone())
+            .collect();
+        uuids.sort();
+        uuids.dedup();
+        let cache: HashMap<String, Alert> = self
+            .reads
+            .run_ledger(move |l| {
+                let mut found = HashMap::new();
+                for uuid in uuids {
+                    if let Some(alert) = l.alert(&uuid)? {
+                        found.insert(uuid, alert);
+                    }
+                }
+                Ok(found)
+            })
+            .await?;
         let mut known: HashMap<String, Alert> = HashMap::new();
         let mut wanted = Vec::new();
         let mut unusable = Vec::new();
@@ -259,7 +273,7 @@ impl Pipeline {
             // occurrence and urgency updates read the cache first.
             let refetch = e.kind == crate::kind::ALERT && e.action != "created" && !e.is_quiet();
             let cached = match refetch {
-                false => self.ledger().alert(&e.uuid)?,
+                false => cache.get(&e.uuid).cloned(),
                 true => None,
             };
             match cached {
@@ -278,10 +292,7 @@ impl Pipeline {
             .filter(|e| e.kind == crate::kind::ALERT && e.action == "updated")
         {
             if !states.contains_key(&e.uuid) {
-                let cached = match known.get(&e.uuid) {
-                    Some(a) => Some(a.clone()),
-                    None => self.ledger().alert(&e.uuid)?,
-                };
+                let cached = known.get(&e.uuid).or_else(|| cache.get(&e.uuid)).cloned();
                 states.insert(
                     e.uuid.clone(),
                     cached
@@ -480,7 +491,7 @@ impl Pipeline {
     /// feed and not seen on screen; forgets the others.
     pub async fn remind(&mut self, now: std::time::Instant) {
         for popup in self.reminders.due(now) {
-            if self.still_owed(&popup.key) {
+            if self.still_owed(&popup.key).await {
                 self.show(&popup).await;
             } else {
                 self.reminders.forget(&popup.key);
@@ -489,13 +500,19 @@ impl Pipeline {
     }
 
     /// Whether alert `uuid` still deserves a reminder.
-    fn still_owed(&self, uuid: &str) -> bool {
+    async fn still_owed(&self, uuid: &str) -> bool {
         if self.sinks.iter().any(|s| s.seen(uuid)) {
             return false;
         }
-        let ledger = self.ledger();
-        let unread = ledger.is_unread(uuid).unwrap_or(false);
-        let pending = match ledger.alert(uuid) {
+        let key = uuid.to_owned();
+        let read = self
+            .reads
+            .run_ledger(move |l| Ok((l.is_unread(&key).unwrap_or(false), l.alert(&key))))
+            .await;
+        let Ok((unread, alert)) = read else {
+            return false;
+        };
+        let pending = match alert {
             Ok(Some(alert)) => alert
                 .status
                 .as_ref()
@@ -560,7 +577,7 @@ impl Pipeline {
 
     /// Enrichment still owed after a deadline or a transient failure.
     async fn retry_owed(&mut self) -> Result<(), PipelineError> {
-        let owed = self.ledger().unenriched(BATCH)?;
+        let owed = self.reads.run_ledger(|l| l.unenriched(BATCH)).await?;
         if owed.is_empty() || self.client.is_none() {
             return Ok(());
         }

@@ -186,9 +186,21 @@ async fn post_and_wait(
             });
         }
     }
-    let reader = Reader::open(data_dir)?;
+    // SQLite on a blocking thread; the reader goes there and back.
+    let dir = data_dir.to_owned();
+    let mut reader = tokio::task::spawn_blocking(move || Reader::open(&dir))
+        .await
+        .map_err(|_| crate::store::StoreError::Closed)??;
     loop {
-        if reader.has_event(&uuid)? {
+        let key = uuid.clone();
+        let (back, found) = tokio::task::spawn_blocking(move || {
+            let found = reader.has_event(&key);
+            (reader, found)
+        })
+        .await
+        .map_err(|_| crate::store::StoreError::Closed)?;
+        reader = back;
+        if found? {
             return Ok(Delivered {
                 nonce,
                 uuid,

@@ -425,12 +425,6 @@ impl Store {
         }
     }
 
-    /// A read-only connection for a forward worker's reads (its writes go
-    /// through [`Writer::apply`]).
-    pub(crate) fn connection(&self) -> Result<Connection, StoreError> {
-        open_read_only(&self.path)
-    }
-
     /// A read-only reader: an idle connection of the pool (its prepared
     /// statements kept), or a new one; it goes back to the pool on drop.
     /// Never migrates (that happened once, in [`Store::open`]).

@@ -130,8 +130,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     // A bad forward destination is a configuration error: say so first.
-    let forward = settings::forward_targets(&settings.forward, &paths.config_file)?;
-    let (api_key, late) = first_key(settings);
+    // The keyring and the files are read on a blocking thread.
+    let (setup, config) = (settings.clone(), paths.config_file.clone());
+    let (forward, (api_key, late)) = tokio::task::spawn_blocking(move || {
+        settings::forward_targets(&setup.forward, &config).map(|f| (f, first_key(&setup)))
+    })
+    .await??;
     let sinks: Vec<_> = engine::desktop_sink(settings).into_iter().collect();
     let options = |api_key| Options {
         api_key,
@@ -456,7 +460,11 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
     }
 
     // The last delivery self-test, as the engine recorded it.
-    match Reader::open(&paths.data_dir).and_then(|r| monitor::recorded(&r)) {
+    let dir = paths.data_dir.clone();
+    let recorded =
+        tokio::task::spawn_blocking(move || Reader::open(&dir).and_then(|r| monitor::recorded(&r)))
+            .await?;
+    match recorded {
         Err(e) => line(false, "self-test", format!("cannot read the store: {e}")),
         Ok(recorded) => {
             let health = recorded.map(|(_, h)| h);
@@ -628,15 +636,27 @@ async fn send_test(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
 }
 
 async fn status(settings: &Settings, paths: &Paths, json: bool) -> anyhow::Result<()> {
-    let targets = settings::forward_targets(&settings.forward, &paths.config_file)?;
     let instance = engine::running(&paths.data_dir).await;
-    let reader = Reader::open(&paths.data_dir)?;
-    let counts = reader.counts()?;
-    let footprint = reader.footprint()?;
-    let forward = outbox::status(&reader, &targets)?;
-    // The running engine's last recorded health: tunnel, API (its last
-    // error in words), last self-test.
-    let health = notifier_core::monitor::recorded(&reader)?;
+    // The keyring, the files and SQLite: on a blocking thread.
+    let (entries, config, dir) = (
+        settings.forward.clone(),
+        paths.config_file.clone(),
+        paths.data_dir.clone(),
+    );
+    let (counts, footprint, forward, health) =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let targets = settings::forward_targets(&entries, &config)?;
+            let reader = Reader::open(&dir)?;
+            Ok((
+                reader.counts()?,
+                reader.footprint()?,
+                outbox::status(&reader, &targets)?,
+                // The running engine's last recorded health: tunnel, API
+                // (its last error in words), last self-test.
+                notifier_core::monitor::recorded(&reader)?,
+            ))
+        })
+        .await??;
     let mut out = std::io::stdout().lock();
     if json {
         let status = serde_json::json!({

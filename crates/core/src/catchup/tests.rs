@@ -300,7 +300,7 @@ async fn the_gap_filler_waits_for_the_start_then_fills_each_recorded_gap() {
     let (_wake_tx, wake) = watch::channel(());
     let filler = tokio::spawn(fill_gaps(
         r.catch_up.clone(),
-        r.store.reader().unwrap(),
+        r.store.reads(),
         started,
         wake,
     ));

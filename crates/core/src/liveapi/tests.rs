@@ -76,7 +76,7 @@ impl Rig {
         // The engine's gap filler, which catches up what the source records.
         tokio::spawn(crate::catchup::fill_gaps(
             catch_up.clone(),
-            self.store.reader().unwrap(),
+            self.store.reads(),
             watch::channel(true).1,
             self._wake.subscribe(),
         ));

@@ -318,7 +318,7 @@ async fn the_pipeline_queues_only_wanted_events_and_delivers_the_exact_card() {
     } = one(Kind::Teams, &[]).await;
     let fw = run(&store, &t, &quick());
     let mut pipeline = Pipeline::new(Parts {
-        ledger: store.ledger().unwrap(),
+        reads: store.reads(),
         writer: store.writer(),
         client: None,
         settings: Settings::default(),

@@ -90,7 +90,7 @@ async fn rig_sinks(
     let client = crate::sekoia::Client::new(client_config, ApiKey::new(key).unwrap()).unwrap();
     let sink = Arc::new(Recorder::default());
     let pipeline = Pipeline::new(Parts {
-        ledger: store.ledger().unwrap(),
+        reads: store.reads(),
         writer: store.writer(),
         client: Some(client),
         settings,
@@ -425,7 +425,7 @@ async fn unhandled_events_are_resumed_by_a_new_pipeline() {
     )
     .unwrap();
     let mut second = Pipeline::new(Parts {
-        ledger: r.store.ledger().unwrap(),
+        reads: r.store.reads(),
         writer: r.store.writer(),
         client: Some(client),
         settings: Settings::default(),

@@ -367,7 +367,7 @@ async fn the_engine_acknowledges_for_the_feed_window_and_says_when_it_has_no_key
     let err = keyless.acknowledge(A).await.unwrap_err();
     assert!(matches!(err, TriageError::NoKey), "{err:?}");
     assert!(err.to_string().contains("set-api-key"), "{err}");
-    let status = keyless.forward_status().unwrap();
+    let status = keyless.forward_status().await.unwrap();
     assert_eq!(status[0].name, "teams hooks.example");
     assert_eq!(status[0].health, "idle");
     keyless.stop().await;

@@ -329,7 +329,10 @@ async fn check(settings: &Settings, paths: &Paths) -> anyhow::Result<()> {
         }
     };
 
-    let resolved = secrets::resolve_given_first(settings);
+    // The keyring and key files: on a blocking thread.
+    let lookup = settings.clone();
+    let resolved =
+        tokio::task::spawn_blocking(move || secrets::resolve_given_first(&lookup)).await?;
     let api_url = settings.api_url();
     match &resolved {
         Err(e) => line(false, "api key", e.to_string()),

@@ -455,12 +455,12 @@ impl Shell {
             + Send
             + 'static,
     ) -> Result<T, AppError> {
-        let (reader, settings) = {
+        let (reads, settings) = {
             let inner = self.inner.lock().await;
             let running = inner.running.as_ref().ok_or_else(|| not_running(&inner))?;
             (running.reads.clone(), inner.settings.clone())
         };
-        Ok(reader.run(move |r| read(r, &settings)).await?)
+        Ok(reads.run(move |r| read(r, &settings)).await?)
     }
 
     /// Tells the UI about feed changes, at most every [`FEED_DEBOUNCE`].

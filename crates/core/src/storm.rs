@@ -231,13 +231,12 @@ impl Storm {
             } else if let Some(i) = self.lowest_below(rank(wanted.urgency)) {
                 // A more urgent alert than one holding a slot: that one
                 // leaves the screen for the summary.
+                // (Never a slot taken in this batch: it is sorted most
+                // urgent first, so only earlier batches' slots rank lower.)
                 let Some(lower) = self.shown.remove(i) else {
                     continue;
                 };
-                out.retain(|p| p.key != lower.popup.key);
-                if !withdraw.contains(&lower.popup.key) {
-                    withdraw.push(lower.popup.key.clone());
-                }
+                withdraw.push(lower.popup.key.clone());
                 self.fold(lower.urgency, &lower.popup);
                 folded = Some(lower.popup);
                 self.take_slot(now, wanted, &mut out);

@@ -783,7 +783,9 @@ impl Shell {
         if let Err(e) = started {
             tracing::warn!("new settings failed to start ({e}); restoring the previous ones");
             if let Ok(old) = form::save(&self.paths.config_file, &previous) {
-                let _ = self.replace_engine(&restarting, |_| (old, key)).await;
+                if let Err(again) = self.replace_engine(&restarting, |_| (old, key)).await {
+                    tracing::error!("the previous settings did not start again either: {again}");
+                }
             }
             drop(restarting);
             self.publish_status().await;

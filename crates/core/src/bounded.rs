@@ -15,7 +15,7 @@
 //! retry or reorder pop-ups (a given-up pop-up is gone; the feed has the
 //! alert), or decide what pops up.
 
-use crate::health::PopupHealth;
+use crate::model::health::PopupHealth;
 use crate::notify::{Acknowledger, NotifyError, Popup, WindowOpener};
 use crate::pipeline::{BoxFuture, Sink};
 use std::sync::{Arc, Mutex, PoisonError};

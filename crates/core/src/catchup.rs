@@ -196,11 +196,11 @@ impl CatchUp {
                     action: "created".to_owned(),
                     uuid: alert.uuid.clone().unwrap_or_default(),
                     short_id: alert.short_id.clone(),
-                    subject: crate::kind::Subject::Alert,
-                    facts: crate::kind::Facts::alert_created(alert.short_id.as_deref()),
+                    subject: crate::model::kind::Subject::Alert,
+                    facts: crate::model::kind::Facts::alert_created(alert.short_id.as_deref()),
                 };
                 if self.policy.wants_popup(&view, Some(alert)) {
-                    tally.add_level(crate::urgency::Level::of_alert(alert));
+                    tally.add_level(crate::model::urgency::Level::of_alert(alert));
                     if first.is_none() {
                         let link = alert
                             .short_id

@@ -9,9 +9,9 @@
 
 use crate::bounded::{Bounded, BoundedConfig};
 use crate::catchup::{self, CatchUp};
-use crate::health::{ApiHealth, Health};
 use crate::intake;
 use crate::liveapi::{self, LiveApi, LiveConfig};
+use crate::model::health::{ApiHealth, Health};
 use crate::monitor::{Monitor, MonitorConfig, Probe, Shared};
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
@@ -668,7 +668,7 @@ async fn watch_tunnel(
         // says whether the self-test confirmed the URL ("checking",
         // "unreachable") where the program only says it shows one.
         let judged = match &health.borrow_and_update().tunnel {
-            crate::health::TunnelHealth::None { .. } => None,
+            crate::model::health::TunnelHealth::None { .. } => None,
             tunnel => Some(tunnel.words()),
         };
         let (public, words) = match &current {

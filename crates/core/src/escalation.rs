@@ -9,9 +9,9 @@
 //! most [`REMINDERS_MAX`] pop-ups. Must not: do I/O, decide what pops up
 //! (`policy`) or how a sound reaches the desktop (`notify::desktop`).
 
+use crate::model::urgency::Band;
 use crate::notify::{Popup, PopupKind};
 use crate::settings::{NotifySettings, SoundSettings};
-use crate::urgency::Band;
 use std::time::{Duration, Instant};
 
 /// Most pop-ups waiting for a reminder; the oldest is dropped beyond.
@@ -131,7 +131,7 @@ impl Reminders {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::urgency::Level;
+    use crate::model::urgency::Level;
 
     fn alert(key: &str, value: u8, pending: bool) -> Popup {
         Popup {

@@ -3,7 +3,7 @@
 //! `bad-*` must be refused with a typed error, and none may panic. A crash
 //! `make fuzz` finds is added there as a seed.
 
-use crate::event::Event;
+use crate::model::event::Event;
 use crate::sekoia::parse_alert_list_bytes;
 use std::path::PathBuf;
 

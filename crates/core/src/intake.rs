@@ -14,7 +14,7 @@
 
 pub mod refusals;
 
-use crate::event::{Event, ParseError};
+use crate::model::event::{Event, ParseError};
 use crate::settings::HookSecret;
 use crate::store::{StoreError, Stored, Writer};
 use axum::body::Bytes;

@@ -6,13 +6,11 @@ pub mod catchup;
 pub mod children;
 pub mod engine;
 pub mod escalation;
-pub mod event;
 pub mod forward;
-pub mod health;
 pub mod intake;
-pub mod kind;
 pub mod liveapi;
 pub mod logs;
+pub mod model;
 pub mod monitor;
 pub mod network;
 pub mod notify;
@@ -25,7 +23,6 @@ pub mod private;
 pub mod proof;
 pub mod reach;
 pub mod retry;
-pub mod revision;
 pub mod secrets;
 pub mod sekoia;
 pub mod selftest;
@@ -35,7 +32,9 @@ pub mod storm;
 pub mod tasks;
 pub mod triage;
 pub mod tunnel;
-pub mod urgency;
+
+// The paths the shells (and tests) have always used.
+pub use model::{event, health, kind, revision, urgency};
 
 #[cfg(test)]
 mod fuzz_seeds;

@@ -15,7 +15,7 @@ pub mod frame;
 pub mod schedule;
 
 use crate::catchup::CatchUp;
-use crate::health::LiveHealth;
+use crate::model::health::LiveHealth;
 use crate::sekoia::{ApiKey, Client, SekoiaError};
 use crate::store::{StoreError, Writer};
 use frame::Frame;

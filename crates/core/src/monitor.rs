@@ -9,7 +9,7 @@
 //! It owns no listener and no tunnel process: it only observes them, probes
 //! through `selftest`, and writes through the store's writer.
 
-use crate::health::{ApiHealth, Health, LiveHealth, SelfTest, TunnelHealth};
+use crate::model::health::{ApiHealth, Health, LiveHealth, SelfTest, TunnelHealth};
 use crate::reach;
 use crate::selftest::{self, Delivered, SelfTestError};
 use crate::settings::{hook_url, HookSecret};
@@ -34,10 +34,7 @@ const SELFTEST_WAIT: Duration = Duration::from_secs(15);
 /// Pause between a new tunnel URL and its self-test: a quick tunnel's
 /// hostname may need a moment before it resolves.
 const SETTLE: Duration = Duration::from_secs(2);
-/// Failed self-tests in a row through a tunnel's URL after which the tunnel
-/// program is restarted (a quick tunnel whose hostname the edge stopped
-/// serving keeps running and keeps showing it).
-pub const UNREACHABLE_AFTER: u32 = 3;
+pub use crate::model::health::UNREACHABLE_AFTER;
 
 /// What the monitor needs from the engine.
 pub(crate) struct MonitorConfig {
@@ -114,7 +111,7 @@ impl Shared {
     }
 
     /// Feeds the pop-up sinks' state into the health.
-    pub(crate) fn popup_state(&self, popups: crate::health::PopupHealth) {
+    pub(crate) fn popup_state(&self, popups: crate::model::health::PopupHealth) {
         self.health.send_if_modified(|h| {
             let changed = h.popups != popups;
             h.popups = popups;
@@ -123,7 +120,7 @@ impl Shared {
     }
 
     /// Feeds the store's refusals (intake) into the health.
-    pub(crate) fn storage_state(&self, storage: crate::health::StorageHealth) {
+    pub(crate) fn storage_state(&self, storage: crate::model::health::StorageHealth) {
         self.health.send_if_modified(|h| {
             let changed = h.storage != storage;
             h.storage = storage;
@@ -606,7 +603,7 @@ fn rfc3339_now() -> String {
 mod tests {
     use super::*;
     use crate::engine::{Engine, Options};
-    use crate::health::SelfTest;
+    use crate::model::health::SelfTest;
     use std::path::Path;
 
     async fn engine(dir: &Path, extra: &str) -> Engine {

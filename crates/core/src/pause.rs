@@ -147,7 +147,7 @@ mod tests {
 
     fn alert(summary: &str, urgency: u8) -> Popup {
         Popup {
-            level: crate::urgency::Level::new(Some(urgency), None),
+            level: crate::model::urgency::Level::new(Some(urgency), None),
             ..popup(summary)
         }
     }

@@ -13,12 +13,12 @@
 
 use crate::escalation::{Escalation, Reminders};
 use crate::forward::{payload, Message};
-use crate::kind::{Change, EnrichFailure, Subject};
+use crate::model::kind::{Change, EnrichFailure, Subject};
+use crate::model::revision::{raised_line, revise, AlertState, Revision};
 use crate::notify::desktop::Desktop;
 use crate::notify::{Acknowledger, NotifyError, Popup, WindowOpener};
 use crate::outbox::{Lane, Queued};
 use crate::policy::{popup, EventView, Policy};
-use crate::revision::{raised_line, revise, AlertState, Revision};
 use crate::sekoia::{Alert, Client, SekoiaError};
 use crate::settings::Settings;
 use crate::store::{Reads, StoreError, Writer};
@@ -271,7 +271,8 @@ impl Pipeline {
             // A status or other change may have changed the alert: fetch it
             // again rather than trust the cache. Creations, comments,
             // occurrence and urgency updates read the cache first.
-            let refetch = e.kind == crate::kind::ALERT && e.action != "created" && !e.is_quiet();
+            let refetch =
+                e.kind == crate::model::kind::ALERT && e.action != "created" && !e.is_quiet();
             let cached = match refetch {
                 false => cache.get(&e.uuid).cloned(),
                 true => None,
@@ -289,7 +290,7 @@ impl Pipeline {
         let mut states: HashMap<String, AlertState> = HashMap::new();
         for e in events
             .iter()
-            .filter(|e| e.kind == crate::kind::ALERT && e.action == "updated")
+            .filter(|e| e.kind == crate::model::kind::ALERT && e.action == "updated")
         {
             if !states.contains_key(&e.uuid) {
                 let cached = known.get(&e.uuid).or_else(|| cache.get(&e.uuid)).cloned();
@@ -350,7 +351,7 @@ impl Pipeline {
                 .and_then(|s| self.settings.subject_url(event.subject, s));
             let title = match event.subject {
                 Subject::Case => case_titles.get(&event.uuid).cloned(),
-                _ => alert.map(|a| crate::kind::alert_title(Some(a), short_id.as_deref())),
+                _ => alert.map(|a| crate::model::kind::alert_title(Some(a), short_id.as_deref())),
             };
             // The urgency an urgency update moves from.
             let before = states
@@ -517,7 +518,7 @@ impl Pipeline {
                 .status
                 .as_ref()
                 .and_then(|s| s.name.as_deref())
-                .is_some_and(crate::revision::is_pending),
+                .is_some_and(crate::model::revision::is_pending),
             // Unknown now: it was Pending when shown.
             Ok(None) => true,
             Err(_) => false,
@@ -656,7 +657,7 @@ fn with_current_urgency(alert: &Alert, value: u8) -> Alert {
 fn as_creation(event: &EventView) -> EventView {
     EventView {
         action: "created".to_owned(),
-        facts: crate::kind::Facts::alert_created(event.short_id.as_deref()),
+        facts: crate::model::kind::Facts::alert_created(event.short_id.as_deref()),
         ..event.clone()
     }
 }

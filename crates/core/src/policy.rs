@@ -2,47 +2,20 @@
 //! minimum urgency, urgency words and levels. Pure functions: no I/O, no
 //! clock, no knowledge of how pop-ups are delivered.
 
-use crate::kind::{Change, Facts, Subject};
+use crate::model::kind::Subject;
+use crate::model::urgency::Level;
 use crate::notify::{urgency_for, Popup, PopupKind};
 use crate::sekoia::Alert;
 use crate::selftest::{PROBE_ACTION, TEST_TYPE};
 use crate::settings::{EventFilter, NotifySettings};
-use crate::urgency::{Band, Level};
 
 /// What a change of an alert's state means for its pop-up (withdraw it,
 /// re-notify once for a higher band, or nothing): see `revision`.
-pub use crate::revision::{revise, AlertState, Revision};
+pub use crate::model::revision::{revise, AlertState, Revision};
 use url::Url;
 
-/// The fields of a stored event the policy looks at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventView {
-    pub id: i64,
-    /// `type` as sent.
-    pub kind: String,
-    pub action: String,
-    /// The subject's uuid (`""` when none): a comment's alert.
-    pub uuid: String,
-    /// The subject's short id.
-    pub short_id: Option<String>,
-    /// What the event is about.
-    pub subject: Subject,
-    /// What it says beside its subject (change, comment text, case title).
-    pub facts: Facts,
-}
-
-impl EventView {
-    /// About an alert (the alert's own notifications and its comments).
-    pub fn is_alert(&self) -> bool {
-        self.subject == Subject::Alert
-    }
-
-    /// An update that never raises a pop-up by itself (occurrences,
-    /// urgency; see `kind::Change::is_quiet`).
-    pub fn is_quiet(&self) -> bool {
-        self.facts.change.as_ref().is_some_and(Change::is_quiet)
-    }
-}
+pub use crate::model::event::EventView;
+pub use crate::model::urgency::urgency_word;
 
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -83,12 +56,6 @@ impl Policy {
     }
 }
 
-/// Sekoia's word for an urgency value, when the API did not give one (the
-/// scale of `urgency::Band`).
-pub fn urgency_word(value: u8) -> &'static str {
-    Band::of(value).word()
-}
-
 /// The pop-up for an event, with what is known of its alert. `link` is the
 /// subject's page built from the configured app URL (never from the
 /// payload); `previous` the urgency known before this event.
@@ -119,7 +86,7 @@ pub fn popup(
     let short_id = alert
         .and_then(|a| a.short_id.clone())
         .or_else(|| event.short_id.clone());
-    let title = alert.map(|a| crate::kind::alert_title(Some(a), short_id.as_deref()));
+    let title = alert.map(|a| crate::model::kind::alert_title(Some(a), short_id.as_deref()));
     let summary = event.facts.summary(title.as_deref(), previous);
     let mut lines = Vec::new();
     let value = alert.and_then(Alert::urgency_value);
@@ -156,12 +123,12 @@ pub fn popup(
     // it; "Acknowledge" is offered on uuid keys): comments and cases get
     // keys of their own.
     let key = match (event.subject, event.kind.as_str()) {
-        (Subject::Alert, crate::kind::ALERT) => event.uuid.clone(),
+        (Subject::Alert, crate::model::kind::ALERT) => event.uuid.clone(),
         (subject, kind) => format!("{}:{kind}:{}", subject.as_str(), event.id),
     };
     let pending = alert
         .and_then(|a| a.status.as_ref()?.name.as_deref())
-        .is_some_and(crate::revision::is_pending);
+        .is_some_and(crate::model::revision::is_pending);
     Popup {
         kind: PopupKind::Alert,
         key,
@@ -170,7 +137,7 @@ pub fn popup(
         urgency: urgency_for(value),
         link,
         level: alert.and_then(Level::of_alert),
-        acknowledgeable: event.kind == crate::kind::ALERT && pending,
+        acknowledgeable: event.kind == crate::model::kind::ALERT && pending,
         ..Popup::default()
     }
 }
@@ -178,6 +145,7 @@ pub fn popup(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kind::Facts;
     use crate::notify::Urgency;
     use crate::sekoia::{Named, Urgency as AlertUrgency};
 
@@ -188,7 +156,7 @@ mod tests {
             action: action.into(),
             uuid: "0b5c4a3e-1111-4222-8333-944455556666".into(),
             short_id: Some("ALfoo".into()),
-            subject: crate::kind::subject(kind),
+            subject: crate::model::kind::subject(kind),
             facts: Facts::read(kind, action, Some("ALfoo"), None, "{}"),
         }
     }

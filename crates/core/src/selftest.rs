@@ -12,11 +12,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use url::Url;
 
-/// The event type of test events; the policy shows them, except probes.
-pub const TEST_TYPE: &str = "notifier-test";
-/// The action of the engine's own periodic probes: no pop-up, and the event
-/// is removed once seen (a test the user asked for is `created`).
-pub const PROBE_ACTION: &str = "probe";
+use crate::model::test_event::LOCAL_PREFIX;
+pub use crate::model::test_event::{delivered_locally, LOCAL_ONLY, PROBE_ACTION, TEST_TYPE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SelfTestError {
@@ -64,19 +61,6 @@ pub enum Route {
     Public,
     /// To the local listener only: no tunnel, no public URL.
     Local,
-}
-
-/// What a test that only reached the local listener proved, in words.
-pub const LOCAL_ONLY: &str =
-    "delivered locally; Sekoia.io cannot reach this machine yet (no tunnel)";
-
-/// The uuid prefix of a test event posted to the local listener only.
-const LOCAL_PREFIX: &str = "test-local-";
-
-/// Whether the test event with this `attributes.uuid` went to the local
-/// listener only (its pop-up must not claim that webhooks work).
-pub fn delivered_locally(uuid: &str) -> bool {
-    uuid.starts_with(LOCAL_PREFIX)
 }
 
 /// Whether `url`, shown by a tunnel program, must not be sent the secret:

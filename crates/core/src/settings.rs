@@ -747,8 +747,8 @@ impl Default for SoundSettings {
 
 impl SoundSettings {
     /// The sound of a band; `None` when it is silent.
-    pub fn of(&self, band: crate::urgency::Band) -> Option<&str> {
-        use crate::urgency::Band;
+    pub fn of(&self, band: crate::model::urgency::Band) -> Option<&str> {
+        use crate::model::urgency::Band;
         let sound = match band {
             Band::Urgent => &self.urgent,
             Band::Major => &self.major,
@@ -868,14 +868,14 @@ impl Settings {
     /// a case's `{app}/operations/cases/{short_id}` (inferred from the alert
     /// page's pattern, DESIGN.md §4); nothing for other kinds. Same checks
     /// as [`Settings::alert_url`].
-    pub fn subject_url(&self, subject: crate::kind::Subject, short_id: &str) -> Option<Url> {
+    pub fn subject_url(&self, subject: crate::model::kind::Subject, short_id: &str) -> Option<Url> {
         match subject {
-            crate::kind::Subject::Alert => self.alert_url(short_id),
-            crate::kind::Subject::Case => {
+            crate::model::kind::Subject::Alert => self.alert_url(short_id),
+            crate::model::kind::Subject::Case => {
                 safe_short_id(short_id)?;
                 append_segments(&self.app_url(), &["operations", "cases", short_id])
             }
-            crate::kind::Subject::Other => None,
+            crate::model::kind::Subject::Other => None,
         }
     }
 
@@ -1834,16 +1834,16 @@ events = ["alert:created"]
         );
         assert_eq!(
             derived
-                .subject_url(crate::kind::Subject::Case, "CAq2Lw7Xb9Rs")
+                .subject_url(crate::model::kind::Subject::Case, "CAq2Lw7Xb9Rs")
                 .unwrap()
                 .as_str(),
             "https://sekoia.corp.example/prefix/operations/cases/CAq2Lw7Xb9Rs"
         );
         assert!(derived
-            .subject_url(crate::kind::Subject::Case, "CA/../x")
+            .subject_url(crate::model::kind::Subject::Case, "CA/../x")
             .is_none());
         assert!(derived
-            .subject_url(crate::kind::Subject::Other, "CAx")
+            .subject_url(crate::model::kind::Subject::Other, "CAx")
             .is_none());
         assert_eq!(
             s.alert_url("ALx1").unwrap().as_str(),

@@ -7,8 +7,8 @@
 //! their own connections ([`Reader`]). The schema is migrated with
 //! `PRAGMA user_version`. This module knows nothing about HTTP.
 
-use crate::event::Event;
-use crate::kind::{Change, Facts, Subject};
+use crate::model::event::Event;
+use crate::model::kind::{Change, Facts, Subject};
 use crate::policy::{urgency_word, EventView};
 use crate::sekoia::Alert;
 use crate::settings::Settings;
@@ -271,7 +271,7 @@ pub struct FeedEntry {
     pub urgency_display: Option<String>,
     /// The band on the scale (`urgency::Band`, "low" to "urgent"): what the
     /// feed colours and filters by; null when the urgency is unknown.
-    pub urgency_band: Option<crate::urgency::Band>,
+    pub urgency_band: Option<crate::model::urgency::Band>,
     /// Status name: the newest status-change notification's, unless the
     /// Alert API said something later; a case's status.
     pub status: Option<String>,
@@ -1000,7 +1000,7 @@ impl Reader {
             let title = match subject {
                 Subject::Alert => alert
                     .as_ref()
-                    .map(|a| crate::kind::alert_title(Some(a), short_id.as_deref())),
+                    .map(|a| crate::model::kind::alert_title(Some(a), short_id.as_deref())),
                 Subject::Case => row
                     .get::<_, Option<String>>(19)?
                     .or_else(|| latest.title.clone()),
@@ -1023,7 +1023,7 @@ impl Reader {
                 received_at: row.get(6)?,
                 title,
                 urgency,
-                urgency_band: crate::urgency::Band::rate(urgency, display.as_deref()),
+                urgency_band: crate::model::urgency::Band::rate(urgency, display.as_deref()),
                 urgency_display: display.or_else(|| urgency.map(|u| urgency_word(u).to_owned())),
                 status,
                 rule: row.get(14)?,
@@ -1037,7 +1037,7 @@ impl Reader {
                 enriched: row.get::<_, bool>(8)? || case_known,
                 enrich_error: row
                     .get::<_, Option<String>>(22)?
-                    .map(|e| crate::kind::EnrichFailure::word_stored(&e)),
+                    .map(|e| crate::model::kind::EnrichFailure::word_stored(&e)),
                 // A test alert is never unread: it is not an alert.
                 read: row.get::<_, i64>(7)? == 0 || kind_is_test(row.get_ref(1)?),
                 caught_up: row.get(23)?,
@@ -1574,7 +1574,7 @@ fn rekey(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
     };
     let mut update = tx.prepare("UPDATE OR IGNORE events SET dedup_key = ?1 WHERE id = ?2")?;
     for (id, old, kind, action, uuid, created_at) in rows {
-        let key = crate::event::dedup_key(&kind, &action, &uuid, created_at.as_deref());
+        let key = crate::model::event::dedup_key(&kind, &action, &uuid, created_at.as_deref());
         if key != old {
             update.execute(params![key, id])?;
         }
@@ -1593,7 +1593,7 @@ fn rederive(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE events SET enrich_error = CASE WHEN enrich_error LIKE '%(404)%' THEN ?1 ELSE NULL END
          WHERE enrich_error IS NOT NULL",
-        [crate::kind::EnrichFailure::UnknownAlert.code()],
+        [crate::model::kind::EnrichFailure::UnknownAlert.code()],
     )?;
     tx.execute(
         "UPDATE events SET subject = 'alert' WHERE caught_up = 1",
@@ -1618,7 +1618,7 @@ fn rederive(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
         // body that does not repeat it).
         update.execute(params![
             id,
-            crate::kind::subject(&kind).as_str(),
+            crate::model::kind::subject(&kind).as_str(),
             e.uuid,
             e.short_id,
             e.notification_uuid,
@@ -1924,7 +1924,7 @@ mod tests {
             // under its own uuid.
             for body in [&comment, &status] {
                 let raw = body.to_string();
-                let key = crate::event::dedup_key(
+                let key = crate::model::event::dedup_key(
                     body["type"].as_str().unwrap(),
                     body["action"].as_str().unwrap(),
                     body["attributes"]["uuid"].as_str().unwrap(),

@@ -13,8 +13,8 @@
 //! pop-ups) plus a fixed tally, never the storm's alerts. Must not: do I/O, read the clock (the
 //! caller passes `now`), or hide a `Notice` (test alert, URL changed).
 
+use crate::model::urgency::{Band, Level};
 use crate::notify::{urgency_for, Popup, PopupKind};
-use crate::urgency::{Band, Level};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use url::Url;

@@ -11,6 +11,7 @@
 //! `tunnel.token`. Warning the user about a changed URL is the caller's job:
 //! every new URL shows up as a new `Up { url }` state.
 
+use crate::model::health::TunnelHealth;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -1029,6 +1030,28 @@ async fn terminate(child: &mut Child, pgid: u32) {
         let _ = child.kill().await;
     }
     kill_group(pgid, Signal::Kill);
+}
+
+/// The tunnel's health words live in `model::health`; reading them off the
+/// supervisor's state is the supervisor's business.
+impl TunnelHealth {
+    /// The supervisor's state as health. `Off` is a stopped or absent tunnel.
+    pub fn from_state(state: &TunnelState, public_url: Option<&Url>) -> TunnelHealth {
+        match state {
+            TunnelState::Off => TunnelHealth::None {
+                public_url: public_url.cloned(),
+            },
+            TunnelState::Starting => TunnelHealth::Starting,
+            TunnelState::Up { url } => TunnelHealth::Up { url: url.clone() },
+            TunnelState::Restarting { reason, attempt } => TunnelHealth::Restarting {
+                attempt: *attempt,
+                reason: reason.clone(),
+            },
+            TunnelState::Failed { reason } => TunnelHealth::Failed {
+                reason: reason.clone(),
+            },
+        }
+    }
 }
 
 #[cfg(test)]

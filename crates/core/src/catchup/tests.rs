@@ -1,7 +1,7 @@
 //! Catch-up against the fake Sekoia API (real HTTP) and a real store.
 
 use super::*;
-use crate::event::Event;
+use crate::model::event::Event;
 use crate::pipeline::tests::Recorder;
 use crate::sekoia::{ApiKey, ClientConfig};
 use crate::store::Store;

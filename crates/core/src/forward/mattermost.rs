@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 
 use super::limit::{chars, fit};
 use super::{defuse_urls, strings, within, Facts, Message};
-use crate::urgency::Band;
+use crate::model::urgency::Band;
 
 /// Mattermost's limit on a post, in characters (runes).
 pub(super) const MESSAGE_MAX_CHARS: usize = 16_383;

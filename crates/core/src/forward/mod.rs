@@ -28,9 +28,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use sha2::Sha256;
 
+use crate::model::urgency::Band;
 use crate::notify::strip_controls;
 use crate::sekoia::Alert;
-use crate::urgency::Band;
 
 /// The header carrying the generic webhook's signature:
 /// `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">` (see [`signature`]).
@@ -130,7 +130,7 @@ impl Facts {
         let title = msg
             .summary
             .map(str::to_owned)
-            .or_else(|| alert.map(|a| crate::kind::alert_title(Some(a), msg.short_id)))
+            .or_else(|| alert.map(|a| crate::model::kind::alert_title(Some(a), msg.short_id)))
             .map(|t| clean(&t, TITLE_MAX_CHARS))
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| {

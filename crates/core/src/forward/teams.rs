@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 
 use super::limit::{fit, json_bytes};
 use super::{defuse_urls, within, Facts, Message};
-use crate::urgency::Band;
+use crate::model::urgency::Band;
 
 const CARD_SCHEMA: &str = "http://adaptivecards.io/schemas/adaptive-card.json";
 const OPEN_TITLE: &str = "Open in Sekoia.io";

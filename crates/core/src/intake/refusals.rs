@@ -10,7 +10,7 @@
 //! Owns only that bookkeeping. Must not: retry, buffer or drop events (a
 //! refused event was never acknowledged), or decide HTTP statuses.
 
-pub use crate::health::StorageHealth;
+pub use crate::model::health::StorageHealth;
 use crate::reach;
 use crate::store::{StoreError, Writer};
 use std::sync::{Mutex, PoisonError};

@@ -3,7 +3,7 @@
 //! shape, mapped onto v2), or something unknown, which is kept as an event
 //! of its own type rather than dropped. Pure: no I/O.
 
-use crate::event::Event;
+use crate::model::event::Event;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -99,10 +99,10 @@ fn old_style(root: &Map<String, Value>) -> Option<Value> {
         .unwrap_or(Value::Null);
     // `alert-comment-created` is a comment on the alert: the v2 type.
     let (kind, action) = match (kind.as_str(), action.strip_prefix("comment-")) {
-        ("alert", Some(rest)) => (crate::kind::COMMENT.to_owned(), rest.to_owned()),
+        ("alert", Some(rest)) => (crate::model::kind::COMMENT.to_owned(), rest.to_owned()),
         _ => (kind, action),
     };
-    let attributes = if kind == crate::kind::COMMENT {
+    let attributes = if kind == crate::model::kind::COMMENT {
         json!({"uuid": field("comment_uuid"), "alert_uuid": alert_uuid, "alert_short_id": short_id,
                "content": field("content")})
     } else {

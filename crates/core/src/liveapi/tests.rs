@@ -141,7 +141,7 @@ async fn events_of_both_shapes_reach_the_feed_once_even_when_the_webhook_brings_
     rig.feed_has(1).await;
     // The same alert event by webhook (stored first) and by the LiveAPI.
     let body = v2(UUID, 1_732_874_400);
-    let webhook = crate::event::Event::parse(body.as_bytes()).unwrap();
+    let webhook = crate::model::event::Event::parse(body.as_bytes()).unwrap();
     rig.store.writer().insert(webhook).await.unwrap();
     assert_eq!(rig.live.send(&body), 1);
     // The same v2 frame again, an unknown shape, and, now that v2 frames
@@ -482,7 +482,7 @@ async fn every_real_shape_over_the_liveapi_is_stored_once_under_its_subject() {
     }
     // The webhook brings two of them as well.
     for v2 in &shapes[..2] {
-        let event = crate::event::Event::parse(v2.to_string().as_bytes()).unwrap();
+        let event = crate::model::event::Event::parse(v2.to_string().as_bytes()).unwrap();
         rig.store.writer().insert(event).await.unwrap();
     }
     let deadline = StdInstant::now() + Duration::from_secs(10);

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::urgency::{Band, Level};
+use crate::model::urgency::{Band, Level};
 
 /// What a pop-up's "Acknowledge" button calls with the alert uuid: a
 /// sentence saying what happened (`Ok`) or what went wrong (`Err`). Built by
@@ -174,7 +174,7 @@ pub(crate) fn strip_controls(text: &str) -> String {
 }
 
 /// The one-line rule's line separators, defined with the model (`event`).
-pub use crate::event::is_line_separator;
+pub use crate::model::event::is_line_separator;
 
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')

@@ -2,9 +2,9 @@
 //! receivers on loopback.
 
 use super::*;
-use crate::event::Event;
 use crate::forward::test_receiver::{Receiver, Reply};
 use crate::forward::Secret;
+use crate::model::event::Event;
 use crate::pipeline::{Parts, Pipeline, PipelineConfig};
 use crate::settings::Settings;
 use std::sync::Mutex;

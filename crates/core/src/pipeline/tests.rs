@@ -2,7 +2,7 @@
 //! DESIGN.md §4) with the real client; pop-ups go to a recording sink.
 
 use super::*;
-use crate::event::Event;
+use crate::model::event::Event;
 use crate::notify::Popup;
 use crate::sekoia::{ApiKey, ClientConfig};
 use crate::store::Store;

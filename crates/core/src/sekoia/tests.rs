@@ -709,3 +709,22 @@ async fn a_lone_surrogate_in_one_listed_alert_spoils_neither_it_nor_its_neighbou
     let alert = client.get_alert(A).await.expect("the alert is read");
     assert_eq!(alert.title.as_deref(), Some("cut \u{fffd} low"));
 }
+
+// Moved from `model::health` with `ApiHealth::from_result`.
+#[test]
+fn api_results_map_to_key_rejected_unreachable_or_ok() {
+    assert_eq!(ApiHealth::from_result(Ok(())), Some(ApiHealth::Ok));
+    assert_eq!(
+        ApiHealth::from_result(Err(&SekoiaError::NotFound)),
+        Some(ApiHealth::Ok)
+    );
+    assert_eq!(ApiHealth::from_result(Err(&SekoiaError::InvalidUuid)), None);
+    let rejected = ApiHealth::from_result(Err(&SekoiaError::KeyRejected {
+        problem: KeyProblem::Expired,
+    }));
+    assert!(
+        matches!(rejected, Some(ApiHealth::KeyRejected { reason }) if reason.contains("rejected"))
+    );
+    let down = ApiHealth::from_result(Err(&SekoiaError::Timeout));
+    assert!(matches!(down, Some(ApiHealth::Unreachable { reason }) if reason.contains("in time")));
+}

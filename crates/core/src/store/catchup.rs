@@ -5,7 +5,7 @@
 //! Knows nothing about the API or pop-ups.
 
 use super::{save_alerts, Msg, Reader, StoreError, Writer};
-use crate::event::Event;
+use crate::model::event::Event;
 use crate::sekoia::Alert;
 use rusqlite::{params, OptionalExtension, Transaction};
 use tokio::sync::oneshot;

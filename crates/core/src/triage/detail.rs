@@ -7,8 +7,8 @@
 //! Must not: write anything (it only reads), or clean untrusted text (the
 //! window shows it as text; the controls are stripped there).
 
+use crate::model::urgency::Band;
 use crate::sekoia::{AlertRecord, Client, Comment, SekoiaError, WorkflowAction};
-use crate::urgency::Band;
 use serde::Serialize;
 
 /// How many comments the pane gets (the newest).

@@ -65,7 +65,7 @@ impl Rig {
         let body = format!(
             r#"{{"type":"alert","action":"created","attributes":{{"uuid":"{A}","short_id":"ALack1"}}}}"#
         );
-        let event = crate::event::Event::parse(body.as_bytes()).unwrap();
+        let event = crate::model::event::Event::parse(body.as_bytes()).unwrap();
         self.store.writer().insert(event).await.unwrap();
     }
 }
@@ -441,7 +441,7 @@ async fn the_detail_reads_history_comments_and_actions_and_says_404_in_words() {
     assert_eq!(record.history[0].status.as_deref(), Some("Acknowledged"));
     assert_eq!(record.history[0].comment.as_deref(), Some("Mine"));
     assert_eq!(record.history[1].status.as_deref(), Some("Pending"));
-    assert_eq!(d.band, Some(crate::urgency::Band::Urgent));
+    assert_eq!(d.band, Some(crate::model::urgency::Band::Urgent));
     assert_eq!(d.comments_total, 2);
     let names: Vec<&str> = d.actions.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["Close", "Reject"]);

@@ -862,3 +862,21 @@ async fn a_tunnel_stuck_starting_without_a_url_is_stopped_and_restarted_with_the
     .await;
     t.stop().await;
 }
+
+// Moved from `model::health` with `TunnelHealth::from_state`.
+#[test]
+fn tunnel_states_become_health_with_the_public_url() {
+    let fixed = url::Url::parse("https://hooks.example.com/").unwrap();
+    assert_eq!(
+        TunnelHealth::from_state(&TunnelState::Off, Some(&fixed)).public_url(),
+        Some(&fixed)
+    );
+    assert_eq!(
+        TunnelHealth::from_state(&TunnelState::Starting, Some(&fixed)).public_url(),
+        None
+    );
+    assert_eq!(
+        TunnelHealth::from_state(&TunnelState::Up { url: fixed.clone() }, None).words(),
+        "up at https://hooks.example.com/"
+    );
+}

@@ -544,7 +544,7 @@ async fn the_activation_token_sent_before_the_click_reaches_the_opener() {
 
 fn leveled(key: &str, value: u8) -> Popup {
     Popup {
-        level: crate::urgency::Level::new(Some(value), None),
+        level: crate::model::urgency::Level::new(Some(value), None),
         urgency: crate::notify::urgency_for(Some(value)),
         acknowledgeable: true,
         ..popup(key, Some(alert(&format!("AL{value}"))))

@@ -3,7 +3,7 @@
 //! regrouping of the events gives.
 
 use super::*;
-use crate::event::Event;
+use crate::model::event::Event;
 use crate::sekoia::Alert;
 use crate::store::{Reader, Store};
 use fake_sekoia::notification as n;

@@ -7,7 +7,7 @@
 //! Must not: decide what pops up (that is `policy`) or know how a band is
 //! shown (colours belong to the UI and to each forwarder).
 
-use crate::sekoia::Alert;
+use crate::model::alert::Alert;
 use serde::{Deserialize, Serialize};
 
 /// One of Sekoia.io's five urgency words, ordered from Low to Urgent (so
@@ -131,6 +131,12 @@ impl Level {
     pub fn label(self) -> String {
         format!("{} {}", self.band.word(), self.value)
     }
+}
+
+/// Sekoia's word for an urgency value, when the API did not give one (the
+/// scale of `urgency::Band`).
+pub fn urgency_word(value: u8) -> &'static str {
+    Band::of(value).word()
 }
 
 #[cfg(test)]

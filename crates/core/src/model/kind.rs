@@ -105,7 +105,7 @@ impl Change {
         let Ok(Value::Object(map)) = serde_json::from_str::<Value>(updated) else {
             return Change::Other;
         };
-        let text = |k: &str| crate::event::ident(map.get(k));
+        let text = |k: &str| crate::model::event::ident(map.get(k));
         if map.contains_key("status") || map.contains_key("status_name") {
             let name = text("status_name")
                 .or_else(|| text("status").and_then(|u| status_name(&u).map(str::to_owned)));
@@ -204,7 +204,7 @@ impl Facts {
             _ => (None, None, None),
         };
         let comment_uuid = (kind == COMMENT)
-            .then(|| crate::event::ident(attributes.as_ref().and_then(|a| a.get("uuid"))))
+            .then(|| crate::model::event::ident(attributes.as_ref().and_then(|a| a.get("uuid"))))
             .flatten();
         Facts {
             kind: kind.to_owned(),
@@ -354,7 +354,7 @@ pub fn alert_fallback(short_id: Option<&str>) -> String {
 
 /// An alert's title: `title`, else `rule.name` (real alerts may have no
 /// title; the rule is always there), else "Alert <short_id>".
-pub fn alert_title(alert: Option<&crate::sekoia::Alert>, short_id: Option<&str>) -> String {
+pub fn alert_title(alert: Option<&crate::model::alert::Alert>, short_id: Option<&str>) -> String {
     let known = alert.and_then(|a| {
         a.title
             .clone()
@@ -368,7 +368,7 @@ pub fn alert_title(alert: Option<&crate::sekoia::Alert>, short_id: Option<&str>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sekoia::{Alert, Named};
+    use crate::model::alert::{Alert, Named};
 
     fn facts(kind: &str, action: &str, updated: Option<&str>, raw: &str) -> Facts {
         Facts::read(kind, action, Some("ALm4Rt8Kx2Pq"), updated, raw)

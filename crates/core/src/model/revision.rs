@@ -9,7 +9,7 @@
 //! answer. Must not: parse notifications, do I/O or word anything but the
 //! raise line.
 
-use crate::urgency::{Band, Level};
+use crate::model::urgency::{Band, Level};
 
 /// The workflow status in which Acknowledge is allowed (DESIGN.md §4).
 pub const PENDING: &str = "Pending";
@@ -26,7 +26,7 @@ pub struct AlertState {
 impl AlertState {
     /// What an enriched (or cached) alert says: its status name and its
     /// current urgency, else the initial one.
-    pub fn of_alert(alert: &crate::sekoia::Alert) -> AlertState {
+    pub fn of_alert(alert: &crate::model::alert::Alert) -> AlertState {
         AlertState {
             status: alert.status.as_ref().and_then(|s| s.name.clone()),
             urgency: alert.urgency_value(),
@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn the_state_of_an_alert_is_its_status_name_and_current_urgency() {
-        let alert: crate::sekoia::Alert = serde_json::from_value(serde_json::json!({
+        let alert: crate::model::alert::Alert = serde_json::from_value(serde_json::json!({
             "status": {"name": "Ongoing"},
             "urgency": {"value": 40, "current_value": 85, "display": "Urgent"}
         }))

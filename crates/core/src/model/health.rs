@@ -7,10 +7,13 @@
 //! This module only describes and words the state: it probes nothing and
 //! stores nothing (the engine's `monitor` feeds it and records it).
 
-use crate::sekoia::SekoiaError;
-use crate::tunnel::TunnelState;
 use serde::{Deserialize, Serialize};
 use url::Url;
+
+/// Failed self-tests in a row through a tunnel's URL after which the tunnel
+/// program is restarted (a quick tunnel whose hostname the edge stopped
+/// serving keeps running and keeps showing it).
+pub const UNREACHABLE_AFTER: u32 = 3;
 
 /// Longest reason kept in a tooltip sentence, in characters.
 const MAX_REASON: usize = 200;
@@ -234,7 +237,7 @@ pub enum TunnelHealth {
     Checking { url: Url },
     /// The program runs and shows `url`, but the last `failures` self-tests
     /// through it failed: not up. Restarted after
-    /// `monitor::UNREACHABLE_AFTER` failures in a row.
+    /// [`UNREACHABLE_AFTER`] failures in a row.
     Unreachable {
         url: Url,
         failures: u32,
@@ -247,24 +250,6 @@ pub enum TunnelHealth {
 }
 
 impl TunnelHealth {
-    /// The supervisor's state as health. `Off` is a stopped or absent tunnel.
-    pub fn from_state(state: &TunnelState, public_url: Option<&Url>) -> TunnelHealth {
-        match state {
-            TunnelState::Off => TunnelHealth::None {
-                public_url: public_url.cloned(),
-            },
-            TunnelState::Starting => TunnelHealth::Starting,
-            TunnelState::Up { url } => TunnelHealth::Up { url: url.clone() },
-            TunnelState::Restarting { reason, attempt } => TunnelHealth::Restarting {
-                attempt: *attempt,
-                reason: reason.clone(),
-            },
-            TunnelState::Failed { reason } => TunnelHealth::Failed {
-                reason: reason.clone(),
-            },
-        }
-    }
-
     /// The public base URL Sekoia.io can post to, when there is one now.
     pub fn public_url(&self) -> Option<&Url> {
         match self {
@@ -329,41 +314,6 @@ pub enum ApiHealth {
     Unreachable { reason: String },
 }
 
-impl ApiHealth {
-    /// What a finished API call (retries included) says about the API, or
-    /// `None` when it says nothing (an identifier refused before any call).
-    pub fn from_result(result: Result<(), &SekoiaError>) -> Option<ApiHealth> {
-        let e = match result {
-            Ok(()) => return Some(ApiHealth::Ok),
-            Err(e) => e,
-        };
-        Some(match e {
-            // The key was accepted; only the alert, the pace or a triage
-            // action (a write permission, a status that moved on) was wrong.
-            SekoiaError::NotFound
-            | SekoiaError::RateLimited { .. }
-            | SekoiaError::WorkflowForbidden
-            | SekoiaError::NotPending => ApiHealth::Ok,
-            SekoiaError::InvalidUuid => return None,
-            SekoiaError::KeyRejected { .. }
-            | SekoiaError::Forbidden
-            | SekoiaError::InvalidKey { .. } => ApiHealth::KeyRejected {
-                reason: e.to_string(),
-            },
-            SekoiaError::Server { .. }
-            | SekoiaError::UnexpectedStatus { .. }
-            | SekoiaError::Timeout
-            | SekoiaError::Unreadable { .. }
-            | SekoiaError::Network { .. }
-            | SekoiaError::Connection(_)
-            | SekoiaError::CircuitOpen { .. }
-            | SekoiaError::InvalidApiUrl { .. } => ApiHealth::Unreachable {
-                reason: e.to_string(),
-            },
-        })
-    }
-}
-
 /// One delivery self-test's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SelfTest {
@@ -411,7 +361,7 @@ impl Health {
                 reason,
             } => Some(format!(
                 "The tunnel runs but Sekoia.io cannot reach it through {url} ({failures} failed self-test(s) in a row; it is restarted after {}): {}",
-                crate::monitor::UNREACHABLE_AFTER,
+                UNREACHABLE_AFTER,
                 sentence(reason)
             )),
             TunnelHealth::Plain { url } => Some(format!(
@@ -471,7 +421,6 @@ fn sentence(reason: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sekoia::KeyProblem;
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
@@ -649,26 +598,6 @@ mod tests {
     }
 
     #[test]
-    fn api_results_map_to_key_rejected_unreachable_or_ok() {
-        assert_eq!(ApiHealth::from_result(Ok(())), Some(ApiHealth::Ok));
-        assert_eq!(
-            ApiHealth::from_result(Err(&SekoiaError::NotFound)),
-            Some(ApiHealth::Ok)
-        );
-        assert_eq!(ApiHealth::from_result(Err(&SekoiaError::InvalidUuid)), None);
-        let rejected = ApiHealth::from_result(Err(&SekoiaError::KeyRejected {
-            problem: KeyProblem::Expired,
-        }));
-        assert!(
-            matches!(rejected, Some(ApiHealth::KeyRejected { reason }) if reason.contains("rejected"))
-        );
-        let down = ApiHealth::from_result(Err(&SekoiaError::Timeout));
-        assert!(
-            matches!(down, Some(ApiHealth::Unreachable { reason }) if reason.contains("in time"))
-        );
-    }
-
-    #[test]
     fn health_serializes_with_a_state_tag_and_reads_back() {
         let h = Health {
             tunnel: TunnelHealth::Restarting {
@@ -684,22 +613,5 @@ mod tests {
         assert_eq!(json["selftest"]["ok"], true);
         let back: Health = serde_json::from_value(json).unwrap();
         assert_eq!(back, h);
-    }
-
-    #[test]
-    fn tunnel_states_become_health_with_the_public_url() {
-        let fixed = url("https://hooks.example.com/");
-        assert_eq!(
-            TunnelHealth::from_state(&TunnelState::Off, Some(&fixed)).public_url(),
-            Some(&fixed)
-        );
-        assert_eq!(
-            TunnelHealth::from_state(&TunnelState::Starting, Some(&fixed)).public_url(),
-            None
-        );
-        assert_eq!(
-            TunnelHealth::from_state(&TunnelState::Up { url: fixed.clone() }, None).words(),
-            "up at https://hooks.example.com/"
-        );
     }
 }

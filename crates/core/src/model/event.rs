@@ -10,7 +10,7 @@
 //! an error. What an event is about (its subject) follows `kind`; this module
 //! does no I/O.
 
-use crate::kind::Subject;
+use crate::model::kind::{Change, Facts, Subject};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -32,7 +32,7 @@ pub struct Event {
     /// `action`: `created`, `updated`, `alerts-updated`, ... (kept as sent;
     /// [`UNKNOWN`] when absent or unreadable).
     pub action: String,
-    /// What the event is about (see [`crate::kind::subject`]): the alert
+    /// What the event is about (see [`crate::model::kind::subject`]): the alert
     /// for `alert` and `alert-comment`, the case for `case`, else the
     /// object named by `attributes.uuid`, if any.
     pub subject: Subject,
@@ -116,9 +116,9 @@ impl Event {
         let attributes = root.get("attributes").and_then(Value::as_object);
         let attr = |key: &str| ident(attributes.and_then(|a| a.get(key)));
         let object_uuid = attr("uuid");
-        let subject = crate::kind::subject(&kind);
+        let subject = crate::model::kind::subject(&kind);
         let (uuid, short_id) = match subject {
-            Subject::Alert if kind == crate::kind::COMMENT => {
+            Subject::Alert if kind == crate::model::kind::COMMENT => {
                 (attr("alert_uuid"), attr("alert_short_id"))
             }
             _ => (object_uuid.clone(), attr("short_id")),
@@ -314,6 +314,36 @@ fn syntax_detail(e: &serde_json::Error) -> String {
         Category::Data | Category::Io => "unreadable data",
     };
     format!("{what} at line {} column {}", e.line(), e.column())
+}
+
+/// The fields of a stored event the policy looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventView {
+    pub id: i64,
+    /// `type` as sent.
+    pub kind: String,
+    pub action: String,
+    /// The subject's uuid (`""` when none): a comment's alert.
+    pub uuid: String,
+    /// The subject's short id.
+    pub short_id: Option<String>,
+    /// What the event is about.
+    pub subject: Subject,
+    /// What it says beside its subject (change, comment text, case title).
+    pub facts: Facts,
+}
+
+impl EventView {
+    /// About an alert (the alert's own notifications and its comments).
+    pub fn is_alert(&self) -> bool {
+        self.subject == Subject::Alert
+    }
+
+    /// An update that never raises a pop-up by itself (occurrences,
+    /// urgency; see `kind::Change::is_quiet`).
+    pub fn is_quiet(&self) -> bool {
+        self.facts.change.as_ref().is_some_and(Change::is_quiet)
+    }
 }
 
 #[cfg(test)]

@@ -16,13 +16,13 @@ use crate::monitor::{Monitor, MonitorConfig, Probe, Shared};
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
 use crate::notify::{Popup, PopupKind, Urgency};
+use crate::os::tasks::Tasks;
 use crate::outbox::{DestinationStatus, Forwarders, OutboxConfig, OutboxError};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
 use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use crate::selftest::{Delivered, Route, SelfTestError};
 use crate::settings::{hook_url, ForwardTarget, HookSecret, Settings, TunnelKind};
 use crate::store::{Reader, Store, StoreError, Writer};
-use crate::tasks::Tasks;
 use crate::triage::{Acknowledged, TriageError};
 use crate::tunnel::{Tunnel, TunnelState};
 use serde::{Deserialize, Serialize};
@@ -622,7 +622,7 @@ pub async fn running_instance(data_dir: &Path) -> Option<SocketAddr> {
 pub async fn running(data_dir: &Path) -> Option<Instance> {
     let text = std::fs::read_to_string(data_dir.join(INSTANCE_FILE)).ok()?;
     let instance: Instance = serde_json::from_str(&text).ok()?;
-    crate::ownership::confirmed(instance.pid, instance.listen)
+    crate::os::ownership::confirmed(instance.pid, instance.listen)
         .await
         .then_some(instance)
 }
@@ -794,7 +794,7 @@ fn write_instance(data_dir: &Path, instance: &Instance) {
     let result = serde_json::to_vec(instance)
         .map_err(std::io::Error::other)
         // A new 0600 temp file under a random name, never through a symlink.
-        .and_then(|bytes| crate::private::replace(&path, &bytes));
+        .and_then(|bytes| crate::os::private::replace(&path, &bytes));
     if let Err(e) = result {
         // Only `webhook-url` and `send-test` need it; serving goes on.
         tracing::warn!(path = %path.display(), error = %e, "cannot record the running instance");

@@ -3,23 +3,20 @@
 
 pub mod bounded;
 pub mod catchup;
-pub mod children;
 pub mod engine;
 pub mod escalation;
 pub mod forward;
 pub mod intake;
 pub mod liveapi;
-pub mod logs;
 pub mod model;
 pub mod monitor;
 pub mod network;
 pub mod notify;
+pub mod os;
 pub mod outbox;
-pub mod ownership;
 pub mod pause;
 pub mod pipeline;
 pub mod policy;
-pub mod private;
 pub mod proof;
 pub mod reach;
 pub mod retry;
@@ -29,12 +26,12 @@ pub mod selftest;
 pub mod settings;
 pub mod store;
 pub mod storm;
-pub mod tasks;
 pub mod triage;
 pub mod tunnel;
 
 // The paths the shells (and tests) have always used.
 pub use model::{event, health, kind, revision, urgency};
+pub use os::{children, logs, ownership, private, tasks};
 
 #[cfg(test)]
 mod fuzz_seeds;

@@ -64,7 +64,7 @@ pub(crate) struct MonitorConfig {
     pub proof: Arc<crate::proof::Proof>,
     /// The engine's tasks: background probes run there, so none outlives
     /// the engine.
-    pub tasks: crate::tasks::Tasks,
+    pub tasks: crate::os::tasks::Tasks,
 }
 
 /// The state shared by the monitor task and the engine's handles.
@@ -84,7 +84,7 @@ pub(crate) struct Shared {
     fixed_public: Option<Url>,
     allow_plain_http: bool,
     proof: Arc<crate::proof::Proof>,
-    tasks: crate::tasks::Tasks,
+    tasks: crate::os::tasks::Tasks,
 }
 
 impl Shared {

@@ -176,7 +176,7 @@ pub enum StoreError {
     #[error("the data directory {} is not private: {why}; anyone who can write there chooses what this app reads. Make it yours with `chmod go-w` (or `chown`), or choose another with --data-dir", path.display())]
     OpenDataDir {
         path: PathBuf,
-        why: crate::private::OpenDir,
+        why: crate::os::private::OpenDir,
     },
     #[error("the database {} was written by a newer version (schema {found}, this build knows {known}); upgrade Sekoia Notifier", path.display())]
     TooNew {
@@ -1171,7 +1171,7 @@ fn create_data_dir(path: &Path) -> Result<(), StoreError> {
         cause: Arc::new(e),
     };
     builder.create(path).map_err(io)?;
-    crate::private::check_dir(path)
+    crate::os::private::check_dir(path)
         .map_err(io)?
         .map_err(|why| StoreError::OpenDataDir {
             path: path.to_owned(),

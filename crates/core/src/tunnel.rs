@@ -715,7 +715,7 @@ fn redact(line: &str, secrets: &[String]) -> String {
 
 /// Logs a line of the program's output, through `chatter` (repeats
 /// counted, floods rate-limited: a chatty program never fills the disk).
-fn log_line(name: &str, line: &str, chatter: &mut crate::logs::Chatter) {
+fn log_line(name: &str, line: &str, chatter: &mut crate::os::logs::Chatter) {
     for kept in chatter.offer(&strip_ansi(line), std::time::Instant::now()) {
         tracing::info!(target: "tunnel", "{name}: {kept}");
     }
@@ -759,7 +759,7 @@ async fn supervise(
         .build()
         .unwrap_or_default();
     let mut attempt: u32 = 0;
-    let mut chatter = crate::logs::Chatter::default();
+    let mut chatter = crate::os::logs::Chatter::default();
     state.send_replace(TunnelState::Starting);
     loop {
         let proc = &base;
@@ -900,7 +900,11 @@ enum End {
 
 /// Logs the lines still in flight (bounded: the group is dead, pipes close).
 /// Then what the chatter still owes (repeats, drops).
-async fn drain(name: &str, lines: &mut mpsc::Receiver<String>, chatter: &mut crate::logs::Chatter) {
+async fn drain(
+    name: &str,
+    lines: &mut mpsc::Receiver<String>,
+    chatter: &mut crate::os::logs::Chatter,
+) {
     let deadline = Instant::now() + Duration::from_millis(500);
     while let Ok(Some(line)) = tokio::time::timeout_at(deadline, lines.recv()).await {
         log_line(name, &line, chatter);
@@ -951,7 +955,7 @@ async fn pump<R: AsyncRead + Unpin>(r: R, tx: mpsc::Sender<String>, secrets: Vec
 fn spawn(proc: &Process) -> io::Result<Child> {
     let mut cmd = Command::new(&proc.program);
     // Only the session's ordinary variables: never the API key.
-    crate::children::scrub_async(&mut cmd, proc.own);
+    crate::os::children::scrub_async(&mut cmd, proc.own);
     cmd.args(&proc.args)
         .envs(proc.envs.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())

@@ -122,13 +122,13 @@ impl Opener {
         match self {
             Opener::System => {
                 // The platform's openers in turn, with a clean environment.
-                if let Err(error) = crate::children::open_in_browser(link.as_str(), &handed) {
+                if let Err(error) = crate::os::children::open_in_browser(link.as_str(), &handed) {
                     tracing::warn!(%error, "could not open the alert page in the browser");
                 }
             }
             Opener::Command(program) => {
                 let mut command = std::process::Command::new(program);
-                crate::children::scrub(&mut command, &[]);
+                crate::os::children::scrub(&mut command, &[]);
                 let spawned = command
                     .envs(handed.iter().map(|(k, v)| (k, v)))
                     .arg(link.as_str())

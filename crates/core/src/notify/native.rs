@@ -118,7 +118,8 @@ impl Sink for Native {
                     }
                     match link {
                         Some(link) if link_allowed(&allowed, &link) => {
-                            if let Err(error) = crate::children::open_in_browser(link.as_str(), &[])
+                            if let Err(error) =
+                                crate::os::children::open_in_browser(link.as_str(), &[])
                             {
                                 tracing::warn!(%error, "could not open the alert page");
                             }

@@ -19,7 +19,7 @@ pub(super) fn read_or_create(path: &Path) -> Result<HookSecret, SettingsError> {
         Ok(text) => parse(&text, path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let secret = HookSecret::generate()?;
-            match crate::private::create_new(path) {
+            match crate::os::private::create_new(path) {
                 Ok(mut file) => {
                     file.write_all(format!("{}\n", secret.as_str()).as_bytes())
                         .and_then(|()| file.sync_all())
@@ -42,7 +42,7 @@ pub(super) fn read_or_create(path: &Path) -> Result<HookSecret, SettingsError> {
 /// A new secret written over `path` (atomically, 0600).
 pub(super) fn regenerate(path: &Path) -> Result<HookSecret, SettingsError> {
     let secret = HookSecret::generate()?;
-    crate::private::replace(path, format!("{}\n", secret.as_str()).as_bytes())
+    crate::os::private::replace(path, format!("{}\n", secret.as_str()).as_bytes())
         .map_err(|e| io_error("write", path, e))?;
     Ok(secret)
 }

@@ -42,7 +42,7 @@ pub fn rolling(data_dir: &Path, name: &str) -> io::Result<Capped> {
 pub fn rolling_capped(data_dir: &Path, name: &str, cap: u64) -> io::Result<Capped> {
     // A data directory open to others gets nothing written into it (the
     // store then refuses it in words).
-    if let Ok(Err(open)) = crate::private::check_dir(data_dir) {
+    if let Ok(Err(open)) = crate::os::private::check_dir(data_dir) {
         return Err(io::Error::other(open));
     }
     let dir = data_dir.join("logs");
@@ -56,7 +56,7 @@ pub fn rolling_capped(data_dir: &Path, name: &str, cap: u64) -> io::Result<Cappe
     builder.create(&dir)?;
     // The appender creates files with the process's umask: today's is
     // created first, 0600 (each new day's in `CapState::roll`).
-    crate::private::append(&day_file(&dir, name, time::OffsetDateTime::now_utc()))?;
+    crate::os::private::append(&day_file(&dir, name, time::OffsetDateTime::now_utc()))?;
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(name)
@@ -127,7 +127,7 @@ impl CapState {
         let file = day_file(&self.dir, &self.name, now);
         // Before the appender rotates into it: created private (a failure
         // shows when the appender opens it).
-        let _ = crate::private::append(&file);
+        let _ = crate::os::private::append(&file);
         self.written = std::fs::metadata(file).map_or(0, |m| m.len());
     }
 

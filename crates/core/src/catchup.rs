@@ -12,9 +12,9 @@
 //! pop up each caught-up alert, or move the cursor past a gap it could not
 //! fill.
 
+use crate::net::sekoia::{Client, SekoiaError};
 use crate::pipeline::Sink;
 use crate::policy::{EventView, Policy};
-use crate::sekoia::{Client, SekoiaError};
 use crate::settings::Settings;
 use crate::store::{Fill, Reader, Reads, StoreError, Writer};
 use crate::storm::Tally;
@@ -179,7 +179,7 @@ impl CatchUp {
             offset += count;
             let last = count == 0
                 || page.has_more == Some(false)
-                || (page.has_more.is_none() && count < crate::sekoia::LIST_CHUNK);
+                || (page.has_more.is_none() && count < crate::net::sekoia::LIST_CHUNK);
             // The cursor moves, and the gaps close, with the last page, in
             // its transaction.
             let move_cursor = cursor.filter(|_| last);

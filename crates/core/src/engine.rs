@@ -13,13 +13,13 @@ use crate::intake;
 use crate::liveapi::{self, LiveApi, LiveConfig};
 use crate::model::health::{ApiHealth, Health};
 use crate::monitor::{Monitor, MonitorConfig, Probe, Shared};
+use crate::net::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 #[cfg(target_os = "linux")]
 use crate::notify::desktop::{Desktop, Opener};
 use crate::notify::{Popup, PopupKind, Urgency};
 use crate::os::tasks::Tasks;
 use crate::outbox::{DestinationStatus, Forwarders, OutboxConfig, OutboxError};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
-use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use crate::selftest::{Delivered, Route, SelfTestError};
 use crate::settings::{hook_url, ForwardTarget, HookSecret, Settings, TunnelKind};
 use crate::store::{Reader, Store, StoreError, Writer};
@@ -49,7 +49,7 @@ pub enum EngineError {
     #[error(transparent)]
     Outbox(#[from] OutboxError),
     #[error(transparent)]
-    Network(#[from] crate::network::NetworkError),
+    Network(#[from] crate::net::network::NetworkError),
     #[error("the OS gave no random bytes for this start's URL proof ({0})")]
     Random(getrandom::Error),
     #[error("cannot listen on {addr}: {cause}; another program (or another sekoia-notifierd) may use it: change listener.bind in the config")]
@@ -148,7 +148,7 @@ impl Engine {
             .clone()
             .ok_or(EngineError::NoSecret)?;
         // One proxy rule and one set of trusted roots for every connection.
-        let network = crate::network::Network::new(&settings.network)?;
+        let network = crate::net::network::Network::new(&settings.network)?;
         let client = match options.api_key.clone() {
             Some(key) => Some(Client::new(
                 ClientConfig {

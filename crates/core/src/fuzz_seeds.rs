@@ -4,7 +4,7 @@
 //! `make fuzz` finds is added there as a seed.
 
 use crate::model::event::Event;
-use crate::sekoia::parse_alert_list_bytes;
+use crate::net::sekoia::parse_alert_list_bytes;
 use std::path::PathBuf;
 
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {

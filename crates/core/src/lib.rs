@@ -10,7 +10,7 @@ pub mod intake;
 pub mod liveapi;
 pub mod model;
 pub mod monitor;
-pub mod network;
+pub mod net;
 pub mod notify;
 pub mod os;
 pub mod outbox;
@@ -19,9 +19,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod proof;
 pub mod reach;
-pub mod retry;
 pub mod secrets;
-pub mod sekoia;
 pub mod selftest;
 pub mod settings;
 pub mod store;
@@ -31,6 +29,7 @@ pub mod tunnel;
 
 // The paths the shells (and tests) have always used.
 pub use model::{event, health, kind, revision, urgency};
+pub use net::{network, retry, sekoia};
 pub use os::{children, logs, ownership, private, tasks};
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub mod schedule;
 
 use crate::catchup::CatchUp;
 use crate::model::health::LiveHealth;
-use crate::sekoia::{ApiKey, Client, SekoiaError};
+use crate::net::sekoia::{ApiKey, Client, SekoiaError};
 use crate::store::{StoreError, Writer};
 use frame::Frame;
 use futures_util::{SinkExt, StreamExt};
@@ -65,7 +65,7 @@ pub enum LiveError {
     Connect { detail: String },
     /// The proxy or a certificate failed (words from `network`).
     #[error("{0}")]
-    Network(crate::network::Failure),
+    Network(crate::net::network::Failure),
     #[error("the LiveAPI did not answer within {} s", .0.as_secs())]
     Timeout(Duration),
     #[error("the LiveAPI closed the connection")]
@@ -99,7 +99,7 @@ pub struct LiveConfig {
     /// alert created just before it may not have been pushed (60 s).
     pub catch_up_margin: Duration,
     /// Proxy (CONNECT) and trusted roots (the environment and the OS store).
-    pub network: crate::network::Network,
+    pub network: crate::net::network::Network,
 }
 
 impl LiveConfig {
@@ -111,7 +111,7 @@ impl LiveConfig {
             connect_timeout: Duration::from_secs(15),
             schedule: Schedule::default(),
             catch_up_margin: Duration::from_secs(60),
-            network: crate::network::Network::system(),
+            network: crate::net::network::Network::system(),
         }
     }
 }
@@ -274,7 +274,7 @@ pub async fn probe(
     url: &Url,
     key: &ApiKey,
     wait: Duration,
-    network: &crate::network::Network,
+    network: &crate::net::network::Network,
 ) -> Result<(), LiveError> {
     let config = LiveConfig {
         connect_timeout: wait,
@@ -332,7 +332,7 @@ async fn connect(config: &LiveConfig, key: &ApiKey) -> Result<Socket, LiveError>
     // TLS with the network's roots and the upgrade inside it.
     let network = &config.network;
     let opening = async {
-        let opened = crate::network::open(network, &config.url, config.connect_timeout)
+        let opened = crate::net::network::open(network, &config.url, config.connect_timeout)
             .await
             .map_err(LiveError::Network)?;
         let connector = Connector::Rustls(network.tls());
@@ -344,7 +344,7 @@ async fn connect(config: &LiveConfig, key: &ApiKey) -> Result<Socket, LiveError>
         )
         .await
         .map_err(
-            |e| match crate::network::explain(network, &config.url, &e) {
+            |e| match crate::net::network::explain(network, &config.url, &e) {
                 Some(failure) => LiveError::Network(failure),
                 None => ws_error(e),
             },

@@ -53,7 +53,7 @@ pub(crate) struct MonitorConfig {
     /// Whether an API key is configured.
     pub has_key: bool,
     /// Proxy and trusted roots of the self-test's POST.
-    pub network: crate::network::Network,
+    pub network: crate::net::network::Network,
     /// Restarts the tunnel program after [`UNREACHABLE_AFTER`] failed
     /// self-tests in a row through its URL.
     pub restart: Option<Restarter>,
@@ -73,7 +73,7 @@ pub(crate) struct Shared {
     secret: watch::Receiver<HookSecret>,
     data_dir: PathBuf,
     writer: Writer,
-    network: crate::network::Network,
+    network: crate::net::network::Network,
     /// One probe at a time (the periodic one and "Send test alert").
     probing: Mutex<()>,
     restart: Option<Restarter>,

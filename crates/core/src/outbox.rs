@@ -31,9 +31,9 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::forward::{Destination, ForwardError, Kind, Poster, RetryPolicy};
+use crate::net::sekoia::Alert;
 use crate::notify::{Popup, Urgency};
 use crate::pipeline::Sink;
-use crate::sekoia::Alert;
 use crate::settings::{EventFilter, ForwardTarget};
 use crate::store::{Reader, Store, StoreError, Writer};
 
@@ -50,7 +50,7 @@ pub struct OutboxConfig {
     /// A row not delivered this long after it was queued fails for good.
     pub give_up_after: Duration,
     /// Proxy and trusted roots of the POSTs.
-    pub network: crate::network::Network,
+    pub network: crate::net::network::Network,
 }
 
 impl Default for OutboxConfig {
@@ -59,7 +59,7 @@ impl Default for OutboxConfig {
             retry: RetryPolicy::default(),
             pause: Duration::from_secs(30),
             give_up_after: Duration::from_secs(3600),
-            network: crate::network::Network::system(),
+            network: crate::net::network::Network::system(),
         }
     }
 }

@@ -15,11 +15,11 @@ use crate::escalation::{Escalation, Reminders};
 use crate::forward::{payload, Message};
 use crate::model::kind::{Change, EnrichFailure, Subject};
 use crate::model::revision::{raised_line, revise, AlertState, Revision};
+use crate::net::sekoia::{Alert, Client, SekoiaError};
 use crate::notify::desktop::Desktop;
 use crate::notify::{Acknowledger, NotifyError, Popup, WindowOpener};
 use crate::outbox::{Lane, Queued};
 use crate::policy::{popup, EventView, Policy};
-use crate::sekoia::{Alert, Client, SekoiaError};
 use crate::settings::Settings;
 use crate::store::{Reads, StoreError, Writer};
 use crate::storm::{Budget, Storm, Wanted};
@@ -229,7 +229,7 @@ impl Pipeline {
         // The cached alerts of this batch, in one read off the async threads.
         let mut uuids: Vec<String> = events
             .iter()
-            .filter(|e| e.is_alert() && crate::sekoia::is_uuid(&e.uuid))
+            .filter(|e| e.is_alert() && crate::net::sekoia::is_uuid(&e.uuid))
             .map(|e| e.uuid.clone())
             .collect();
         uuids.sort();
@@ -252,7 +252,7 @@ impl Pipeline {
         let mut cases = Vec::new();
         for e in &events {
             if e.subject == Subject::Case {
-                if crate::sekoia::is_uuid(&e.uuid) && !cases.contains(&e.uuid) {
+                if crate::net::sekoia::is_uuid(&e.uuid) && !cases.contains(&e.uuid) {
                     cases.push(e.uuid.clone());
                 }
                 continue;
@@ -262,7 +262,7 @@ impl Pipeline {
             }
             // A notification that names no alert we could ask about is kept
             // and shown as such; it never spoils the batch's list call.
-            if !crate::sekoia::is_uuid(&e.uuid) {
+            if !crate::net::sekoia::is_uuid(&e.uuid) {
                 if !unusable.contains(&e.uuid) {
                     unusable.push(e.uuid.clone());
                 }
@@ -644,7 +644,7 @@ fn after_update(before: &AlertState, event: &EventView, alert: Option<&Alert>) -
 /// word dropped (it named the old value; the scale words the new one).
 fn with_current_urgency(alert: &Alert, value: u8) -> Alert {
     let mut now = alert.clone();
-    now.urgency = Some(crate::sekoia::Urgency {
+    now.urgency = Some(crate::net::sekoia::Urgency {
         value: alert.urgency.as_ref().and_then(|u| u.value),
         current_value: Some(value),
         display: None,

@@ -4,8 +4,8 @@
 
 use crate::model::kind::Subject;
 use crate::model::urgency::Level;
+use crate::net::sekoia::Alert;
 use crate::notify::{urgency_for, Popup, PopupKind};
-use crate::sekoia::Alert;
 use crate::selftest::{PROBE_ACTION, TEST_TYPE};
 use crate::settings::{EventFilter, NotifySettings};
 
@@ -146,8 +146,8 @@ pub fn popup(
 mod tests {
     use super::*;
     use crate::model::kind::Facts;
+    use crate::net::sekoia::{Named, Urgency as AlertUrgency};
     use crate::notify::Urgency;
-    use crate::sekoia::{Named, Urgency as AlertUrgency};
 
     fn event(kind: &str, action: &str) -> EventView {
         EventView {

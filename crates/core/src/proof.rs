@@ -13,7 +13,7 @@
 //!
 //! Must not: log the nonce or the answer, or carry the hook secret.
 
-use crate::network::Network;
+use crate::net::network::Network;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -123,7 +123,7 @@ impl Proof {
                 what: format!("it answered {}", status.as_u16()),
             });
         }
-        let body = crate::network::read_capped(response, 1024)
+        let body = crate::net::network::read_capped(response, 1024)
             .await
             .map_err(|e| ProofError::NotOurs {
                 url_host: url_host.clone(),

@@ -13,7 +13,7 @@
 //! The headless daemon uses [`resolve_given_first`]: a key given by the
 //! environment, a credential or a file never touches the keyring.
 
-use crate::sekoia::ApiKey;
+use crate::net::sekoia::ApiKey;
 use crate::settings::Settings;
 use std::fmt;
 use std::path::PathBuf;

@@ -6,7 +6,7 @@
 //! This module only probes: it starts nothing and changes no state but the
 //! one test event.
 
-use crate::network::Network;
+use crate::net::network::Network;
 use crate::store::Reader;
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -21,13 +21,16 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 mod forward;
-mod network;
 mod secret_file;
 
+use crate::net::network::config as network;
+/// `[network]` is read by `net::network`, which owns its type.
+pub use crate::net::network::config::{
+    shown_url as shown_proxy_url, NetworkSettings, ProxySetting,
+};
 pub use forward::{
     check_url as check_forward_url, forward_targets, is_keyring_id, ForwardSettings, ForwardTarget,
 };
-pub use network::{shown_url as shown_proxy_url, NetworkSettings, ProxySetting};
 
 use base64::Engine as _;
 use serde::de::{self, Deserializer};

@@ -9,8 +9,8 @@
 
 use crate::model::event::Event;
 use crate::model::kind::{Change, Facts, Subject};
+use crate::net::sekoia::Alert;
 use crate::policy::{urgency_word, EventView};
-use crate::sekoia::Alert;
 use crate::settings::Settings;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -493,7 +493,10 @@ impl Writer {
 
     /// Caches cases from the Case API (keyed by their uuid; one without is
     /// skipped), in its own transaction.
-    pub async fn cache_cases(&self, cases: Vec<crate::sekoia::Case>) -> Result<(), StoreError> {
+    pub async fn cache_cases(
+        &self,
+        cases: Vec<crate::net::sekoia::Case>,
+    ) -> Result<(), StoreError> {
         self.apply_to_feed(Box::new(move |tx| save_cases(tx, &cases)))
             .await
     }
@@ -759,7 +762,7 @@ fn save_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[Alert]) -> Result<(), S
 
 fn save_cases(
     tx: &rusqlite::Transaction<'_>,
-    cases: &[crate::sekoia::Case],
+    cases: &[crate::net::sekoia::Case],
 ) -> Result<(), StoreError> {
     let fetched_at = now_rfc3339();
     let mut save = tx.prepare_cached(

@@ -11,8 +11,8 @@
 
 use std::sync::Arc;
 
+use crate::net::sekoia::{Client, SekoiaError};
 use crate::notify::{cap, strip_controls, Acknowledger};
-use crate::sekoia::{Client, SekoiaError};
 use crate::store::{StoreError, Writer};
 
 /// The name of the workflow action this module triggers.
@@ -87,7 +87,7 @@ pub async fn apply(
 }
 
 /// The offered action names, cleaned, for an error message.
-fn offered(actions: &[crate::sekoia::WorkflowAction]) -> String {
+fn offered(actions: &[crate::net::sekoia::WorkflowAction]) -> String {
     let names: Vec<String> = actions
         .iter()
         .map(|a| cap(strip_controls(&a.name).trim(), 40))

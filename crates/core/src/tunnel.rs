@@ -690,7 +690,9 @@ async fn poll_url(
     if !resp.status().is_success() {
         return None;
     }
-    let body = crate::network::read_capped(resp, 1024 * 1024).await.ok()?;
+    let body = crate::net::network::read_capped(resp, 1024 * 1024)
+        .await
+        .ok()?;
     match discovery {
         Discovery::Ngrok { port, .. } => ngrok::parse_tunnels(&body, *port),
         _ => parse_quicktunnel(&body),

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::model::event::Event;
+use crate::net::sekoia::{ApiKey, ClientConfig};
 use crate::pipeline::tests::Recorder;
-use crate::sekoia::{ApiKey, ClientConfig};
 use crate::store::Store;
 use fake_sekoia::{alert_json, FakeSekoia, Fault};
 

@@ -29,8 +29,8 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::model::urgency::Band;
+use crate::net::sekoia::Alert;
 use crate::notify::strip_controls;
-use crate::sekoia::Alert;
 
 /// The header carrying the generic webhook's signature:
 /// `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">` (see [`signature`]).
@@ -413,7 +413,7 @@ pub enum ForwardError {
         status: u16,
         reason: String,
     },
-    #[error("{host} is rate limiting forwarded alerts (429){}; forward fewer events (events, min_urgency) or wait", crate::retry::wait_hint(.retry_after))]
+    #[error("{host} is rate limiting forwarded alerts (429){}; forward fewer events (events, min_urgency) or wait", crate::net::retry::wait_hint(.retry_after))]
     RateLimited {
         host: String,
         retry_after: Option<Duration>,
@@ -454,7 +454,7 @@ pub enum ForwardError {
 /// receivers answer with a few bytes (`ok`, `1`) or a short JSON error.
 pub const MAX_ANSWER: usize = 64 * 1024;
 
-impl crate::retry::AskedWait for ForwardError {
+impl crate::net::retry::AskedWait for ForwardError {
     fn asked_wait(&self) -> Option<Duration> {
         match self {
             ForwardError::RateLimited { retry_after, .. } => *retry_after,
@@ -483,7 +483,7 @@ pub struct Poster {
     http: reqwest::Client,
     policy: RetryPolicy,
     /// Words for proxy and certificate failures.
-    network: crate::network::Network,
+    network: crate::net::network::Network,
 }
 
 impl Poster {
@@ -493,13 +493,13 @@ impl Poster {
     }
 
     pub fn with_policy(policy: RetryPolicy) -> Result<Poster, ForwardError> {
-        Poster::with_network(policy, &crate::network::Network::system())
+        Poster::with_network(policy, &crate::net::network::Network::system())
     }
 
     /// A poster whose POSTs go through `network`'s proxy with its roots.
     pub fn with_network(
         policy: RetryPolicy,
-        network: &crate::network::Network,
+        network: &crate::net::network::Network,
     ) -> Result<Poster, ForwardError> {
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -552,7 +552,7 @@ impl Poster {
         };
         let policy = &self.policy;
         let backoff =
-            crate::retry::backoff(policy.base_delay, policy.max_wait, policy.max_attempts);
+            crate::net::retry::backoff(policy.base_delay, policy.max_wait, policy.max_attempts);
         let max_wait = policy.max_wait;
         let attempts = AtomicUsize::new(0);
         let result = (|| {
@@ -561,7 +561,7 @@ impl Poster {
         })
         .retry(backoff)
         .when(ForwardError::is_transient)
-        .adjust(move |err, delay| crate::retry::honour_retry_after(err, delay, max_wait))
+        .adjust(move |err, delay| crate::net::retry::honour_retry_after(err, delay, max_wait))
         .notify(|err, delay| {
             tracing::warn!(
                 kind = %dest.kind,
@@ -611,7 +611,7 @@ impl Poster {
         let request = request.body(raw);
         let response = request.send().await.map_err(|e| {
             // The proxy or a certificate, in words (host only, never the URL).
-            match crate::network::explain(&self.network, url, &e).filter(|_| !e.is_timeout()) {
+            match crate::net::network::explain(&self.network, url, &e).filter(|_| !e.is_timeout()) {
                 Some(failure) => ForwardError::Network {
                     host: host.to_owned(),
                     detail: failure.to_string(),
@@ -620,20 +620,20 @@ impl Poster {
             }
         })?;
         let status = response.status().as_u16();
-        let retry_after = crate::retry::retry_after(response.headers());
+        let retry_after = crate::net::retry::retry_after(response.headers());
         // Read the answer so the connection can be reused; a 4xx says why.
         // At most MAX_ANSWER: an endpoint that streams on is cut off, and
         // the delivery fails without a retry (the POST did reach it).
-        let text = match crate::network::read_capped(response, MAX_ANSWER).await {
+        let text = match crate::net::network::read_capped(response, MAX_ANSWER).await {
             Ok(text) => text,
-            Err(crate::network::BodyError::TooLarge { cap }) => {
+            Err(crate::net::network::BodyError::TooLarge { cap }) => {
                 return Err(ForwardError::Oversized {
                     host: host.to_owned(),
                     status,
                     cap,
                 })
             }
-            Err(crate::network::BodyError::Read(_)) => bytes::Bytes::new(),
+            Err(crate::net::network::BodyError::Read(_)) => bytes::Bytes::new(),
         };
         let host = host.to_owned();
         match status {

@@ -2,7 +2,7 @@
 
 use super::test_receiver::*;
 use super::*;
-use crate::sekoia::{AlertType, Named, Urgency};
+use crate::net::sekoia::{AlertType, Named, Urgency};
 use axum::http::Method;
 use serde_json::json;
 use std::time::Instant;

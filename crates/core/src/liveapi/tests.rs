@@ -62,7 +62,11 @@ impl Rig {
     }
 
     fn client(&self) -> Client {
-        Client::new(crate::sekoia::ClientConfig::new(self.api.url()), self.key()).unwrap()
+        Client::new(
+            crate::net::sekoia::ClientConfig::new(self.api.url()),
+            self.key(),
+        )
+        .unwrap()
     }
 
     fn start(&self, config: LiveConfig, key: ApiKey, with_client: bool) -> LiveApi {

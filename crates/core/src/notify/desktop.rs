@@ -381,7 +381,7 @@ impl Desktop {
             && popup.acknowledgeable
             && self.acknowledger.get().is_some()
             && link.is_some()
-            && crate::sekoia::is_uuid(&popup.key);
+            && crate::net::sekoia::is_uuid(&popup.key);
         // The shell window a click opens instead, when a shell set one.
         let window = match popup.kind {
             PopupKind::Summary => Some(ShellWindow::Feed),

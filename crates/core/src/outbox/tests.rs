@@ -20,7 +20,7 @@ fn quick() -> OutboxConfig {
         },
         pause: Duration::from_millis(50),
         give_up_after: Duration::from_secs(3600),
-        network: crate::network::Network::system(),
+        network: crate::net::network::Network::system(),
     }
 }
 
@@ -363,7 +363,7 @@ fn lanes_filter_by_event_and_known_urgency() {
         wake: Arc::new(Notify::new()),
     };
     let alert = |v: u8| Alert {
-        urgency: Some(crate::sekoia::Urgency {
+        urgency: Some(crate::net::sekoia::Urgency {
             value: Some(v),
             current_value: Some(v),
             display: None,

@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::model::event::Event;
+use crate::net::sekoia::{ApiKey, ClientConfig};
 use crate::notify::Popup;
-use crate::sekoia::{ApiKey, ClientConfig};
 use crate::store::Store;
 use fake_sekoia::{alert_json, FakeSekoia, Fault};
 use std::sync::Mutex as StdMutex;
@@ -87,7 +87,7 @@ async fn rig_sinks(
         ..ClientConfig::new(api.url())
     };
     let key = key.unwrap_or(api.api_key()).to_owned();
-    let client = crate::sekoia::Client::new(client_config, ApiKey::new(key).unwrap()).unwrap();
+    let client = crate::net::sekoia::Client::new(client_config, ApiKey::new(key).unwrap()).unwrap();
     let sink = Arc::new(Recorder::default());
     let pipeline = Pipeline::new(Parts {
         reads: store.reads(),
@@ -419,7 +419,7 @@ async fn unhandled_events_are_resumed_by_a_new_pipeline() {
     r.receive(webhook(8, "created")).await;
     // A second pipeline on the same store (as after a restart) does the work.
     let sink = Arc::new(Recorder::default());
-    let client = crate::sekoia::Client::new(
+    let client = crate::net::sekoia::Client::new(
         ClientConfig::new(r.api.url()),
         ApiKey::new(r.api.api_key().to_owned()).unwrap(),
     )

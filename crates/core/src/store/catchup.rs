@@ -6,7 +6,7 @@
 
 use super::{save_alerts, Msg, Reader, StoreError, Writer};
 use crate::model::event::Event;
-use crate::sekoia::Alert;
+use crate::net::sekoia::Alert;
 use rusqlite::{params, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 

@@ -8,7 +8,7 @@
 //! window shows it as text; the controls are stripped there).
 
 use crate::model::urgency::Band;
-use crate::sekoia::{AlertRecord, Client, Comment, SekoiaError, WorkflowAction};
+use crate::net::sekoia::{AlertRecord, Client, Comment, SekoiaError, WorkflowAction};
 use serde::Serialize;
 
 /// How many comments the pane gets (the newest).

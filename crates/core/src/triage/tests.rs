@@ -2,9 +2,9 @@
 //! a desktop pop-up on a private bus with the fake notification server.
 
 use super::*;
+use crate::net::sekoia::{ApiKey, ClientConfig};
 use crate::notify::desktop::{Desktop, Opener, ACKNOWLEDGE_KEY};
 use crate::notify::{Popup, Urgency};
-use crate::sekoia::{ApiKey, ClientConfig};
 use crate::settings::Settings;
 use crate::store::Store;
 use fake_notifications::{Bus, Server};

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::model::event::Event;
-use crate::sekoia::Alert;
+use crate::net::sekoia::Alert;
 use crate::store::{Reader, Store};
 use fake_sekoia::notification as n;
 

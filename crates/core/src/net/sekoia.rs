@@ -149,7 +149,7 @@ pub enum SekoiaError {
     Forbidden,
     #[error("Sekoia.io has no such alert (404); it may have been deleted or belong to another community or region")]
     NotFound,
-    #[error("Sekoia.io is rate limiting this client (429){}; wait before trying again and check no other tool uses the same key heavily", crate::retry::wait_hint(.retry_after))]
+    #[error("Sekoia.io is rate limiting this client (429){}; wait before trying again and check no other tool uses the same key heavily", crate::net::retry::wait_hint(.retry_after))]
     RateLimited { retry_after: Option<Duration> },
     #[error("Sekoia.io answered with a server error ({status}) on every attempt; try again later")]
     Server { status: u16 },
@@ -163,7 +163,7 @@ pub enum SekoiaError {
     Network { detail: String },
     /// The proxy or a certificate failed: the key was not looked at.
     #[error("could not reach Sekoia.io: {0}")]
-    Connection(crate::network::Failure),
+    Connection(crate::net::network::Failure),
     #[error("calls to Sekoia.io are paused for {}s after repeated failures; they resume on their own", .remaining.as_secs().max(1))]
     CircuitOpen { remaining: Duration },
     #[error("the alert identifier is not a UUID, so it was not looked up; the webhook may be malformed or forged")]
@@ -178,7 +178,7 @@ pub enum SekoiaError {
     InvalidApiUrl { reason: String },
 }
 
-impl crate::retry::AskedWait for SekoiaError {
+impl crate::net::retry::AskedWait for SekoiaError {
     fn asked_wait(&self) -> Option<Duration> {
         match self {
             SekoiaError::RateLimited { retry_after } => *retry_after,
@@ -301,7 +301,7 @@ pub struct ClientConfig {
     /// Consecutive transient failures (per attempt) that open the circuit. Default 5.
     pub circuit_failures: u32,
     /// Proxy and trusted roots. Default: the environment and the OS store.
-    pub network: crate::network::Network,
+    pub network: crate::net::network::Network,
     /// How long an open circuit fails fast. Default 60 s.
     pub circuit_pause: Duration,
 }
@@ -318,7 +318,7 @@ impl ClientConfig {
             retry_base_delay: Duration::from_secs(1),
             circuit_failures: 5,
             circuit_pause: Duration::from_secs(60),
-            network: crate::network::Network::system(),
+            network: crate::net::network::Network::system(),
         }
     }
 }
@@ -657,7 +657,7 @@ impl Client {
         let path = call.path;
         let url = format!("{}{}", self.inner.base, path);
         let config = &self.inner.config;
-        let backoff = crate::retry::backoff(
+        let backoff = crate::net::retry::backoff(
             config.retry_base_delay,
             config.max_retry_wait,
             config.max_attempts,
@@ -666,7 +666,7 @@ impl Client {
         (|| self.attempt(&url, &call))
             .retry(backoff)
             .when(retry_on)
-            .adjust(move |err, delay| crate::retry::honour_retry_after(err, delay, max_wait))
+            .adjust(move |err, delay| crate::net::retry::honour_retry_after(err, delay, max_wait))
             .notify(|err, delay| {
                 tracing::warn!(
                     path,
@@ -704,11 +704,11 @@ impl Client {
         }
         let response = request.send().await.map_err(|e| self.map_reqwest(e))?;
         let status = response.status();
-        let retry_after = crate::retry::retry_after(response.headers());
-        let body = crate::network::read_capped(response, MAX_ANSWER)
+        let retry_after = crate::net::retry::retry_after(response.headers());
+        let body = crate::net::network::read_capped(response, MAX_ANSWER)
             .await
             .map_err(|e| match e {
-                crate::network::BodyError::Read(e) => self.map_reqwest(e),
+                crate::net::network::BodyError::Read(e) => self.map_reqwest(e),
                 too_large => SekoiaError::Unreadable {
                     detail: too_large.to_string(),
                 },
@@ -746,7 +746,7 @@ impl Client {
         if !err.is_timeout() {
             let network = &self.inner.config.network;
             if let Some(failure) =
-                crate::network::explain(network, &self.inner.config.api_url, &err)
+                crate::net::network::explain(network, &self.inner.config.api_url, &err)
             {
                 return SekoiaError::Connection(failure);
             }

@@ -1,4 +1,5 @@
-//! `[network]`: how outgoing connections leave the machine. `proxy`
+//! `[network]` in `config.toml` (re-exported by `settings`, which parses
+//! the file): how outgoing connections leave the machine. `proxy`
 //! overrides the `HTTPS_PROXY`/`HTTP_PROXY` environment (or turns proxies
 //! off with `"none"`), `ca_file` adds CA certificates (a TLS-inspecting
 //! corporate proxy's) to the trusted roots.
@@ -37,7 +38,7 @@ pub enum ProxySetting {
 }
 
 /// What `network.proxy` must look like, for messages.
-pub(super) const PROXY_FORM: &str =
+pub(crate) const PROXY_FORM: &str =
     "an http:// or https:// proxy URL such as \"http://user:password@proxy.example.com:3128\", or \"none\"";
 
 impl ProxySetting {

@@ -8,7 +8,7 @@
 
 use super::*;
 use crate::liveapi::{self, LiveError};
-use crate::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
+use crate::net::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use corp_proxy::CorpProxy;
 use fake_sekoia::live::FakeLive;
 use fake_sekoia::FakeSekoia;

@@ -14,6 +14,7 @@
 //! messages and logs), add a second TLS stack, or decide about retries.
 
 mod body;
+pub mod config;
 mod diagnose;
 mod tunnel;
 
@@ -29,7 +30,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use url::Url;
 
-use crate::settings::{shown_proxy_url, NetworkSettings, ProxySetting};
+use config::{shown_url as shown_proxy_url, NetworkSettings, ProxySetting};
 
 /// What can go wrong preparing the network settings (at engine start).
 #[derive(Debug, thiserror::Error)]

@@ -51,10 +51,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a graceful shutdown waits for requests in flight.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The default of `[listener] max_requests_per_second`: far above what
-/// Sekoia.io sends (a rule storm is tens per second), low enough that a
-/// flood cannot keep the machine busy.
-pub const DEFAULT_RATE: u32 = 1000;
+pub use crate::settings::DEFAULT_RATE;
 
 #[derive(Clone)]
 struct Intake {

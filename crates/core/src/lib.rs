@@ -19,7 +19,6 @@ pub mod pipeline;
 pub mod policy;
 pub mod proof;
 pub mod reach;
-pub mod secrets;
 pub mod selftest;
 pub mod settings;
 pub mod store;
@@ -31,6 +30,7 @@ pub mod tunnel;
 pub use model::{event, health, kind, revision, urgency};
 pub use net::{network, retry, sekoia};
 pub use os::{children, logs, ownership, private, tasks};
+pub use settings::secrets;
 
 #[cfg(test)]
 mod fuzz_seeds;

@@ -11,7 +11,9 @@
 //! fails on a bad value, with a message that names the key, the file and the
 //! expected form. Writes are atomic and leave the file at mode 0600 on unix.
 
+pub mod destination;
 pub mod form;
+pub mod secrets;
 
 use std::fmt;
 use std::fs;
@@ -363,13 +365,18 @@ pub struct ListenerSettings {
     pub max_requests_per_second: u32,
 }
 
+/// The default of `[listener] max_requests_per_second`: far above what
+/// Sekoia.io sends (a rule storm is tens per second), low enough that a
+/// flood cannot keep the machine busy.
+pub const DEFAULT_RATE: u32 = 1000;
+
 impl Default for ListenerSettings {
     fn default() -> Self {
         ListenerSettings {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8787),
             hook_secret: None,
             hook_secret_file: None,
-            max_requests_per_second: crate::intake::DEFAULT_RATE,
+            max_requests_per_second: DEFAULT_RATE,
         }
     }
 }

@@ -439,7 +439,7 @@ pub struct NewForward {
 /// What a valid [`NewForward`] says.
 #[derive(Debug)]
 pub struct CheckedForward {
-    pub kind: crate::forward::Kind,
+    pub kind: super::destination::Kind,
     pub url: Url,
     pub events: Vec<EventFilter>,
     pub min_urgency: u8,
@@ -454,7 +454,7 @@ impl NewForward {
         ] {
             check_text(field, label(field), text)?;
         }
-        let kind: crate::forward::Kind =
+        let kind: super::destination::Kind =
             serde_json::from_value(serde_json::Value::String(self.kind.trim().to_owned()))
                 .map_err(|_| {
                     field_error(

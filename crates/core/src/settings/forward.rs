@@ -15,8 +15,8 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::destination::{Destination, Kind, Secret};
 use super::{de_urgency, is_loopback_host, EventFilter, SettingsError};
-use crate::forward::{Destination, Kind, Secret};
 
 /// Longest `url_file` read: a webhook URL is far shorter.
 const URL_FILE_MAX_BYTES: u64 = 8 * 1024;
@@ -248,7 +248,7 @@ pub fn forward_targets(
 fn read_url_keyring(id: &str, index: usize, config: &Path) -> Result<Url, SettingsError> {
     let key = format!("forward[{index}].url_keyring");
     let expected = "the id of a URL the desktop app stored in the OS keyring";
-    match crate::secrets::forward_url(id) {
+    match crate::settings::secrets::forward_url(id) {
         Ok(Some(text)) => check_forward_url(&text)
             .map_err(|detail| invalid(config, key, URL_FORM, format!("{detail} (in the keyring)"))),
         Ok(None) => Err(invalid(

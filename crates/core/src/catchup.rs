@@ -98,7 +98,7 @@ impl CatchUp {
         let reason = reason.to_owned();
         self.writer
             .apply(Box::new(move |tx| {
-                crate::reach::missed(tx, from, to.max(from + 1), &reason)
+                crate::store::reach::missed(tx, from, to.max(from + 1), &reason)
             }))
             .await?;
         self.gap_recorded.notify_one();
@@ -118,7 +118,7 @@ impl CatchUp {
 
     /// Catches up the recorded gap `gap` and, once every page was read,
     /// marks it filled (in the last page's transaction).
-    pub async fn fill(&self, gap: &crate::reach::Pending) -> Result<Report, CatchUpError> {
+    pub async fn fill(&self, gap: &crate::store::reach::Pending) -> Result<Report, CatchUpError> {
         self.run(gap.start, gap.end, None, Fill::Gap(gap.id)).await
     }
 
@@ -301,7 +301,7 @@ pub async fn fill_gaps<T>(
         return;
     }
     loop {
-        let gaps = match reads.run(crate::reach::pending).await {
+        let gaps = match reads.run(crate::store::reach::pending).await {
             Ok(gaps) => gaps,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the outages for the catch-up");

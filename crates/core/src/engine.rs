@@ -839,8 +839,8 @@ mod tests {
         engine
             .writer()
             .apply(Box::new(move |tx| {
-                crate::reach::went_down(tx, now - 60, "the tunnel is down")?;
-                crate::reach::came_up(tx, now + 5)
+                crate::store::reach::went_down(tx, now - 60, "the tunnel is down")?;
+                crate::store::reach::came_up(tx, now + 5)
             }))
             .await
             .unwrap();
@@ -858,8 +858,10 @@ mod tests {
                 break;
             }
             if Instant::now() > deadline {
-                let gaps =
-                    crate::reach::gaps(&engine.reader().unwrap(), time::OffsetDateTime::UNIX_EPOCH);
+                let gaps = crate::store::reach::gaps(
+                    &engine.reader().unwrap(),
+                    time::OffsetDateTime::UNIX_EPOCH,
+                );
                 panic!("the outage was not caught up: gaps {gaps:?}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -919,14 +921,14 @@ mod tests {
         engine
             .writer()
             .apply(Box::new(move |tx| {
-                crate::reach::missed(tx, now - 3600, now - 3000, "the store refused events")
+                crate::store::reach::missed(tx, now - 3600, now - 3000, "the store refused events")
             }))
             .await
             .unwrap();
         engine.stop().await;
         let store = Store::open(dir.path()).unwrap();
         let reader = store.reader().unwrap();
-        assert_eq!(crate::reach::pending(&reader).unwrap().len(), 1);
+        assert_eq!(crate::store::reach::pending(&reader).unwrap().len(), 1);
         let cursor = catchup::stored_cursor(&reader).unwrap().unwrap();
         assert_eq!(cursor.unix_timestamp(), now - 3600);
         drop(reader);
@@ -941,7 +943,7 @@ mod tests {
             let reader = engine.reader().unwrap();
             let feed = reader.feed(10, &settings).unwrap();
             let found = feed.iter().any(|e| e.uuid == uuid && e.caught_up);
-            if found && crate::reach::pending(&reader).unwrap().is_empty() {
+            if found && crate::store::reach::pending(&reader).unwrap().is_empty() {
                 break;
             }
             assert!(Instant::now() < deadline, "not caught up: {feed:?}");

@@ -18,7 +18,6 @@ pub mod pause;
 pub mod pipeline;
 pub mod policy;
 pub mod proof;
-pub mod reach;
 pub mod selftest;
 pub mod settings;
 pub mod store;
@@ -31,6 +30,7 @@ pub use model::{event, health, kind, revision, urgency};
 pub use net::{network, retry, sekoia};
 pub use os::{children, logs, ownership, private, tasks};
 pub use settings::secrets;
+pub use store::reach;
 
 #[cfg(test)]
 mod fuzz_seeds;

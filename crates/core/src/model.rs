@@ -13,6 +13,7 @@ pub mod alert;
 pub mod event;
 pub mod health;
 pub mod kind;
+pub mod link;
 pub mod revision;
 pub mod test_event;
 pub mod urgency;

@@ -10,9 +10,9 @@
 //! through `selftest`, and writes through the store's writer.
 
 use crate::model::health::{ApiHealth, Health, LiveHealth, SelfTest, TunnelHealth};
-use crate::reach;
 use crate::selftest::{self, Delivered, SelfTestError};
 use crate::settings::{hook_url, HookSecret};
+use crate::store::reach;
 use crate::store::{Reader, StoreError, Writer};
 use crate::tunnel::{Restarter, TunnelState};
 use rusqlite::OptionalExtension;

@@ -113,13 +113,7 @@ impl Lane {
     }
 }
 
-/// A body to queue for one destination.
-#[derive(Debug, Clone)]
-pub struct Queued {
-    pub dest: String,
-    pub event_id: i64,
-    pub body: String,
-}
+pub use crate::store::outbox::Queued;
 
 /// A worker's change to its rows, applied by the writer thread.
 #[derive(Debug, Clone)]
@@ -152,24 +146,7 @@ pub(crate) async fn submit(writer: &Writer, change: Change) -> Result<(), StoreE
         .await
 }
 
-fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// Queues bodies; a (destination, event) pair is queued at most once.
-pub(crate) fn enqueue(
-    tx: &rusqlite::Transaction<'_>,
-    items: &[Queued],
-) -> Result<(), rusqlite::Error> {
-    let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO outbox (dest, event_id, body, queued_at) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    let now = now_unix();
-    for q in items {
-        insert.execute(params![q.dest, q.event_id, q.body, now])?;
-    }
-    Ok(())
-}
+use crate::store::outbox::now_unix;
 
 pub(crate) fn apply(
     tx: &rusqlite::Transaction<'_>,

@@ -25,6 +25,7 @@ use std::str::FromStr;
 mod forward;
 mod secret_file;
 
+use crate::model::link::{append_segments, Links};
 use crate::net::network::config as network;
 /// `[network]` is read by `net::network`, which owns its type.
 pub use crate::net::network::config::{
@@ -54,9 +55,6 @@ const SECRET_MIN_LEN: usize = 22;
 const SECRET_MAX_LEN: usize = 256;
 /// Random bytes in a generated secret: 192 bits, 32 base64 characters.
 const SECRET_RANDOM_BYTES: usize = 24;
-
-/// Longest alert short_id accepted by [`Settings::alert_url`].
-const SHORT_ID_MAX_LEN: usize = 64;
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -303,15 +301,6 @@ fn live_from_app(app: &Url) -> Url {
     live.set_query(None);
     live.set_fragment(None);
     live
-}
-
-/// `Some(())` when a short id (untrusted) is 1..=64 chars of `[A-Za-z0-9_-]`.
-fn safe_short_id(short_id: &str) -> Option<()> {
-    let ok = (1..=SHORT_ID_MAX_LEN).contains(&short_id.len())
-        && short_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then_some(())
 }
 
 /// Parses one of the constant preset URLs above.
@@ -874,33 +863,25 @@ impl Settings {
         }
     }
 
-    /// The page a subject links to: an alert's `{app}/operations/alerts/{short_id}`,
-    /// a case's `{app}/operations/cases/{short_id}` (inferred from the alert
-    /// page's pattern, DESIGN.md §4); nothing for other kinds. Same checks
-    /// as [`Settings::alert_url`].
+    /// The app's pages under [`Settings::app_url`] (`model::link`, the one
+    /// link builder).
+    pub fn links(&self) -> Links {
+        Links::new(self.app_url())
+    }
+
+    /// The page a subject links to: see [`Links::subject_url`].
     pub fn subject_url(&self, subject: crate::model::kind::Subject, short_id: &str) -> Option<Url> {
-        match subject {
-            crate::model::kind::Subject::Alert => self.alert_url(short_id),
-            crate::model::kind::Subject::Case => {
-                safe_short_id(short_id)?;
-                append_segments(&self.app_url(), &["operations", "cases", short_id])
-            }
-            crate::model::kind::Subject::Other => None,
-        }
+        self.links().subject_url(subject, short_id)
     }
 
-    /// The alert page for a short_id: `{app}/operations/alerts/{short_id}`;
-    /// `None` unless short_id is 1..=64 chars of `[A-Za-z0-9_-]` (it comes
-    /// from untrusted input).
+    /// The alert page for a short_id: see [`Links::alert_url`].
     pub fn alert_url(&self, short_id: &str) -> Option<Url> {
-        safe_short_id(short_id)?;
-        append_segments(&self.app_url(), &["operations", "alerts", short_id])
+        self.links().alert_url(short_id)
     }
 
-    /// The alert list page `{app}/operations/alerts`, where a storm or
-    /// catch-up summary pop-up leads.
+    /// The alert list page: see [`Links::alerts_list_url`].
     pub fn alerts_list_url(&self) -> Option<Url> {
-        append_segments(&self.app_url(), &["operations", "alerts"])
+        self.links().alerts_list_url()
     }
 
     /// The local webhook URL `http://<bound>/hooks/<secret>`, given the address
@@ -925,18 +906,6 @@ impl Settings {
 /// path (such as `mailto:`).
 pub fn hook_url(base: &Url, secret: &HookSecret) -> Option<Url> {
     append_segments(base, &["hooks", secret.as_str()])
-}
-
-fn append_segments(base: &Url, segments: &[&str]) -> Option<Url> {
-    let mut url = base.clone();
-    url.set_query(None);
-    url.set_fragment(None);
-    {
-        let mut path = url.path_segments_mut().ok()?;
-        path.pop_if_empty();
-        path.extend(segments);
-    }
-    Some(url)
 }
 
 fn trim_base(url: &Url) -> Url {
@@ -1636,6 +1605,13 @@ fn write_private(tmp: &Path, text: &str) -> Result<(), SettingsError> {
 
 // ---------------------------------------------------------------------------
 // Tests
+
+/// The feed (`store::Reader::feed`) takes the links of the settings given.
+impl From<&Settings> for Links {
+    fn from(settings: &Settings) -> Links {
+        settings.links()
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -8,10 +8,11 @@
 //! `PRAGMA user_version`. This module knows nothing about HTTP.
 
 use crate::model::event::Event;
+use crate::model::event::EventView;
 use crate::model::kind::{Change, Facts, Subject};
+use crate::model::link::Links;
+use crate::model::urgency::urgency_word;
 use crate::net::sekoia::Alert;
-use crate::policy::{urgency_word, EventView};
-use crate::settings::Settings;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -324,7 +325,7 @@ struct Record {
     failed: Vec<(String, String)>,
     handled: Vec<i64>,
     /// Bodies to forward, queued with the handled marks.
-    forward: Vec<crate::outbox::Queued>,
+    forward: Vec<outbox::Queued>,
     reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -509,7 +510,7 @@ impl Writer {
         alerts: Vec<Alert>,
         failed: Vec<(String, String)>,
         handled: Vec<i64>,
-        forward: Vec<crate::outbox::Queued>,
+        forward: Vec<outbox::Queued>,
     ) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         let record = Record {
@@ -565,7 +566,7 @@ impl Store {
     /// The whole feed (up to 10,000 entries) with default settings.
     pub(crate) fn feed_for_tests(&self) -> Vec<FeedEntry> {
         self.reader()
-            .and_then(|r| r.feed(10_000, &Settings::default()))
+            .and_then(|r| r.feed(10_000, &crate::settings::Settings::default()))
             .expect("feed")
     }
 }
@@ -796,7 +797,7 @@ fn apply_records(tx: &rusqlite::Transaction<'_>, records: &[Record]) -> Result<(
             for id in &record.handled {
                 mark.execute([id])?;
             }
-            crate::outbox::enqueue(tx, &record.forward)?;
+            outbox::enqueue(tx, &record.forward)?;
         }
     }
     Ok(())
@@ -961,7 +962,13 @@ impl Reader {
     /// The newest `limit` feed rows, newest first: one per subject, ordered
     /// by the subject's newest event that is not an occurrence or urgency
     /// update (those change a row, they do not move it).
-    pub fn feed(&self, limit: usize, settings: &Settings) -> Result<Vec<FeedEntry>, StoreError> {
+    /// Links are built by `links` (`&Settings` gives the configured app's).
+    pub fn feed(
+        &self,
+        limit: usize,
+        links: impl Into<Links>,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        let links = links.into();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut stmt = self.conn.prepare_cached(FEED)?;
         let rows = stmt.query_map([limit], |row| {
@@ -1020,7 +1027,7 @@ impl Reader {
                 uuid: row.get(4)?,
                 url: short_id
                     .as_deref()
-                    .and_then(|s| settings.subject_url(subject, s))
+                    .and_then(|s| links.subject_url(subject, s))
                     .map(String::from),
                 short_id,
                 received_at: row.get(6)?,
@@ -1110,7 +1117,9 @@ impl Reader {
     pub fn unread(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn
-            .query_row(UNREAD, [crate::selftest::TEST_TYPE], |row| row.get(0))?;
+            .query_row(UNREAD, [crate::model::test_event::TEST_TYPE], |row| {
+                row.get(0)
+            })?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -1184,7 +1193,8 @@ fn create_data_dir(path: &Path) -> Result<(), StoreError> {
 
 /// Whether a feed row's `kind` column is the self-test's.
 fn kind_is_test(kind: rusqlite::types::ValueRef<'_>) -> bool {
-    kind.as_str().is_ok_and(|k| k == crate::selftest::TEST_TYPE)
+    kind.as_str()
+        .is_ok_and(|k| k == crate::model::test_event::TEST_TYPE)
 }
 
 /// [`Ledger::unhandled`]'s query (through the `events_unhandled` index).
@@ -1639,13 +1649,16 @@ fn rederive(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
 mod catchup;
 pub use catchup::Fill;
 mod checkpoint;
+pub mod outbox;
 mod owed;
+pub mod reach;
 pub mod retention;
 mod rows;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Settings;
 
     fn event(uuid: &str, created_at: &str) -> Event {
         let body = format!(

@@ -229,8 +229,8 @@ async fn a_catch_up_page_with_a_lone_surrogate_in_one_alert_adds_them_all_and_mo
 }
 
 impl Rig {
-    fn pending(&self) -> Vec<crate::reach::Pending> {
-        crate::reach::pending(&self.store.reader().unwrap()).unwrap()
+    fn pending(&self) -> Vec<crate::store::reach::Pending> {
+        crate::store::reach::pending(&self.store.reader().unwrap()).unwrap()
     }
 }
 

@@ -11,7 +11,7 @@
 //! refused event was never acknowledged), or decide HTTP statuses.
 
 pub use crate::model::health::StorageHealth;
-use crate::reach;
+use crate::store::reach;
 use crate::store::{StoreError, Writer};
 use std::sync::{Mutex, PoisonError};
 use tokio::sync::watch;

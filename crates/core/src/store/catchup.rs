@@ -84,7 +84,7 @@ impl Writer {
         let name = name.to_owned();
         let (tx, rx) = oneshot::channel();
         self.apply(Box::new(move |t| {
-            let value = crate::reach::unfilled_since(t)?.map_or(at, |s| s.min(at));
+            let value = crate::store::reach::unfilled_since(t)?.map_or(at, |s| s.min(at));
             let stamp = time::OffsetDateTime::from_unix_timestamp(value)
                 .ok()
                 .and_then(|v| {
@@ -164,8 +164,8 @@ pub(super) fn apply(tx: &Transaction<'_>, job: &Job) -> Result<Vec<usize>, Store
     }
     match job.fill {
         Fill::Nothing => {}
-        Fill::Gap(id) => crate::reach::filled(tx, id)?,
-        Fill::EndedBy(until) => crate::reach::filled_until(tx, until)?,
+        Fill::Gap(id) => crate::store::reach::filled(tx, id)?,
+        Fill::EndedBy(until) => crate::store::reach::filled_until(tx, until)?,
     }
     Ok(added)
 }

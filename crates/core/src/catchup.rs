@@ -12,12 +12,12 @@
 //! pop up each caught-up alert, or move the cursor past a gap it could not
 //! fill.
 
+use crate::deliver::notify::Sink;
+use crate::deliver::policy::{EventView, Policy};
+use crate::deliver::storm::Tally;
 use crate::net::sekoia::{Client, SekoiaError};
-use crate::pipeline::Sink;
-use crate::policy::{EventView, Policy};
 use crate::settings::Settings;
 use crate::store::{Fill, Reader, Reads, StoreError, Writer};
-use crate::storm::Tally;
 use std::sync::Arc;
 use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
@@ -206,7 +206,12 @@ impl CatchUp {
                             .short_id
                             .as_deref()
                             .and_then(|s| self.settings.alert_url(s));
-                        first = Some(crate::policy::popup(&view, Some(alert), link, None));
+                        first = Some(crate::deliver::policy::popup(
+                            &view,
+                            Some(alert),
+                            link,
+                            None,
+                        ));
                     }
                 }
             }

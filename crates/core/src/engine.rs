@@ -7,23 +7,23 @@
 //! `<data dir>/instance.json` (no secret in it) so that other commands
 //! (`webhook-url`, `send-test`) find the running instance.
 
-use crate::bounded::{Bounded, BoundedConfig};
 use crate::catchup::{self, CatchUp};
+use crate::deliver::bounded::{Bounded, BoundedConfig};
+#[cfg(target_os = "linux")]
+use crate::deliver::notify::desktop::{Desktop, Opener};
+use crate::deliver::notify::{Popup, PopupKind, Urgency};
+use crate::deliver::outbox::{DestinationStatus, Forwarders, OutboxConfig, OutboxError};
+use crate::deliver::triage::{Acknowledged, TriageError};
 use crate::intake;
 use crate::liveapi::{self, LiveApi, LiveConfig};
 use crate::model::health::{ApiHealth, Health};
 use crate::monitor::{Monitor, MonitorConfig, Probe, Shared};
 use crate::net::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
-#[cfg(target_os = "linux")]
-use crate::notify::desktop::{Desktop, Opener};
-use crate::notify::{Popup, PopupKind, Urgency};
 use crate::os::tasks::Tasks;
-use crate::outbox::{DestinationStatus, Forwarders, OutboxConfig, OutboxError};
 use crate::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
 use crate::selftest::{Delivered, Route, SelfTestError};
 use crate::settings::{hook_url, ForwardTarget, HookSecret, Settings, TunnelKind};
 use crate::store::{Reader, Store, StoreError, Writer};
-use crate::triage::{Acknowledged, TriageError};
 use crate::tunnel::{Tunnel, TunnelState};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -204,12 +204,12 @@ impl Engine {
         // half-way cancels every task it spawned.
         let start_guard = tasks.cancel_on_drop();
         if let Some(client) = &client {
-            let acknowledger = crate::triage::acknowledger(client.clone(), store.writer());
+            let acknowledger = crate::deliver::triage::acknowledger(client.clone(), store.writer());
             for sink in &options.sinks {
                 sink.offer_acknowledge(Arc::clone(&acknowledger));
             }
         }
-        let outbox = crate::outbox::OutboxConfig {
+        let outbox = crate::deliver::outbox::OutboxConfig {
             network: network.clone(),
             ..options.outbox.clone()
         };
@@ -381,10 +381,10 @@ impl Engine {
     }
 
     /// Acknowledges the alert `uuid` in Sekoia.io and updates its feed
-    /// entry (the feed window's "Acknowledge"); see [`crate::triage`].
+    /// entry (the feed window's "Acknowledge"); see [`crate::deliver::triage`].
     pub async fn acknowledge(&self, uuid: &str) -> Result<Acknowledged, TriageError> {
         let client = self.client.as_ref().ok_or(TriageError::NoKey)?;
-        crate::triage::acknowledge(client, &self.store.writer(), uuid).await
+        crate::deliver::triage::acknowledge(client, &self.store.writer(), uuid).await
     }
 
     /// The Alert API client, when a key is set (the feed's detail pane and
@@ -399,7 +399,7 @@ impl Engine {
         let forward = self.forward.clone();
         self.store
             .reads()
-            .run(move |r| crate::outbox::status(r, &forward))
+            .run(move |r| crate::deliver::outbox::status(r, &forward))
             .await
     }
 
@@ -599,7 +599,7 @@ pub fn desktop_sink(settings: &Settings) -> Option<Arc<dyn Sink>> {
     return Some(Arc::new(Desktop::new(settings.app_url(), Opener::System)));
     // macOS and Windows: the OS notification centre through notify-rust.
     #[cfg(any(target_os = "macos", target_os = "windows"))]
-    return Some(Arc::new(crate::notify::native::Native::new(
+    return Some(Arc::new(crate::deliver::notify::native::Native::new(
         settings.app_url(),
     )));
     #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]

@@ -11,21 +11,19 @@
 //! owed and retried. The pipeline owns no
 //! HTTP listener and no delivery mechanism.
 
-use crate::escalation::{Escalation, Reminders};
-use crate::forward::{payload, Message};
+use crate::deliver::escalation::{Escalation, Reminders};
+use crate::deliver::forward::{payload, Message};
+use crate::deliver::notify::Popup;
+use crate::deliver::outbox::{Lane, Queued};
+use crate::deliver::policy::{popup, EventView, Policy};
+use crate::deliver::storm::{Budget, Storm, Wanted};
 use crate::model::kind::{Change, EnrichFailure, Subject};
 use crate::model::revision::{raised_line, revise, AlertState, Revision};
 use crate::net::sekoia::{Alert, Client, SekoiaError};
-use crate::notify::desktop::Desktop;
-use crate::notify::{Acknowledger, NotifyError, Popup, WindowOpener};
-use crate::outbox::{Lane, Queued};
-use crate::policy::{popup, EventView, Policy};
 use crate::settings::Settings;
 use crate::store::{Reads, StoreError, Writer};
-use crate::storm::{Budget, Storm, Wanted};
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -33,50 +31,7 @@ use tokio::sync::Notify;
 /// Most events handled per batch, and most uuids per list call.
 pub const BATCH: usize = 100;
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Where pop-ups go: the desktop (native notifications). Forwarders are
-/// not sinks: the outbox queues their bodies with the handled mark.
-pub trait Sink: Send + Sync {
-    fn name(&self) -> &'static str;
-    fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>>;
-    /// Offers "Acknowledge" on alert pop-ups from now on, where the sink can.
-    fn offer_acknowledge(&self, _acknowledger: Acknowledger) {}
-    /// Summary and URL-changed pop-ups' clicks call `open` (the shell's
-    /// windows), where the sink can.
-    fn offer_windows(&self, _open: WindowOpener) {}
-    /// Closes the pop-up shown with `key` if it is still on screen (a
-    /// teammate took the alert), where the sink can.
-    fn withdraw<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(async { Ok(()) })
-    }
-    /// Whether the user clicked, acknowledged or dismissed the pop-up shown
-    /// with `key` (no reminder then), where the sink can tell.
-    fn seen(&self, _key: &str) -> bool {
-        false
-    }
-}
-
-impl Sink for Desktop {
-    fn name(&self) -> &'static str {
-        "desktop"
-    }
-    fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(Desktop::show(self, popup))
-    }
-    fn offer_acknowledge(&self, acknowledger: Acknowledger) {
-        self.set_acknowledger(acknowledger);
-    }
-    fn offer_windows(&self, open: WindowOpener) {
-        self.set_window_opener(open);
-    }
-    fn withdraw<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(async move { self.close(key).await.map(|_| ()) })
-    }
-    fn seen(&self, key: &str) -> bool {
-        Desktop::seen(self, key)
-    }
-}
+pub use crate::deliver::notify::{BoxFuture, Sink};
 
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {

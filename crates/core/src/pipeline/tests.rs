@@ -2,9 +2,9 @@
 //! DESIGN.md §4) with the real client; pop-ups go to a recording sink.
 
 use super::*;
+use crate::deliver::notify::{NotifyError, Popup};
 use crate::model::event::Event;
 use crate::net::sekoia::{ApiKey, ClientConfig};
-use crate::notify::Popup;
 use crate::store::Store;
 use fake_sekoia::{alert_json, FakeSekoia, Fault};
 use std::sync::Mutex as StdMutex;
@@ -196,14 +196,14 @@ async fn a_storm_of_a_thousand_alerts_pops_up_the_budget_and_one_summary() {
     // Each of the ten Urgent alerts on its own, the default budget (5)
     // for the rest, plus one summary that replaces itself.
     assert_eq!(keys.len(), 16, "{keys:?}");
-    assert!(keys.contains(crate::storm::STORM_KEY));
+    assert!(keys.contains(crate::deliver::storm::STORM_KEY));
     for n in (7..1000).step_by(100) {
         assert!(keys.contains(uuid(n).as_str()), "Urgent alert {n} folded");
     }
     // The first batch shows its most urgent alert first.
     assert_eq!(shown[0].1, "alert 7");
     let last = shown.last().unwrap();
-    assert_eq!(last.0, crate::storm::STORM_KEY);
+    assert_eq!(last.0, crate::deliver::storm::STORM_KEY);
     assert_eq!(last.1, "985 new alerts, 985 Low — open feed");
     assert_eq!(last.2[0], "985 Low");
     assert!(
@@ -683,7 +683,7 @@ async fn a_comment_notification_without_its_text_reads_it_from_the_api() {
 /// the withdrawal closes the pop-up on screen.
 #[tokio::test]
 async fn an_urgent_pending_unseen_alert_is_reminded_on_the_clock_until_read_or_withdrawn() {
-    use crate::notify::desktop::{Desktop, Opener};
+    use crate::deliver::notify::desktop::{Desktop, Opener};
     use fake_notifications::{Bus, Server};
     let bus = Bus::start();
     let server = Server::with_capabilities(&bus.address, &["actions", "body"]).await;
@@ -796,7 +796,7 @@ async fn in_a_burst_of_twelve_both_urgent_alerts_pop_up_and_no_summary_counts_on
     // counts the other five.
     let summary = shown
         .iter()
-        .rfind(|s| s.0 == crate::storm::STORM_KEY)
+        .rfind(|s| s.0 == crate::deliver::storm::STORM_KEY)
         .expect("a summary");
     assert_eq!(summary.1, "5 new alerts, 3 Moderate — open feed");
     assert!(
@@ -812,7 +812,7 @@ async fn in_a_burst_of_twelve_both_urgent_alerts_pop_up_and_no_summary_counts_on
 /// into a higher band raises one, a rise within a band none.
 #[tokio::test]
 async fn a_teammates_status_change_withdraws_the_popup_and_a_band_rise_renotifies_once() {
-    use crate::notify::desktop::{Desktop, Opener};
+    use crate::deliver::notify::desktop::{Desktop, Opener};
     use fake_notifications::{Bus, Server};
     use fake_sekoia::notification as n;
     let bus = Bus::start();

@@ -25,7 +25,7 @@ use url::Url;
 use super::desktop::{link_allowed, APP_NAME};
 use super::WindowOpener;
 use super::{body_text, summary_text, NotifyError, Popup, PopupKind, ShellWindow, Urgency};
-use crate::pipeline::{BoxFuture, Sink};
+use crate::deliver::notify::{BoxFuture, Sink};
 
 /// Pop-ups through the OS notification centre.
 pub struct Native {

@@ -2,8 +2,8 @@
 //! notification server) behind `Bounded`, with the server wedged.
 
 use super::*;
-use crate::notify::desktop::{Desktop, Opener};
-use crate::notify::{PopupKind, Urgency};
+use crate::deliver::notify::desktop::{Desktop, Opener};
+use crate::deliver::notify::{PopupKind, Urgency};
 use fake_notifications::{Bus, Server};
 use url::Url;
 

@@ -13,8 +13,8 @@
 //! pop-ups) plus a fixed tally, never the storm's alerts. Must not: do I/O, read the clock (the
 //! caller passes `now`), or hide a `Notice` (test alert, URL changed).
 
+use crate::deliver::notify::{urgency_for, Popup, PopupKind};
 use crate::model::urgency::{Band, Level};
-use crate::notify::{urgency_for, Popup, PopupKind};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use url::Url;
@@ -294,7 +294,7 @@ impl Storm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::Urgency;
+    use crate::deliver::notify::Urgency;
 
     fn wanted(n: usize, urgency: Option<u8>) -> Wanted {
         Wanted {

@@ -26,9 +26,9 @@ use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use serde_json::Value;
 use sha2::Sha256;
 
+use crate::deliver::notify::strip_controls;
 use crate::model::urgency::Band;
 use crate::net::sekoia::Alert;
-use crate::notify::strip_controls;
 
 /// The header carrying the generic webhook's signature:
 /// `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">` (see [`signature`]).

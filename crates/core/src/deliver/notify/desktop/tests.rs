@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::notify::{NotifyError, Popup, PopupKind, ShellWindow, Urgency};
+use crate::deliver::notify::{NotifyError, Popup, PopupKind, ShellWindow, Urgency};
 use fake_notifications::{Bus, Server};
 use std::sync::Mutex;
 
@@ -545,7 +545,7 @@ async fn the_activation_token_sent_before_the_click_reaches_the_opener() {
 fn leveled(key: &str, value: u8) -> Popup {
     Popup {
         level: crate::model::urgency::Level::new(Some(value), None),
-        urgency: crate::notify::urgency_for(Some(value)),
+        urgency: crate::deliver::notify::urgency_for(Some(value)),
         acknowledgeable: true,
         ..popup(key, Some(alert(&format!("AL{value}"))))
     }
@@ -556,7 +556,7 @@ fn leveled(key: &str, value: u8) -> Popup {
 #[tokio::test]
 async fn sound_and_resident_hints_follow_each_band() {
     let fx = Fixture::start().await;
-    let escalation = crate::escalation::Escalation::from_settings(&Default::default());
+    let escalation = crate::deliver::escalation::Escalation::from_settings(&Default::default());
     let mut seen = Vec::new();
     for (key, value) in [("u", 91), ("m", 64), ("h", 47), ("o", 35), ("l", 5)] {
         let mut p = leveled(key, value);

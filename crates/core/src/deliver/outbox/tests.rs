@@ -2,8 +2,8 @@
 //! receivers on loopback.
 
 use super::*;
-use crate::forward::test_receiver::{Receiver, Reply};
-use crate::forward::Secret;
+use crate::deliver::forward::test_receiver::{Receiver, Reply};
+use crate::deliver::forward::Secret;
 use crate::model::event::Event;
 use crate::pipeline::{Parts, Pipeline, PipelineConfig};
 use crate::settings::Settings;
@@ -336,9 +336,9 @@ async fn the_pipeline_queues_only_wanted_events_and_delivers_the_exact_card() {
     fw.stop().await;
     let got: serde_json::Value = serde_json::from_slice(&receiver.log()[0].body).unwrap();
     let link = url::Url::parse("https://app.sekoia.io/operations/alerts/ALu1").unwrap();
-    let want = crate::forward::payload(
+    let want = crate::deliver::forward::payload(
         Kind::Teams,
-        &crate::forward::Message {
+        &crate::deliver::forward::Message {
             kind: "alert",
             action: "created",
             alert: None,
@@ -418,7 +418,7 @@ async fn a_stop_lets_a_delivery_in_flight_finish_and_records_it() {
 
 /// A pop-up sink that keeps what it is shown.
 #[derive(Default)]
-struct Shown(Mutex<Vec<crate::notify::Popup>>);
+struct Shown(Mutex<Vec<crate::deliver::notify::Popup>>);
 
 impl Sink for Shown {
     fn name(&self) -> &'static str {
@@ -426,8 +426,9 @@ impl Sink for Shown {
     }
     fn show<'a>(
         &'a self,
-        popup: &'a crate::notify::Popup,
-    ) -> crate::pipeline::BoxFuture<'a, Result<(), crate::notify::NotifyError>> {
+        popup: &'a crate::deliver::notify::Popup,
+    ) -> crate::deliver::notify::BoxFuture<'a, Result<(), crate::deliver::notify::NotifyError>>
+    {
         self.0.lock().unwrap().push(popup.clone());
         Box::pin(async { Ok(()) })
     }

@@ -30,10 +30,10 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
-use crate::forward::{Destination, ForwardError, Kind, Poster, RetryPolicy};
+use crate::deliver::forward::{Destination, ForwardError, Kind, Poster, RetryPolicy};
+use crate::deliver::notify::Sink;
+use crate::deliver::notify::{Popup, Urgency};
 use crate::net::sekoia::Alert;
-use crate::notify::{Popup, Urgency};
-use crate::pipeline::Sink;
 use crate::settings::{EventFilter, ForwardTarget};
 use crate::store::{Reader, Store, StoreError, Writer};
 
@@ -448,7 +448,7 @@ impl Worker {
             return;
         }
         let popup = Popup {
-            kind: crate::notify::PopupKind::Notice,
+            kind: crate::deliver::notify::PopupKind::Notice,
             key: format!("forward-failed:{}", self.key),
             summary: format!("Forwarding to {} failed", self.name),
             lines: vec![

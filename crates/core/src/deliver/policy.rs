@@ -2,10 +2,10 @@
 //! minimum urgency, urgency words and levels. Pure functions: no I/O, no
 //! clock, no knowledge of how pop-ups are delivered.
 
+use crate::deliver::notify::{urgency_for, Popup, PopupKind};
 use crate::model::kind::Subject;
 use crate::model::urgency::Level;
 use crate::net::sekoia::Alert;
-use crate::notify::{urgency_for, Popup, PopupKind};
 use crate::selftest::{PROBE_ACTION, TEST_TYPE};
 use crate::settings::{EventFilter, NotifySettings};
 
@@ -145,9 +145,9 @@ pub fn popup(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deliver::notify::Urgency;
     use crate::model::kind::Facts;
     use crate::net::sekoia::{Named, Urgency as AlertUrgency};
-    use crate::notify::Urgency;
 
     fn event(kind: &str, action: &str) -> EventView {
         EventView {

@@ -9,8 +9,8 @@
 //! most [`REMINDERS_MAX`] pop-ups. Must not: do I/O, decide what pops up
 //! (`policy`) or how a sound reaches the desktop (`notify::desktop`).
 
+use crate::deliver::notify::{Popup, PopupKind};
 use crate::model::urgency::Band;
-use crate::notify::{Popup, PopupKind};
 use crate::settings::{NotifySettings, SoundSettings};
 use std::time::{Duration, Instant};
 

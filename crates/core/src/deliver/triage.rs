@@ -11,8 +11,8 @@
 
 use std::sync::Arc;
 
+use crate::deliver::notify::{cap, strip_controls, Acknowledger};
 use crate::net::sekoia::{Client, SekoiaError};
-use crate::notify::{cap, strip_controls, Acknowledger};
 use crate::store::{StoreError, Writer};
 
 /// The name of the workflow action this module triggers.

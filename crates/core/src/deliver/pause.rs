@@ -7,8 +7,8 @@
 //! disturbs). Must not: decide which alerts pop up (that is `policy`) or
 //! know about calendars (the shell turns "until tomorrow" into an instant).
 
-use crate::notify::{NotifyError, Popup};
-use crate::pipeline::{BoxFuture, Sink};
+use crate::deliver::notify::{BoxFuture, Sink};
+use crate::deliver::notify::{NotifyError, Popup};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
@@ -105,11 +105,11 @@ impl Sink for Pausable {
         self.inner.seen(key)
     }
 
-    fn offer_acknowledge(&self, acknowledger: crate::notify::Acknowledger) {
+    fn offer_acknowledge(&self, acknowledger: crate::deliver::notify::Acknowledger) {
         self.inner.offer_acknowledge(acknowledger);
     }
 
-    fn offer_windows(&self, open: crate::notify::WindowOpener) {
+    fn offer_windows(&self, open: crate::deliver::notify::WindowOpener) {
         self.inner.offer_windows(open);
     }
 }
@@ -117,7 +117,7 @@ impl Sink for Pausable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::Urgency;
+    use crate::deliver::notify::Urgency;
     use std::time::Duration;
 
     #[derive(Default)]

@@ -40,8 +40,8 @@ use zbus::proxy::CacheProperties;
 use zbus::zvariant::Value;
 
 use super::{
-    body_text, summary_text, Acknowledger, NotifyError, Popup, PopupKind, ShellWindow, Urgency,
-    WindowOpener,
+    body_text, summary_text, Acknowledger, BoxFuture, NotifyError, Popup, PopupKind, ShellWindow,
+    Sink, Urgency, WindowOpener,
 };
 
 /// The application name every pop-up carries.
@@ -616,7 +616,7 @@ impl Clicks {
                 Err(words) => ("Could not acknowledge the alert", words, Urgency::Normal, 0),
             };
             let popup = Popup {
-                kind: crate::notify::PopupKind::Notice,
+                kind: crate::deliver::notify::PopupKind::Notice,
                 key: format!("ack-{uuid}"),
                 summary: summary.to_owned(),
                 lines: vec![line],
@@ -767,6 +767,27 @@ fn escalation_hints(popup: &Popup, hints: &mut HashMap<&str, Value<'_>>) -> i32 
         0
     } else {
         -1
+    }
+}
+
+impl Sink for Desktop {
+    fn name(&self) -> &'static str {
+        "desktop"
+    }
+    fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(Desktop::show(self, popup))
+    }
+    fn offer_acknowledge(&self, acknowledger: Acknowledger) {
+        self.set_acknowledger(acknowledger);
+    }
+    fn offer_windows(&self, open: WindowOpener) {
+        self.set_window_opener(open);
+    }
+    fn withdraw<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(async move { self.close(key).await.map(|_| ()) })
+    }
+    fn seen(&self, key: &str) -> bool {
+        Desktop::seen(self, key)
     }
 }
 

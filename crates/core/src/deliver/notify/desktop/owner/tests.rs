@@ -3,7 +3,7 @@
 //! owner forgotten. A private `dbus-daemon` and the fake server.
 
 use super::super::{Desktop, Opener};
-use crate::notify::{Popup, PopupKind, Urgency};
+use crate::deliver::notify::{Popup, PopupKind, Urgency};
 use fake_notifications::{Bus, Server};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;

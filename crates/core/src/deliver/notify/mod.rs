@@ -24,6 +24,32 @@ pub type Acknowledger = Arc<
     dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>> + Send + Sync,
 >;
 
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where pop-ups go: the desktop (native notifications). Forwarders are
+/// not sinks: the outbox queues their bodies with the handled mark. The
+/// pipeline and the catch-up hand pop-ups to sinks; `bounded`, `pause`
+/// and the shells wrap them.
+pub trait Sink: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn show<'a>(&'a self, popup: &'a Popup) -> BoxFuture<'a, Result<(), NotifyError>>;
+    /// Offers "Acknowledge" on alert pop-ups from now on, where the sink can.
+    fn offer_acknowledge(&self, _acknowledger: Acknowledger) {}
+    /// Summary and URL-changed pop-ups' clicks call `open` (the shell's
+    /// windows), where the sink can.
+    fn offer_windows(&self, _open: WindowOpener) {}
+    /// Closes the pop-up shown with `key` if it is still on screen (a
+    /// teammate took the alert), where the sink can.
+    fn withdraw<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Whether the user clicked, acknowledged or dismissed the pop-up shown
+    /// with `key` (no reminder then), where the sink can tell.
+    fn seen(&self, _key: &str) -> bool {
+        false
+    }
+}
+
 /// A window of the desktop shell a pop-up click can open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShellWindow {

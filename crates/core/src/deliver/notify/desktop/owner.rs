@@ -12,7 +12,7 @@ use zbus::fdo::DBusProxy;
 use zbus::names::{BusName, OwnedUniqueName};
 
 use super::Bus;
-use crate::notify::NotifyError;
+use crate::deliver::notify::NotifyError;
 
 /// The service's well-known name.
 pub(super) const NAME: &str = "org.freedesktop.Notifications";

@@ -15,9 +15,9 @@
 //! retry or reorder pop-ups (a given-up pop-up is gone; the feed has the
 //! alert), or decide what pops up.
 
+use crate::deliver::notify::{Acknowledger, NotifyError, Popup, WindowOpener};
+use crate::deliver::notify::{BoxFuture, Sink};
 use crate::model::health::PopupHealth;
-use crate::notify::{Acknowledger, NotifyError, Popup, WindowOpener};
-use crate::pipeline::{BoxFuture, Sink};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use time::format_description::well_known::Rfc3339;

@@ -2,9 +2,9 @@
 //! a desktop pop-up on a private bus with the fake notification server.
 
 use super::*;
+use crate::deliver::notify::desktop::{Desktop, Opener, ACKNOWLEDGE_KEY};
+use crate::deliver::notify::{Popup, Urgency};
 use crate::net::sekoia::{ApiKey, ClientConfig};
-use crate::notify::desktop::{Desktop, Opener, ACKNOWLEDGE_KEY};
-use crate::notify::{Popup, Urgency};
 use crate::settings::Settings;
 use crate::store::Store;
 use fake_notifications::{Bus, Server};
@@ -339,9 +339,9 @@ async fn engine(api: &FakeSekoia, key: bool, data: &std::path::Path) -> crate::e
     settings.listener.hook_secret = Some(crate::settings::HookSecret::generate().unwrap());
     settings.sekoia.api_url = Some(api.url());
     let target = crate::settings::ForwardTarget {
-        destination: crate::forward::Destination {
-            kind: crate::forward::Kind::Teams,
-            url: crate::forward::Secret::new(
+        destination: crate::deliver::forward::Destination {
+            kind: crate::deliver::forward::Kind::Teams,
+            url: crate::deliver::forward::Secret::new(
                 url::Url::parse("https://hooks.example/s3cr3t").unwrap(),
             ),
             secret: None,

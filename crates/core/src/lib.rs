@@ -4,13 +4,13 @@
 pub mod catchup;
 pub mod deliver;
 pub mod engine;
+pub mod enrich;
 pub mod intake;
 pub mod liveapi;
 pub mod model;
 pub mod monitor;
 pub mod net;
 pub mod os;
-pub mod pipeline;
 pub mod proof;
 pub mod selftest;
 pub mod settings;
@@ -19,6 +19,7 @@ pub mod tunnel;
 
 // The paths the shells (and tests) have always used.
 pub use deliver::{bounded, escalation, forward, notify, outbox, pause, policy, storm, triage};
+pub use enrich::pipeline;
 pub use model::{event, health, kind, revision, urgency};
 pub use net::{network, retry, sekoia};
 pub use os::{children, logs, ownership, private, tasks};

@@ -1,9 +1,9 @@
 //! Catch-up against the fake Sekoia API (real HTTP) and a real store.
 
 use super::*;
+use crate::enrich::pipeline::tests::Recorder;
 use crate::model::event::Event;
 use crate::net::sekoia::{ApiKey, ClientConfig};
-use crate::pipeline::tests::Recorder;
 use crate::store::Store;
 use fake_sekoia::{alert_json, FakeSekoia, Fault};
 

@@ -4,9 +4,9 @@
 
 use crate::deliver::notify::{urgency_for, Popup, PopupKind};
 use crate::model::kind::Subject;
+use crate::model::test_event::{PROBE_ACTION, TEST_TYPE};
 use crate::model::urgency::Level;
 use crate::net::sekoia::Alert;
-use crate::selftest::{PROBE_ACTION, TEST_TYPE};
 use crate::settings::{EventFilter, NotifySettings};
 
 /// What a change of an alert's state means for its pop-up (withdraw it,
@@ -67,8 +67,8 @@ pub fn popup(
 ) -> Popup {
     if event.kind == TEST_TYPE {
         // Honest about what it proved: without a tunnel only the local leg.
-        let line = if crate::selftest::delivered_locally(&event.uuid) {
-            format!("Test alert {}.", crate::selftest::LOCAL_ONLY)
+        let line = if crate::model::test_event::delivered_locally(&event.uuid) {
+            format!("Test alert {}.", crate::model::test_event::LOCAL_ONLY)
         } else {
             "Webhook delivery works: this event came through the public webhook URL.".to_owned()
         };

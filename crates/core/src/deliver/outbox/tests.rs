@@ -4,8 +4,8 @@
 use super::*;
 use crate::deliver::forward::test_receiver::{Receiver, Reply};
 use crate::deliver::forward::Secret;
+use crate::enrich::pipeline::{Parts, Pipeline, PipelineConfig};
 use crate::model::event::Event;
-use crate::pipeline::{Parts, Pipeline, PipelineConfig};
 use crate::settings::Settings;
 use std::sync::Mutex;
 use std::time::Instant;

@@ -7,7 +7,6 @@
 //! `<data dir>/instance.json` (no secret in it) so that other commands
 //! (`webhook-url`, `send-test`) find the running instance.
 
-use crate::catchup::{self, CatchUp};
 use crate::deliver::bounded::{Bounded, BoundedConfig};
 #[cfg(target_os = "linux")]
 use crate::deliver::notify::desktop::{Desktop, Opener};
@@ -15,16 +14,17 @@ use crate::deliver::notify::{Popup, PopupKind, Urgency};
 use crate::deliver::outbox::{DestinationStatus, Forwarders, OutboxConfig, OutboxError};
 use crate::deliver::triage::{Acknowledged, TriageError};
 use crate::enrich::pipeline::{Parts, Pipeline, PipelineConfig, Sink};
-use crate::intake;
-use crate::liveapi::{self, LiveApi, LiveConfig};
 use crate::model::health::{ApiHealth, Health};
-use crate::monitor::{Monitor, MonitorConfig, Probe, Shared};
 use crate::net::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
 use crate::os::tasks::Tasks;
-use crate::selftest::{Delivered, Route, SelfTestError};
 use crate::settings::{hook_url, ForwardTarget, HookSecret, Settings, TunnelKind};
+use crate::source::catchup::{self, CatchUp};
+use crate::source::intake;
+use crate::source::liveapi::{self, LiveApi, LiveConfig};
 use crate::store::{Reader, Store, StoreError, Writer};
-use crate::tunnel::{Tunnel, TunnelState};
+use crate::watch::monitor::{Monitor, MonitorConfig, Probe, Shared};
+use crate::watch::selftest::{Delivered, Route, SelfTestError};
+use crate::watch::tunnel::{Tunnel, TunnelState};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -73,7 +73,7 @@ pub struct Instance {
     /// This start's URL proof (`proof`), so `send-test` proves a public URL
     /// before posting the secret to it. The file is private (0600).
     #[serde(default)]
-    pub proof: Option<crate::proof::Proof>,
+    pub proof: Option<crate::watch::proof::Proof>,
 }
 
 /// What the shell hands the engine besides the settings.
@@ -253,7 +253,7 @@ impl Engine {
         let refusals = Arc::new(intake::refusals::Refusals::new(store.writer()));
         // A public URL must answer this start's proof before a self-test
         // sends the secret there.
-        let proof = Arc::new(crate::proof::Proof::new().map_err(EngineError::Random)?);
+        let proof = Arc::new(crate::watch::proof::Proof::new().map_err(EngineError::Random)?);
         let app = intake::router_refusing(
             secret_rx.clone(),
             store.writer(),
@@ -571,8 +571,8 @@ impl Engine {
 /// recorded, is a health change the gap catch-up acts on).
 async fn follow<T: Clone + Send + Sync + 'static>(
     mut state: watch::Receiver<T>,
-    shared: Arc<crate::monitor::Shared>,
-    apply: fn(&crate::monitor::Shared, T),
+    shared: Arc<crate::watch::monitor::Shared>,
+    apply: fn(&crate::watch::monitor::Shared, T),
 ) {
     loop {
         let now = state.borrow_and_update().clone();

@@ -7,12 +7,12 @@
 //! their own connections ([`Reader`]). The schema is migrated with
 //! `PRAGMA user_version`. This module knows nothing about HTTP.
 
+use crate::model::alert::Alert;
 use crate::model::event::Event;
 use crate::model::event::EventView;
 use crate::model::kind::{Change, Facts, Subject};
 use crate::model::link::Links;
 use crate::model::urgency::urgency_word;
-use crate::net::sekoia::Alert;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -496,7 +496,7 @@ impl Writer {
     /// skipped), in its own transaction.
     pub async fn cache_cases(
         &self,
-        cases: Vec<crate::net::sekoia::Case>,
+        cases: Vec<crate::model::alert::Case>,
     ) -> Result<(), StoreError> {
         self.apply_to_feed(Box::new(move |tx| save_cases(tx, &cases)))
             .await
@@ -763,7 +763,7 @@ fn save_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[Alert]) -> Result<(), S
 
 fn save_cases(
     tx: &rusqlite::Transaction<'_>,
-    cases: &[crate::net::sekoia::Case],
+    cases: &[crate::model::alert::Case],
 ) -> Result<(), StoreError> {
     let fetched_at = now_rfc3339();
     let mut save = tx.prepare_cached(

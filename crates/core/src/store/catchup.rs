@@ -5,8 +5,8 @@
 //! Knows nothing about the API or pop-ups.
 
 use super::{save_alerts, Msg, Reader, StoreError, Writer};
+use crate::model::alert::Alert;
 use crate::model::event::Event;
-use crate::net::sekoia::Alert;
 use rusqlite::{params, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 

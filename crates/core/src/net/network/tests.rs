@@ -7,8 +7,8 @@
 //! used.
 
 use super::*;
-use crate::liveapi::{self, LiveError};
 use crate::net::sekoia::{ApiKey, Client, ClientConfig, SekoiaError};
+use crate::source::liveapi::{self, LiveError};
 use corp_proxy::CorpProxy;
 use fake_sekoia::live::FakeLive;
 use fake_sekoia::FakeSekoia;

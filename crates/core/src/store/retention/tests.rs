@@ -3,8 +3,8 @@
 //! regrouping of the events gives.
 
 use super::*;
+use crate::model::alert::Alert;
 use crate::model::event::Event;
-use crate::net::sekoia::Alert;
 use crate::store::{Reader, Store};
 use fake_sekoia::notification as n;
 

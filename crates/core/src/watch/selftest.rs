@@ -34,19 +34,19 @@ pub enum SelfTestError {
     /// The URL did not answer this start's proof: nothing with the secret
     /// was sent.
     #[error(transparent)]
-    Unproven(crate::proof::ProofError),
+    Unproven(crate::watch::proof::ProofError),
     #[error("cannot read the feed to confirm delivery: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }
 
-impl From<crate::proof::ProofError> for SelfTestError {
+impl From<crate::watch::proof::ProofError> for SelfTestError {
     /// An unreachable URL is the same failure whether or not the proof
     /// came first; anything else is [`SelfTestError::Unproven`].
-    fn from(e: crate::proof::ProofError) -> SelfTestError {
+    fn from(e: crate::watch::proof::ProofError) -> SelfTestError {
         match e {
-            crate::proof::ProofError::Unreachable { url_host, detail } => {
+            crate::watch::proof::ProofError::Unreachable { url_host, detail } => {
                 SelfTestError::Unreachable { url_host, detail }
             }
             other => SelfTestError::Unproven(other),

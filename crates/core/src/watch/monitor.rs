@@ -10,11 +10,11 @@
 //! through `selftest`, and writes through the store's writer.
 
 use crate::model::health::{ApiHealth, Health, LiveHealth, SelfTest, TunnelHealth};
-use crate::selftest::{self, Delivered, SelfTestError};
 use crate::settings::{hook_url, HookSecret};
 use crate::store::reach;
 use crate::store::{Reader, StoreError, Writer};
-use crate::tunnel::{Restarter, TunnelState};
+use crate::watch::selftest::{self, Delivered, SelfTestError};
+use crate::watch::tunnel::{Restarter, TunnelState};
 use rusqlite::OptionalExtension;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -61,7 +61,7 @@ pub(crate) struct MonitorConfig {
     pub allow_plain_http: bool,
     /// This start's URL proof: a public URL answers it before a self-test
     /// sends the secret there.
-    pub proof: Arc<crate::proof::Proof>,
+    pub proof: Arc<crate::watch::proof::Proof>,
     /// The engine's tasks: background probes run there, so none outlives
     /// the engine.
     pub tasks: crate::os::tasks::Tasks,
@@ -83,7 +83,7 @@ pub(crate) struct Shared {
     /// tunnel shows are [`TunnelHealth::Plain`].
     fixed_public: Option<Url>,
     allow_plain_http: bool,
-    proof: Arc<crate::proof::Proof>,
+    proof: Arc<crate::watch::proof::Proof>,
     tasks: crate::os::tasks::Tasks,
 }
 
@@ -695,7 +695,7 @@ mod tests {
             ),
             "{test:?}"
         );
-        assert!(crate::selftest::delivered_locally(&delivered.uuid));
+        assert!(crate::watch::selftest::delivered_locally(&delivered.uuid));
         // The test alert is in the feed, never unread: it is not an alert.
         let reader = engine.reader().unwrap();
         assert_eq!(reader.unread().unwrap(), 0);

@@ -78,7 +78,7 @@ impl Rig {
             Vec::new(),
         );
         // The engine's gap filler, which catches up what the source records.
-        tokio::spawn(crate::catchup::fill_gaps(
+        tokio::spawn(crate::source::catchup::fill_gaps(
             catch_up.clone(),
             self.store.reads(),
             watch::channel(true).1,

@@ -559,7 +559,7 @@ fn strip_ansi(line: &str) -> String {
                     chars.next();
                 }
             }
-        } else if (c.is_control() && c != '\t') || crate::deliver::notify::is_line_separator(c) {
+        } else if (c.is_control() && c != '\t') || crate::model::event::is_line_separator(c) {
             continue;
         } else {
             out.push(c);

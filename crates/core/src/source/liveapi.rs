@@ -14,9 +14,9 @@
 pub mod frame;
 pub mod schedule;
 
-use crate::catchup::CatchUp;
 use crate::model::health::LiveHealth;
 use crate::net::sekoia::{ApiKey, Client, SekoiaError};
+use crate::source::catchup::CatchUp;
 use crate::store::{StoreError, Writer};
 use frame::Frame;
 use futures_util::{SinkExt, StreamExt};

@@ -16,4 +16,5 @@ pub mod kind;
 pub mod link;
 pub mod revision;
 pub mod test_event;
+pub mod text;
 pub mod urgency;

@@ -11,14 +11,11 @@
 //! does no I/O.
 
 use crate::model::kind::{Change, Facts, Subject};
+use crate::model::text::ident;
+pub use crate::model::text::is_line_separator;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::fmt;
-
-/// Longest `type`, `action`, `uuid` or `short_id` we read. Sekoia's values
-/// are a few dozen characters; anything far longer is hostile or broken and
-/// reads as absent.
-const MAX_IDENT_LEN: usize = 256;
 
 /// `type` or `action` when the body has none we can read.
 pub const UNKNOWN: &str = "unknown";
@@ -272,25 +269,6 @@ pub fn canonical_time(text: &str) -> String {
         }
         None => text.to_owned(),
     }
-}
-
-/// U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR: they break a line
-/// in pop-ups, chat clients and terminals without being control characters
-/// (`char::is_control` covers U+0085 NEXT LINE). Treat them as controls
-/// wherever text must stay on one line.
-pub fn is_line_separator(c: char) -> bool {
-    matches!(c, '\u{2028}' | '\u{2029}')
-}
-
-/// A short identifier: a non-empty string of at most 256 bytes without
-/// control characters; anything else (absent, `null`, another type) reads
-/// as `None`.
-pub(crate) fn ident(value: Option<&Value>) -> Option<String> {
-    let s = value?.as_str()?;
-    let fine = !s.trim().is_empty()
-        && s.len() <= MAX_IDENT_LEN
-        && !s.chars().any(|c| c.is_control() || is_line_separator(c));
-    fine.then(|| s.to_owned())
 }
 
 fn type_name(value: &Value) -> &'static str {

@@ -105,7 +105,7 @@ impl Change {
         let Ok(Value::Object(map)) = serde_json::from_str::<Value>(updated) else {
             return Change::Other;
         };
-        let text = |k: &str| crate::model::event::ident(map.get(k));
+        let text = |k: &str| crate::model::text::ident(map.get(k));
         if map.contains_key("status") || map.contains_key("status_name") {
             let name = text("status_name")
                 .or_else(|| text("status").and_then(|u| status_name(&u).map(str::to_owned)));
@@ -204,7 +204,7 @@ impl Facts {
             _ => (None, None, None),
         };
         let comment_uuid = (kind == COMMENT)
-            .then(|| crate::model::event::ident(attributes.as_ref().and_then(|a| a.get("uuid"))))
+            .then(|| crate::model::text::ident(attributes.as_ref().and_then(|a| a.get("uuid"))))
             .flatten();
         Facts {
             kind: kind.to_owned(),

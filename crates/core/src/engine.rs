@@ -1,3 +1,5 @@
+//! Stage 10, the engine, on top: the only module that knows every stage.
+//!
 //! One running engine: the store, the webhook listener, the LiveAPI source,
 //! the pipeline, the monitor, the tunnel, the catch-up and the forward
 //! workers, started and stopped as a unit. The daemon and
@@ -6,6 +8,24 @@
 //! While it runs, the engine records its listening address in
 //! `<data dir>/instance.json` (no secret in it) so that other commands
 //! (`webhook-url`, `send-test`) find the running instance.
+//!
+//! In detail: starts and stops store, listener, LiveAPI source, pipeline,
+//! monitor, tunnel, catch-up and the forward workers as one unit (stop order:
+//! intake and the LiveAPI, monitor (last heartbeat), tunnel, pipeline drain,
+//! forward workers, store; the LiveAPI's state is copied into the health);
+//! `Options::forward` takes the forward targets, `forward_status()` reports
+//! them and `acknowledge(uuid)` runs `triage::acknowledge` with the engine's
+//! client and writer (the feed window's "Acknowledge"); `health()` is a
+//! `watch::Receiver<Health>` for the tray, `send_test()` the tray's "Send test
+//! alert", `check_api()`, `acknowledge_url_change()` and
+//! `regenerate_secret(config)` the settings window's buttons (the listener
+//! takes a new secret live: `intake::router_live` reads it from a `watch`;
+//! `set_hook_secret` is what `serve` calls on SIGHUP); builds the API client
+//! from the key, offers the desktop sink when there is a session bus, and
+//! records the running instance (listen address, the tunnel's state and public
+//! base URL, never the secret) in `<data dir>/instance.json` for `webhook-url`,
+//! `check` and `send-test`. A tunnel that cannot start is logged and the
+//! listener keeps serving locally; a changed public URL is logged as a warning.
 
 use crate::deliver::bounded::{Bounded, BoundedConfig};
 #[cfg(target_os = "linux")]

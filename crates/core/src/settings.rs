@@ -1,3 +1,8 @@
+//! Stage 4, settings: what the user configured, and the API key. Every
+//! stage above reads its own section from here; the keyring (`secrets`)
+//! and the `[[forward]]` destinations (`destination`) live here too. Must
+//! not: import a stage above (it knows no store, pop-up or listener).
+//!
 //! Settings: where the config and data live, and `config.toml` itself (its
 //! defaults, validation, first-run creation and the generated webhook secret).
 //!
@@ -10,6 +15,20 @@
 //! Loading never fails on an unknown key (it becomes a warning) but always
 //! fails on a bad value, with a message that names the key, the file and the
 //! expected form. Writes are atomic and leave the file at mode 0600 on unix.
+//!
+//! In detail: (+ `settings::forward` for `[[forward]]`: kind, `url`, `url_file`
+//! or `url_keyring` (an id of a URL the desktop app stored in the OS keyring,
+//! read through `secrets::forward_url`), webhook `secret`, `events`,
+//! `min_urgency`; URLs and secrets redacted in `Debug`, never echoed in errors;
+//! `forward_targets` reads `url_file`s at start): `config.toml` parsing (serde +
+//! toml, unknown keys warned through `serde_ignored`, bad values located
+//! through `serde_path_to_error`), defaults, region presets, first-run secret
+//! generation, atomic 0600 writes that keep the user's comments (`toml_edit`).
+//! `settings::form`: the settings window's form, checked field by field
+//! (`FieldError` names the field), written with `toml_edit` and validated as a
+//! whole file before it replaces the old one; also
+//! `add_forward`/`remove_forward` for destinations added from the window (URL
+//! in the keyring, never the file).
 
 pub mod destination;
 pub mod form;

@@ -1,3 +1,9 @@
+//! Stage 5, the store: everything durable, behind one writer thread. The
+//! events, the feed's rows, the alert cache, gaps (`reach`), the forward
+//! outbox rows (`outbox`), retention and checkpoints. Depends on the model
+//! only (and `os` for private files): it knows no settings, policy or
+//! HTTP; the feed's links come in as `model::link::Links`.
+//!
 //! Durable state in one SQLite file (WAL): received events, their read state
 //! and, later, enrichment and pipeline cursors.
 //!
@@ -6,6 +12,47 @@
 //! transaction holding it is committed with `synchronous = FULL`. Reads use
 //! their own connections ([`Reader`]). The schema is migrated with
 //! `PRAGMA user_version`. This module knows nothing about HTTP.
+//!
+//! In detail: SQLite through rusqlite (bundled). One writer thread does every
+//! write: it commits intake events in groups (`Writer::insert` resolves after
+//! the commit that holds the event) and the pipeline's batch outcomes
+//! (`Writer::record`: alert cache, enrichment failures, handled marks) in one
+//! transaction each, so intake never waits on a lock held by someone else.
+//! Other modules' small writes (health, gaps, the forward outbox) go through
+//! `Writer::apply` (a closure run on the writer thread in its own transaction);
+//! read marks through `Writer::mark_read`; every commit that changes the feed
+//! bumps `Store::changes()` (the desktop app's live update). `Reader` serves
+//! the feed (one row per subject: events grouped by `events.subject` and
+//! `uuid`, led by the newest event that is not an occurrence or urgency update;
+//! status, change, occurrences and comments read from the group; and named
+//! cursors), `Ledger` the pipeline's reads; both are read-only connections from
+//! a small pool (`Store::reader`, reused with their prepared statements;
+//! `Reader::open` for another process takes the write lock only when the file
+//! is absent or older, to create or migrate it once). `store/rows.rs`:
+//! `feed_rows`, one line per subject (head, newest, status and occurrence event
+//! ids, unread and comment counts) kept by triggers on `events` in every
+//! insert, read mark and delete, so the feed reads the newest rows through an
+//! index instead of grouping every event per call; `store/owed.rs`: `owed`, the
+//! alerts whose enrichment is owed, kept by triggers likewise (the pipeline's
+//! retry). `store/retention.rs`: `[store] keep_days` (default 90) in steps of
+//! at most 500 events, each a writer transaction after the inserts queued with
+//! it (whole old rows all read and not Pending with their cached alert or case,
+//! then old read occurrence and urgency updates of rows that stay, orphan cache
+//! rows, finished outbox rows; never unhandled events nor the newest event),
+//! then `PRAGMA incremental_vacuum` steps (new files are created with
+//! incremental auto-vacuum; an older file gets one VACUUM at open); the engine
+//! runs a pass a minute after start and every 6 h. `store/checkpoint.rs`: the
+//! writer's connection never checkpoints inside a commit (`wal_autocheckpoint =
+//! 0`); after a round's answers are sent, past 32 MB of WAL, the writer runs
+//! one PASSIVE checkpoint (it completes: no other writer) and the log starts
+//! over, cut back to 16 MB (a checkpoint thread was measured worse, see
+//! BENCHMARKS.md). `Store::reads()` gives async code a cloneable `Reads` whose
+//! `run`/`run_ledger` run reads with a pooled reader on tokio's blocking
+//! threads. `Reader::footprint` is `status`'s size and row counts.
+//! `store/catchup.rs`: caught-up alerts and cursors through the writer
+//! (`Writer::catch_up`, `set_cursor`); an `alert:created` webhook for a
+//! caught-up alert is a redelivery of that entry. Migrations through `PRAGMA
+//! user_version`.
 
 use crate::model::alert::Alert;
 use crate::model::event::Event;

@@ -14,6 +14,12 @@
 //! Owns only the deadline and the failing/resting state. Must not: queue,
 //! retry or reorder pop-ups (a given-up pop-up is gone; the feed has the
 //! alert), or decide what pops up.
+//!
+//! In detail: `Bounded`, the deadline around every pop-up `Sink` (the engine
+//! wraps each one): a pop-up not shown within 5 s is given up, then the sink
+//! rests 30 s (pop-ups given up at once) and the next one tries again;
+//! `health()` is a watch of `health::PopupHealth` the engine copies into its
+//! health.
 
 use crate::deliver::notify::{Acknowledger, NotifyError, Popup, WindowOpener};
 use crate::deliver::notify::{BoxFuture, Sink};

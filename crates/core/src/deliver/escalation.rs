@@ -8,6 +8,12 @@
 //! alert is still Pending and unseen before showing a reminder. Holds at
 //! most [`REMINDERS_MAX`] pop-ups. Must not: do I/O, decide what pops up
 //! (`policy`) or how a sound reaches the desktop (`notify::desktop`).
+//!
+//! In detail: sounds per band (`[notify.sound]`) and resident Urgent pop-ups
+//! (`Escalation::dress` sets `Popup::sound`/`resident`), and `Reminders`:
+//! Urgent Pending pop-ups owed a reminder every `[notify] remind_minutes`, pure
+//! (the caller passes `now`; `Pipeline::remind(now)` checks the alert is still
+//! Pending, unread and not seen on screen before showing one).
 
 use crate::deliver::notify::{Popup, PopupKind};
 use crate::model::urgency::Band;

@@ -6,6 +6,11 @@
 //! only the sink it wraps. Withdrawals always pass (closing a pop-up never
 //! disturbs). Must not: decide which alerts pop up (that is `policy`) or
 //! know about calendars (the shell turns "until tomorrow" into an instant).
+//!
+//! In detail: do not disturb: `Pausable` wraps a pop-up `Sink` and holds its
+//! pop-ups back until an instant: `Hold::BelowUrgent` (pop-ups of alerts at or
+//! above `always_popup_urgency` pass) or `Hold::Everything` (the feed and other
+//! sinks are unaffected; withdrawals always pass).
 
 use crate::deliver::notify::{BoxFuture, Sink};
 use crate::deliver::notify::{NotifyError, Popup};

@@ -1,6 +1,8 @@
 //! What an event raises and what the pop-up says: `[notify]` filters,
 //! minimum urgency, urgency words and levels. Pure functions: no I/O, no
 //! clock, no knowledge of how pop-ups are delivered.
+//! An unknown urgency never hides an alert. `popup()` decides the text of
+//! every pop-up the pipeline and the catch-up show.
 
 use crate::deliver::notify::{urgency_for, Popup, PopupKind};
 use crate::model::kind::Subject;

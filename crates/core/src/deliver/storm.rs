@@ -12,6 +12,15 @@
 //! Owns only counters: its memory is the budget's slots (at most `budget`
 //! pop-ups) plus a fixed tally, never the storm's alerts. Must not: do I/O, read the clock (the
 //! caller passes `now`), or hide a `Notice` (test alert, URL changed).
+//!
+//! In detail: storm coalescing, pure (the caller passes `now`): `Storm::admit`
+//! lets at most `[notify] storm_budget` alert pop-ups per sliding
+//! `storm_window_secs` through, most urgent first (alerts at or above
+//! `always_popup_urgency` always pass and take no slot), and folds the rest
+//! into one `PopupKind::Summary` pop-up (key `STORM_KEY`, so it replaces
+//! itself) linking to `{app_url}/operations/alerts`; a summary of one alert is
+//! that alert's pop-up under `STORM_KEY`. Holds counters only (`Tally`), never
+//! the storm's alerts. `Tally` also words other summaries (catch-up).
 
 use crate::deliver::notify::{urgency_for, Popup, PopupKind};
 use crate::model::urgency::{Band, Level};

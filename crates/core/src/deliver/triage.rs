@@ -8,6 +8,18 @@
 //! Must not: write SQLite itself (the writer does), guess an action id (it
 //! always comes from the workflow the API lists for this alert), or put
 //! untrusted text unfiltered into a message.
+//!
+//! In detail: `acknowledge(&Client, &Writer, uuid)`: finds the alert's
+//! Acknowledge action in its workflow, triggers it, re-reads the alert and
+//! records it through the writer (the feed shows the new status);
+//! `acknowledger(client, writer)` wraps it as the `notify::Acknowledger` the
+//! desktop pop-up calls. A plain pub async fn, so the desktop app's feed window
+//! calls the same. `apply(&Client, &Writer, uuid, action_id, comment)`: any
+//! action the alert's workflow lists now (an id it does not list is refused
+//! before any PATCH), with an optional comment, then the same read-back.
+//! `triage::detail::detail(&Client, uuid)`: the feed's detail pane in one go
+//! (the alert with its history, its comments, its workflow actions; three calls
+//! through the limiter), each part failing on its own in words.
 
 use std::sync::Arc;
 

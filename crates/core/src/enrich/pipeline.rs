@@ -10,6 +10,20 @@
 //! (`kind::EnrichFailure`); everything else, a rejected key included, is
 //! owed and retried. The pipeline owns no
 //! HTTP listener and no delivery mechanism.
+//!
+//! In detail: the worker. Takes unhandled events in arrival order (100 at a
+//! time), fetches the alerts it lacks or that an `updated` event may have
+//! changed (one GET for one, one list call for many) within a 3 s deadline,
+//! records the batch (cache, failures, handled) through the writer, then hands
+//! the pop-ups through the storm budget (`storm`) to the `Sink`s. Retries owed
+//! enrichment every 15 s within the same deadline; only `kind::EnrichFailure`
+//! (unknown alert, no valid uuid) is final for a row, everything else (outage,
+//! circuit open, unreadable answer, rejected key) stays owed. Each pop-up is
+//! dressed by `escalation` and tracked for reminders; the run loop wakes when
+//! the next reminder is due. `Sink` is the seam for pop-up destinations
+//! (`show`, `withdraw`, `seen`) (the desktop, wrapped in `pause::Pausable` by
+//! the app); forwards go to the outbox in the same transaction
+//! (`Writer::record_forwarding`), not through sinks.
 
 use crate::deliver::escalation::{Escalation, Reminders};
 use crate::deliver::forward::{payload, Message};

@@ -9,6 +9,13 @@
 //! absent here, never as a refusal. Only a body that is not a JSON object is
 //! an error. What an event is about (its subject) follows `kind`; this module
 //! does no I/O.
+//!
+//! In detail: the Sekoia.io notification model (webhook body and LiveAPI v2
+//! frame). `Event::parse(&[u8])` is total: any JSON object is an event (odd
+//! fields read as absent), anything else a typed `ParseError` that never echoes
+//! the body. Keeps the raw JSON. `Event::dedup_key` is the identity:
+//! `metadata.uuid` when sent, else type, action, `attributes.uuid`, canonical
+//! time and `attributes.updated`.
 
 use crate::model::kind::{Change, Facts, Subject};
 use crate::model::text::ident;

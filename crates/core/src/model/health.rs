@@ -6,6 +6,15 @@
 //!
 //! This module only describes and words the state: it probes nothing and
 //! stores nothing (the engine's `monitor` feeds it and records it).
+//!
+//! In detail: `Health` (tunnel none / starting / checking / up / unreachable /
+//! restarting / failed, pop-ups shown or failing (`PopupHealth`), the store
+//! taking events or refusing them (`StorageHealth`), API unknown / no key / ok
+//! / key rejected / unreachable, the LiveAPI off / connecting / connected /
+//! reconnecting / unreachable / key rejected / no key (`LiveHealth`, with
+//! attempt and next try), the last self-test, an unacknowledged URL change),
+//! serde with a `state` tag, and `warning()`: one tooltip sentence or `None`.
+//! Words only, no I/O.
 
 use serde::{Deserialize, Serialize};
 use url::Url;

@@ -12,6 +12,14 @@
 //! `dynamic_urgency_value`, `status` + `status_name`).
 //!
 //! Pure: no I/O, no clock, no knowledge of how text is delivered or escaped.
+//!
+//! In detail: the kinds of notification as one idea (pure): what each is about
+//! (`Subject`: an alert, with its comments; a case; other), what an update
+//! changed (`Change`: occurrences, urgency, status), and how it reads
+//! (`Facts::summary` for pop-ups and chat messages, `Facts::change_text` for
+//! the feed), the title fallback (`alert_title`: title, rule, "Alert
+//! <short_id>"). `Settings::subject_url` is the one link builder (alert and
+//! case pages).
 
 use serde::Serialize;
 use serde_json::Value;

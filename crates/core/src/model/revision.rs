@@ -8,6 +8,12 @@
 //! cache, an `alert:updated` notification or the API) and acts on the
 //! answer. Must not: parse notifications, do I/O or word anything but the
 //! raise line.
+//!
+//! In detail: what a change of an alert's state means for its pop-up
+//! (`revise(before, after)`: `Withdraw` when it left Pending, `Raised(level)`
+//! once for a rise into a higher band, else `Quiet`); pure.
+//! `Pipeline::withdraw(uuid)` closes the pop-up on every sink
+//! (`Sink::withdraw`).
 
 use crate::model::urgency::{Band, Level};
 

@@ -6,6 +6,13 @@
 //!
 //! Must not: decide what pops up (that is `policy`) or know how a band is
 //! shown (colours belong to the UI and to each forwarder).
+//!
+//! In detail: the one urgency scale, Sekoia.io's (`Band`: Low 0-19, Moderate
+//! 20-39, High 40-59, Major 60-79, Urgent 80-100; `Band::rate` prefers the
+//! API's `urgency.display` word; `Level` = value + band). Pop-ups, storm
+//! summaries, the feed (`FeedEntry::urgency_band`, which `ui/feed.js` colours
+//! and filters by: no cut point in the UI), forwarders and `feed --json` read
+//! it from here.
 
 use crate::model::alert::Alert;
 use serde::{Deserialize, Serialize};

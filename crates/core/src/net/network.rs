@@ -12,6 +12,20 @@
 //!
 //! Must not: show a proxy password (only `scheme://host:port` appears in
 //! messages and logs), add a second TLS stack, or decide about retries.
+//!
+//! In detail: how connections leave the machine, for every client: one rustls
+//! config on ring with the bundled webpki roots, the OS trust store
+//! (rustls-native-certs; `SSL_CERT_FILE`/`SSL_CERT_DIR` replace it) and
+//! `[network] ca_file` (`settings::NetworkSettings`); the proxy rule (the
+//! environment as reqwest reads it, through hyper-util's `Matcher`, or
+//! `[network] proxy`, or none). `Network::http_client()` is the reqwest builder
+//! every client starts from; `open` connects through an HTTP proxy's CONNECT
+//! tunnel (Basic credentials) for the WebSocket; `diagnose` tries each leg
+//! (proxy, tunnel, TLS handshake) for `check`; `explain` reads a failed
+//! request's error chain; `Failure` words the failing leg (proxy unreachable,
+//! 407, tunnel refused, certificate not trusted through the proxy or direct)
+//! and is never a key problem. Proxy passwords never leave it
+//! (`scheme://host:port` only).
 
 mod body;
 pub mod config;

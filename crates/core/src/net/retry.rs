@@ -1,6 +1,11 @@
 //! What the outgoing HTTP clients (`sekoia`, `forward`) share about
 //! retrying: the backoff shape, reading `Retry-After`, and how a wait is
 //! worded in messages. No I/O of its own.
+//!
+//! In detail: what the outgoing HTTP clients share: the backoff shape (backon,
+//! exponential + jitter), `Retry-After` in seconds and `honour_retry_after`
+//! (the `adjust` hook, through the `AskedWait` trait both error types
+//! implement), the wording of a wait.
 
 use backon::ExponentialBuilder;
 use reqwest::header::{HeaderMap, RETRY_AFTER};

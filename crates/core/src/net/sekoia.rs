@@ -2,6 +2,31 @@
 //! calls (the alert model it answers with is `model::alert`), with rate limiting (≤ 5 req/s), retries with backoff and
 //! a circuit breaker. It owns talking to Sekoia.io; it must not store, log or
 //! display the key, and it never builds a path or query from unvalidated input.
+//!
+//! In detail: the Alert API client (`Client::me`, `get_alert`, `list_alerts`,
+//! `list_created` for a date range; `get_case` (Case API) and `get_comment`
+//! (one comment's text); `sekoia/detail.rs`: `alert_record` (the alert with
+//! `history=true`: description from `details` or the rule's, last seen,
+//! community, status changes), `comments` (`GET …/comments`, newest first) and
+//! `community_name` (`GET /v1/communities/{uuid}`), with the pure parsers
+//! `parse_record`/`parse_comments`; `workflow` (the actions `{id,name}` allowed
+//! now) and `trigger_workflow` and `trigger_workflow_commented` (PATCH
+//! `{"action_uuid", "comment"?}`, retried on 429 only since a 5xx may have
+//! applied it; 403 -> `WorkflowForbidden` naming SIC_WRITE_ALERTS_WORKFLOW, 409 ->
+//! `NotPending`); `observe` lets the engine's health see every call's outcome;
+//! `parse_alert_list_bytes` is the list parser the fuzz target drives; answers
+//! are read through `sekoia::lossy` (a lone surrogate escape or invalid UTF-8
+//! becomes U+FFFD, only after serde_json refused the body) and list pages item
+//! by item (`AlertPage::items` counts every entry, the catch-up's offset moves
+//! by it); a proxy or certificate failure is
+//! `SekoiaError::Connection(network::Failure)`). `ApiKey` is redacted in
+//! `Debug`/`Display`; UUIDs are shape-checked before any request; every attempt
+//! passes a shared governor limiter (≤ 5 req/s, burst 1, 5% margin), retries on
+//! 429/5xx/timeout/network use backon (exponential + jitter, `Retry-After`
+//! honoured up to a cap), and a circuit breaker fails fast after consecutive
+//! transient failures. The `Alert` model is lenient: every field optional, a
+//! wrongly typed field reads as `None`. Errors (`SekoiaError`) are one
+//! actionable sentence, never the key.
 
 use crate::model::health::ApiHealth;
 use std::fmt;

@@ -13,6 +13,12 @@
 //! too (`open::that_detached` would pass on ours whole).
 //!
 //! Must not: read or hold a secret, or decide what a child runs.
+//!
+//! In detail: the environment of every child process (tunnel programs, the
+//! user's command, the browser opener in both shells): `scrub` keeps an allow
+//! list (PATH, HOME, locale, display and bus, proxies, `SSL_CERT_*`, plus the
+//! program's own prefix) and never `SEKOIA_*` or `CREDENTIALS_DIRECTORY`;
+//! `open_in_browser` runs the `open` crate's commands with it.
 
 use std::ffi::{OsStr, OsString};
 use std::process::Stdio;

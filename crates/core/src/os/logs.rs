@@ -9,6 +9,13 @@
 //! logged.
 //!
 //! Must not: choose what is logged or at which level (the shells do).
+//!
+//! In detail: the daily-rotating log file in `<data dir>/logs/`
+//! (tracing-appender, 7 kept, each capped at 8 MiB a day by `Capped`, a
+//! `MakeWriter`) that both shells add beside stderr (each day's file created
+//! 0600 through `private::append` before the appender opens it), and
+//! `logs::Chatter` (pure: folds repeated lines, then a token bucket; the
+//! tunnel's output goes through it).
 
 mod chatter;
 

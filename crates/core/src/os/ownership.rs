@@ -15,6 +15,11 @@
 //! connection to the address (no payload).
 //!
 //! Must not: signal, connect with a payload, or change the record.
+//!
+//! In detail: whether `instance.json`'s pid is our engine holding its recorded
+//! listener (Linux `/proc`: exe, `/proc/net/tcp{,6}` inode under
+//! `/proc/<pid>/fd`; elsewhere a bare connect), so `engine::running` never
+//! hands a squatter to `send-test`, `regenerate-secret` or `webhook-url`.
 
 use std::net::SocketAddr;
 

@@ -7,6 +7,13 @@
 //! others.
 //!
 //! Must not: choose where files live, or read them.
+//!
+//! In detail: files private by their own mode, never a process umask:
+//! `create_new` (0600, `O_EXCL|O_NOFOLLOW`), `append` (0600, no symlink, a
+//! looser file narrowed), `replace` (a random temp name beside the target,
+//! synced, renamed: `instance.json`, the desktop app's record); `check_dir`
+//! refuses a data directory of another owner or writable by group/others
+//! (`StoreError::OpenDataDir`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};

@@ -7,6 +7,12 @@
 //! Owns no work of its own. Must not carry the parts that drain in order at
 //! a stop (the listener, the pipeline, the forward workers): the engine
 //! stops those itself, one after the other.
+//!
+//! In detail: `Tasks` (tokio-util's `TaskTracker` and `CancellationToken`) owns
+//! an engine's background tasks (watchers, catch-ups, the monitor's probes):
+//! `stop(bound)` cancels and joins them, `cancel_on_drop` cancels those of a
+//! start that fails half-way. **Invariant:** nothing an engine spawned outlives
+//! its `stop` (tested with the runtime's alive-task count).
 
 use std::future::Future;
 use std::time::Duration;

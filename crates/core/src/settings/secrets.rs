@@ -12,6 +12,20 @@
 //! [`SecretsError::KeyringTimeout`]; the thread is left to finish alone.
 //! The headless daemon uses [`resolve_given_first`]: a key given by the
 //! environment, a credential or a file never touches the keyring.
+//!
+//! In detail: the API key: keyring (`keyring` v3, Secret Service / Keychain /
+//! Credential Manager by `cfg`), then `SEKOIA_API_KEY`, then the systemd
+//! credential `api-key` (`$CREDENTIALS_DIRECTORY/api-key`, which the shipped
+//! units fill with `LoadCredential=`), then `sekoia.api_key_file` (`resolve`,
+//! the desktop app); `resolve_given_first` (the daemon) takes a given key first
+//! and asks the keyring only without one. Every keyring call runs on its own
+//! thread within a deadline (`within`); `from_keyring_or_later` hands back a
+//! late answer (an unlock prompt) so a start never waits more than 5 s.
+//! `forbid_core_dumps()` (RLIMIT_CORE 0 and, on Linux, `PR_SET_DUMPABLE` 0
+//! unless `SEKOIA_NOTIFIER_DUMPABLE=1` for the footprint bench), called first
+//! by both binaries: a dump would hold the key; `take_from_environment()`,
+//! called before it, moves `SEKOIA_API_KEY` and `CREDENTIALS_DIRECTORY` out of
+//! the process environment.
 
 use crate::net::sekoia::ApiKey;
 use crate::settings::Settings;

@@ -11,6 +11,25 @@
 //! gaps ([`fill_gaps`]). Must not: write SQLite itself (the writer does),
 //! pop up each caught-up alert, or move the cursor past a gap it could not
 //! fill.
+//!
+//! In detail: fills gaps from the Alert API. `CatchUp::after_start(cursor)`
+//! reads `[cursor - 10 min, now]` (at most 7 days) page by page through
+//! `Client::list_created` (`date[created_at]`, `sort=created_at`,
+//! `direction=asc`, 100 per page, ≤ 200 pages) and moves the store cursor
+//! `catch_up.until` with the last page; `CatchUp::catch_up(since, until)` is
+//! the same for a gap someone else saw (a tunnel outage), without moving the
+//! cursor. Alerts the feed lacks are added by the writer (`Writer::catch_up`,
+//! in `store/catchup.rs`) as handled `alert:created` events with `caught_up =
+//! 1`, their alert cached; one `PopupKind::Summary` pop-up counts those the
+//! policy would have shown. Each gap's progress is durable:
+//! `CatchUp::fill(gap)` marks the `gaps` row filled in the transaction of its
+//! last page, the start catch-up marks every gap that ended by its `now`, and
+//! `mark_complete` (a clean stop) sets the cursor to now or to the start of the
+//! earliest unfilled gap. `catchup::fill_gaps` waits for the start catch-up,
+//! then fills pending gaps after every health change and every gap a part
+//! records (`CatchUp::record_gap`: the LiveAPI after a disconnection). **Invariant:**
+//! the cursor never passes an unfilled gap, and no catch-up progress lives only
+//! in memory.
 
 use crate::deliver::notify::Sink;
 use crate::deliver::policy::{EventView, Policy};

@@ -11,6 +11,20 @@
 //! `Retry-After`, never 500 (`refusals`). `POST /hooks/<secret>/` is the same
 //! endpoint; a `Content-Encoding: gzip` body is decompressed (the 1 MiB limit
 //! applies after decompression), another encoding is refused with 415.
+//!
+//! In detail: the axum router (`router(secret, writer)`, and
+//! `router_live(secret_watch, writer, per_second)`, which reads a new secret at
+//! the next request; testable with `oneshot`; 429 past the rate, 503 when the
+//! store queue is full) and `serve(listener, app, shutdown)`, the hyper-util
+//! accept loop with header-read timeout and graceful drain. `/hooks/<secret>/`
+//! is the same route; tower-http's `RequestDecompressionLayer` decompresses
+//! gzip bodies outside the body limit (so it counts decompressed bytes), other
+//! encodings pass through to a 415. `intake/refusals.rs`: a store error is a
+//! refusal (503 + `Retry-After: 10`, never 500); `Refusals` remembers since
+//! when, publishes `health::StorageHealth`, and at the first event stored again
+//! records the interval as a gap (`reach::refused`); `router_refusing` is what
+//! the engine uses. `survive_file_size_limit` ignores SIGXFSZ so a file-size
+//! limit is a refusal, not a kill.
 
 pub mod refusals;
 

@@ -10,6 +10,27 @@
 //!
 //! Must not: log the key or the upgrade request, spin (every wait is a
 //! sleep or a socket read), or decide about pop-ups (the pipeline does).
+//!
+//! In detail: direct mode, the LiveAPI WebSocket source (tokio-tungstenite over
+//! `network::open`'s TCP connection, through the proxy's CONNECT tunnel when
+//! one applies, with `network`'s rustls config). `LiveApi::start(Parts)` checks
+//! the key (`Client::me`; 401/403 stops), connects with the key only in the
+//! `access_token_cookie` cookie (header marked sensitive; both shells cap
+//! tungstenite's handshake trace through `logs::SECRET_SAFE`), stores each
+//! event frame with `Writer::insert` (committed before the pipeline sees it; a
+//! full queue is waited out, never dropped), pings every 60 s and drops a
+//! connection silent for 10 s, reconnects on `liveapi::schedule::Schedule`
+//! (0.5·2ⁿ s + up to 1 s jitter, capped at 5 min, n reset after 1 h connected;
+//! only sleeps in between), and after each reconnect records `[drop - 1 min,
+//! reconnect]` as a gap (`CatchUp::record_gap`) for the engine's gap filler.
+//! `state()` is a `watch` of `health::LiveHealth`. After each open it sends
+//! `{"action": "upgrade"}` (as Sekoia's client does); once a v2 frame has come
+//! on a connection, v1 frames are skipped (they are the v2 frames' twins).
+//! `liveapi::frame::classify` is pure: handshake (`authenticated`), v2 event,
+//! old-style `event_version`/`event_type` frame mapped onto v2 (its root `uuid`
+//! as `metadata.uuid`, the original kept under `liveapi_v1`), or unknown
+//! (stored as a `liveapi-frame` event whose uuid hashes the text). `probe(url,
+//! key, wait)` is `check`'s one connection.
 
 pub mod frame;
 pub mod schedule;

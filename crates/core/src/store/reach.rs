@@ -9,6 +9,11 @@
 //! (`gaps`). The write functions run on the store's writer thread (through
 //! `Writer::apply`); this module decides nothing about health and starts
 //! no task (the engine's `monitor` calls it).
+//!
+//! In detail: gap awareness. One `reach` row (last heartbeat; unreachable since
+//! when and why) and closed `gaps`; `reach::gaps(&reader, since)` returns the
+//! intervals without possible webhook delivery (the ongoing one last, `ongoing:
+//! true`) for the catch-up and the feed.
 
 use crate::store::{Reader, StoreError};
 use rusqlite::{params, OptionalExtension, Transaction};

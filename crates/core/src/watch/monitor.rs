@@ -8,6 +8,18 @@
 //!
 //! It owns no listener and no tunnel process: it only observes them, probes
 //! through `selftest`, and writes through the store's writer.
+//!
+//! In detail: the engine's watch over delivery. Feeds `Health` from the tunnel
+//! state and from every Alert API call (`sekoia::Client::observe`), runs the
+//! self-test every `tunnel.selftest_interval`, after a new tunnel URL and after
+//! resume from sleep (wall clock ahead of the monotonic clock); a tunnel's URL
+//! is `Checking` until a self-test through it passes, `Unreachable` after a
+//! failed one, and after `UNREACHABLE_AFTER` (3) failures in a row the tunnel
+//! is restarted; beats a heartbeat every 30 s (its own probes are
+//! `notifier-test:probe` events: no pop-up, removed once seen), and records the
+//! health (table `health`, read by `check` through `monitor::recorded`) and
+//! reachability (`reach`) through `Writer::apply`. The self-test's POST uses
+//! `network`'s proxy and roots.
 
 use crate::model::health::{ApiHealth, Health, LiveHealth, SelfTest, TunnelHealth};
 use crate::settings::{hook_url, HookSecret};

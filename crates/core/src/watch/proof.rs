@@ -12,6 +12,12 @@
 //! `sekoia-notifierd send-test` proves the URL the same way.
 //!
 //! Must not: log the nonce or the answer, or carry the hook secret.
+//!
+//! In detail: this start's URL proof (`Proof`: a nonce and an answer, 128
+//! random bits each): the listener's `GET /proof/<nonce>` route (merged into
+//! intake's router by the engine) and `check`, which the monitor and
+//! `send-test` run (without the secret) before any self-test to a public URL;
+//! recorded in `instance.json` for the CLI.
 
 use crate::net::network::Network;
 use axum::extract::{Path, State};

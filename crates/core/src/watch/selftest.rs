@@ -5,6 +5,14 @@
 //! DNS, TLS, tunnel and listener end to end; a failure names the leg.
 //! This module only probes: it starts nothing and changes no state but the
 //! one test event.
+//!
+//! In detail: `send_test(webhook, route, data_dir, wait)`: posts a
+//! `notifier-test` event with a nonce to the webhook URL and waits for it in
+//! the store; each failure names its leg (unreachable, wrong path, refused, not
+//! received). `Route::Local` (no tunnel, no public URL;
+//! `Engine::webhook_route`) marks the event's uuid (`test-local-…`) so its
+//! pop-up says it was only delivered locally. A test event is never unread
+//! (`Reader::unread`, `FeedEntry::read`).
 
 use crate::net::network::Network;
 use crate::store::Reader;

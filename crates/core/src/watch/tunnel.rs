@@ -10,6 +10,26 @@
 //! are split shell-words style), and must never log `tunnel.secret` or
 //! `tunnel.token`. Warning the user about a changed URL is the caller's job:
 //! every new URL shows up as a new `Up { url }` state.
+//!
+//! In detail: the tunnel supervisor (a run without a URL after 30 s is
+//! restarted) (`Tunnel::start(&TunnelSettings, port)`, `state()` watch of
+//! `TunnelState`, `public_url()`, `stop()`). Runs cloudflared / ngrok / bore /
+//! a user command (split shell-words style, never through a shell) in its own
+//! process group with a parent-death signal on Linux, logs its output under the
+//! `tunnel` target with `tunnel.secret`/`tunnel.token` redacted, discovers the
+//! public URL (cloudflared metrics `/quicktunnel` or stderr banner, ngrok agent
+//! `/api/tunnels`, bore's `listening at` line, the first URL a command prints,
+//! or the fixed `public_url`), restarts it with backoff (1 s doubling to 60 s,
+//! reset after 10 min up), or when its `Restarter` asks (the monitor, after
+//! failed self-tests); a quick tunnel runs with `--metrics 127.0.0.1:0` and its
+//! metrics address is read from its own `Starting metrics server on` line (no
+//! port chosen here and freed, which another program could take); ngrok runs
+//! with `--inspect=false`. `tunnel/ngrok.rs`: the agent API address from our
+//! agent's `starting web service addr=` line, a tunnel counted only when its
+//! `config.addr` forwards to our port. Credentials go to the child through its
+//! environment (`BORE_SECRET`, `TUNNEL_TOKEN`), never argv. Tests run a real
+//! `bore server` on loopback and fake cloudflared/ngrok programs and APIs. Its
+//! output goes through `logs::Chatter` (repeats folded, then rate-limited).
 
 use crate::model::health::TunnelHealth;
 use std::io;

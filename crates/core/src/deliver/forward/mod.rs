@@ -10,6 +10,30 @@
 //! belongs to the store), decide which events are forwarded (policy), or put
 //! a destination URL in a log line or an error (URLs grant posting rights;
 //! only the host is ever shown).
+//!
+//! In detail: team-chat forwarders, without state. `payload(Kind, &Message) ->
+//! serde_json::Value` is the exact body per kind (`teams`: Adaptive Card 1.4
+//! message envelope for Workflows webhooks; `teams-legacy`: `{"text"}`;
+//! `slack`: Block Kit; `mattermost`: attachment with colour; `webhook`: event +
+//! alert JSON + link); untrusted text is controls-stripped and put where each
+//! client shows text as text (Teams `TextRun`, Slack `plain_text`, Mattermost's
+//! linked title) or escaped only where that client's markup reads it (Slack `&
+//! < >` in the mrkdwn fallback; Mattermost backslashes it honours; Teams legacy
+//! `* _ [ ]` and `<`), mentions neutralised per client, URLs in alert text
+//! defused (`defuse_urls`). `forward/limit.rs` cuts at grapheme boundaries with
+//! "…", measured as sent (`slack_units`, `json_bytes`, `chars`); `within`
+//! rebuilds a body with halved texts until it meets Teams' 28,000 bytes or
+//! Mattermost's 16,383 characters. `forward/schema/` vendors Microsoft's
+//! Adaptive Card schemas 1.4/1.5 (tests validate every card with `jsonschema`).
+//! `Poster::deliver(&Destination, &body)` POSTs once plus retries (backon
+//! exponential + jitter on 429/5xx/timeout/network, `Retry-After` honoured up
+//! to `RetryPolicy::max_wait`; other 4xx fail at once, read from the answer:
+//! `Refused` for 400/413/422 with the service's reason, kind and size, `Gone`
+//! for 404/410, `Rejected` otherwise; `GaveUp` after `max_attempts`), signs
+//! webhook bodies (`X-Sekoia-Notifier-Signature: sha256=<hex HMAC>` over the
+//! exact bytes sent) and never follows redirects. `Destination::url` is a
+//! `Secret` (redacted); errors and logs name the host only. The outbox calls
+//! into this.
 
 mod limit;
 mod mattermost;

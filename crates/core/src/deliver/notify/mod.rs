@@ -5,6 +5,39 @@
 //!
 //! Must not: fetch or enrich alerts, build alert URLs (the caller builds
 //! `Popup::link` from the configured app URL), or depend on a GUI toolkit.
+//!
+//! In detail: pop-ups. `Popup`/`PopupKind` (`Alert`, `Summary`: many alerts, a
+//! shell may route its click to its feed window; `Notice`: about the app, never
+//! coalesced)/`Urgency`/`urgency_for`; a `Popup` also carries its `level`,
+//! whether Acknowledge can work now (`acknowledgeable`: Pending), its `sound`
+//! and `resident`; the text rules for untrusted alert text (controls stripped,
+//! capped, body markup escaped), `NotifyError`. `notify::desktop::Desktop`
+//! talks to `org.freedesktop.Notifications` over zbus on one lazily made
+//! connection: same key -> `replaces_id`; one background task receives
+//! `ActionInvoked`/`NotificationClosed` from the name's owner only and opens a
+//! clicked link only under `{app_url}/operations/alerts/` or
+//! `{app_url}/operations/cases/` (or the alert list
+//! `{app_url}/operations/alerts` itself, without query). Once given an
+//! `Acknowledger` (`set_acknowledger`, through `Sink::offer_acknowledge` from
+//! the engine when it has an API client), pop-ups of alerts offer an
+//! "acknowledge" action when the server has the `actions` capability; its
+//! `ActionInvoked` calls the acknowledger off the listener and shows the answer
+//! in a new pop-up. Pop-ups of Pending alerts only offer "acknowledge"; a
+//! success replaces the pop-up with a confirmation. `close(key)` sends
+//! `CloseNotification` for the pop-up shown with that key; `seen(key)` says the
+//! user clicked, acknowledged or dismissed it (a resident pop-up is closed
+//! after its click). Sounds go as `sound-name`/`sound-file`, residency as
+//! `resident` with no timeout. `notify/desktop/owner.rs`: each `show` asks the
+//! bus who owns the service now; a new owner gets its capabilities read again
+//! and a fresh id map (the old listener stops), and only signals from the owner
+//! that returned the ids are taken. Tests run a private `dbus-daemon` and a
+//! fake notification server (`crates/fake-notifications`). `notify::native`
+//! (macOS and Windows only, `cfg`): the same `Sink` through notify-rust;
+//! written against its documented API, never built on Linux.
+//! `notify::activation` keeps the server's `ActivationToken` (spec 1.2) per
+//! notification until its click and hands it to the opener
+//! (`XDG_ACTIVATION_TOKEN`, `DESKTOP_STARTUP_ID` on X11). `strip_controls`
+//! drops U+2028/U+2029 too.
 
 mod activation;
 pub mod desktop;

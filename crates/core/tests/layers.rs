@@ -114,24 +114,10 @@ fn code_of(line: &str) -> String {
 /// enough `super::` to reach the crate root; `module` is the file's module
 /// path.
 fn tops_named(text: &str, module: &[String]) -> Vec<String> {
-    let mut tops = Vec::new();
-    let mut i = 0;
-    while let Some(pos) = text[i..].find("crate::").map(|p| p + i) {
-        let before = text[..pos].chars().next_back();
-        i = pos + "crate::".len();
-        if before.is_some_and(|c| is_ident(c) || c == '$' || c == ':') {
-            continue;
-        }
-        let rest = &text[i..];
-        if let Some(group) = rest.strip_prefix('{') {
-            tops.extend(group_heads(group));
-            continue;
-        }
-        let name: String = rest.chars().take_while(|c| is_ident(*c)).collect();
-        if !name.is_empty() {
-            tops.push(name);
-        }
-    }
+    let mut tops: Vec<String> = crate_paths(text)
+        .into_iter()
+        .filter_map(|p| p.into_iter().next())
+        .collect();
     // `super::super::x` climbing to the crate root.
     let mut i = 0;
     while let Some(pos) = text[i..].find("super::").map(|p| p + i) {

@@ -2,8 +2,9 @@
 //! as every other stage reads it. The notification (`event`) and its kinds
 //! (`kind`), the alert and case as the API returns them (`alert`), the one
 //! urgency scale (`urgency`), what a change of an alert's state means for
-//! its pop-up (`revision`), the app's own test events (`test_event`) and
-//! the engine's health in words (`health`).
+//! its pop-up (`revision`), the links to Sekoia.io's pages (`link`), what
+//! a short text read from a payload may be (`text`), the app's own test
+//! events (`test_event`) and the engine's health in words (`health`).
 //!
 //! Owns: pure types and functions. Must not: do I/O of any kind (files,
 //! network, clock, processes), or import from any other stage: it is the

@@ -1,7 +1,8 @@
 //! The Sekoia.io Alert API client (DESIGN.md §4): the API key type and HTTP
-//! calls (the alert model it answers with is `model::alert`), with rate limiting (≤ 5 req/s), retries with backoff and
-//! a circuit breaker. It owns talking to Sekoia.io; it must not store, log or
-//! display the key, and it never builds a path or query from unvalidated input.
+//! calls (answered with the alert model of `model::alert`), with rate
+//! limiting (≤ 5 req/s), retries with backoff and a circuit breaker. It
+//! owns talking to Sekoia.io; it must not store, log or display the key,
+//! and it never builds a path or query from unvalidated input.
 //!
 //! In detail: the Alert API client (`Client::me`, `get_alert`, `list_alerts`,
 //! `list_created` for a date range; `get_case` (Case API) and `get_comment`

@@ -44,6 +44,31 @@
 //! - `second_launch`: the desktop app launched again with another config.
 //! - `bounded`: peers that never answer (notification server, Alert API,
 //!   keyring prompt): the other alerts flow, the warning, SIGTERM in 10 s.
+//!
+//! In detail: one integration-test binary (`tests.rs`) that drives the real
+//! `sekoia-notifierd` and `sekoia-notifier` in temp dirs on port 0 (among them:
+//! `crash`, kill -9 under a flood; `catchup`, alerts missed while stopped;
+//! `hardening`, idle and trickling connections, the API key and file modes
+//! after a run full of errors; `storm`, the pop-up budget; `liveapi`, direct
+//! mode without a tunnel: a LiveAPI frame to an enriched pop-up within 1 s,
+//! once when the webhook brings it too, the key in no log; `bounded`, peers
+//! that never answer: a hanging notification server, a hanging Alert API, a
+//! keyring unlock prompt nobody answers (a session bus with activation, real
+//! gnome-keyring and gcr-prompter on Xvfb, answered with xdotool for the late
+//! key); `storage`, a file-size limit set with prlimit (a full disk) and the
+//! database locked by the test process; `peers`, another project's ngrok agent
+//! on 4040, an agent API that never answers, and a cloudflared whose hostname
+//! leads nowhere; `second_launch`, the desktop app started again with another
+//! config); tests that need a desktop start their own bus, gnome-keyring and
+//! notification server (`tests/session.rs`), a tray host and an Xvfb display
+//! (`tests/desktop.rs`); `tests/window.rs` and `tests/console.rs` (the feed as
+//! a triage console: rows, sort, keys, the detail pane and every workflow
+//! action, Copy link, communities, errors at the row; the README's screenshots
+//! at 1280×800) drive the real windows through WebKitWebDriver with a small W3C
+//! client (`tests/webdriver.rs`) and saves screenshots in
+//! `target/screenshots/`. Also `proxy` (`check` and direct mode behind
+//! `corp-proxy` with `HTTPS_PROXY` and `SSL_CERT_FILE`) and `logs` (a tunnel
+//! printing without pause).
 
 mod bounded;
 mod catchup;

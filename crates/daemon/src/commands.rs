@@ -1,6 +1,17 @@
 //! What each subcommand does, on top of `notifier-core`. Errors become one
 //! readable line on stderr and an exit code: 2 for usage or configuration
 //! problems, 1 for everything else.
+//!
+//! In detail: `cli` (clap types, `--help` examples, the version line with the
+//! commit; `completions <shell>` through clap_complete, answered before any
+//! config is read), `commands` (what each subcommand does, error -> exit code;
+//! `serve` takes a given key without the keyring, else waits 5 s for the
+//! keyring and restarts the engine with its late key, watches signals before
+//! the engine starts and stops within 8 s + 1 s of runtime grace; `status
+//! [--json]` reads `instance.json` and the store, naming forward destinations
+//! by kind and host). `main.rs` only parses and dispatches. `check` prints a
+//! `network` line (the proxy and the trusted roots) and names the failing leg
+//! of a connection (proxy, credentials, certificate) rather than the key.
 
 use crate::cli::{Cli, Command, LogFormat};
 use anyhow::Context;

@@ -4,6 +4,18 @@
 //! `NotificationClosed` on request. Used by core's unit tests and by the
 //! end-to-end tests against the real daemon. Must not touch the user's
 //! session bus.
+//!
+//! In detail: a private `dbus-daemon` (no service activation) and a recording
+//! `org.freedesktop.Notifications` server written with zbus (hints including
+//! `sound-name`/`sound-file`/`resident`, the expire timeout, every
+//! `CloseNotification`) that can emit `ActionInvoked`, hang (`set_hanging`:
+//! calls never answered), give up its name (`release`, `quit`) and number its
+//! ids from any start (`numbered_from`: a replacement server). Also `tray`: a
+//! fake `org.kde.StatusNotifierWatcher` and a panel-side reader of an item's
+//! tooltip, icon and `com.canonical.dbusmenu` menu, which can click it; and
+//! `display`: Xvfb at 1280×800 and `Display::close_windows(title)`, the
+//! `WM_DELETE_WINDOW` a window manager's close button sends (x11-dl; no WM runs
+//! under Xvfb).
 
 pub mod display;
 pub mod tray;

@@ -2,6 +2,29 @@
 //! `live`, of its LiveAPI WebSocket): an axum server on
 //! `127.0.0.1:0` with programmable faults and a request log. It owns nothing of
 //! the engine and must never be a dependency of shipped code (dev-dependency only).
+//!
+//! In detail: `live::FakeLive`, a tokio-tungstenite fake of the LiveAPI on
+//! loopback (checks the cookie, 401 on a wrong one, sends the handshake frame
+//! and whatever frames a test pushes, v2 notifications only to a client that
+//! sent the upgrade frame, drops connections, refuses them for a while, stops
+//! reading to leave pings unanswered, logs every attempt with its
+//! `Cookie`/`Authorization` headers); and an axum fake of the Sekoia.io API in
+//! its real shapes (DESIGN.md §4: lists without `has_more`, a malformed uuid in
+//! `match[uuid]` refused with 400, the Case and comments APIs, communities
+//! (`add_community`, `GET /v1/communities/{uuid}`, 404 `T404` for an unknown
+//! one), an alert's `history` when asked with `history=true` (its creation as
+//! Pending, then every workflow change with the comment given with it, which
+//! also joins its comments), Sekoia.io's urgency words; `notification::*`
+//! builds notifications as Sekoia.io sends them, with `metadata.uuid` and
+//! `attributes.updated`, and their LiveAPI v1 twins; the list honours
+//! `match[uuid]`, `date[created_at]` as RFC 3339 or epoch seconds,
+//! `sort=created_at`, `direction`, `limit`, `offset`) on `127.0.0.1:0` with
+//! programmable faults (`fail_next`, `set_key_status`, `forbid`,
+//! `deny_workflow_write`, `hang`: requests logged and never answered), the
+//! alert workflow (GET actions by status, PATCH `{action_uuid, comment?}` that
+//! moves Pending -> Acknowledged/Rejected and Acknowledged -> Closed/Rejected,
+//! 409 when not allowed now) and a request log; `start()` in async tests,
+//! `start_blocking()` in the e2e tests.
 
 pub mod live;
 pub mod notification;

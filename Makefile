@@ -60,7 +60,7 @@ run: deps
 serve: deps
 	$(CARGO) run -p notifier-daemon -- serve
 
-## test: formatting, lints, unit and end-to-end tests
+## test: formatting, lints, unit and end-to-end tests (with the engine's layering check, crates/core/tests/layers.rs)
 test: deps test-deps lint
 	$(CARGO) build -p notifier-daemon -p sekoia-notifier
 	$(CARGO) test --workspace

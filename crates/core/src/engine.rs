@@ -1,4 +1,6 @@
 //! Stage 10, the engine, on top: the only module that knows every stage.
+//! It wires, starts and stops the parts; it must not hold a part's logic
+//! (what a part does lives in its stage).
 //!
 //! One running engine: the store, the webhook listener, the LiveAPI source,
 //! the pipeline, the monitor, the tunnel, the catch-up and the forward

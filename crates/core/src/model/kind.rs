@@ -3,7 +3,7 @@
 //! this module says what it is about ([`Subject`]), what an update changed
 //! ([`Change`]), and how it reads in a pop-up, the feed and the forwarders
 //! ([`Facts::summary`], [`Facts::change_text`]). Which page a subject links
-//! to is `Settings::subject_url`, the one link builder.
+//! to is `model::link::Links` (through `Settings::links`), the one link builder.
 //!
 //! Sources: Sekoia.io's notification fixtures and Alert/Case APIs (DESIGN.md
 //! §4): a comment names its alert in `alert_uuid`/`alert_short_id`; a case
@@ -18,7 +18,7 @@
 //! changed (`Change`: occurrences, urgency, status), and how it reads
 //! (`Facts::summary` for pop-ups and chat messages, `Facts::change_text` for
 //! the feed), the title fallback (`alert_title`: title, rule, "Alert
-//! <short_id>"). `Settings::subject_url` is the one link builder (alert and
+//! <short_id>"). `model::link::Links` is the one link builder (alert and
 //! case pages).
 
 use serde::Serialize;

@@ -16,7 +16,7 @@
 //! In detail: how connections leave the machine, for every client: one rustls
 //! config on ring with the bundled webpki roots, the OS trust store
 //! (rustls-native-certs; `SSL_CERT_FILE`/`SSL_CERT_DIR` replace it) and
-//! `[network] ca_file` (`settings::NetworkSettings`); the proxy rule (the
+//! `[network] ca_file` (`network::config::NetworkSettings`); the proxy rule (the
 //! environment as reqwest reads it, through hyper-util's `Matcher`, or
 //! `[network] proxy`, or none). `Network::http_client()` is the reqwest builder
 //! every client starts from; `open` connects through an HTTP proxy's CONNECT

@@ -195,7 +195,7 @@ impl Shared {
                 .apply_to_feed(Box::new(move |tx| {
                     tx.execute(
                         "DELETE FROM events WHERE kind = ?1 AND uuid = ?2",
-                        [selftest::TEST_TYPE, uuid.as_str()],
+                        [crate::model::test_event::TEST_TYPE, uuid.as_str()],
                     )?;
                     Ok(())
                 }))

@@ -410,7 +410,7 @@ fn largest_mappings(pid: u32, count: usize) -> String {
         }
     }
     let mut all: Vec<_> = by_path.into_iter().collect();
-    all.sort_by(|a, b| b.1.cmp(&a.1));
+    all.sort_by_key(|p| std::cmp::Reverse(p.1));
     all.iter()
         .take(count)
         .map(|(p, kb)| format!("{p} {:.1} MB", *kb as f64 / 1024.0))

@@ -30,11 +30,11 @@
 //! `Reader::open` for another process takes the write lock only when the file
 //! is absent or older, to create or migrate it once). `store/rows.rs`:
 //! `feed_rows`, one line per subject (head, newest, status and occurrence event
-//! ids, unread and comment counts) kept by triggers on `events` in every
-//! insert, read mark and delete, so the feed reads the newest rows through an
-//! index instead of grouping every event per call; `store/owed.rs`: `owed`, the
-//! alerts whose enrichment is owed, kept by triggers likewise (the pipeline's
-//! retry). `store/retention.rs`: `[store] keep_days` (default 90) in steps of
+//! ids, unread and comment counts) kept in the same transaction as every
+//! insert (`rows::add`, called by each writer of `events`), read mark and
+//! delete (triggers), so the feed reads the newest rows through an index
+//! instead of grouping every event per call; `store/owed.rs`: `owed`, the
+//! alerts whose enrichment is owed, kept by triggers (the pipeline's retry). `store/retention.rs`: `[store] keep_days` (default 90) in steps of
 //! at most 500 events, each a writer transaction after the inserts queued with
 //! it (whole old rows all read and not Pending with their cached alert or case,
 //! then old read occurrence and urgency updates of rows that stay, orphan cache

@@ -432,7 +432,7 @@ impl Store {
         let new_events = Arc::new(Notify::new());
         let notify = Arc::clone(&new_events);
         let (changed, changes) = watch::channel(0);
-        let checkpoints = checkpoint::Checkpoints::start(&path, &conn)?;
+        let checkpoints = checkpoint::Checkpoints::start(&conn)?;
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || write_loop(conn, rx, &notify, &changed, checkpoints))

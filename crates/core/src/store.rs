@@ -43,10 +43,10 @@
 //! incremental auto-vacuum; an older file gets one VACUUM at open); the engine
 //! runs a pass a minute after start and every 6 h. `store/checkpoint.rs`: the
 //! writer's connection never checkpoints inside a commit (`wal_autocheckpoint =
-//! 0`); after a round's answers are sent, past 32 MB of WAL, the writer runs
-//! one PASSIVE checkpoint (it completes: no other writer) and the log starts
-//! over, cut back to 16 MB (a checkpoint thread was measured worse, see
-//! BENCHMARKS.md). `Store::reads()` gives async code a cloneable `Reads` whose
+//! 0`); after a round's answers are sent, past 2 MiB of WAL (a WAL hook
+//! counts the pages), the writer runs one PASSIVE checkpoint (it completes:
+//! no other writer) and the log starts over, kept at 8 MiB (a checkpoint
+//! thread was measured worse, see BENCHMARKS.md). `Store::reads()` gives async code a cloneable `Reads` whose
 //! `run`/`run_ledger` run reads with a pooled reader on tokio's blocking
 //! threads. `Reader::footprint` is `status`'s size and row counts.
 //! `store/catchup.rs`: caught-up alerts and cursors through the writer

@@ -30,10 +30,11 @@
 //! `Reader::open` for another process takes the write lock only when the file
 //! is absent or older, to create or migrate it once). `store/rows.rs`:
 //! `feed_rows`, one line per subject (head, newest, status and occurrence event
-//! ids, unread and comment counts) kept in the same transaction as every
-//! insert (`rows::add`, called by each writer of `events`), read mark and
-//! delete (triggers), so the feed reads the newest rows through an index
-//! instead of grouping every event per call; `store/owed.rs`: `owed`, the
+//! ids, unread and comment counts) kept in the writer's transactions (each
+//! INSERT into `events` is followed by `rows::add`; read marks and deletes
+//! by triggers: an insert trigger made every intake INSERT carry a statement
+//! journal, BENCHMARKS.md), so the feed reads the newest rows through an
+//! index instead of grouping every event per call; `store/owed.rs`: `owed`, the
 //! alerts whose enrichment is owed, kept by triggers (the pipeline's retry). `store/retention.rs`: `[store] keep_days` (default 90) in steps of
 //! at most 500 events, each a writer transaction after the inserts queued with
 //! it (whole old rows all read and not Pending with their cached alert or case,
@@ -45,8 +46,9 @@
 //! writer's connection never checkpoints inside a commit (`wal_autocheckpoint =
 //! 0`); after a round's answers are sent, past 2 MiB of WAL (a WAL hook
 //! counts the pages), the writer runs one PASSIVE checkpoint (it completes:
-//! no other writer) and the log starts over, kept at 8 MiB (a checkpoint
-//! thread was measured worse, see BENCHMARKS.md). `Store::reads()` gives async code a cloneable `Reads` whose
+//! no other writer) and the log starts over (small checkpoints keep the
+//! intake's p99 short; a checkpoint thread was measured worse, see
+//! BENCHMARKS.md). `Store::reads()` gives async code a cloneable `Reads` whose
 //! `run`/`run_ledger` run reads with a pooled reader on tokio's blocking
 //! threads. `Reader::footprint` is `status`'s size and row counts.
 //! `store/catchup.rs`: caught-up alerts and cursors through the writer

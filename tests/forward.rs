@@ -329,7 +329,7 @@ fn the_shipped_systemd_units_run_serve_and_stop_cleanly_on_their_kill_signal() {
 /// `"<timestamp>.<raw body>"` recomputed and compared in constant time with
 /// the hex after `v1=` in `X-Sekoia-Notifier-Signature`.
 fn signature_verifies_at(key: &[u8], got: &Got, now: i64) -> bool {
-    use hmac::{KeyInit, Mac};
+    use hmac::Mac;
     let Some(ts) = got.timestamp.as_deref() else {
         return false;
     };

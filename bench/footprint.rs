@@ -105,6 +105,10 @@ fn main() {
         ));
 
         eprintln!("tray only: {}", breakdown(app.id()));
+        eprintln!(
+            "tray only, largest mappings: {}",
+            largest_mappings(app.id(), 10)
+        );
         // 3. 1,000 alerts, then the feed window (a second launch opens it).
         for n in 0..1000 {
             assert_eq!(post(addr, SECRET, &body(n)), 202);
@@ -151,6 +155,10 @@ fn main() {
         std::thread::sleep(Duration::from_secs(3));
         for p in tree(app.id()) {
             eprintln!("after closing the windows: {}", breakdown(p));
+            eprintln!(
+                "after closing the windows, largest mappings: {}",
+                largest_mappings(p, 10)
+            );
         }
         rows.push(measure(
             "sekoia-notifier, after closing the feed and settings windows",
@@ -158,6 +166,11 @@ fn main() {
             window,
             windows,
         ));
+        eprintln!(
+            "after closing the windows, at the end of the measure: {}; largest mappings: {}",
+            breakdown(app.id()),
+            largest_mappings(app.id(), 12)
+        );
         stop(&mut app);
     }
 
@@ -373,6 +386,36 @@ fn breakdown(pid: u32) -> String {
         pss(pid) as f64 / 1024.0,
         kinds.join(", ")
     )
+}
+
+/// The `count` mappings of `pid` holding the most PSS, summed by path
+/// (anonymous ones as `[anon]`, heap as `[heap]`), from /proc/PID/smaps:
+/// which libraries and heaps make up a figure.
+fn largest_mappings(pid: u32, count: usize) -> String {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut by_path: std::collections::HashMap<String, u64> = Default::default();
+    let mut path = String::new();
+    for line in smaps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            [range, _, _, _, _, rest @ ..] if range.contains('-') && !range.ends_with(':') => {
+                path = rest.first().map_or("[anon]".to_string(), |p| {
+                    p.rsplit('/').next().unwrap_or(p).to_string()
+                });
+            }
+            ["Pss:", kb, ..] => {
+                *by_path.entry(path.clone()).or_default() += kb.parse::<u64>().unwrap_or(0)
+            }
+            _ => {}
+        }
+    }
+    let mut all: Vec<_> = by_path.into_iter().collect();
+    all.sort_by_key(|p| std::cmp::Reverse(p.1));
+    all.iter()
+        .take(count)
+        .map(|(p, kb)| format!("{p} {:.1} MB", *kb as f64 / 1024.0))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// How many WebKit web processes (one per open window) run under `pid`.

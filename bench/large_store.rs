@@ -126,6 +126,19 @@ fn generate(
                 change_kind,
                 !recent
             ])?;
+            // Its feed row, as the store's writer keeps it.
+            notifier_core::store::add_feed_row(
+                &tx,
+                &notifier_core::store::NewEvent {
+                    id: tx.last_insert_rowid(),
+                    subject: e.subject.as_str(),
+                    uuid: &e.uuid,
+                    kind: &e.kind,
+                    change_kind,
+                    short_id: e.short_id.as_deref(),
+                    read: !recent,
+                },
+            )?;
             written += 1;
         }
         // The Alert API's answer, as the pipeline caches it; a Pending one

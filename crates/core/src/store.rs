@@ -151,6 +151,18 @@ const MIGRATIONS: &[&str] = &[
     // triggers (see `rows`, `owed`); `rows::rebuild` and `owed::create`
     // fill them from the rows stored before.
     rows::MIGRATION,
+    // 10 (intake speed, profiled in BENCHMARKS.md): `feed_rows` gets its
+    // new rows from the writers (`rows::add`) instead of an insert trigger,
+    // and one index on (uuid, subject, id) serves both the lookups by uuid
+    // and those by subject and uuid: each index keyed by a random uuid
+    // costs every new event a page of WAL (4 KiB).
+    // The trigger made every intake INSERT a multi-table statement with a
+    // statement journal (SQLite copies each page it first touches), which
+    // doubled the writer's CPU per event.
+    "DROP TRIGGER feed_rows_insert;
+     DROP INDEX events_subject;
+     DROP INDEX events_uuid;
+     CREATE INDEX events_uuid ON events (uuid, subject, id);",
 ];
 
 /// The migration after which stored dedup keys are rewritten.
@@ -372,7 +384,7 @@ impl Store {
         let new_events = Arc::new(Notify::new());
         let notify = Arc::clone(&new_events);
         let (changed, changes) = watch::channel(0);
-        let checkpoints = checkpoint::Checkpoints::start(&path, &conn)?;
+        let checkpoints = checkpoint::Checkpoints::start(&conn)?;
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || write_loop(conn, rx, &notify, &changed, checkpoints))
@@ -834,6 +846,7 @@ fn insert_group(tx: &rusqlite::Transaction<'_>, group: &[Job]) -> Result<Vec<Sto
                 continue;
             }
             let key = e.dedup_key();
+            let change_kind = e.updated.as_deref().map(|u| Change::parse(u).tag());
             let inserted = insert.execute(params![
                 key,
                 received_at,
@@ -847,12 +860,23 @@ fn insert_group(tx: &rusqlite::Transaction<'_>, group: &[Job]) -> Result<Vec<Sto
                 e.subject.as_str(),
                 e.notification_uuid,
                 e.updated,
-                e.updated.as_deref().map(|u| Change::parse(u).tag())
+                change_kind
             ])?;
             results.push(if inserted == 1 {
-                Stored::New {
-                    id: tx.last_insert_rowid(),
-                }
+                let id = tx.last_insert_rowid();
+                rows::add(
+                    tx,
+                    &rows::NewEvent {
+                        id,
+                        subject: e.subject.as_str(),
+                        uuid: &e.uuid,
+                        kind: &e.kind,
+                        change_kind,
+                        short_id: e.short_id.as_deref(),
+                        read: false,
+                    },
+                )?;
+                Stored::New { id }
             } else {
                 Stored::Duplicate {
                     id: redelivered.query_row([key], |row| row.get(0))?,
@@ -1639,6 +1663,9 @@ mod checkpoint;
 mod owed;
 pub mod retention;
 mod rows;
+/// For writers of `events` outside the store (the large-store benchmark's
+/// generator): each row they insert goes through [`add_feed_row`].
+pub use rows::{add as add_feed_row, NewEvent};
 
 #[cfg(test)]
 mod tests {
@@ -1812,6 +1839,12 @@ mod tests {
             &["USING INDEX events_uuid (uuid=?)"],
         );
         assert_plan(conn, MARK_ALL_READ, &["events_unread"]);
+        // A subject's newest event (feed_rows' delete trigger, retention).
+        assert_plan(
+            conn,
+            "SELECT id FROM events WHERE subject = 'alert' AND uuid = ?1 ORDER BY id DESC LIMIT 1",
+            &["USING COVERING INDEX events_uuid (uuid=? AND subject=?)"],
+        );
     }
 
     #[test]
@@ -1899,6 +1932,123 @@ mod tests {
         assert_eq!(reader.unread().unwrap(), 2);
         // An event naming no subject is never marked read by an empty uuid.
         assert_eq!(w.mark_read(Some(String::new())).await.unwrap(), 0);
+        store.close().await;
+    }
+
+    /// `feed_rows` is kept by the writers since migration 10: after each way
+    /// an event is stored (webhook, redelivery, updates, status, comment,
+    /// case, an event about nothing, catch-up, late webhook, read marks),
+    /// it equals a regrouping of every event from scratch.
+    #[tokio::test]
+    async fn every_way_of_storing_an_event_keeps_its_feed_row() {
+        use fake_sekoia::notification as n;
+        let parse = |v: serde_json::Value| Event::parse(v.to_string().as_bytes()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let w = store.writer();
+        let reader = store.reader().unwrap();
+        let check = || rows::assert_consistent(&reader.conn);
+        let created = parse(n::alert_created(ALERT, "ALm4Rt8Kx2Pq"));
+        w.insert(created.clone()).await.unwrap();
+        check();
+        assert!(matches!(
+            w.insert(created).await.unwrap(),
+            Stored::Duplicate { .. }
+        ));
+        check();
+        for k in 1..=3 {
+            w.insert(parse(n::occurrences(ALERT, "ALm4Rt8Kx2Pq", k)))
+                .await
+                .unwrap();
+        }
+        check();
+        let status = n::status_changed(ALERT, "ALm4Rt8Kx2Pq", ACKNOWLEDGED, "Acknowledged");
+        w.insert(parse(status)).await.unwrap();
+        let comment = n::comment_created(
+            "c6a8e0f2-5b7d-4c9e-8f1a-3b4c5d6e7f80",
+            ALERT,
+            "ALm4Rt8Kx2Pq",
+            "Host isolated.",
+        );
+        w.insert(parse(comment)).await.unwrap();
+        w.insert(parse(n::case(
+            "created",
+            "5e1f0c2a-0000-4000-8000-00000000ca5e",
+            "CAx",
+            "Case",
+            "high",
+        )))
+        .await
+        .unwrap();
+        // Two events naming no subject: a row each.
+        w.insert(parse(n::content_proposal())).await.unwrap();
+        w.insert(parse(
+            serde_json::json!({"type": "other", "action": "x", "metadata": {"created_at": 2}}),
+        ))
+        .await
+        .unwrap();
+        check();
+        let caught: Alert = serde_json::from_value(fake_sekoia::alert_json(
+            "b2c3d4e5-0000-4000-8000-000000000002",
+            "ALcaught",
+            "Caught",
+            40,
+        ))
+        .unwrap();
+        assert_eq!(w.catch_up(vec![caught], None).await.unwrap(), [0]);
+        check();
+        // The webhook of the caught-up alert, late: counted, not stored.
+        let late = parse(n::alert_created(
+            "b2c3d4e5-0000-4000-8000-000000000002",
+            "ALcaught",
+        ));
+        assert!(matches!(
+            w.insert(late).await.unwrap(),
+            Stored::Duplicate { .. }
+        ));
+        check();
+        assert!(w.mark_read(Some(ALERT.into())).await.unwrap() > 0);
+        check();
+        assert_eq!(reader.feed(50, &settings()).unwrap().len(), 5);
+        store.close().await;
+        // The insert trigger is gone: a second count would show above.
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let triggers: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            !triggers.iter().any(|t| t == "feed_rows_insert"),
+            "{triggers:?}"
+        );
+    }
+
+    /// A store at version 9 (the insert trigger) moves to 10 without
+    /// counting an event twice.
+    #[tokio::test]
+    async fn a_version_9_database_drops_the_insert_trigger_and_counts_once() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            let tx = conn.transaction().unwrap();
+            for (i, sql) in MIGRATIONS[..9].iter().enumerate() {
+                tx.execute_batch(sql).unwrap();
+                if i + 1 == ROWS_AFTER {
+                    rows::rebuild(&tx).unwrap();
+                    owed::create(&tx).unwrap();
+                }
+            }
+            tx.pragma_update(None, "user_version", 9).unwrap();
+            tx.commit().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        store.writer().insert(event("a9", "t1")).await.unwrap();
+        let reader = store.reader().unwrap();
+        rows::assert_consistent(&reader.conn);
+        assert_eq!(reader.unread().unwrap(), 1);
         store.close().await;
     }
 

@@ -150,6 +150,18 @@ pub(super) fn apply(tx: &Transaction<'_>, job: &Job) -> Result<Vec<usize>, Store
                 raw
             ])?;
             if inserted == 1 {
+                super::rows::add(
+                    tx,
+                    &super::rows::NewEvent {
+                        id: tx.last_insert_rowid(),
+                        subject: "alert",
+                        uuid,
+                        kind: "alert",
+                        change_kind: None,
+                        short_id: alert.short_id.as_deref(),
+                        read: false,
+                    },
+                )?;
                 added.push(i);
             }
         }

@@ -1,8 +1,8 @@
 //! The feed's rows kept ready: one `feed_rows` line per subject (an alert
 //! with its updates and comments, a case, or one event about nothing we
-//! group by) with the ids and counts the feed query needs, maintained by
-//! triggers on `events` in the same transaction as every insert, read mark
-//! and delete. The feed then reads the newest `limit` rows through an index
+//! group by) with the ids and counts the feed query needs, maintained in
+//! the same transaction as every insert ([`add`], called by each writer
+//! of `events`), read mark and delete (triggers). The feed then reads the newest `limit` rows through an index
 //! instead of grouping every stored event on each call (a million events
 //! took seconds). Owns the migration's SQL and the rebuild; never decides
 //! what a row shows (that is `Reader::feed`).
@@ -29,7 +29,8 @@ macro_rules! key {
 }
 
 /// The newest id among the other events of `OLD`'s group that match `cond`,
-/// or NULL: walks the `events_subject` index backwards from the newest.
+/// or NULL: walks the `events_uuid` index (uuid, subject, id) backwards
+/// from the newest.
 macro_rules! newest {
     ($cond:literal) => {
         concat!(
@@ -110,6 +111,58 @@ pub(super) const MIGRATION: &str = concat!(
      END;"
 );
 
+/// What [`add`] needs of an event row just inserted.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvent<'a> {
+    /// `events.id` of the row.
+    pub id: i64,
+    /// `events.subject` (`kind::Subject::as_str`).
+    pub subject: &'a str,
+    /// `events.uuid`: the subject's uuid, empty when the event names none.
+    pub uuid: &'a str,
+    /// `events.kind`.
+    pub kind: &'a str,
+    /// `events.change_kind` (`kind::Change::tag`), if the event changed something.
+    pub change_kind: Option<&'a str>,
+    pub short_id: Option<&'a str>,
+    /// `events.read`.
+    pub read: bool,
+}
+
+/// Folds one event row just inserted into its `feed_rows` line (the
+/// upsert the insert trigger ran before migration 10). Every INSERT into
+/// `events` calls it in the same transaction; `tests` checks the table
+/// against a regrouping from scratch after each way of storing an event.
+pub fn add(conn: &rusqlite::Connection, e: &NewEvent<'_>) -> Result<(), rusqlite::Error> {
+    conn.prepare_cached(
+        "INSERT INTO feed_rows (key, loud, last, unread, comments, status_id, occ_id, short_id)
+         VALUES (CASE WHEN ?2 = '' THEN 'id:' || ?1 ELSE ?3 || ':' || ?2 END,
+                 CASE WHEN ?4 IN ('occurrences', 'urgency') THEN NULL ELSE ?1 END,
+                 ?1, ?5 = 0, ?6 = 'alert-comment',
+                 CASE WHEN ?4 = 'status' THEN ?1 END,
+                 CASE WHEN ?4 = 'occurrences' THEN ?1 END,
+                 ?7)
+         ON CONFLICT (key) DO UPDATE SET
+           loud = MAX(COALESCE(loud, excluded.loud), COALESCE(excluded.loud, loud)),
+           last = MAX(last, excluded.last),
+           unread = unread + excluded.unread,
+           comments = comments + excluded.comments,
+           status_id = MAX(COALESCE(status_id, excluded.status_id), COALESCE(excluded.status_id, status_id)),
+           occ_id = MAX(COALESCE(occ_id, excluded.occ_id), COALESCE(excluded.occ_id, occ_id)),
+           short_id = MAX(COALESCE(short_id, excluded.short_id), COALESCE(excluded.short_id, short_id))",
+    )?
+    .execute(rusqlite::params![
+        e.id,
+        e.uuid,
+        e.subject,
+        e.change_kind,
+        e.read,
+        e.kind,
+        e.short_id
+    ])?;
+    Ok(())
+}
+
 /// Fills `feed_rows` from every stored event (after the migration, or to
 /// repair): the grouping the feed did on each call before.
 pub(super) fn rebuild(tx: &Transaction<'_>) -> Result<(), StoreError> {
@@ -134,3 +187,42 @@ pub(super) fn rebuild(tx: &Transaction<'_>) -> Result<(), StoreError> {
 
 /// The group key of the event `e` in SQL, for other queries of the store.
 pub(super) const EVENT_KEY: &str = key!("e");
+
+#[cfg(test)]
+/// A `feed_rows` line: key, head, last, unread, comments, status, occurrences.
+type RowLine = (String, i64, i64, i64, i64, Option<i64>, Option<i64>);
+
+#[cfg(test)]
+/// `feed_rows` equals a regrouping of every stored event from scratch.
+pub(super) fn assert_consistent(conn: &rusqlite::Connection) {
+    let query = |sql: &str| -> Vec<RowLine> {
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    };
+    let kept = query(
+        "SELECT key, head, last, unread, comments, status_id, occ_id FROM feed_rows ORDER BY key",
+    );
+    let regrouped = query(&format!(
+        "SELECT {key},
+                COALESCE(MAX(CASE WHEN change_kind IN ('occurrences', 'urgency') THEN NULL ELSE id END), MAX(id)),
+                MAX(id), SUM(read = 0), SUM(kind = 'alert-comment'),
+                MAX(CASE WHEN change_kind = 'status' THEN id END),
+                MAX(CASE WHEN change_kind = 'occurrences' THEN id END)
+         FROM events e GROUP BY 1 ORDER BY 1",
+        key = EVENT_KEY
+    ));
+    assert_eq!(kept, regrouped);
+}

@@ -63,43 +63,6 @@ async fn age(store: &Store, up_to: i64) {
         .unwrap();
 }
 
-/// A `feed_rows` line: key, head, last, unread, comments, status, occurrences.
-type RowLine = (String, i64, i64, i64, i64, Option<i64>, Option<i64>);
-
-/// `feed_rows` equals a regrouping of every stored event from scratch.
-fn assert_rows_consistent(reader: &Reader) {
-    let query = |sql: &str| -> Vec<RowLine> {
-        let mut stmt = reader.conn.prepare(sql).unwrap();
-        stmt.query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-    };
-    let kept = query(
-        "SELECT key, head, last, unread, comments, status_id, occ_id FROM feed_rows ORDER BY key",
-    );
-    let regrouped = query(&format!(
-        "SELECT {key},
-                COALESCE(MAX(CASE WHEN change_kind IN ('occurrences', 'urgency') THEN NULL ELSE id END), MAX(id)),
-                MAX(id), SUM(read = 0), SUM(kind = 'alert-comment'),
-                MAX(CASE WHEN change_kind = 'status' THEN id END),
-                MAX(CASE WHEN change_kind = 'occurrences' THEN id END)
-         FROM events e GROUP BY 1 ORDER BY 1",
-        key = crate::store::rows::EVENT_KEY
-    ));
-    assert_eq!(kept, regrouped);
-}
-
 fn count(reader: &Reader, table: &str) -> i64 {
     reader
         .conn
@@ -194,7 +157,7 @@ async fn old_rows_go_with_their_cache_and_unread_pending_and_recent_ones_stay() 
         "the cache of the rows kept stays"
     );
     assert_eq!(count(&reader, "outbox"), 1);
-    assert_rows_consistent(&reader);
+    crate::store::rows::assert_consistent(&reader.conn);
     // The next pass finds nothing more.
     assert_eq!(
         pass(&w, cut(), Duration::ZERO).await.unwrap(),
@@ -244,7 +207,7 @@ async fn old_occurrence_updates_of_a_row_that_stays_go_but_not_the_ones_it_shows
         .feed(10, &crate::settings::Settings::default())
         .unwrap();
     assert_eq!(after, before, "the row shows the same");
-    assert_rows_consistent(&reader);
+    crate::store::rows::assert_consistent(&reader.conn);
     store.close().await;
 }
 
@@ -287,7 +250,7 @@ async fn a_restart_mid_pass_loses_nothing_and_the_next_pass_finishes() {
         (rows + 2) as i64 - EVENTS_PER_STEP
     );
     assert!(reader.has_event(&uuid(pending)).unwrap());
-    assert_rows_consistent(&reader);
+    crate::store::rows::assert_consistent(&reader.conn);
     let removed = pass(&store.writer(), cut(), Duration::ZERO).await.unwrap();
     assert_eq!(removed.events as usize, rows - EVENTS_PER_STEP as usize);
     let feed = reader
@@ -295,7 +258,7 @@ async fn a_restart_mid_pass_loses_nothing_and_the_next_pass_finishes() {
         .unwrap();
     let kept: Vec<&str> = feed.iter().map(|e| e.uuid.as_str()).collect();
     assert_eq!(kept, [uuid(rows + 2), uuid(pending)]);
-    assert_rows_consistent(&reader);
+    crate::store::rows::assert_consistent(&reader.conn);
     store.close().await;
 }
 

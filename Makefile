@@ -24,6 +24,8 @@ APT_PACKAGE := dpkg-dev desktop-file-utils systemd npm
 TAURI_CLI_VERSION := 2.12.5
 TAURI_CLI_DIR := target/tools/tauri-cli
 TAURI := $(TAURI_CLI_DIR)/node_modules/.bin/tauri
+# cargo-deny, pinned: a new release may read deny.toml differently.
+CARGO_DENY_VERSION := 0.20.2
 
 
 .PHONY: deps test-deps bench-deps package-deps toolchain run serve test lint bench fuzz package package-test clean
@@ -36,6 +38,9 @@ test-deps:
 	@./scripts/apt-install $(APT_TEST)
 	@# The tunnel tests run a real bore server and client on loopback.
 	@command -v bore >/dev/null || test -x "$${CARGO_HOME:-$$HOME/.cargo}/bin/bore" || $(CARGO) install bore-cli --locked
+	@# cargo-deny for `make lint` (bans and licences; deny.toml). It has no smaller feature
+	@# set (0.20 has no features); compiling it took 8.4 min on 2 busy cores, once per machine.
+	@command -v cargo-deny >/dev/null || test -x "$${CARGO_HOME:-$$HOME/.cargo}/bin/cargo-deny" || $(CARGO) install cargo-deny --locked --version $(CARGO_DENY_VERSION)
 
 bench-deps: deps
 	@./scripts/apt-install $(APT_BENCH)
@@ -60,14 +65,18 @@ run: deps
 serve: deps
 	$(CARGO) run -p notifier-daemon -- serve
 
-## test: formatting, lints, unit and end-to-end tests (with the engine's layering check, crates/core/tests/layers.rs)
+## test: formatting, lints, the dependency policy (cargo deny), unit and end-to-end tests (with the engine's layering check, crates/core/tests/layers.rs)
 test: deps test-deps lint
 	$(CARGO) build -p notifier-daemon -p sekoia-notifier
 	$(CARGO) test --workspace
 
+## lint: rustfmt, clippy, and cargo-deny's bans and licences (deny.toml; advisories need the
+## RustSec database, which cannot be fetched here: run `cargo deny check advisories` elsewhere)
 lint: toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@command -v cargo-deny >/dev/null || test -x "$${CARGO_HOME:-$$HOME/.cargo}/bin/cargo-deny" || { echo "cargo-deny not found: run make test-deps"; exit 2; }
+	$(CARGO) deny check bans licenses
 
 ## bench: every benchmark side by side in one run (release builds, about 20 minutes warm; not part of
 ## `make test`): intake against a bare axum handler and the FastAPI reference, POST -> pop-up latency,

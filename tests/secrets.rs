@@ -94,6 +94,81 @@ fn set_api_key_stores_the_key_in_the_keyring_and_nowhere_else() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains(KEY));
 }
 
+/// Runs `secret-tool` with `args` in the session of `dir`, `input` on stdin.
+fn secret_tool(dir: &Dir, args: &[&str], input: &str) -> std::process::Output {
+    let mut cmd = std::process::Command::new("secret-tool");
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    dir.session.as_ref().expect("session").apply(&mut cmd);
+    let mut child = cmd.spawn().expect("secret-tool (package libsecret-tools)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write to secret-tool");
+    child.wait_with_output().expect("secret-tool output")
+}
+
+/// A key stored by an earlier release (keyring 3 wrote the attributes
+/// service, username, target=default and application=rust-keyring) is read
+/// by `check`, and `set-api-key` replaces it in place: one item, the new key.
+#[test]
+fn a_key_stored_by_the_keyring_3_releases_is_read_and_replaced_in_place() {
+    let api = fake_sekoia::FakeSekoia::start_blocking();
+    let dir = Dir::with_session(&format!("[sekoia]\napi_url = \"{}\"\n", api.url()));
+    let attributes = [
+        "service",
+        "sekoia-notifier",
+        "username",
+        "api-key",
+        "target",
+        "default",
+        "application",
+        "rust-keyring",
+    ];
+    let mut store = vec![
+        "store",
+        "--label=keyring-rs v3.6.3 for target 'default', service 'sekoia-notifier', user 'api-key'",
+    ];
+    store.extend(attributes);
+    let out = secret_tool(&dir, &store, api.api_key());
+    assert!(out.status.success(), "{out:?}");
+
+    let check = dir.run(&["check"]);
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(text.contains("from the OS keyring"), "{text}");
+    assert!(
+        check.status.success(),
+        "the old key reaches the API:\n{}",
+        report(&dir.command(&["check"]), &check)
+    );
+
+    let out = set_api_key(&dir, &format!("{KEY}\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        report(&dir.command(&["set-api-key"]), &out)
+    );
+    let found = secret_tool(
+        &dir,
+        &[
+            "search",
+            "--all",
+            "service",
+            "sekoia-notifier",
+            "username",
+            "api-key",
+        ],
+        "",
+    );
+    let listing = String::from_utf8_lossy(&found.stdout);
+    assert_eq!(listing.matches("secret = ").count(), 1, "{listing}");
+    assert!(listing.contains(&format!("secret = {KEY}")), "{listing}");
+}
+
 #[test]
 fn set_api_key_refuses_an_empty_key() {
     let dir = Dir::with_session("");

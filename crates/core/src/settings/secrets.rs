@@ -13,8 +13,9 @@
 //! The headless daemon uses [`resolve_given_first`]: a key given by the
 //! environment, a credential or a file never touches the keyring.
 //!
-//! In detail: the API key: keyring (`keyring` v3, Secret Service / Keychain /
-//! Credential Manager by `cfg`), then `SEKOIA_API_KEY`, then the systemd
+//! In detail: the API key: keyring (keyring-core 1 and a store crate per
+//! platform: Secret Service over libdbus / Keychain / Credential Manager by
+//! `cfg`, a store opened per call), then `SEKOIA_API_KEY`, then the systemd
 //! credential `api-key` (`$CREDENTIALS_DIRECTORY/api-key`, which the shipped
 //! units fill with `LoadCredential=`), then `sekoia.api_key_file` (`resolve`,
 //! the desktop app); `resolve_given_first` (the daemon) takes a given key first
@@ -135,11 +136,38 @@ fn within<T: Send + 'static>(
     }
 }
 
-fn entry() -> Result<keyring::Entry, SecretsError> {
-    keyring::Entry::new(SERVICE, USER).map_err(keyring_error)
+fn entry() -> Result<keyring_core::Entry, SecretsError> {
+    entry_for(USER)
 }
 
-fn keyring_error(e: keyring::Error) -> SecretsError {
+/// The entry `user` of service [`SERVICE`], in a store opened for this call
+/// alone: a keyring that was not up at the first call, or was restarted, is
+/// reached at the next, and a call stuck on an unanswered prompt holds no
+/// lock another call waits on (a keyring-core store keeps one connection
+/// behind a mutex for as long as it lives).
+fn entry_for(user: &str) -> Result<keyring_core::Entry, SecretsError> {
+    let store = platform_store().map_err(keyring_error)?;
+    keyring_core::Entry::new_in_store(&store, SERVICE, user).map_err(keyring_error)
+}
+
+/// The OS credential store: the Secret Service on Linux, the login keychain
+/// on macOS, the Credential Manager on Windows (each connects when opened).
+fn platform_store() -> keyring_core::Result<std::sync::Arc<keyring_core::CredentialStore>> {
+    #[cfg(target_os = "linux")]
+    let store = dbus_secret_service_keyring_store::Store::new()?;
+    #[cfg(target_os = "macos")]
+    let store = apple_native_keyring_store::keychain::Store::new()?;
+    #[cfg(windows)]
+    let store = windows_native_keyring_store::Store::new()?;
+    #[cfg(any(target_os = "linux", target_os = "macos", windows))]
+    return Ok(store);
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+    Err(keyring_core::Error::NotSupportedByStore(
+        "no OS keyring is supported on this platform".to_owned(),
+    ))
+}
+
+fn keyring_error(e: keyring_core::Error) -> SecretsError {
     // keyring's messages name the backend problem, never the secret.
     SecretsError::Keyring {
         detail: e.to_string(),
@@ -158,7 +186,7 @@ pub fn store_in_keyring(key: &ApiKey) -> Result<(), SecretsError> {
 pub fn delete_from_keyring() -> Result<(), SecretsError> {
     within(KEYRING_WRITE_DEADLINE, || {
         match entry()?.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
             Err(e) => Err(keyring_error(e)),
         }
     })
@@ -178,7 +206,7 @@ pub fn from_keyring_within(deadline: Duration) -> Result<Option<ApiKey>, Secrets
 fn read_key() -> Result<Option<ApiKey>, SecretsError> {
     match entry()?.get_password() {
         Ok(text) => parse(text, "the OS keyring").map(Some),
-        Err(keyring::Error::NoEntry) => Ok(None),
+        Err(keyring_core::Error::NoEntry) => Ok(None),
         Err(e) => Err(keyring_error(e)),
     }
 }
@@ -219,8 +247,8 @@ pub fn from_keyring_or_later(wait: Duration) -> KeyringRead {
 
 /// The keyring entry holding the URL of a forward destination the desktop
 /// app added (`url_keyring = "<id>"` in its `[[forward]]` table).
-fn forward_entry(id: &str) -> Result<keyring::Entry, SecretsError> {
-    keyring::Entry::new(SERVICE, &format!("forward-{id}")).map_err(keyring_error)
+fn forward_entry(id: &str) -> Result<keyring_core::Entry, SecretsError> {
+    entry_for(&format!("forward-{id}"))
 }
 
 /// Stores a forward destination's URL in the OS keyring under `id`.
@@ -239,7 +267,7 @@ pub fn forward_url(id: &str) -> Result<Option<String>, SecretsError> {
     within(KEYRING_DEADLINE, move || {
         match forward_entry(&id)?.get_password() {
             Ok(text) => Ok(Some(text)),
-            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
             Err(e) => Err(keyring_error(e)),
         }
     })
@@ -250,7 +278,7 @@ pub fn delete_forward_url(id: &str) -> Result<(), SecretsError> {
     let id = id.to_owned();
     within(KEYRING_WRITE_DEADLINE, move || {
         match forward_entry(&id)?.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
             Err(e) => Err(keyring_error(e)),
         }
     })

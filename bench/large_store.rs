@@ -129,15 +129,12 @@ fn generate(
             // Its feed row, as the store's writer keeps it.
             notifier_core::store::add_feed_row(
                 &tx,
-                &notifier_core::store::NewEvent {
-                    id: tx.last_insert_rowid(),
-                    subject: e.subject.as_str(),
-                    uuid: &e.uuid,
-                    kind: &e.kind,
+                &notifier_core::store::NewEvent::of(
+                    tx.last_insert_rowid(),
+                    &e,
                     change_kind,
-                    short_id: e.short_id.as_deref(),
-                    read: !recent,
-                },
+                    !recent,
+                ),
             )?;
             written += 1;
         }

@@ -36,7 +36,7 @@
 //! journal, BENCHMARKS.md), so the feed reads the newest rows through an
 //! index instead of grouping every event per call; `store/owed.rs`: `owed`, the
 //! alerts whose enrichment is owed, kept by triggers (the pipeline's retry). `store/retention.rs`: `[store] keep_days` (default 90) in steps of
-//! at most 500 events, each a writer transaction after the inserts queued with
+//! at most 50 events, each a writer transaction after the inserts queued with
 //! it (whole old rows all read and not Pending with their cached alert or case,
 //! then old read occurrence and urgency updates of rows that stay, orphan cache
 //! rows, finished outbox rows; never unhandled events nor the newest event),
@@ -917,18 +917,7 @@ fn insert_group(tx: &rusqlite::Transaction<'_>, group: &[Job]) -> Result<Vec<Sto
             ])?;
             results.push(if inserted == 1 {
                 let id = tx.last_insert_rowid();
-                rows::add(
-                    tx,
-                    &rows::NewEvent {
-                        id,
-                        subject: e.subject.as_str(),
-                        uuid: &e.uuid,
-                        kind: &e.kind,
-                        change_kind,
-                        short_id: e.short_id.as_deref(),
-                        read: false,
-                    },
-                )?;
+                rows::add(tx, &rows::NewEvent::of(id, e, change_kind, false))?;
                 Stored::New { id }
             } else {
                 Stored::Duplicate {

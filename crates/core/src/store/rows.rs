@@ -8,6 +8,7 @@
 //! what a row shows (that is `Reader::feed`).
 
 use super::StoreError;
+use crate::model::event::Event;
 use rusqlite::Transaction;
 
 /// The group key of an event row `e` (see `Reader::feed`): its subject and
@@ -38,6 +39,23 @@ macro_rules! newest {
             $cond,
             " ORDER BY id DESC LIMIT 1)"
         )
+    };
+}
+
+/// How a new event's feed row (`excluded`) folds into the row its group
+/// already has: counts add up, each id keeps the newest. One text for
+/// migration 9's trigger and [`add`].
+macro_rules! fold {
+    () => {
+        "
+       ON CONFLICT (key) DO UPDATE SET
+         loud = MAX(COALESCE(loud, excluded.loud), COALESCE(excluded.loud, loud)),
+         last = MAX(last, excluded.last),
+         unread = unread + excluded.unread,
+         comments = comments + excluded.comments,
+         status_id = MAX(COALESCE(status_id, excluded.status_id), COALESCE(excluded.status_id, status_id)),
+         occ_id = MAX(COALESCE(occ_id, excluded.occ_id), COALESCE(excluded.occ_id, occ_id)),
+         short_id = MAX(COALESCE(short_id, excluded.short_id), COALESCE(excluded.short_id, short_id))"
     };
 }
 
@@ -72,14 +90,9 @@ pub(super) const MIGRATION: &str = concat!(
                CASE WHEN NEW.change_kind = 'status' THEN NEW.id END,
                CASE WHEN NEW.change_kind = 'occurrences' THEN NEW.id END,
                NEW.short_id)
-       ON CONFLICT (key) DO UPDATE SET
-         loud = MAX(COALESCE(loud, excluded.loud), COALESCE(excluded.loud, loud)),
-         last = MAX(last, excluded.last),
-         unread = unread + excluded.unread,
-         comments = comments + excluded.comments,
-         status_id = MAX(COALESCE(status_id, excluded.status_id), COALESCE(excluded.status_id, status_id)),
-         occ_id = MAX(COALESCE(occ_id, excluded.occ_id), COALESCE(excluded.occ_id, occ_id)),
-         short_id = MAX(COALESCE(short_id, excluded.short_id), COALESCE(excluded.short_id, short_id));
+     ",
+    fold!(),
+    ";
      END;
      CREATE TRIGGER feed_rows_read AFTER UPDATE OF read ON events WHEN OLD.read IS NOT NEW.read BEGIN
        UPDATE feed_rows SET unread = unread + (NEW.read = 0) - (OLD.read = 0) WHERE key = ",
@@ -129,28 +142,37 @@ pub struct NewEvent<'a> {
     pub read: bool,
 }
 
+impl<'a> NewEvent<'a> {
+    /// The row of `event`, inserted as `id` with `change_kind` (the
+    /// caller has it already for the INSERT) and read or not.
+    pub fn of(id: i64, event: &'a Event, change_kind: Option<&'a str>, read: bool) -> Self {
+        NewEvent {
+            id,
+            subject: event.subject.as_str(),
+            uuid: &event.uuid,
+            kind: &event.kind,
+            change_kind,
+            short_id: event.short_id.as_deref(),
+            read,
+        }
+    }
+}
+
 /// Folds one event row just inserted into its `feed_rows` line (the
 /// upsert the insert trigger ran before migration 10). Every INSERT into
 /// `events` calls it in the same transaction; `tests` checks the table
 /// against a regrouping from scratch after each way of storing an event.
 pub fn add(conn: &rusqlite::Connection, e: &NewEvent<'_>) -> Result<(), rusqlite::Error> {
-    conn.prepare_cached(
+    conn.prepare_cached(concat!(
         "INSERT INTO feed_rows (key, loud, last, unread, comments, status_id, occ_id, short_id)
          VALUES (CASE WHEN ?2 = '' THEN 'id:' || ?1 ELSE ?3 || ':' || ?2 END,
                  CASE WHEN ?4 IN ('occurrences', 'urgency') THEN NULL ELSE ?1 END,
                  ?1, ?5 = 0, ?6 = 'alert-comment',
                  CASE WHEN ?4 = 'status' THEN ?1 END,
                  CASE WHEN ?4 = 'occurrences' THEN ?1 END,
-                 ?7)
-         ON CONFLICT (key) DO UPDATE SET
-           loud = MAX(COALESCE(loud, excluded.loud), COALESCE(excluded.loud, loud)),
-           last = MAX(last, excluded.last),
-           unread = unread + excluded.unread,
-           comments = comments + excluded.comments,
-           status_id = MAX(COALESCE(status_id, excluded.status_id), COALESCE(excluded.status_id, status_id)),
-           occ_id = MAX(COALESCE(occ_id, excluded.occ_id), COALESCE(excluded.occ_id, occ_id)),
-           short_id = MAX(COALESCE(short_id, excluded.short_id), COALESCE(excluded.short_id, short_id))",
-    )?
+                 ?7)",
+        fold!()
+    ))?
     .execute(rusqlite::params![
         e.id,
         e.uuid,
